@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "SwiftMesh",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MeshCore", targets: ["MeshCore"]),
+        .library(name: "MeshXDS", targets: ["MeshXDS"]),
+        .library(name: "MeshProxy", targets: ["MeshProxy"]),
+        .library(name: "MeshCA", targets: ["MeshCA"]),
+        .library(name: "MeshTelemetry", targets: ["MeshTelemetry"]),
+        .executable(name: "meshctl", targets: ["meshctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(
+            name: "MeshCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "MeshXDS", dependencies: ["MeshCore"], swiftSettings: strictSettings),
+        .target(name: "MeshProxy", dependencies: ["MeshXDS"], swiftSettings: strictSettings),
+        .target(name: "MeshCA", dependencies: ["MeshCore"], swiftSettings: strictSettings),
+        .target(
+            name: "MeshTelemetry",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "MeshTestSupport", dependencies: ["MeshCore"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "meshctl",
+            dependencies: [
+                "MeshCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/meshctl",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "MeshCoreBenchmark",
+            dependencies: ["MeshCore", "MeshTestSupport"],
+            path: "Benchmarks/MeshCoreBenchmark",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshCoreTests",
+            dependencies: ["MeshCore", "MeshTestSupport"],
+            
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshXDSTests",
+            dependencies: ["MeshXDS"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshCATests",
+            dependencies: ["MeshCA"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshTelemetryTests",
+            dependencies: ["MeshTelemetry"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshProxyTests",
+            dependencies: ["MeshProxy"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "meshctlTests",
+            dependencies: ["MeshCore"],
+            path: "Tests/meshctlTests",
+            swiftSettings: strictSettings
+        ),
+    ]
+)

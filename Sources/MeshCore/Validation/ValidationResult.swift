@@ -1,0 +1,77 @@
+/// One problem found in a resource: where it is and what is wrong.
+public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
+    /// The field path, e.g. `spec.http[0].route[1].weight`.
+    public var path: FieldPath
+    public var message: String
+
+    public init(path: FieldPath, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.components.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// The outcome of validating a resource: errors reject it, warnings do not.
+///
+/// This mirrors Istio's `ValidateFunc`, which returns warnings and an error separately.
+public struct ValidationResult: Sendable, Hashable {
+    public var errors: [ValidationIssue]
+    public var warnings: [ValidationIssue]
+
+    public init(errors: [ValidationIssue] = [], warnings: [ValidationIssue] = []) {
+        self.errors = errors
+        self.warnings = warnings
+    }
+
+    /// True when there are no errors (warnings allowed).
+    public var isValid: Bool { errors.isEmpty }
+
+    /// Records an error at `path`.
+    public mutating func error(_ path: FieldPath, _ message: String) {
+        errors.append(ValidationIssue(path: path, message: message))
+    }
+
+    /// Records a warning at `path`.
+    public mutating func warning(_ path: FieldPath, _ message: String) {
+        warnings.append(ValidationIssue(path: path, message: message))
+    }
+
+    /// Appends another result's findings.
+    public mutating func merge(_ other: ValidationResult) {
+        errors += other.errors
+        warnings += other.warnings
+    }
+}
+
+/// What validation may consult besides the spec: the resource's metadata and mesh settings.
+public struct ValidationContext: Sendable {
+    public var meta: ObjectMeta
+    public var mesh: MeshConfig
+
+    public init(meta: ObjectMeta, mesh: MeshConfig = MeshConfig()) {
+        self.meta = meta
+        self.mesh = mesh
+    }
+
+    /// The mesh's root namespace (`istio-system` unless MeshConfig says otherwise).
+    public var rootNamespace: String { mesh.rootNamespace ?? "istio-system" }
+
+    /// Kubernetes rules for names, namespaces, labels and annotations.
+    public static func validateMetadata(_ meta: ObjectMeta) -> ValidationResult {
+        var result = ValidationResult()
+        if meta.name.isEmpty {
+            result.error("metadata.name", "name is required")
+        } else if !Validators.isDNS1123Subdomain(meta.name) {
+            result.error("metadata.name", "invalid name \"\(meta.name)\": must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'; start and end alphanumeric; at most 253 characters)")
+        }
+        if !Validators.isDNS1123Label(meta.namespace) {
+            result.error("metadata.namespace", "invalid namespace \"\(meta.namespace)\": must be a lowercase RFC 1123 label (a-z, 0-9, '-'; at most 63 characters)")
+        }
+        result.merge(Validators.labels(meta.labels, at: "metadata.labels"))
+        for key in meta.annotations.keys.sorted() where !Validators.isQualifiedName(key) {
+            result.error(FieldPath("metadata.annotations").key(key), "invalid annotation key \"\(key)\"")
+        }
+        return result
+    }
+}

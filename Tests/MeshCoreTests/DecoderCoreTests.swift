@@ -1,0 +1,113 @@
+import Testing
+@testable import MeshCore
+
+@Suite struct DecoderCoreTests {
+    @Test func skipsNonIstioKindsAndDefaultsNamespace() {
+        let yaml = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: reviews}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: default
+        """
+        let out = ConfigDecoder().decode(yaml, file: "a.yaml")
+        #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
+        #expect(out.skippedDocuments == 1)
+        #expect(out.resources.count == 1)
+        #expect(out.resources.first?.meta.namespace == "default")
+        #expect(out.resources.first?.kind == .sidecar)
+    }
+
+    @Test func unknownTopLevelFieldAndBadVersion() {
+        let yaml = """
+        apiVersion: networking.istio.io/v2
+        kind: Sidecar
+        metadata: {name: x}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: x}
+        bogus: 1
+        """
+        let out = ConfigDecoder().decode(yaml, file: "a.yaml")
+        #expect(out.errors.count == 2)
+        #expect(out.errors[0].description.contains("not served at networking.istio.io/v2"))
+        #expect(out.errors[1].description == "a.yaml:8: bogus: unknown field \"bogus\"")
+    }
+
+    @Test func listDocumentsExpand() {
+        let json = """
+        {"apiVersion": "v1", "kind": "List", "items": [
+          {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "a", "namespace": "ns1"}},
+          {"apiVersion": "networking.istio.io/v1beta1", "kind": "Sidecar", "metadata": {"name": "b", "namespace": "ns1"}}
+        ]}
+        """
+        let out = ConfigDecoder().decode(json, file: "l.json")
+        #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
+        #expect(out.resources.map(\.meta.name) == ["a", "b"])
+    }
+
+    @Test func metadataErrorsNameTheField() {
+        let yaml = """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: Bad_Name
+          labels:
+            version: 1
+        """
+        let out = ConfigDecoder().decode(yaml, file: "m.yaml")
+        #expect(out.errors.map(\.description) == ["m.yaml:6: metadata.labels[version]: expected a string, found integer 1 (quote it to make it a string)"])
+    }
+
+    @Test func yamlSyntaxErrorHasLine() {
+        let out = ConfigDecoder().decode("a: b\n  c: : d\n", file: "s.yaml")
+        #expect(out.errors.count == 1)
+        #expect(out.errors[0].location?.line == 2)
+    }
+
+    @Test(arguments: [
+        ("1.5s", Int64(1_500_000_000)), ("100ms", 100_000_000), ("1h30m", 5_400_000_000_000), ("2us", 2_000), ("0", 0),
+    ])
+    func durations(text: String, nanos: Int64) {
+        #expect(ConfigDuration(parsing: text)?.nanoseconds == nanos)
+    }
+
+    @Test(arguments: ["", "1", "1x", "s", "-"])
+    func badDurations(text: String) {
+        #expect(ConfigDuration(parsing: text) == nil)
+    }
+
+    @Test func durationEncodesProtoJSON() {
+        #expect(ConfigDuration(milliseconds: 1500).description == "1.500s")
+        #expect(ConfigDuration(milliseconds: 2000).description == "2s")
+    }
+
+    @Test func ipAndCIDR() {
+        #expect(IPAddress("10.0.0.1") == .v4(0x0A00_0001))
+        #expect(IPAddress("::1")?.isLoopback == true)
+        #expect(IPAddress("2001:db8::1") != nil)
+        #expect(IPAddress("1.2.3") == nil)
+        #expect(IPAddress("256.1.1.1") == nil)
+        #expect(CIDRRange("10.0.0.0/8")!.contains(IPAddress("10.2.3.4")!))
+        #expect(!CIDRRange("10.0.0.0/8")!.contains(IPAddress("11.2.3.4")!))
+        #expect(CIDRRange("10.0.0.0/33") == nil)
+        #expect(CIDRRange("2001:db8::/32")!.contains(IPAddress("2001:db8:1::5")!))
+    }
+
+    @Test func hostRules() {
+        #expect(Validators.wildcardDomainProblem("*.example.com") == nil)
+        #expect(Validators.wildcardDomainProblem("reviews") == nil)
+        #expect(Validators.wildcardDomainProblem("*") == nil)
+        #expect(Validators.wildcardDomainProblem("foo*.example.com") != nil)
+        #expect(Validators.wildcardDomainProblem("bad_host.com") != nil)
+        #expect(Validators.isQualifiedName("app.kubernetes.io/name"))
+        #expect(!Validators.isQualifiedName("-bad"))
+        #expect(Validators.regexProblem("^/api/(v1|v2)") == nil)
+        #expect(Validators.regexProblem("(?=x)") != nil)
+        #expect(Validators.regexProblem("([a-z]") != nil)
+    }
+}
