@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(
             name: "MeshCoreTests",
             dependencies: ["MeshCore", "MeshTestSupport"],
+            exclude: ["testdata"],
             
             swiftSettings: strictSettings
         ),

@@ -97,3 +97,25 @@ public struct ResourceKey: Sendable, Hashable, Comparable, CustomStringConvertib
         (lhs.kind.kind, lhs.namespace, lhs.name) < (rhs.kind.kind, rhs.namespace, rhs.name)
     }
 }
+
+extension ResourceKey: Codable {
+    enum CodingKeys: String, CodingKey { case group, kind, namespace, name }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let group = try c.decode(String.self, forKey: .group)
+        let kindName = try c.decode(String.self, forKey: .kind)
+        guard let kind = ResourceKind.lookup(group: group, kind: kindName) else {
+            throw decoder.valueError("unknown kind \(group)/\(kindName)")
+        }
+        self.init(kind: kind, namespace: try c.decode(String.self, forKey: .namespace), name: try c.decode(String.self, forKey: .name))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind.group, forKey: .group)
+        try c.encode(kind.kind, forKey: .kind)
+        try c.encode(namespace, forKey: .namespace)
+        try c.encode(name, forKey: .name)
+    }
+}

@@ -33,16 +33,46 @@ final class KeyUsageTracker {
     }
 
     /// Every key that was present but never read, in document order.
-    func unknownFields() -> [NodeDecodingFailure] {
+    ///
+    /// Walks the tree from `root`: keys of a decoded object that were never read are unknown,
+    /// and so is every key of a non-empty object that no type ever opened (an empty struct).
+    func unknownFields(root: ConfigNode, at rootPath: FieldPath) -> [NodeDecodingFailure] {
         var failures: [NodeDecodingFailure] = []
-        for usage in usages.values {
-            for entry in usage.mapping.entries where !usage.accessed.contains(entry.key) {
-                failures.append(NodeDecodingFailure(
-                    path: usage.path.field(entry.key),
-                    message: "unknown field \"\(entry.key)\"",
-                    line: entry.keyLine))
+        func usage(_ path: FieldPath) -> Usage? {
+            if let u = usages[path] { return u }
+            // A map entry is registered under `.key`, a field under `.field`: accept either spelling.
+            guard case let last? = path.components.last else { return nil }
+            var alternate = path
+            switch last {
+            case .field(let k): alternate.components[alternate.components.count - 1] = .key(k)
+            case .key(let k): alternate.components[alternate.components.count - 1] = .field(k)
+            case .index: return nil
+            }
+            return usages[alternate]
+        }
+        func walk(_ node: ConfigNode, _ path: FieldPath) {
+            switch node {
+            case .scalar:
+                return
+            case .sequence(let s):
+                for (i, item) in s.items.enumerated() { walk(item, path.index(i)) }
+            case .mapping(let m):
+                guard let u = usage(path) else {
+                    for entry in m.entries {
+                        failures.append(NodeDecodingFailure(path: path.field(entry.key), message: "unknown field \"\(entry.key)\"", line: entry.keyLine))
+                    }
+                    return
+                }
+                for entry in m.entries {
+                    if u.accessed.contains(entry.key) {
+                        walk(entry.value, u.path.field(entry.key))
+                    } else {
+                        failures.append(NodeDecodingFailure(path: u.path.field(entry.key), message: "unknown field \"\(entry.key)\"", line: entry.keyLine))
+                    }
+                }
             }
         }
+        walk(root, rootPath)
         return failures.sorted { ($0.line, $0.path.description) < ($1.line, $1.path.description) }
     }
 }
@@ -62,7 +92,7 @@ struct NodeDecoder {
         } catch {
             throw NodeDecodingErrors(failures: [NodeDecodingFailure(path: path, message: "\(error)", line: node.line)])
         }
-        let unknown = tracker.unknownFields()
+        let unknown = tracker.unknownFields(root: node, at: path)
         if !unknown.isEmpty { throw NodeDecodingErrors(failures: unknown) }
         return value
     }
