@@ -61,7 +61,7 @@ public actor DirectoryConfigStore: ConfigStore {
     @discardableResult
     public func reload() async -> ReloadReport {
         var report = ReloadReport()
-        let present = Self.configFiles(in: directory)
+        let present = Set(ConfigFiles.list(in: directory))
         for removed in files.keys.filter({ !present.contains($0) }).sorted() {
             files[removed] = nil
             report.removedFiles.append(removed)
@@ -83,7 +83,7 @@ public actor DirectoryConfigStore: ConfigStore {
                 files[path] = state
                 continue
             }
-            let display = displayName(path)
+            let display = path
             var output = decoder.decode(text, file: display)
             if !output.hasErrors {
                 output.diagnostics += conflicts(in: output.resources, of: path)
@@ -146,30 +146,11 @@ public actor DirectoryConfigStore: ConfigStore {
                                          message: "defined twice in this file (first at line \(earlier?.line ?? 0))"))
             } else if let owner = owners[resource.key] {
                 result.append(Diagnostic(severity: .error, location: resource.source, resource: resource.key,
-                                         message: "already defined in \(owner.source?.description ?? displayName(owner.file))"))
+                                         message: "already defined in \(owner.source?.description ?? owner.file)"))
             }
             seen[resource.key] = resource.source
         }
         return result
     }
 
-    private nonisolated func displayName(_ path: String) -> String { path }
-
-    /// Every `.yaml`, `.yml` and `.json` file under `directory`, skipping hidden entries.
-    static func configFiles(in directory: String) -> Set<String> {
-        var result: Set<String> = []
-        let fm = FileManager.default
-        guard let enumerator = fm.enumerator(atPath: directory) else { return result }
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") || name.hasPrefix("..") {
-                enumerator.skipDescendants()
-                continue
-            }
-            let lower = name.lowercased()
-            guard lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || lower.hasSuffix(".json") else { continue }
-            result.insert((directory as NSString).appendingPathComponent(relative))
-        }
-        return result
-    }
 }

@@ -1,0 +1,4 @@
+extension ConfigAnalysis {
+    /// The analyzers `meshctl analyze` runs by default.
+    public static let standardAnalyzers: [any ConfigAnalyzer] = []
+}
