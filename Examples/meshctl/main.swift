@@ -115,7 +115,9 @@ struct Analyze: AsyncParsableCommand {
             }
         }
         let resources = files.flatMap(\.1.resources)
-        messages += ConfigAnalysis().analyze(AnalysisContext(resources: resources, mesh: mesh))
+        var platform = PlatformObjects()
+        for (_, output) in files { platform.merge(output.platform) }
+        messages += ConfigAnalysis().analyze(AnalysisContext(resources: resources, mesh: mesh, platform: platform))
         switch input.output {
         case .text:
             if messages.isEmpty {

@@ -1,12 +1,33 @@
-/// What an analyzer reads: the resources, the mesh settings and an index over both.
+/// What an analyzer reads: the resources, the mesh settings, platform objects and a snapshot over them.
 public struct AnalysisContext: Sendable {
     public let resources: [AnyResource]
     public let mesh: MeshConfig
+    /// Kubernetes Services and workloads that came with the config.
+    public let platform: PlatformObjects
+    /// The indexed view translation would see (services include ServiceEntries and Kubernetes Services).
+    public let snapshot: MeshSnapshot
+    /// Every workload known: Kubernetes workloads, WorkloadEntries and ServiceEntry inline endpoints.
+    public let workloads: [WorkloadContext]
 
-    public init(resources: [AnyResource], mesh: MeshConfig = MeshConfig()) {
+    public init(resources: [AnyResource], mesh: MeshConfig = MeshConfig(), platform: PlatformObjects = PlatformObjects()) {
         self.resources = resources
         self.mesh = mesh
+        self.platform = platform
+        self.snapshot = MeshSnapshot(resources: resources, services: platform.services, mesh: mesh)
+        var workloads = platform.workloads.map { WorkloadContext(namespace: $0.namespace, labels: $0.labels, serviceAccount: $0.serviceAccount) }
+        for entry in resources.compactMap({ $0.typed(as: WorkloadEntry.self) }) {
+            workloads.append(WorkloadContext(namespace: entry.meta.namespace, labels: entry.spec.labels ?? [:], serviceAccount: entry.spec.serviceAccount ?? "default"))
+        }
+        for se in resources.compactMap({ $0.typed(as: ServiceEntry.self) }) {
+            for endpoint in se.spec.endpoints ?? [] where !(endpoint.labels ?? [:]).isEmpty {
+                workloads.append(WorkloadContext(namespace: se.meta.namespace, labels: endpoint.labels ?? [:], serviceAccount: endpoint.serviceAccount ?? "default"))
+            }
+        }
+        self.workloads = workloads
     }
+
+    /// The mesh root namespace.
+    public var rootNamespace: String { mesh.rootNamespace ?? "istio-system" }
 
     /// The typed resources of kind `S`.
     public func resources<S: ResourceSpec>(_ type: S.Type) -> [Resource<S>] {

@@ -22,6 +22,8 @@ public struct ConfigDecoder: Sendable {
         public var diagnostics: [Diagnostic] = []
         /// Number of documents that were not Istio kinds and were skipped.
         public var skippedDocuments = 0
+        /// Kubernetes Services and workloads found among the skipped documents.
+        public var platform = PlatformObjects()
 
         /// True when any error was reported.
         public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -83,6 +85,7 @@ public struct ConfigDecoder: Sendable {
         }()
         guard ResourceKind.istioGroups.contains(group) else {
             output.skippedDocuments += 1
+            output.platform.read(document: node, apiVersion: apiVersion, kind: kindName)
             return
         }
         guard let kind = ResourceKind.lookup(group: group, kind: kindName) else {
