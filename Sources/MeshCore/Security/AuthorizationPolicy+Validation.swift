@@ -68,7 +68,7 @@ extension AuthorizationPolicy.Rule {
             tcpInFrom = tcpInFrom || source.hasTCPAttributes
             result.merge(source.validate(at: sourcePath))
             if action == .CUSTOM {
-                for (field, values) in source.fieldsUnsupportedWithCustom where values != nil {
+                for (field, values) in source.fieldsUnsupportedWithCustom where !(values ?? []).isEmpty {
                     result.error(sourcePath / field, "\(field) is currently not supported with the CUSTOM action")
                 }
             }
