@@ -115,11 +115,9 @@ public enum Validators {
     ) -> ValidationResult {
         var result = workloadSelector(selector, at: spec / "selector")
         let refs = (targetRef.map { [($0, spec / "targetRef")] } ?? []) + (targetRefs ?? []).enumerated().map { ($0.element, (spec / "targetRefs")[$0.offset]) }
-        if selector != nil, !refs.isEmpty {
-            result.error(spec, "only one of selector or targetRefs may be set")
-        }
-        if targetRef != nil, !(targetRefs ?? []).isEmpty {
-            result.error(spec, "only one of targetRef or targetRefs may be set")
+        let attachments = [selector != nil, targetRef != nil, !(targetRefs ?? []).isEmpty].filter { $0 }.count
+        if attachments > 1 {
+            result.error(spec, "only one of selector, targetRef or targetRefs may be set")
         }
         for (ref, path) in refs {
             if (ref.name ?? "").isEmpty { result.error(path / "name", "name is required") }
@@ -136,7 +134,7 @@ public enum Validators {
             case "ServiceEntry": "networking.istio.io"
             default: "gateway.networking.k8s.io"
             }
-            if group != expectedGroup {
+            if group != expectedGroup && !(kind == "Service" && group == "core") {
                 result.error(path / "group", "group \"\(group)\" does not match kind \(kind) (expected \"\(expectedGroup)\")")
             }
             if let ns = ref.namespace, !ns.isEmpty {
