@@ -51,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "MeshCoreBenchmark",
-            dependencies: ["MeshCore", "MeshTestSupport"],
+            dependencies: ["MeshCore", "MeshTestSupport", .product(name: "Yams", package: "Yams")],
             path: "Benchmarks/MeshCoreBenchmark",
             swiftSettings: strictSettings
         ),

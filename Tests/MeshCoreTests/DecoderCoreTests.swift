@@ -111,3 +111,34 @@ import Testing
         #expect(Validators.regexProblem("([a-z]") != nil)
     }
 }
+
+@Suite struct IntegerDecodingTests {
+    struct Numbers: Decodable {
+        var u: UInt32?
+        var i: Int32?
+        var big: Int64?
+    }
+
+    @Test(arguments: [
+        ("u: -1", "value -1 is out of range (0...4294967295)"),
+        ("u: 4294967296", "out of range"),
+        ("i: -2147483649", "out of range"),
+        ("i: '5'", "expected an integer, found string \\\"5\\\""),
+        ("u: 1.5", "expected an integer"),
+    ])
+    func rejects(yaml: String, message: String) {
+        #expect(throws: ConfigFileError.self) { try ConfigDecoder.decodeValue(Numbers.self, from: yaml, file: "n.yaml") }
+        do {
+            _ = try ConfigDecoder.decodeValue(Numbers.self, from: yaml, file: "n.yaml")
+        } catch {
+            #expect(error.description.contains(message.replacingOccurrences(of: "\\\"", with: "\"")), "\(error.description)")
+        }
+    }
+
+    @Test func accepts() throws {
+        let n = try ConfigDecoder.decodeValue(Numbers.self, from: "u: 0\ni: -2147483648\nbig: '9007199254740993'", file: "n.yaml")
+        #expect(n.u == 0)
+        #expect(n.i == Int32.min)
+        #expect(n.big == 9_007_199_254_740_993, "64-bit integers may be quoted, as protobuf JSON allows")
+    }
+}

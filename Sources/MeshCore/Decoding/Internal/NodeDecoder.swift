@@ -341,7 +341,7 @@ struct NodeSingleValueContainer: SingleValueDecodingContainer {
         let minimum = Int64(clamping: I.min)
         let maximum = UInt64(clamping: I.max)
         if negative {
-            guard magnitude <= UInt64(-(minimum + 1)) + 1 else {
+            guard magnitude == 0 || (minimum < 0 && magnitude <= UInt64(-(minimum + 1)) + 1) else {
                 throw failure("value \(s.text) is out of range (\(I.min)...\(I.max))")
             }
             let value = magnitude == 0 ? 0 : -Int64(magnitude - 1) - 1
