@@ -1,0 +1,265 @@
+/// Rules shared by DestinationRule, ServiceEntry, WorkloadEntry and WorkloadGroup validation.
+///
+/// They follow istio/istio `pkg/config/validation` (`agent.ValidateFQDN`, `ValidateWildcardDomain`,
+/// `ValidateDuration`, `validateExportTo`, `ValidatePortName`, `ValidateProtocol`, `ValidateUnixAddress`,
+/// `validateLocalities`) rather than plain Kubernetes rules, where they differ.
+extension Validators {
+    // MARK: Host names
+
+    /// Istio's DNS-1123 label: letters (either case), digits and '-', alphanumeric at both ends, at most 63.
+    public static func isIstioDNS1123Label(_ s: String) -> Bool {
+        isDNS1123Label(s, allowUpper: true)
+    }
+
+    /// Why `fqdn` is not a valid fully-qualified domain name as Istio's `ValidateFQDN` checks it, or nil.
+    ///
+    /// Labels are DNS-1123 labels (either case), a trailing dot is allowed, and the top-level
+    /// label must not be all-numeric (so IP addresses are rejected).
+    public static func fqdnProblem(forHost fqdn: String) -> String? {
+        if let problem = domainPreconditionProblem(fqdn) { return problem }
+        return dnsLabelsProblem(Substring(fqdn), domain: fqdn)
+    }
+
+    /// Why `domain` is not valid for Istio's `ValidateWildcardDomain`, or nil.
+    ///
+    /// The first label may be `*`, or a label prefixed by `*` or `*-` (`*.example.com`, `*foo.example.com`).
+    public static func wildcardDomainProblem(forHost domain: String) -> String? {
+        if let problem = domainPreconditionProblem(domain) { return problem }
+        let parts = domain.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let first = String(parts[0])
+        if !isWildcardDNS1123Label(first) {
+            return "domain name \"\(domain)\" invalid (label \"\(first)\" invalid)"
+        }
+        if parts.count > 1 {
+            return dnsLabelsProblem(parts[1], domain: domain)
+        }
+        return nil
+    }
+
+    /// Why `host` holds a wildcard that is not a whole leading `*.` label (Istio's `ValidatePartialWildCard`), or nil.
+    public static func partialWildcardProblem(forHost host: String) -> String? {
+        if host.contains("*"), host.count != 1, !host.hasPrefix("*.") {
+            return "partial wildcard \"\(host)\" not allowed"
+        }
+        return nil
+    }
+
+    private static func domainPreconditionProblem(_ name: String) -> String? {
+        if name.utf8.count > 255 { return "domain name \"\(name)\" too long (max 255)" }
+        if name.isEmpty { return "empty domain name not allowed" }
+        return nil
+    }
+
+    private static func dnsLabelsProblem(_ rest: Substring, domain: String) -> String? {
+        let labels = rest.split(separator: ".", omittingEmptySubsequences: false)
+        let top = labels[labels.count - 1]
+        if !top.isEmpty, Int(top) != nil {
+            return "domain name \"\(domain)\" invalid (top level domain \"\(top)\" cannot be all-numeric)"
+        }
+        for (i, label) in labels.enumerated() {
+            if i == labels.count - 1, label.isEmpty { return nil }
+            if !isIstioDNS1123Label(String(label)) {
+                return "domain name \"\(domain)\" invalid (label \"\(label)\" invalid)"
+            }
+        }
+        return nil
+    }
+
+    /// `*`, or a DNS-1123 label optionally prefixed with `*` or `*-`.
+    private static func isWildcardDNS1123Label(_ label: String) -> Bool {
+        guard label.count <= 63 else { return false }
+        if label == "*" { return true }
+        var rest = Substring(label)
+        if rest.hasPrefix("*-") { rest = rest.dropFirst(2) } else if rest.hasPrefix("*") { rest = rest.dropFirst() }
+        return isIstioDNS1123Label(String(rest))
+    }
+
+    // MARK: Durations
+
+    /// Istio's `ValidateDuration`: at least 1ms and a whole number of milliseconds.
+    public static func millisecondDuration(_ duration: ConfigDuration?, at path: FieldPath) -> ValidationResult {
+        var result = ValidationResult()
+        guard let duration else { return result }
+        if duration.nanoseconds < 1_000_000 {
+            result.error(path, "duration must be greater than or equal to 1ms")
+        } else if duration.nanoseconds % 1_000_000 != 0 {
+            result.error(path, "only durations to ms precision are supported")
+        }
+        return result
+    }
+
+    // MARK: Visibility
+
+    /// Istio's `validateExportTo`: entries are `.`, `*`, a namespace, or `~` (ServiceEntry only); no duplicates,
+    /// `*` and `~` stand alone, and a DestinationRule with a workload selector stays in its own namespace.
+    public static func exportTo(
+        _ exportTo: [String]?, configNamespace namespace: String, isServiceEntry: Bool,
+        isDestinationRuleWithSelector: Bool, at path: FieldPath
+    ) -> ValidationResult {
+        var result = ValidationResult()
+        guard let exportTo, !exportTo.isEmpty else { return result }
+        var seen = Set<String>()
+        for (i, entry) in exportTo.enumerated() {
+            let key = entry == "." ? namespace : entry
+            if seen.contains(key) {
+                if key != entry {
+                    result.error(path[i], "duplicate entries in exportTo: . and current namespace \(namespace)")
+                } else {
+                    result.error(path[i], "duplicate entries in exportTo for entry \(entry)")
+                }
+            } else if isServiceEntry && entry == "~" {
+                seen.insert(key)
+            } else if key == "~" {
+                result.error(path[i], "exportTo ~ (none) is not allowed for Istio configuration objects")
+            } else if key != "*" && key != "." && !isIstioDNS1123Label(key) {
+                result.error(path[i], "invalid exportTo entry \"\(entry)\": only ., *, or a valid DNS 1123 label is allowed")
+            } else {
+                seen.insert(key)
+            }
+        }
+        if isDestinationRuleWithSelector && !seen.isEmpty {
+            if seen.contains(namespace) {
+                if seen.count > 1 {
+                    result.error(path, "destination rule with workload selector cannot have multiple entries in exportTo")
+                }
+            } else {
+                result.error(path, "destination rule with workload selector cannot have exportTo beyond current namespace")
+            }
+        }
+        if seen.contains("*"), exportTo.count > 1 {
+            result.error(path, "cannot have both public (*) and non-public exportTo values for a resource")
+        }
+        if seen.contains("~"), exportTo.count > 1 {
+            result.error(path, "cannot export service entry to no one (~) and someone")
+        }
+        return result
+    }
+
+    // MARK: Ports and protocols
+
+    /// A service port protocol as Istio parses it (`protocol.Parse`, case-insensitive).
+    public enum ServicePortProtocol: String, Sendable, CaseIterable {
+        case TCP, UDP, GRPC, HTTP, HTTP2, HTTPS, TLS, Mongo, Redis, MySQL
+        case GRPCWeb = "GRPC-Web"
+        case HTTPProxy = "HTTP_PROXY"
+
+        /// Parses a protocol name; nil for unsupported names (and for the empty string, which means sniffing).
+        public init?(parsing text: String) {
+            let lower = text.lowercased()
+            guard let match = Self.allCases.first(where: { $0.rawValue.lowercased() == lower }) else { return nil }
+            self = match
+        }
+
+        /// HTTP/1.1, HTTP/2, gRPC and HTTP proxy ports.
+        public var isHTTP: Bool { [.HTTP, .HTTP2, .HTTPProxy, .GRPC, .GRPCWeb].contains(self) }
+        /// Ports carrying opaque TCP (including TLS and the TCP-based protocols).
+        public var isTCP: Bool { [.TCP, .HTTPS, .TLS, .Mongo, .Redis, .MySQL].contains(self) }
+        /// HTTPS and TLS ports.
+        public var isTLS: Bool { self == .HTTPS || self == .TLS }
+    }
+
+    /// Istio's `ValidatePortName`: a DNS-1123 label.
+    public static func servicePortName(_ name: String?, at path: FieldPath) -> ValidationResult {
+        var result = ValidationResult()
+        let name = name ?? ""
+        if !isIstioDNS1123Label(name) {
+            result.error(path, name.isEmpty ? "port name is required" : "invalid port name \"\(name)\": must be a DNS-1123 label (letters, digits and '-', at most 63)")
+        }
+        return result
+    }
+
+    /// Istio's `ValidateProtocol`: empty (sniffed) or a known protocol name.
+    public static func servicePortProtocol(_ text: String?, at path: FieldPath) -> ValidationResult {
+        var result = ValidationResult()
+        if let text, !text.isEmpty, ServicePortProtocol(parsing: text) == nil {
+            result.error(path, "unsupported protocol: \(text); expected one of HTTP, HTTPS, HTTP2, GRPC, GRPC-Web, HTTP_PROXY, TCP, TLS, UDP, Mongo, Redis, MySQL")
+        }
+        return result
+    }
+
+    // MARK: Addresses
+
+    /// Istio's `ValidateUnixAddress` for the part after `unix://`: an absolute file path or an `@` abstract socket.
+    public static func unixAddressProblem(forSocket address: String) -> String? {
+        if address.isEmpty { return "unix address must not be empty" }
+        if address.hasPrefix("@") { return nil }
+        if !address.hasPrefix("/") || address.hasSuffix("/") {
+            return "\(address) is not an absolute path to a file"
+        }
+        return nil
+    }
+
+    /// Istio's `ValidateIPSubnet`: an IP address, or a CIDR block when the text has one `/`.
+    public static func ipSubnetProblem(forAddress subnet: String) -> String? {
+        if subnet.filter({ $0 == "/" }).count == 1 {
+            return CIDRRange(subnet) == nil ? "\(subnet) is not a valid CIDR block" : nil
+        }
+        return IPAddress(subnet) == nil ? "\(subnet) is not a valid IP" : nil
+    }
+
+    // MARK: Localities
+
+    /// Istio's `validateLocalities`: at most one trailing `*`, no empty segments, and no locality
+    /// covered by an earlier one.
+    public static func localitiesProblem(_ localities: [String]) -> String? {
+        // region -> zone -> subzone; "*" marks "everything below".
+        var map: [String: [String: Set<String>]] = [:]
+        for locality in localities {
+            let stars = locality.filter { $0 == "*" }.count
+            if stars > 0, stars > 1 || !locality.hasSuffix("*") {
+                return "locality \(locality) wildcard '*' number can not exceed 1 and must be in the end"
+            }
+            if map["*"] != nil {
+                return "locality \(locality) overlap with previous specified ones"
+            }
+            let items = locality.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            if items.contains(where: \.isEmpty) {
+                return "locality \(locality) must not contain empty region/zone/subzone info"
+            }
+            let region = items[0]
+            switch items.count {
+            case 1:
+                if map[region] != nil { return "locality \(locality) overlap with previous specified ones" }
+                map[region] = ["*": ["*"]]
+            case 2:
+                let zone = items[1]
+                if let zones = map[region] {
+                    if zones["*"] != nil || zones[zone] != nil { return "locality \(locality) overlap with previous specified ones" }
+                    map[region]![zone] = ["*"]
+                } else {
+                    map[region] = [zone: ["*"]]
+                }
+            default:
+                let zone = items[1], subzone = items[2]
+                if let zones = map[region] {
+                    if zones["*"] != nil { return "locality \(locality) overlap with previous specified ones" }
+                    if let subzones = zones[zone] {
+                        if subzones.contains("*") || subzones.contains(subzone) {
+                            return "locality \(locality) overlap with previous specified ones"
+                        }
+                        map[region]![zone]!.insert(subzone)
+                    } else {
+                        map[region]![zone] = [subzone]
+                    }
+                } else {
+                    map[region] = [zone: [subzone]]
+                }
+            }
+        }
+        return nil
+    }
+
+    // MARK: Numbers
+
+    /// Envoy's primality test, used for Maglev table sizes.
+    public static func isPrime(_ x: UInt64) -> Bool {
+        if x != 0 && x < 4 { return true }
+        if x & 1 == 0 { return false }
+        var factor: UInt64 = 3
+        while factor * factor <= x {
+            if x % factor == 0 { return false }
+            factor += 2
+        }
+        return true
+    }
+}
