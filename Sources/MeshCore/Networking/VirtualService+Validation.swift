@@ -80,7 +80,8 @@ extension VirtualService {
             result.merge(route.validate(at: (spec / "http")[i], isDelegate: isDelegate, gatewaySemantics: gatewaySemantics))
         }
         for (i, route) in tlsRoutes.enumerated() {
-            result.merge(route.validate(at: (spec / "tls")[i], virtualService: self, appliesToGateway: appliesToGateway, gatewaySemantics: gatewaySemantics))
+            // Istio checks SNI hosts with gateway rules unless `mesh` is listed explicitly (even when gateways is empty).
+            result.merge(route.validate(at: (spec / "tls")[i], virtualService: self, appliesToGateway: !gateways.contains("mesh"), gatewaySemantics: gatewaySemantics))
         }
         for (i, route) in tcpRoutes.enumerated() {
             result.merge(route.validate(at: (spec / "tcp")[i], gatewaySemantics: gatewaySemantics))
