@@ -114,7 +114,9 @@ extension VirtualService {
 
     /// Header manipulation for requests forwarded upstream and responses returned downstream.
     public struct Headers: Sendable, Hashable, Codable {
+        /// Operations on the request before it is forwarded.
         public var request: HeaderOperations?
+        /// Operations on the response before it is returned.
         public var response: HeaderOperations?
 
         public init(request: HeaderOperations? = nil, response: HeaderOperations? = nil) {
@@ -353,7 +355,9 @@ extension VirtualService {
 
     /// A response body: text (`string`) or base64-encoded `bytes`.
     public struct HTTPBody: Sendable, Hashable, Codable {
+        /// Body text (oneof with `bytes`).
         public var string: String?
+        /// Binary body, base64 in YAML (oneof with `string`).
         public var bytes: Base64Bytes?
 
         public init(string: String? = nil, bytes: Base64Bytes? = nil) {

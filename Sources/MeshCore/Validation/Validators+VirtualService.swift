@@ -62,7 +62,7 @@ extension Validators {
         if sni, domain.hasPrefix("outbound_") {
             let format = "outbound_.<PORT>_._.<HOSTNAME>"
             let parts = domain.split(separator: "_", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 4 else { return "domain name \(domain) invalid, should follow '\(format)' format" }
+            guard parts.count >= 4 else { return "domain name \"\(domain)\" invalid, should follow '\(format)' format" }
             let port = parts[1].trimmingCharacters(in: ["."])
             let host = parts[3].trimmingCharacters(in: ["."])
             if parts[0] != "outbound" { return "domain name \"\(domain)\" invalid (label \"\(parts[0])\" invalid)" }
