@@ -56,15 +56,16 @@ extension Validators {
     }
 
     /// Istio's `ValidateDNS1123Labels`: dot-separated labels, numeric top-level domain rejected, trailing dot allowed.
-    static func dns1123LabelsProblem(_ domain: String) -> String? {
+    static func dns1123LabelsProblem(_ domain: String, within whole: String? = nil) -> String? {
+        let whole = whole ?? domain
         let parts = domain.split(separator: ".", omittingEmptySubsequences: false)
         if let tld = parts.last, Int(tld) != nil {
-            return "domain name \"\(domain)\" invalid (top level domain \"\(tld)\" cannot be all-numeric)"
+            return "domain name \"\(whole)\" invalid (top level domain \"\(tld)\" cannot be all-numeric)"
         }
         for (i, label) in parts.enumerated() {
             if i == parts.count - 1, label.isEmpty { return nil }
             if !isDNS1123Label(String(label), allowUpper: true) {
-                return "domain name \"\(domain)\" invalid (label \"\(label)\" invalid)"
+                return "domain name \"\(whole)\" invalid (label \"\(label)\" invalid)"
             }
         }
         return nil
@@ -88,7 +89,7 @@ extension Validators {
         if !isWildcardDNS1123Label(String(parts[0])) {
             return "domain name \"\(domain)\" invalid (label \"\(parts[0])\" invalid)"
         }
-        if parts.count > 1 { return dns1123LabelsProblem(String(parts[1])) }
+        if parts.count > 1 { return dns1123LabelsProblem(String(parts[1]), within: domain) }
         return nil
     }
 
