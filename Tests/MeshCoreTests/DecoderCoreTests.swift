@@ -12,6 +12,7 @@ import Testing
         kind: Sidecar
         metadata:
           name: default
+        spec: {egress: [{hosts: ["./*"]}]}
         """
         let out = ConfigDecoder().decode(yaml, file: "a.yaml")
         #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
@@ -31,6 +32,7 @@ import Testing
         kind: Sidecar
         metadata: {name: x}
         bogus: 1
+        spec: {egress: [{hosts: ["./*"]}]}
         """
         let out = ConfigDecoder().decode(yaml, file: "a.yaml")
         #expect(out.errors.count == 2)
@@ -41,8 +43,8 @@ import Testing
     @Test func listDocumentsExpand() {
         let json = """
         {"apiVersion": "v1", "kind": "List", "items": [
-          {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "a", "namespace": "ns1"}},
-          {"apiVersion": "networking.istio.io/v1beta1", "kind": "Sidecar", "metadata": {"name": "b", "namespace": "ns1"}}
+          {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "a", "namespace": "ns1"}, "spec": {"egress": [{"hosts": ["./*"]}]}},
+          {"apiVersion": "networking.istio.io/v1beta1", "kind": "Sidecar", "metadata": {"name": "b", "namespace": "ns1"}, "spec": {"egress": [{"hosts": ["./*"]}]}}
         ]}
         """
         let out = ConfigDecoder().decode(json, file: "l.json")
