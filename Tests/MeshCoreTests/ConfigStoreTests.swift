@@ -12,6 +12,9 @@ import MeshCore
           namespace: \(namespace)
           labels:
             rev: \(label)
+        spec:
+          egress:
+          - hosts: ["./*"]
         """
     }
 
@@ -57,7 +60,7 @@ import MeshCore
         let dir = try TempDir()
         try dir.write("a.yaml", Self.sidecar("a"))
         try dir.write("sub/b.yml", Self.sidecar("b", namespace: "prod"))
-        try dir.write("c.json", #"{"apiVersion":"networking.istio.io/v1","kind":"Sidecar","metadata":{"name":"c"}}"#)
+        try dir.write("c.json", #"{"apiVersion":"networking.istio.io/v1","kind":"Sidecar","metadata":{"name":"c"},"spec":{"egress":[{"hosts":["*/*"]}]}}"#)
         try dir.write(".hidden/d.yaml", Self.sidecar("d"))
         try dir.write("notes.txt", "not config")
         let store = DirectoryConfigStore(directory: dir.path)
@@ -105,7 +108,7 @@ import MeshCore
         #expect(report.rejectedFiles == ["\(dir.path)/a.yaml"])
         let errors = report.diagnostics.filter { $0.severity == .error }
         #expect(errors.count == 1)
-        #expect(errors.first?.description.contains("a.yaml:12: Sidecar default/Bad_Name: metadata.name: invalid name") == true, "\(errors)")
+        #expect(errors.first?.description.contains("a.yaml:15: Sidecar default/Bad_Name: metadata.name: invalid name") == true, "\(errors)")
         #expect(await store.get(key("a"))?.meta.labels["rev"] == "v1")
         #expect(await store.get(key("a2")) != nil)
         #expect(await store.diagnostics.count == 1)

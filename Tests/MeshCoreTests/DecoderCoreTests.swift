@@ -101,11 +101,11 @@ import Testing
     }
 
     @Test func hostRules() {
-        #expect(Validators.wildcardDomainProblem("*.example.com") == nil)
-        #expect(Validators.wildcardDomainProblem("reviews") == nil)
-        #expect(Validators.wildcardDomainProblem("*") == nil)
-        #expect(Validators.wildcardDomainProblem("foo*.example.com") != nil)
-        #expect(Validators.wildcardDomainProblem("bad_host.com") != nil)
+        #expect(Validators.istioWildcardDomainProblem("*.example.com") == nil)
+        #expect(Validators.istioWildcardDomainProblem("reviews") == nil)
+        #expect(Validators.istioWildcardDomainProblem("*") == nil)
+        #expect(Validators.istioWildcardDomainProblem("foo*.example.com") != nil)
+        #expect(Validators.istioWildcardDomainProblem("bad_host.com") != nil)
         #expect(Validators.isQualifiedName("app.kubernetes.io/name"))
         #expect(!Validators.isQualifiedName("-bad"))
         #expect(Validators.regexProblem("^/api/(v1|v2)") == nil)

@@ -8,7 +8,7 @@ import MeshCore
         ("10.0.0.1", false), ("*.example.com", false), ("bad_label.com", false), ("", false), ("a..b", false),
     ])
     func fqdn(host: String, valid: Bool) {
-        #expect((Validators.fqdnProblem(forHost: host) == nil) == valid)
+        #expect((Validators.istioFQDNProblem(host) == nil) == valid)
     }
 
     @Test(arguments: [
@@ -16,7 +16,7 @@ import MeshCore
         ("foo.*.com", false), ("**.com", false), ("foo*.com", false), ("1.2.3.4", false),
     ])
     func wildcardDomain(host: String, valid: Bool) {
-        #expect((Validators.wildcardDomainProblem(forHost: host) == nil) == valid)
+        #expect((Validators.istioWildcardDomainProblem(host) == nil) == valid)
     }
 
     @Test func maglevPrimes() {

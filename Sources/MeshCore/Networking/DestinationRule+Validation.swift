@@ -5,7 +5,7 @@ extension DestinationRule {
         let namespace = context.meta.namespace
         var result = ValidationResult()
 
-        if let problem = Validators.wildcardDomainProblem(forHost: host ?? "") {
+        if let problem = Validators.istioWildcardDomainProblem(host ?? "") {
             result.error(spec / "host", host == nil ? "host is required" : problem)
         }
         if let trafficPolicy {
@@ -43,7 +43,7 @@ extension DestinationRule.Subset {
         let name = name ?? ""
         if name.isEmpty {
             result.error(path / "name", "subset name cannot be empty")
-        } else if !Validators.isIstioDNS1123Label(name) {
+        } else if !Validators.isIstioDNSLabel(name) {
             result.error(path / "name", "subset name is invalid: \(name) (must be a DNS-1123 label)")
         }
         result.merge(Validators.labels(labels ?? [:], at: path / "labels"))
@@ -100,7 +100,7 @@ extension DestinationRule.TrafficPolicy {
                 result.error(p / "protocol", "tunnel protocol must be \"CONNECT\" or \"POST\"")
             }
             let targetHost = tunnel.targetHost ?? ""
-            if let fqdnProblem = Validators.fqdnProblem(forHost: targetHost), IPAddress(targetHost) == nil {
+            if let fqdnProblem = Validators.istioFQDNProblem(targetHost), IPAddress(targetHost) == nil {
                 result.error(p / "targetHost", "tunnel target host must be a valid FQDN or IP address: \(fqdnProblem)")
             }
             let port = tunnel.targetPort ?? 0

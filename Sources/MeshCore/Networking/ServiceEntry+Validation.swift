@@ -48,7 +48,7 @@ extension ServiceEntry {
                 result.error(p, "invalid host *: a service entry host cannot be a full wildcard")
                 continue
             }
-            if let problem = Validators.wildcardDomainProblem(forHost: host) {
+            if let problem = Validators.istioWildcardDomainProblem(host) {
                 result.error(p, problem)
             }
             if resolution != .DYNAMIC_DNS, let problem = Validators.partialWildcardProblem(forHost: host) {
@@ -114,7 +114,7 @@ extension ServiceEntry {
         case .DNS, .DNS_ROUND_ROBIN:
             if endpoints.isEmpty {
                 for (i, host) in hosts.enumerated() {
-                    if let problem = Validators.fqdnProblem(forHost: host) {
+                    if let problem = Validators.istioFQDNProblem(host) {
                         result.error((spec / "hosts")[i], "hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode \(resolution.rawValue): \(problem)")
                         break
                     }
@@ -126,7 +126,7 @@ extension ServiceEntry {
             for (i, endpoint) in endpoints.enumerated() {
                 let p = (spec / "endpoints")[i]
                 let address = endpoint.address ?? ""
-                if IPAddress(address) == nil, Validators.fqdnProblem(forHost: address) != nil {
+                if IPAddress(address) == nil, Validators.istioFQDNProblem(address) != nil {
                     result.error(p / "address", "endpoint address \"\(address)\" is not a valid FQDN or an IP address")
                 }
                 result.merge(Validators.labels(endpoint.labels ?? [:], at: p / "labels"))

@@ -122,13 +122,11 @@ extension Sidecar {
         return result
     }
 
-    /// Per-listener connection pool checks that depend on the listener. The settings' own rules
-    /// (durations, limits) belong to `ConnectionPoolSettings`' owner and are not repeated here.
+    /// The connection pool's own rules, plus a warning for HTTP settings on a non-HTTP listener port.
     private static func validateConnectionPool(_ pool: ConnectionPoolSettings, at path: FieldPath, protocolText: String?, portNumber: UInt32?) -> ValidationResult {
-        var result = ValidationResult()
+        var result = pool.validate(at: path)
         guard let protocolText, let portNumber else { return result }
-        // Read through the Codable form so this does not depend on the shared type's Swift shape.
-        if Validators.encodedFields(of: pool)["http"] != nil, !Validators.ListenerPortProtocol(parsing: protocolText).isHTTP {
+        if pool.http != nil, !Validators.ListenerPortProtocol(parsing: protocolText).isHTTP {
             result.warning(path / "http", "sidecar: HTTP connection pool settings are configured for port \(portNumber) but its protocol is not HTTP (\(protocolText)); only TCP settings will apply")
         }
         return result
@@ -210,22 +208,19 @@ extension Sidecar {
             result.error(proxyPath, "sidecar: egressProxy must be set only with ALLOW_ANY outboundTrafficPolicy mode")
             return result
         }
-        // Read through the Codable form so this does not depend on the shared type's Swift shape.
-        let fields = Validators.encodedFields(of: proxy)
-        let host: String = if case .string(let h)? = fields["host"] { h } else { "" }
-        if let problem = Validators.istioFQDNProblem(host) {
+        if let problem = Validators.istioFQDNProblem(proxy.host ?? "") {
             result.error(proxyPath / "host", problem)
         }
-        guard case .object(let port)? = fields["port"] else {
+        guard let port = proxy.port else {
             result.error(proxyPath / "port", "sidecar: egressProxy port must be set")
             return result
         }
-        if case .number(let number)? = port["number"] {
-            result.merge(Validators.port(Int(number), at: proxyPath / "port" / "number"))
+        if let number = port.number {
+            result.merge(Validators.port(number, at: proxyPath / "port" / "number"))
         } else {
             result.error(proxyPath / "port" / "number", "sidecar: egressProxy port number must be set")
         }
-        if case .string(let subset)? = fields["subset"], !subset.isEmpty, !Validators.isDNS1123Label(subset, allowUpper: true) {
+        if let subset = proxy.subset, !subset.isEmpty, !Validators.isDNS1123Label(subset, allowUpper: true) {
             result.error(proxyPath / "subset", "subset name is invalid: \(subset)")
         }
         return result

@@ -36,7 +36,7 @@ extension WorkloadEntry {
         } else if !address.isEmpty, IPAddress(address) == nil {
             if !allowFQDNAddresses {
                 result.error(path / "address", "endpoint address \"\(address)\" is not a valid IP address")
-            } else if Validators.fqdnProblem(forHost: address) != nil {
+            } else if Validators.istioFQDNProblem(address) != nil {
                 result.error(path / "address", "endpoint address \"\(address)\" is not a valid FQDN or an IP address")
             }
         }

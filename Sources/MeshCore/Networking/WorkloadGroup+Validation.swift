@@ -48,7 +48,7 @@ extension WorkloadGroup {
         }
         for (name, port) in ports.sorted(by: { $0.key < $1.key }) {
             let portPath = (path / "ports").key(name)
-            if name.count >= 63 || !Validators.isIstioDNS1123Label(name) {
+            if name.count >= 63 || !Validators.isIstioDNSLabel(name) {
                 result.error(portPath, "port name \"\(name)\" must be valid (letters, digits and '-', alphanumeric at both ends, under 63 characters)")
             }
             result.merge(Validators.port(port, at: portPath))

@@ -46,53 +46,6 @@ extension Validators {
     /// Istio's port-name rule: an RFC 1123 label (letters of either case, digits, '-').
     static func isIstioPortName(_ name: String) -> Bool { isDNS1123Label(name, allowUpper: true) }
 
-    /// Istio's `IsWildcardDNS1123Label`: `*`, or a label optionally prefixed by `*` or `*-`.
-    static func isWildcardDNS1123Label(_ label: String) -> Bool {
-        guard label.count <= 63 else { return false }
-        if label == "*" { return true }
-        var rest = Substring(label)
-        if rest.hasPrefix("*-") { rest = rest.dropFirst(2) } else if rest.hasPrefix("*") { rest = rest.dropFirst() }
-        return isDNS1123Label(String(rest), allowUpper: true)
-    }
-
-    /// Istio's `ValidateDNS1123Labels`: dot-separated labels, numeric top-level domain rejected, trailing dot allowed.
-    static func dns1123LabelsProblem(_ domain: String, within whole: String? = nil) -> String? {
-        let whole = whole ?? domain
-        let parts = domain.split(separator: ".", omittingEmptySubsequences: false)
-        if let tld = parts.last, Int(tld) != nil {
-            return "domain name \"\(whole)\" invalid (top level domain \"\(tld)\" cannot be all-numeric)"
-        }
-        for (i, label) in parts.enumerated() {
-            if i == parts.count - 1, label.isEmpty { return nil }
-            if !isDNS1123Label(String(label), allowUpper: true) {
-                return "domain name \"\(whole)\" invalid (label \"\(label)\" invalid)"
-            }
-        }
-        return nil
-    }
-
-    private static func dnsPreconditionProblem(_ name: String) -> String? {
-        if name.count > 255 { return "domain name \"\(name)\" too long (max 255)" }
-        if name.isEmpty { return "empty domain name not allowed" }
-        return nil
-    }
-
-    /// Istio's `ValidateFQDN`.
-    static func istioFQDNProblem(_ fqdn: String) -> String? {
-        dnsPreconditionProblem(fqdn) ?? dns1123LabelsProblem(fqdn)
-    }
-
-    /// Istio's `ValidateWildcardDomain`: a DNS name whose first label may be a wildcard.
-    static func istioWildcardDomainProblem(_ domain: String) -> String? {
-        if let problem = dnsPreconditionProblem(domain) { return problem }
-        let parts = domain.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        if !isWildcardDNS1123Label(String(parts[0])) {
-            return "domain name \"\(domain)\" invalid (label \"\(parts[0])\" invalid)"
-        }
-        if parts.count > 1 { return dns1123LabelsProblem(String(parts[1]), within: domain) }
-        return nil
-    }
-
     /// Istio's `validateSidecarOrGatewayHostnamePart`: FQDN or wildcard, no short names, no partial wildcards;
     /// gateways also accept IP addresses.
     static func listenerHostnameProblems(_ hostname: String, isGateway: Bool) -> [String] {
@@ -177,13 +130,5 @@ extension Validators {
             result.warning(path, "\(kindName): workload selector specified without labels, will be applied to all services in namespace")
         }
         return result
-    }
-
-    /// The fields of a value as its Codable form names them (Istio's YAML names), for reading shared types
-    /// whose Swift shape is owned elsewhere (e.g. `Destination`, `ConnectionPoolSettings`).
-    static func encodedFields<T: Encodable>(of value: T) -> [String: JSONValue] {
-        guard let data = try? JSONEncoder().encode(value),
-              case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else { return [:] }
-        return object
     }
 }

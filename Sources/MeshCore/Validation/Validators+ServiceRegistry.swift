@@ -6,72 +6,12 @@
 extension Validators {
     // MARK: Host names
 
-    /// Istio's DNS-1123 label: letters (either case), digits and '-', alphanumeric at both ends, at most 63.
-    public static func isIstioDNS1123Label(_ s: String) -> Bool {
-        isDNS1123Label(s, allowUpper: true)
-    }
-
-    /// Why `fqdn` is not a valid fully-qualified domain name as Istio's `ValidateFQDN` checks it, or nil.
-    ///
-    /// Labels are DNS-1123 labels (either case), a trailing dot is allowed, and the top-level
-    /// label must not be all-numeric (so IP addresses are rejected).
-    public static func fqdnProblem(forHost fqdn: String) -> String? {
-        if let problem = domainPreconditionProblem(fqdn) { return problem }
-        return dnsLabelsProblem(Substring(fqdn), domain: fqdn)
-    }
-
-    /// Why `domain` is not valid for Istio's `ValidateWildcardDomain`, or nil.
-    ///
-    /// The first label may be `*`, or a label prefixed by `*` or `*-` (`*.example.com`, `*foo.example.com`).
-    public static func wildcardDomainProblem(forHost domain: String) -> String? {
-        if let problem = domainPreconditionProblem(domain) { return problem }
-        let parts = domain.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        let first = String(parts[0])
-        if !isWildcardDNS1123Label(first) {
-            return "domain name \"\(domain)\" invalid (label \"\(first)\" invalid)"
-        }
-        if parts.count > 1 {
-            return dnsLabelsProblem(parts[1], domain: domain)
-        }
-        return nil
-    }
-
     /// Why `host` holds a wildcard that is not a whole leading `*.` label (Istio's `ValidatePartialWildCard`), or nil.
     public static func partialWildcardProblem(forHost host: String) -> String? {
         if host.contains("*"), host.count != 1, !host.hasPrefix("*.") {
             return "partial wildcard \"\(host)\" not allowed"
         }
         return nil
-    }
-
-    private static func domainPreconditionProblem(_ name: String) -> String? {
-        if name.utf8.count > 255 { return "domain name \"\(name)\" too long (max 255)" }
-        if name.isEmpty { return "empty domain name not allowed" }
-        return nil
-    }
-
-    private static func dnsLabelsProblem(_ rest: Substring, domain: String) -> String? {
-        let labels = rest.split(separator: ".", omittingEmptySubsequences: false)
-        let top = labels[labels.count - 1]
-        if !top.isEmpty, Int(top) != nil {
-            return "domain name \"\(domain)\" invalid (top level domain \"\(top)\" cannot be all-numeric)"
-        }
-        for (i, label) in labels.enumerated() {
-            if i == labels.count - 1, label.isEmpty { return nil }
-            if !isIstioDNS1123Label(String(label)) {
-                return "domain name \"\(domain)\" invalid (label \"\(label)\" invalid)"
-            }
-        }
-        return nil
-    }
-
-    /// `*`, or a DNS-1123 label optionally prefixed with `*` or `*-`.
-    private static func isWildcardDNS1123Label(_ label: String) -> Bool {
-        guard label.count <= 63 else { return false }
-        if label == "*" { return true }
-        var rest = Substring(label)
-        if rest.hasPrefix("*-") { rest = rest.dropFirst(2) } else if rest.hasPrefix("*") { rest = rest.dropFirst() }
-        return isIstioDNS1123Label(String(rest))
     }
 
     // MARK: Durations
@@ -111,7 +51,7 @@ extension Validators {
                 seen.insert(key)
             } else if key == "~" {
                 result.error(path[i], "exportTo ~ (none) is not allowed for Istio configuration objects")
-            } else if key != "*" && key != "." && !isIstioDNS1123Label(key) {
+            } else if key != "*" && key != "." && !isIstioDNSLabel(key) {
                 result.error(path[i], "invalid exportTo entry \"\(entry)\": only ., *, or a valid DNS 1123 label is allowed")
             } else {
                 seen.insert(key)
@@ -162,7 +102,7 @@ extension Validators {
     public static func servicePortName(_ name: String?, at path: FieldPath) -> ValidationResult {
         var result = ValidationResult()
         let name = name ?? ""
-        if !isIstioDNS1123Label(name) {
+        if !isIstioDNSLabel(name) {
             result.error(path, name.isEmpty ? "port name is required" : "invalid port name \"\(name)\": must be a DNS-1123 label (letters, digits and '-', at most 63)")
         }
         return result

@@ -7,7 +7,7 @@ extension Validators {
     // MARK: Host names (Istio's agent.ValidateWildcardDomain / ValidateFQDN)
 
     /// Istio's DNS label check, which (unlike Kubernetes) accepts upper-case letters.
-    static func isIstioDNSLabel(_ s: String) -> Bool { isDNS1123Label(s, allowUpper: true) }
+    public static func isIstioDNSLabel(_ s: String) -> Bool { isDNS1123Label(s, allowUpper: true) }
 
     /// A first label that may carry a wildcard: `*`, `*foo`, `*-foo` or a plain label.
     static func isWildcardDNSLabel(_ s: String) -> Bool {

@@ -25,43 +25,6 @@ public enum Validators {
         return s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNS1123Label(String($0)) }
     }
 
-    /// Why `domain` is not a valid DNS name or wildcard (`*`, `*.example.com`), or nil when it is.
-    ///
-    /// Follows Istio's `ValidateWildcardDomain`: labels of letters, digits and '-', a leading `*`
-    /// label allowed, a trailing dot tolerated, 255 characters at most.
-    public static func wildcardDomainProblem(_ domain: String) -> String? {
-        if domain.isEmpty { return "domain name must not be empty" }
-        if domain.count > 255 { return "domain name \"\(domain)\" is too long (at most 255 characters)" }
-        if domain == "*" { return nil }
-        var rest = Substring(domain)
-        if rest.hasPrefix("*.") {
-            rest = rest.dropFirst(2)
-        } else if rest.hasPrefix("*") {
-            // Istio allows a prefix wildcard only as a whole label.
-            return "domain name \"\(domain)\" invalid: a wildcard must be the whole first label (\"*.example.com\")"
-        }
-        return labelsProblem(rest, domain: domain)
-    }
-
-    /// Why `domain` is not a valid DNS name (no wildcard), or nil when it is.
-    public static func dnsNameProblem(_ domain: String) -> String? {
-        if domain.isEmpty { return "domain name must not be empty" }
-        if domain.count > 255 { return "domain name \"\(domain)\" is too long (at most 255 characters)" }
-        if domain.contains("*") { return "domain name \"\(domain)\" must not contain a wildcard" }
-        return labelsProblem(Substring(domain), domain: domain)
-    }
-
-    private static func labelsProblem(_ rest: Substring, domain: String) -> String? {
-        let labels = rest.split(separator: ".", omittingEmptySubsequences: false)
-        for (i, label) in labels.enumerated() {
-            if label.isEmpty, i == labels.count - 1, i > 0 { continue }
-            if !isDNS1123Label(String(label), allowUpper: true) {
-                return "domain name \"\(domain)\" invalid (label \"\(label)\" invalid)"
-            }
-        }
-        return nil
-    }
-
     /// True when `s` is a Kubernetes qualified name (label or annotation key): `[prefix/]name`.
     public static func isQualifiedName(_ s: String) -> Bool {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
