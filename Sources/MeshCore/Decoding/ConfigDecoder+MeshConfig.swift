@@ -1,0 +1,43 @@
+extension ConfigDecoder {
+    /// Decodes a mesh file strictly, applies Istio's defaults and validates the result.
+    ///
+    /// Findings carry the file, the line of the field they concern (or of its nearest
+    /// written ancestor) and the field path. Throws when the file does not decode or when
+    /// validation reports errors; otherwise returns the configuration and its warnings.
+    static func loadMeshConfig(_ text: String, file: String, defaults: MeshConfig) throws(ConfigFileError) -> (MeshConfig, [Diagnostic]) {
+        let user = try decodeValue(MeshConfig.self, from: text, file: file)
+        let node = (try? YAMLReader.documents(in: text))?.first?.node
+        let effective = defaults.applying(user)
+        var result = effective.validate()
+        // Merging by name hides duplicate provider names, so check the file's own list too.
+        result.merge(MeshConfig.extensionProviderNameIssues(user.extensionProviders))
+        func diagnostic(_ issue: ValidationIssue, _ severity: Diagnostic.Severity) -> Diagnostic {
+            let line = node.flatMap { $0.line(at: issue.path) } ?? 1
+            return Diagnostic(severity: severity, location: SourceLocation(file: file, line: line), resource: nil, path: issue.path, message: issue.message)
+        }
+        let errors = result.errors.map { diagnostic($0, .error) }
+        let warnings = result.warnings.map { diagnostic($0, .warning) }
+        if !errors.isEmpty { throw ConfigFileError(diagnostics: errors + warnings) }
+        return (effective, warnings)
+    }
+}
+
+extension MeshConfig {
+    /// Reads a mesh file: decodes it strictly (unknown fields are errors), applies Istio's
+    /// ``defaults`` to what it leaves out and validates the result.
+    ///
+    /// - Parameters:
+    ///   - text: the file's YAML or JSON.
+    ///   - file: the file name used in diagnostics.
+    /// - Returns: the effective configuration.
+    /// - Throws: ``ConfigFileError`` naming file, line and field of every problem.
+    public static func load(_ text: String, file: String) throws(ConfigFileError) -> MeshConfig {
+        try ConfigDecoder.loadMeshConfig(text, file: file, defaults: defaults).0
+    }
+
+    /// Like ``load(_:file:)``, also returning the warnings validation reported.
+    public static func loadReportingWarnings(_ text: String, file: String) throws(ConfigFileError) -> (config: MeshConfig, warnings: [Diagnostic]) {
+        let (config, warnings) = try ConfigDecoder.loadMeshConfig(text, file: file, defaults: defaults)
+        return (config, warnings)
+    }
+}
