@@ -8,9 +8,18 @@ extension ConfigDecoder {
         let user = try decodeValue(MeshConfig.self, from: text, file: file)
         let node = (try? YAMLReader.documents(in: text))?.first?.node
         let effective = defaults.applying(user)
-        var result = effective.validate()
-        // Merging by name hides duplicate provider names, so check the file's own list too.
+        // Extension providers are merged by name and trust-domain aliases are unioned, so list
+        // positions in the effective config differ from the file's: check the file's own lists.
+        let fileOrdered: Set<String> = ["extensionProviders", "trustDomainAliases"]
+        func keep(_ issue: ValidationIssue) -> Bool {
+            guard case .field(let name)? = issue.path.components.first else { return true }
+            return !fileOrdered.contains(name)
+        }
+        let full = effective.validate()
+        var result = ValidationResult(errors: full.errors.filter(keep), warnings: full.warnings.filter(keep))
+        result.merge(user.validateExtensionProviders())
         result.merge(MeshConfig.extensionProviderNameIssues(user.extensionProviders))
+        result.merge(MeshConfig.trustDomainAliasIssues(user.trustDomainAliases))
         func diagnostic(_ issue: ValidationIssue, _ severity: Diagnostic.Severity) -> Diagnostic {
             let line = node.flatMap { $0.line(at: issue.path) } ?? 1
             return Diagnostic(severity: severity, location: SourceLocation(file: file, line: line), resource: nil, path: issue.path, message: issue.message)

@@ -45,9 +45,7 @@ extension MeshConfig {
         if let problem = Validators.trustDomainProblem(trustDomain ?? "") {
             result.error(root / "trustDomain", problem)
         }
-        for (i, alias) in (trustDomainAliases ?? []).enumerated() {
-            if let problem = Validators.trustDomainProblem(alias) { result.error((root / "trustDomainAliases")[i], problem) }
-        }
+        result.merge(Self.trustDomainAliasIssues(trustDomainAliases))
         for (i, data) in (caCertificates ?? []).enumerated() where data.pem != nil && data.spiffeBundleUrl != nil {
             result.error((root / "caCertificates")[i], "only one of pem or spiffeBundleUrl may be set")
         }
@@ -93,6 +91,14 @@ extension MeshConfig {
         guard let keepalive else { return result }
         for (name, duration) in [("time", keepalive.time), ("interval", keepalive.interval)] {
             if let duration, let problem = durationProblem(duration) { result.error(path / name, problem) }
+        }
+        return result
+    }
+
+    static func trustDomainAliasIssues(_ aliases: [String]?) -> ValidationResult {
+        var result = ValidationResult()
+        for (i, alias) in (aliases ?? []).enumerated() {
+            if let problem = Validators.trustDomainProblem(alias) { result.error(FieldPath("trustDomainAliases")[i], problem) }
         }
         return result
     }
