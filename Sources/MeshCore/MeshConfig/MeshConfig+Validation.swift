@@ -36,7 +36,7 @@ extension MeshConfig {
 
         for (i, settings) in (serviceSettings ?? []).enumerated() {
             for (j, host) in (settings.hosts ?? []).enumerated() {
-                if let problem = Validators.wildcardDomainProblem(host) {
+                if let problem = Validators.istioWildcardDomainProblem(host) {
                     result.error(((root / "serviceSettings")[i] / "hosts")[j], problem)
                 }
             }

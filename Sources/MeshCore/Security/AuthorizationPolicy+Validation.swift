@@ -146,8 +146,8 @@ extension AuthorizationPolicy.Source {
         for (field, values) in [("ipBlocks", ipBlocks), ("notIpBlocks", notIpBlocks), ("remoteIpBlocks", remoteIpBlocks), ("notRemoteIpBlocks", notRemoteIpBlocks)] {
             result.merge(Validators.eachValue(values, at: path / field, Validators.ipOrCIDRProblem))
         }
-        result.merge(Validators.eachValue(trustDomains, at: path / "trustDomains", Validators.trustDomainProblem))
-        result.merge(Validators.eachValue(notTrustDomains, at: path / "notTrustDomains", Validators.trustDomainProblem))
+        result.merge(Validators.eachValue(trustDomains, at: path / "trustDomains", Validators.trustDomainMatchProblem))
+        result.merge(Validators.eachValue(notTrustDomains, at: path / "notTrustDomains", Validators.trustDomainMatchProblem))
         return result
     }
 }

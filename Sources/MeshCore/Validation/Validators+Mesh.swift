@@ -15,24 +15,6 @@ extension Validators {
         return result
     }
 
-    /// Why `name` is not a fully-qualified domain name as Istio's `ValidateFQDN` accepts, or nil.
-    ///
-    /// Labels are RFC 1123 labels (lowercase), a trailing dot is allowed and the top-level
-    /// label may not be all digits.
-    public static func fqdnProblem(_ name: String) -> String? {
-        if name.isEmpty { return "empty domain name not allowed" }
-        if name.utf8.count > 255 { return "domain name \"\(name)\" too long (max 255)" }
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        if let tld = parts.last, !tld.isEmpty, tld.allSatisfy({ $0.isASCII && $0.isNumber }) {
-            return "domain name \"\(name)\" invalid (top level domain \"\(tld)\" cannot be all-numeric)"
-        }
-        for (i, label) in parts.enumerated() {
-            if i == parts.count - 1, label.isEmpty, i > 0 { return nil }
-            if !isDNS1123Label(String(label)) { return "domain name \"\(name)\" invalid (label \"\(label)\" invalid)" }
-        }
-        return nil
-    }
-
     /// Why `address` is not a `host:port` pair with a valid hostname or IP and port, or nil.
     ///
     /// Mirrors Istio's `ValidateProxyAddress`; IPv6 hosts are written in brackets.
@@ -53,7 +35,7 @@ extension Validators {
         }
         guard let number = Int(port), port.allSatisfy(\.isNumber) else { return "port (\(port)) is not a number" }
         guard (1...65535).contains(number) else { return "port number \(number) must be in the range 1..65535" }
-        if fqdnProblem(String(host)) != nil, !isIPAddress(String(host)) {
+        if istioFQDNProblem(String(host)) != nil, !isIPAddress(String(host)) {
             return "\"\(host)\" is not a valid hostname or an IP address"
         }
         return nil
@@ -164,7 +146,7 @@ extension Validators {
         guard let service, !service.isEmpty else { return "service must not be empty" }
         let parts = service.split(separator: "/", omittingEmptySubsequences: false)
         if parts.count == 1 {
-            if fqdnProblem(service) != nil, !isIPAddress(service) {
+            if istioFQDNProblem(service) != nil, !isIPAddress(service) {
                 return "invalid service \"\(service)\": expected a hostname, an IP address or namespace/hostname"
             }
             return nil
@@ -176,7 +158,7 @@ extension Validators {
         if namespace != "*", namespace != ".", !isDNS1123Label(namespace) {
             return "invalid service \"\(service)\": namespace \"\(namespace)\" must be \"*\", \".\" or a valid namespace name"
         }
-        if let problem = wildcardDomainProblem(host) { return "invalid service \"\(service)\": \(problem)" }
+        if let problem = istioWildcardDomainProblem(host) { return "invalid service \"\(service)\": \(problem)" }
         return nil
     }
 }

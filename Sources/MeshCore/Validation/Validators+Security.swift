@@ -101,7 +101,7 @@ extension Validators {
     }
 
     /// Why `value` is not a trust domain match value, or nil.
-    public static func trustDomainProblem(_ value: String) -> String? {
+    public static func trustDomainMatchProblem(_ value: String) -> String? {
         if let problem = wildcardValueProblem(value) { return problem }
         if value.contains("/") { return "trust domain must not contain '/', found \"\(value)\"" }
         return nil
