@@ -9,7 +9,7 @@ enum ExitStatus {
     static let usage: Int32 = 2
 }
 
-struct MeshCtl: AsyncParsableCommand {
+struct MeshCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshctl",
         abstract: "Inspect SwiftMesh and Istio configuration.",
@@ -73,7 +73,7 @@ struct CommandFailure: Error {
     init(_ message: String) { self.message = message }
 }
 
-struct Validate: AsyncParsableCommand {
+struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check Istio documents against Istio's validation rules.",
         discussion: "Exit status: 0 when every Istio document is valid, 1 when any is invalid, 2 on a usage or I/O error."
@@ -81,7 +81,7 @@ struct Validate: AsyncParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    func run() async throws {
+    func run() throws {
         let (_, files) = try input.load()
         let diagnostics = files.flatMap(\.1.diagnostics)
         let resources = files.reduce(0) { $0 + $1.1.resources.count }
@@ -98,7 +98,7 @@ struct Validate: AsyncParsableCommand {
     }
 }
 
-struct Analyze: AsyncParsableCommand {
+struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyze Istio configuration across resources, with Istio's IST0xxx message codes.",
         discussion: "Exit status: 0 when no Error is found, 1 when any is, 2 on a usage or I/O error."
@@ -106,7 +106,7 @@ struct Analyze: AsyncParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    func run() async throws {
+    func run() throws {
         let (mesh, files) = try input.load()
         var messages: [AnalysisMessage] = []
         for (_, output) in files {
@@ -192,11 +192,7 @@ func printJSON<T: Encodable>(_ value: T) throws {
 // Argument parsing errors and I/O failures exit with 2; findings with 1.
 do {
     var command = try MeshCtl.parseAsRoot()
-    if var asyncCommand = command as? any AsyncParsableCommand {
-        try await asyncCommand.run()
-    } else {
-        try command.run()
-    }
+    try command.run()
 } catch let failure as CommandFailure {
     FileHandle.standardError.write(Data("meshctl: \(failure.message)\n".utf8))
     exit(ExitStatus.usage)

@@ -106,11 +106,4 @@ import Testing
         #expect(ProxyConfig(concurrency: 0).validate(in: meta()).isValid)
         #expect(!ProxyConfig(concurrency: -2).validate(in: meta()).isValid)
     }
-
-    @Test func encodedFieldsReadsCodableForm() {
-        let fields = Validators.encodedFields(of: Gateway.Port(number: 80, protocol: "HTTP"))
-        #expect(fields["number"] == .number(80))
-        #expect(fields["protocol"] == .string("HTTP"))
-        #expect(fields["name"] == nil)
-    }
 }

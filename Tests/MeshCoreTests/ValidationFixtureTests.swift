@@ -28,7 +28,7 @@ import MeshCore
 
         func matches(_ d: Diagnostic) -> Bool {
             let actualPath = d.path.components.isEmpty ? "-" : d.path.description
-            return d.severity == severity && actualPath == path && d.message.contains(text)
+            return d.severity == severity && actualPath == path && (text.isEmpty || d.message.contains(text))
         }
     }
 

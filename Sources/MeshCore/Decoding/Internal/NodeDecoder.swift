@@ -14,21 +14,28 @@ final class KeyUsageTracker {
         var path: FieldPath
         var accessed: Set<String>
     }
+    /// Keyed by the path with map keys spelled as fields, so a node is found whichever way it was reached.
     var usages: [FieldPath: Usage] = [:]
 
+    private static func normalized(_ path: FieldPath) -> FieldPath {
+        FieldPath(path.components.map { if case .key(let k) = $0 { .field(k) } else { $0 } })
+    }
+
     func register(_ mapping: ConfigNode.Mapping, at path: FieldPath) {
-        if usages[path] == nil {
-            usages[path] = Usage(mapping: mapping, path: path, accessed: [])
+        let key = Self.normalized(path)
+        if usages[key] == nil {
+            usages[key] = Usage(mapping: mapping, path: path, accessed: [])
         }
     }
 
     func access(_ key: String, at path: FieldPath) {
-        usages[path]?.accessed.insert(key)
+        usages[Self.normalized(path)]?.accessed.insert(key)
     }
 
     func accessAll(at path: FieldPath) {
-        if let usage = usages[path] {
-            usages[path]?.accessed = Set(usage.mapping.entries.map(\.key))
+        let key = Self.normalized(path)
+        if let usage = usages[key] {
+            usages[key]?.accessed = Set(usage.mapping.entries.map(\.key))
         }
     }
 
@@ -38,18 +45,7 @@ final class KeyUsageTracker {
     /// and so is every key of a non-empty object that no type ever opened (an empty struct).
     func unknownFields(root: ConfigNode, at rootPath: FieldPath) -> [NodeDecodingFailure] {
         var failures: [NodeDecodingFailure] = []
-        func usage(_ path: FieldPath) -> Usage? {
-            if let u = usages[path] { return u }
-            // A map entry is registered under `.key`, a field under `.field`: accept either spelling.
-            guard case let last? = path.components.last else { return nil }
-            var alternate = path
-            switch last {
-            case .field(let k): alternate.components[alternate.components.count - 1] = .key(k)
-            case .key(let k): alternate.components[alternate.components.count - 1] = .field(k)
-            case .index: return nil
-            }
-            return usages[alternate]
-        }
+        func usage(_ path: FieldPath) -> Usage? { usages[Self.normalized(path)] }
         func walk(_ node: ConfigNode, _ path: FieldPath) {
             switch node {
             case .scalar:
