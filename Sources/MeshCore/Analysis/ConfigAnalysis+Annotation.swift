@@ -1,0 +1,4 @@
+extension ConfigAnalysis {
+    /// Annotation analyzers.
+    static let annotationAnalyzers: [any ConfigAnalyzer] = []
+}

@@ -1,0 +1,4 @@
+extension ConfigAnalysis {
+    /// Policy analyzers.
+    static let policyAnalyzers: [any ConfigAnalyzer] = []
+}

@@ -1,0 +1,4 @@
+extension ConfigAnalysis {
+    /// Routing analyzers.
+    static let routingAnalyzers: [any ConfigAnalyzer] = []
+}
