@@ -18,11 +18,12 @@ extension MeshConfig {
     }
 
     /// Istio's built-in mesh defaults (`mesh.DefaultMeshConfig`), which a mesh file overrides.
-    ///
-    /// Istio also enables `localityLbSetting` by default; that shared type is left unset here.
     public static var defaults: MeshConfig {
         var m = MeshConfig()
         m.enableTracing = true
+        var locality = LocalityLoadBalancerSetting()
+        locality.enabled = true
+        m.localityLbSetting = locality
         m.accessLogFile = ""
         m.accessLogEncoding = .TEXT
         m.accessLogFormat = ""

@@ -68,10 +68,8 @@ extension MeshConfig {
         /// Agent status/health port (15020).
         public var statusPort: Int32?
         public var gatewayTopology: Topology?
-        /// `istio.networking.v1alpha3.ReadinessProbe` (untyped here).
-        public var readinessProbe: JSONValue?
-        /// `istio.networking.v1beta1.ProxyImage` (untyped here).
-        public var image: JSONValue?
+        public var readinessProbe: WorkloadGroup.ReadinessProbe?
+        public var image: MeshCore.ProxyConfig.ProxyImage?
         public var privateKeyProvider: PrivateKeyProvider?
         public var proxyHeaders: ProxyHeaders?
         public var connectionSettings: ConnectionSettings?

@@ -30,9 +30,28 @@ extension MeshConfig {
 
         if let defaultConfig {
             result.merge(defaultConfig.validate(at: root / "defaultConfig"))
+            if let probe = defaultConfig.readinessProbe {
+                result.merge(probe.validate(at: root / "defaultConfig" / "readinessProbe"))
+            }
         } else {
             result.error(root / "defaultConfig", "missing default config")
         }
+
+        // Messages shared with DestinationRule and VirtualService use those kinds' rules.
+        let hasOutlierDetection = defaultTrafficPolicy?.outlierDetection != nil
+        if let locality = localityLbSetting {
+            result.merge(locality.validate(at: root / "localityLbSetting", hasOutlierDetection: hasOutlierDetection))
+        }
+        if let zoneAware = zoneAwareLbSetting {
+            result.merge(zoneAware.validate(at: root / "zoneAwareLbSetting", hasOutlierDetection: hasOutlierDetection))
+        }
+        if let pool = defaultTrafficPolicy?.connectionPool {
+            result.merge(pool.validate(at: root / "defaultTrafficPolicy" / "connectionPool"))
+        }
+        if let outlier = defaultTrafficPolicy?.outlierDetection {
+            result.merge(outlier.validate(at: root / "defaultTrafficPolicy" / "outlierDetection"))
+        }
+        result.merge(Validators.httpRetry(defaultHttpRetryPolicy, at: root / "defaultHttpRetryPolicy"))
 
         for (i, settings) in (serviceSettings ?? []).enumerated() {
             for (j, host) in (settings.hosts ?? []).enumerated() {

@@ -2,8 +2,8 @@
 ///
 /// Every field is optional: a value built with `init()` is empty, and a file read with
 /// ``load(_:file:)`` has Istio's defaults (``defaults``) applied to what it leaves out.
-/// Fields typed ``JSONValue`` reuse networking messages that MeshCore models with their owning
-/// kind; they are kept untyped here.
+/// Networking messages it shares with other kinds (locality and zone-aware load balancing,
+/// connection pools, outlier detection, retries) use those kinds' types.
 public struct MeshConfig: Sendable, Hashable, Codable {
     // MARK: Ports and timeouts
 
@@ -69,8 +69,7 @@ public struct MeshConfig: Sendable, Hashable, Codable {
     // MARK: Load balancing and DNS
 
     public var localityLbSetting: LocalityLoadBalancerSetting?
-    /// `istio.networking.v1alpha3.ZoneAwareLoadBalancerSetting` (untyped here).
-    public var zoneAwareLbSetting: JSONValue?
+    public var zoneAwareLbSetting: DestinationRule.ZoneAwareLoadBalancerSetting?
     /// Refresh rate for DNS-resolved clusters (60s); at least 1ms.
     public var dnsRefreshRate: ConfigDuration?
     public var h2UpgradePolicy: H2UpgradePolicy?
@@ -280,10 +279,9 @@ public struct MeshConfig: Sendable, Hashable, Codable {
     /// Mesh-wide baseline connection pool and outlier detection.
     public struct DefaultTrafficPolicy: Sendable, Hashable, Codable {
         public var connectionPool: ConnectionPoolSettings?
-        /// `istio.networking.v1alpha3.OutlierDetection` (untyped here).
-        public var outlierDetection: JSONValue?
+        public var outlierDetection: DestinationRule.OutlierDetection?
 
-        public init(connectionPool: ConnectionPoolSettings? = nil, outlierDetection: JSONValue? = nil) {
+        public init(connectionPool: ConnectionPoolSettings? = nil, outlierDetection: DestinationRule.OutlierDetection? = nil) {
             self.connectionPool = connectionPool
             self.outlierDetection = outlierDetection
         }
