@@ -144,3 +144,35 @@ import Testing
         #expect(n.big == 9_007_199_254_740_993, "64-bit integers may be quoted, as protobuf JSON allows")
     }
 }
+
+@Suite struct ScalarResolutionTests {
+    @Test(arguments: [
+        ("", ConfigNode.Scalar.Kind.null), ("~", .null), ("null", .null), ("NULL", .null),
+        ("true", .bool), ("False", .bool), ("yes", .bool), ("off", .bool),
+        ("0", .integer), ("42", .integer), ("-7", .integer), ("+3", .integer), ("1_000", .integer), ("0x1F", .integer),
+        ("0o17", .integer), ("0b101", .integer), ("017", .integer),
+        ("1.5", .float), ("-0.25", .float), ("1e3", .float), ("2.5E-3", .float), (".5", .float), ("1.", .float), (".inf", .float), (".NaN", .float),
+        ("v1", .string), ("1.2.3", .string), ("10.0.0.1", .string), ("80/tcp", .string), ("1s", .string), ("0x", .string),
+        ("09", .string), (".", .string), ("e5", .string), ("1e", .string), ("TRUEISH", .string),
+    ])
+    func classify(text: String, kind: ConfigNode.Scalar.Kind) {
+        let out = ConfigDecoder.decodeNode("v: \(text.isEmpty ? "" : text)")
+        #expect(out == kind, "\(text)")
+    }
+
+    @Test func quotedAndTaggedScalarsAreStrings() {
+        #expect(ConfigDecoder.decodeNode("v: \"1\"") == .string)
+        #expect(ConfigDecoder.decodeNode("v: 'true'") == .string)
+        #expect(ConfigDecoder.decodeNode("v: !!str 5") == .string)
+        #expect(ConfigDecoder.decodeNode("v: !!int \"5\"") == .string, "quoted scalars stay strings whatever the tag")
+    }
+}
+
+extension ConfigDecoder {
+    /// The resolved kind of the scalar under key `v` in a one-line document.
+    static func decodeNode(_ yaml: String) -> ConfigNode.Scalar.Kind? {
+        guard let docs = try? YAMLReader.documents(in: yaml), case .mapping(let m)? = docs.first?.node,
+              case .scalar(let s)? = m["v"] else { return nil }
+        return s.kind
+    }
+}

@@ -45,10 +45,26 @@ public indirect enum ConfigNode: Sendable, Hashable {
     public struct Mapping: Sendable, Hashable {
         public var entries: [Entry]
         public var line: Int
+        /// Identifies the mapping within one parse (0 for mappings built in code); not part of equality.
+        var id: Int
 
         public init(entries: [Entry], line: Int) {
+            self.init(entries: entries, line: line, id: 0)
+        }
+
+        init(entries: [Entry], line: Int, id: Int) {
             self.entries = entries
             self.line = line
+            self.id = id
+        }
+
+        public static func == (lhs: Mapping, rhs: Mapping) -> Bool {
+            lhs.entries == rhs.entries && lhs.line == rhs.line
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(entries)
+            hasher.combine(line)
         }
 
         /// The value for `key`, if present.

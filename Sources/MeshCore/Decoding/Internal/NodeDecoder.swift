@@ -9,34 +9,26 @@ struct NodeDecodingFailure: Error {
 
 /// Tracks which keys of each mapping were read so unknown fields can be reported.
 final class KeyUsageTracker {
-    struct Usage {
-        var mapping: ConfigNode.Mapping
-        var path: FieldPath
-        var accessed: Set<String>
-    }
-    /// Keyed by the path with map keys spelled as fields, so a node is found whichever way it was reached.
-    var usages: [FieldPath: Usage] = [:]
+    /// The keys read from one mapping.
+    final class Usage {
+        let path: FieldPath
+        var accessed: Set<String> = []
+        var all = false
 
-    private static func normalized(_ path: FieldPath) -> FieldPath {
-        FieldPath(path.components.map { if case .key(let k) = $0 { .field(k) } else { $0 } })
-    }
+        init(path: FieldPath) { self.path = path }
 
-    func register(_ mapping: ConfigNode.Mapping, at path: FieldPath) {
-        let key = Self.normalized(path)
-        if usages[key] == nil {
-            usages[key] = Usage(mapping: mapping, path: path, accessed: [])
-        }
+        func contains(_ key: String) -> Bool { all || accessed.contains(key) }
     }
 
-    func access(_ key: String, at path: FieldPath) {
-        usages[Self.normalized(path)]?.accessed.insert(key)
-    }
+    /// Usages by mapping identity (mappings from the parser have unique ids).
+    private var usages: [Int: Usage] = [:]
 
-    func accessAll(at path: FieldPath) {
-        let key = Self.normalized(path)
-        if let usage = usages[key] {
-            usages[key]?.accessed = Set(usage.mapping.entries.map(\.key))
-        }
+    /// The usage record for `mapping`, created on first use.
+    func usage(for mapping: ConfigNode.Mapping, at path: FieldPath) -> Usage {
+        if let existing = usages[mapping.id] { return existing }
+        let usage = Usage(path: path)
+        usages[mapping.id] = usage
+        return usage
     }
 
     /// Every key that was present but never read, in document order.
@@ -45,7 +37,6 @@ final class KeyUsageTracker {
     /// and so is every key of a non-empty object that no type ever opened (an empty struct).
     func unknownFields(root: ConfigNode, at rootPath: FieldPath) -> [NodeDecodingFailure] {
         var failures: [NodeDecodingFailure] = []
-        func usage(_ path: FieldPath) -> Usage? { usages[Self.normalized(path)] }
         func walk(_ node: ConfigNode, _ path: FieldPath) {
             switch node {
             case .scalar:
@@ -53,14 +44,14 @@ final class KeyUsageTracker {
             case .sequence(let s):
                 for (i, item) in s.items.enumerated() { walk(item, path.index(i)) }
             case .mapping(let m):
-                guard let u = usage(path) else {
+                guard let u = usages[m.id], m.id != 0 || !m.entries.isEmpty else {
                     for entry in m.entries {
                         failures.append(NodeDecodingFailure(path: path.field(entry.key), message: "unknown field \"\(entry.key)\"", line: entry.keyLine))
                     }
                     return
                 }
                 for entry in m.entries {
-                    if u.accessed.contains(entry.key) {
+                    if u.contains(entry.key) {
                         walk(entry.value, u.path.field(entry.key))
                     } else {
                         failures.append(NodeDecodingFailure(path: u.path.field(entry.key), message: "unknown field \"\(entry.key)\"", line: entry.keyLine))
@@ -129,8 +120,8 @@ struct NodeValueDecoder: Decoder {
         guard case .mapping(let mapping) = node else {
             throw failure("expected an object, found \(node.typeDescription)")
         }
-        tracker.register(mapping, at: path)
-        return KeyedDecodingContainer(NodeKeyedContainer<Key>(mapping: mapping, path: path, tracker: tracker))
+        let usage = tracker.usage(for: mapping, at: path)
+        return KeyedDecodingContainer(NodeKeyedContainer<Key>(mapping: mapping, path: path, tracker: tracker, usage: usage))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -149,20 +140,31 @@ struct NodeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let mapping: ConfigNode.Mapping
     let path: FieldPath
     let tracker: KeyUsageTracker
+    let usage: KeyUsageTracker.Usage
+    /// Dictionaries and dynamic keys name map entries, not fields.
+    let isMapKey: Bool
+
+    init(mapping: ConfigNode.Mapping, path: FieldPath, tracker: KeyUsageTracker, usage: KeyUsageTracker.Usage) {
+        self.mapping = mapping
+        self.path = path
+        self.tracker = tracker
+        self.usage = usage
+        self.isMapKey = Key.self == DynamicKey.self || String(describing: Key.self).hasPrefix("_Dictionary")
+    }
 
     var codingPath: [any CodingKey] { [] }
     var allKeys: [Key] {
-        tracker.accessAll(at: path)
+        usage.all = true
         return mapping.entries.compactMap { Key(stringValue: $0.key) }
     }
 
     func contains(_ key: Key) -> Bool {
-        tracker.access(key.stringValue, at: path)
+        usage.accessed.insert(key.stringValue)
         return mapping.entry(key.stringValue) != nil
     }
 
     private func child(_ key: Key) throws -> NodeValueDecoder {
-        tracker.access(key.stringValue, at: path)
+        usage.accessed.insert(key.stringValue)
         guard let entry = mapping.entry(key.stringValue) else {
             throw NodeDecodingFailure(path: path.field(key.stringValue), message: "required field is missing", line: mapping.line)
         }
@@ -173,13 +175,8 @@ struct NodeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         isMapKey ? path.key(key.stringValue) : path.field(key.stringValue)
     }
 
-    /// Dictionaries and dynamic keys name map entries, not fields.
-    private var isMapKey: Bool {
-        Key.self == DynamicKey.self || String(describing: Key.self).hasPrefix("_Dictionary")
-    }
-
     func decodeNil(forKey key: Key) throws -> Bool {
-        tracker.access(key.stringValue, at: path)
+        usage.accessed.insert(key.stringValue)
         guard let entry = mapping.entry(key.stringValue) else { return true }
         return entry.value.isNull
     }
@@ -189,7 +186,7 @@ struct NodeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        tracker.access(key.stringValue, at: path)
+        usage.accessed.insert(key.stringValue)
         guard let entry = mapping.entry(key.stringValue), !entry.value.isNull else { return nil }
         return try T(from: NodeValueDecoder(node: entry.value, path: childPath(key), tracker: tracker))
     }

@@ -15,9 +15,11 @@ enum YAMLReader {
     static func documents(in text: String) throws(Failure) -> [Document] {
         var result: [Document] = []
         do {
-            var sequence = try Yams.compose_all(yaml: text)
+            // No resolver rules: plain scalars are classified by `classify`, without regexes.
+            var sequence = try Yams.compose_all(yaml: text, .basic)
+            var ids = 0
             while let node = sequence.next() {
-                let converted = try convert(node)
+                let converted = try convert(node, ids: &ids)
                 result.append(Document(node: converted, line: converted.line))
             }
             if let error = sequence.error { throw error }
@@ -44,15 +46,18 @@ enum YAMLReader {
         }
     }
 
-    private static func convert(_ node: Node) throws(Failure) -> ConfigNode {
+    private static func convert(_ node: Node, ids: inout Int) throws(Failure) -> ConfigNode {
         let line = node.mark?.line ?? 0
         switch node {
         case .scalar(let scalar):
             let kind: ConfigNode.Scalar.Kind
             if scalar.style != .plain && scalar.style != .any {
                 kind = .string
+            } else if scalar.tag.rawValue.isEmpty || scalar.tag.rawValue == "!" {
+                kind = classify(scalar.string)
             } else {
-                switch node.tag.rawValue {
+                // An explicit tag such as `!!str` or `!!int`.
+                switch scalar.tag.rawValue {
                 case Tag.Name.int.rawValue: kind = .integer
                 case Tag.Name.float.rawValue: kind = .float
                 case Tag.Name.bool.rawValue: kind = .bool
@@ -75,16 +80,81 @@ enum YAMLReader {
                 guard seen.insert(key).inserted else {
                     throw Failure(message: "duplicate key \"\(key)\"", line: keyNode.mark?.line ?? line)
                 }
-                entries.append(.init(key: key, keyLine: keyNode.mark?.line ?? line, value: try convert(valueNode)))
+                entries.append(.init(key: key, keyLine: keyNode.mark?.line ?? line, value: try convert(valueNode, ids: &ids)))
             }
-            return .mapping(.init(entries: entries, line: line))
+            ids += 1
+            return .mapping(.init(entries: entries, line: line, id: ids))
         case .sequence(let sequence):
             var items: [ConfigNode] = []
             items.reserveCapacity(sequence.count)
-            for item in sequence { items.append(try convert(item)) }
+            for item in sequence { items.append(try convert(item, ids: &ids)) }
             return .sequence(.init(items: items, line: line))
         case .alias:
             throw Failure(message: "YAML aliases are not supported", line: line)
         }
+    }
+
+    /// YAML 1.1 resolution of a plain scalar (the rules Kubernetes' YAML reader applies):
+    /// null, booleans (`true`, `yes`, `on`, ...), integers (decimal, `0x`, `0o`, `0b`, with `_`)
+    /// and floats (`1.5`, `1e3`, `.inf`, `.nan`); anything else is a string.
+    static func classify(_ text: String) -> ConfigNode.Scalar.Kind {
+        switch text {
+        case "", "~", "null", "Null", "NULL":
+            return .null
+        case "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES", "no", "No", "NO",
+             "on", "On", "ON", "off", "Off", "OFF":
+            return .bool
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN":
+            return .float
+        default:
+            break
+        }
+        var bytes = Substring(text).utf8[...]
+        guard let first = bytes.first else { return .string }
+        // Only scalars starting with a sign, digit or '.' can be numbers.
+        guard first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".") || (first >= 48 && first <= 57) else {
+            return .string
+        }
+        if first == UInt8(ascii: "-") || first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        func all(_ s: Substring.UTF8View.SubSequence, _ allowed: (UInt8) -> Bool) -> Bool { !s.isEmpty && s.allSatisfy(allowed) }
+        let isDigit: (UInt8) -> Bool = { $0 >= 48 && $0 <= 57 }
+        let digitOrUnderscore: (UInt8) -> Bool = { isDigit($0) || $0 == UInt8(ascii: "_") }
+        if bytes.starts(with: "0x".utf8) {
+            return all(bytes.dropFirst(2), { isDigit($0) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 102) || $0 == UInt8(ascii: "_") }) ? .integer : .string
+        }
+        if bytes.starts(with: "0b".utf8) {
+            return all(bytes.dropFirst(2), { $0 == 48 || $0 == 49 || $0 == UInt8(ascii: "_") }) ? .integer : .string
+        }
+        if bytes.starts(with: "0o".utf8) {
+            return all(bytes.dropFirst(2), { ($0 >= 48 && $0 <= 55) || $0 == UInt8(ascii: "_") }) ? .integer : .string
+        }
+        if all(bytes, digitOrUnderscore) {
+            // `0` alone or no leading zero is decimal; a leading zero is YAML 1.1 octal.
+            if bytes.first == 48, bytes.count > 1 {
+                return bytes.dropFirst().allSatisfy({ ($0 >= 48 && $0 <= 55) || $0 == UInt8(ascii: "_") }) ? .integer : .string
+            }
+            return isDigit(bytes.first!) ? .integer : .string
+        }
+        // Float: digits[.digits][e[+-]digits] or .digits[e...]
+        var rest = bytes
+        let whole = rest.prefix(while: digitOrUnderscore)
+        rest = rest.dropFirst(whole.count)
+        var sawDigits = whole.first.map(isDigit) ?? false
+        if rest.first == UInt8(ascii: ".") {
+            rest = rest.dropFirst()
+            let fraction = rest.prefix(while: digitOrUnderscore)
+            rest = rest.dropFirst(fraction.count)
+            if whole.isEmpty { sawDigits = fraction.first.map(isDigit) ?? false }
+        } else if rest.first != UInt8(ascii: "e") && rest.first != UInt8(ascii: "E") {
+            return .string
+        }
+        guard sawDigits else { return .string }
+        if rest.first == UInt8(ascii: "e") || rest.first == UInt8(ascii: "E") {
+            rest = rest.dropFirst()
+            if rest.first == UInt8(ascii: "-") || rest.first == UInt8(ascii: "+") { rest = rest.dropFirst() }
+            guard all(rest, isDigit) else { return .string }
+            return .float
+        }
+        return rest.isEmpty ? .float : .string
     }
 }
