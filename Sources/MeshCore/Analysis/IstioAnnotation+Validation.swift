@@ -154,7 +154,7 @@ extension IstioAnnotation {
         overrides.defaultConfig = user
         let effective = MeshConfig.defaults.applying(overrides).defaultConfig ?? user
         let errors = effective.validate(at: FieldPath()).errors
-        return errors.isEmpty ? nil : errors.map(\.description).joined(separator: "; ")
+        return errors.isEmpty ? nil : errors.map(\.message).joined(separator: "; ")
     }
 
     /// Go's `%q` for plain text.

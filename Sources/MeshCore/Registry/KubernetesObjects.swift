@@ -30,6 +30,9 @@ public struct KubernetesObjectMeta: Sendable, Hashable {
     public var podTemplateLabels: [String: String]?
     /// For controllers: the pod template's annotations; nil for other kinds.
     public var podTemplateAnnotations: [String: String]?
+    /// For a Pod or a controller: the names of the pod's init containers (`istio-init` marks a pod
+    /// injected without Istio's CNI plugin).
+    public var initContainerNames: [String] = []
     /// The line the document starts on (the file is not recorded).
     public var line: Int
 
@@ -94,10 +97,15 @@ public struct PlatformObjects: Sendable, Hashable {
         if (kind == "Service" && apiVersion == "v1") || Self.workloadKinds.contains(kind) {
             var object = KubernetesObjectMeta(kind: kind, name: name, namespace: namespace, labels: labels(meta?["labels"]),
                                               annotations: labels(meta?["annotations"]), line: root.line)
+            var podSpec = root["spec"]?.mapping
             if kind != "Pod", kind != "Service" {
-                let template = root["spec"]?.mapping?["template"]?.mapping?["metadata"]?.mapping
-                object.podTemplateLabels = labels(template?["labels"])
-                object.podTemplateAnnotations = labels(template?["annotations"])
+                let template = root["spec"]?.mapping?["template"]?.mapping
+                object.podTemplateLabels = labels(template?["metadata"]?.mapping?["labels"])
+                object.podTemplateAnnotations = labels(template?["metadata"]?.mapping?["annotations"])
+                podSpec = template?["spec"]?.mapping
+            }
+            if kind != "Service", case .sequence(let containers)? = podSpec?["initContainers"] {
+                object.initContainerNames = containers.items.compactMap { $0.mapping?["name"]?.string }
             }
             objects.append(object)
         }

@@ -2,7 +2,8 @@
 ///
 /// Like Istio, this analyzer is not among the standard ones (too many annotations are set by
 /// default); run it explicitly. It looks at the same objects as ``AnnotationAnalyzer`` and never
-/// reports the annotations Istio sets itself, nor, on pods, those Istio's CNI plugin sets.
+/// reports the annotations Istio sets itself, nor, on pods without an `istio-init` init container,
+/// those Istio's CNI plugin sets.
 public struct AlphaAnnotationAnalyzer: ConfigAnalyzer {
     public init() {}
 

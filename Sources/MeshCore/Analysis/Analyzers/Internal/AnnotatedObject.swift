@@ -9,8 +9,8 @@ struct AnnotatedObject {
     var annotations: [String: String]
     /// Where the annotations sit, e.g. `metadata.annotations`.
     var path: FieldPath
-    /// Annotations Istio's CNI plugin sets on pods are not worth an alpha warning (Istio skips them
-    /// on pods without an `istio-init` container, which is every pod written by hand).
+    /// A pod (or pod template) without an `istio-init` init container: Istio's CNI plugin sets some
+    /// annotations on it, so those are not worth an alpha warning.
     var cniManagedPod: Bool
 
     /// The Istio-namespaced annotation keys, sorted, without those Istio sets itself.
@@ -43,11 +43,13 @@ struct AnnotatedObject {
         for object in context.platform.objects {
             if checkedPlatformKinds.contains(object.kind), !object.annotations.isEmpty {
                 objects.append(AnnotatedObject(resource: object.key, location: nil, kind: object.kind, labels: object.labels,
-                                               annotations: object.annotations, path: "metadata.annotations", cniManagedPod: object.kind == "Pod"))
+                                               annotations: object.annotations, path: "metadata.annotations",
+                                               cniManagedPod: object.kind == "Pod" && !object.initContainerNames.contains("istio-init")))
             }
             if let template = object.podTemplateAnnotations, !template.isEmpty {
                 objects.append(AnnotatedObject(resource: object.key, location: nil, kind: "Pod", labels: object.podTemplateLabels ?? [:],
-                                               annotations: template, path: "spec.template.metadata.annotations", cniManagedPod: true))
+                                               annotations: template, path: "spec.template.metadata.annotations",
+                                               cniManagedPod: !object.initContainerNames.contains("istio-init")))
             }
         }
         return objects
