@@ -36,7 +36,8 @@ public struct AnalysisMessage: Sendable, Hashable, CustomStringConvertible {
 
     /// `Error [IST0101] (VirtualService default/reviews file.yaml:12) Referenced host not found: "ratingz"`.
     public var description: String {
-        var subject = resource.map { "\($0.kind.kind) \($0.namespace)/\($0.name)" } ?? ""
+        // Cluster-scoped objects (a Namespace) have no namespace to print.
+        var subject = resource.map { $0.namespace.isEmpty ? "\($0.kind.kind) \($0.name)" : "\($0.kind.kind) \($0.namespace)/\($0.name)" } ?? ""
         if let location { subject += subject.isEmpty ? "\(location)" : " \(location)" }
         return "\(type.severity.rawValue) [\(type.code)] (\(subject)) \(message)"
     }

@@ -55,7 +55,7 @@ public struct AnyResource: Sendable, Hashable {
 
     /// Validates the spec and the metadata.
     public func validate(mesh: MeshConfig = MeshConfig()) -> ValidationResult {
-        var result = ValidationContext.validateMetadata(meta)
+        var result = ValidationContext.validateMetadata(meta, kind: kind)
         result.merge(spec.validate(in: ValidationContext(meta: meta, mesh: mesh)))
         return result
     }

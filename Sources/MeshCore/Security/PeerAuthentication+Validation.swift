@@ -6,8 +6,7 @@ extension PeerAuthentication {
     /// - The selector has no empty keys or wildcards; a selector without labels is a warning.
     public func validate(in context: ValidationContext) -> ValidationResult {
         let spec = FieldPath("spec")
-        var result = Validators.dryRunAnnotationUnsupported(context.meta)
-        result.merge(Validators.workloadSelector(selector, at: spec / "selector"))
+        var result = Validators.workloadSelector(selector, at: spec / "selector")
         result.merge(Validators.selectorLabelsWarning(selector, at: spec / "selector"))
 
         if let portLevelMtls {

@@ -8,8 +8,7 @@ extension RequestAuthentication {
     ///   1ms in whole milliseconds.
     public func validate(in context: ValidationContext) -> ValidationResult {
         let spec = FieldPath("spec")
-        var result = Validators.dryRunAnnotationUnsupported(context.meta)
-        result.merge(Validators.securityPolicyAttachment(selector: selector, targetRef: targetRef, targetRefs: targetRefs, at: spec))
+        var result = Validators.securityPolicyAttachment(selector: selector, targetRef: targetRef, targetRefs: targetRefs, at: spec)
         if let jwtRules, jwtRules.count > 4096 {
             result.error(spec / "jwtRules", "too many jwtRules (\(jwtRules.count)); at most 4096 are allowed")
         }

@@ -57,8 +57,14 @@ public struct ValidationContext: Sendable {
     /// The mesh's root namespace (`istio-system` unless MeshConfig says otherwise).
     public var rootNamespace: String { mesh.rootNamespace ?? "istio-system" }
 
-    /// Kubernetes rules for names, namespaces, labels and annotations.
-    public static func validateMetadata(_ meta: ObjectMeta) -> ValidationResult {
+    /// Kubernetes rules for names, namespaces, labels and annotations, and Istio's annotation rules
+    /// for every kind (`validateMetadata` in istio pkg/config/validation): `istio.io/dry-run` only on
+    /// AuthorizationPolicy, and none of `internal.istio.io/webhook-always-reject`,
+    /// `internal.istio.io/parents` or `internal.istio.io/parent-namespace`.
+    /// - Parameters:
+    ///   - meta: the resource's metadata.
+    ///   - kind: the resource's kind; nil skips the kind-specific rules.
+    public static func validateMetadata(_ meta: ObjectMeta, kind: ResourceKind? = nil) -> ValidationResult {
         var result = ValidationResult()
         if meta.name.isEmpty {
             result.error("metadata.name", "name is required")
@@ -71,6 +77,16 @@ public struct ValidationContext: Sendable {
         result.merge(Validators.labels(meta.labels, at: "metadata.labels"))
         for key in meta.annotations.keys.sorted() where !Validators.isQualifiedName(key) {
             result.error(FieldPath("metadata.annotations").key(key), "invalid annotation key \"\(key)\"")
+        }
+        if let kind, kind != .authorizationPolicy {
+            result.merge(Validators.dryRunAnnotationUnsupported(meta))
+        }
+        if meta.annotations["internal.istio.io/webhook-always-reject"] != nil {
+            result.error(FieldPath("metadata.annotations").key("internal.istio.io/webhook-always-reject"),
+                         "\"internal.istio.io/webhook-always-reject\" annotation found, rejecting")
+        }
+        for key in ["internal.istio.io/parent-namespace", "internal.istio.io/parents"] where meta.annotations[key] != nil {
+            result.error(FieldPath("metadata.annotations").key(key), "\"\(key)\" annotation found, this may not be set by users")
         }
         return result
     }

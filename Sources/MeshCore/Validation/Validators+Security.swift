@@ -33,7 +33,8 @@ extension Validators {
         return result
     }
 
-    /// Istio accepts `istio.io/dry-run` only on AuthorizationPolicy; other kinds must not carry it.
+    /// Istio accepts `istio.io/dry-run` only on AuthorizationPolicy; other kinds must not carry it
+    /// (applied to every kind by ``ValidationContext/validateMetadata(_:kind:)``).
     public static func dryRunAnnotationUnsupported(_ meta: ObjectMeta) -> ValidationResult {
         var result = ValidationResult()
         if meta.annotations[dryRunAnnotationName] != nil {
