@@ -6,6 +6,7 @@
 /// host also conflicts with everywhere-exported hosts that overlap it (wildcards included).
 /// Each VirtualService is reported once, for the first conflicting host in sorted order.
 public struct ConflictingMeshGatewayHostsAnalyzer: ConfigAnalyzer {
+    /// Creates the analyzer; it has no settings.
     public init() {}
 
     public var name: String { "virtualservice.ConflictingMeshGatewayHostsAnalyzer" }

@@ -6,6 +6,7 @@
 /// is reported when no gateway workload is known. RequestAuthentications count when they are in
 /// the workload's namespace or the root namespace and their selector (if any) matches it.
 public struct JWTClaimRouteAnalyzer: ConfigAnalyzer {
+    /// Creates the analyzer; it has no settings.
     public init() {}
 
     public var name: String { "virtualservice.JWTClaimRouteAnalyzer" }

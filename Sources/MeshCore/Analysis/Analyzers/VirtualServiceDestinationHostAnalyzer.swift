@@ -4,6 +4,7 @@
 /// Reports IST0101 (`host`, `mirror host`, `host:port`), IST0112 and IST0140: a route without a
 /// subset in a gateway-bound VirtualService, to a host that some VirtualService routes to by subset.
 public struct VirtualServiceDestinationHostAnalyzer: ConfigAnalyzer {
+    /// Creates the analyzer; it has no settings.
     public init() {}
 
     public var name: String { "virtualservice.DestinationHostAnalyzer" }

@@ -5,6 +5,7 @@
 /// (`name.namespace.svc.<suffix>`) gives its own namespace, any other host is taken to be in the
 /// namespace of the resource that names it.
 public struct VirtualServiceDestinationRuleAnalyzer: ConfigAnalyzer {
+    /// Creates the analyzer; it has no settings.
     public init() {}
 
     public var name: String { "virtualservice.DestinationRuleAnalyzer" }

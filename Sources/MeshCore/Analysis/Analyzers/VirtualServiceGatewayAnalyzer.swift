@@ -4,6 +4,7 @@
 /// A gateway server host `ns/host` counts only for VirtualServices in `ns` (`.` is the gateway's
 /// own namespace, `*` any). As in Istio, a missing gateway draws both messages.
 public struct VirtualServiceGatewayAnalyzer: ConfigAnalyzer {
+    /// Creates the analyzer; it has no settings.
     public init() {}
 
     public var name: String { "virtualservice.GatewayAnalyzer" }

@@ -4,6 +4,7 @@
 /// Istio reports these from its schema analyzer in place of the validation warning; here the
 /// validation warning still surfaces as IST0133 alongside.
 public struct VirtualServiceUnreachableRuleAnalyzer: ConfigAnalyzer {
+    /// Creates the analyzer; it has no settings.
     public init() {}
 
     public var name: String { "virtualservice.UnreachableRuleAnalyzer" }
