@@ -88,9 +88,7 @@ extension VirtualService {
         }
         result.merge(Validators.exportTo(exportTo, namespace: context.meta.namespace, at: spec / "exportTo"))
 
-        result.merge(Self.unreachableHTTPRules(httpRoutes, at: spec / "http"))
-        result.merge(Self.unreachableRules(tcpRoutes.map { $0.match?.map(\.normalized) }, at: spec / "tcp"))
-        result.merge(Self.unreachableRules(tlsRoutes.map { $0.match?.map(\.normalized) }, at: spec / "tls"))
+        for finding in unreachableRouteFindings(at: spec) { result.warning(finding.path, finding.validationMessage) }
         return result
     }
 }
@@ -552,13 +550,44 @@ extension VirtualService {
 
 // MARK: - Unreachable rules and ineffective matches (warnings)
 
-extension VirtualService {
-    private static func warnUnused(_ result: inout ValidationResult, _ path: FieldPath, rule: String, reason: String) {
-        result.warning(path, "virtualService rule \(rule) not used (\(reason))")
+/// A rule or match of a VirtualService that can never take effect, found by Istio's
+/// `analyzeUnreachable*Rules`; validation reports it as a warning, analysis as IST0130/IST0131.
+struct UnreachableRouteFinding: Sendable, Hashable {
+    enum Kind: Sendable, Hashable {
+        /// The whole rule is never used (IST0130).
+        case unusedRule(rule: String, reason: String)
+        /// One match duplicates or is covered by an earlier one (IST0131).
+        case ineffectiveMatch(rule: String, match: String, duplicate: String)
     }
 
-    private static func warnIneffective(_ result: inout ValidationResult, _ path: FieldPath, rule: String, match: String, duplicate: String) {
-        result.warning(path, "virtualService rule \(rule) match \(match) is not used (duplicate/overlapping match in rule \(duplicate))")
+    var path: FieldPath
+    var kind: Kind
+
+    /// The text of Istio's validation warning.
+    var validationMessage: String {
+        switch kind {
+        case .unusedRule(let rule, let reason):
+            "virtualService rule \(rule) not used (\(reason))"
+        case .ineffectiveMatch(let rule, let match, let duplicate):
+            "virtualService rule \(rule) match \(match) is not used (duplicate/overlapping match in rule \(duplicate))"
+        }
+    }
+}
+
+extension VirtualService {
+    /// Every unreachable rule and ineffective match of the http, tcp and tls routes.
+    func unreachableRouteFindings(at spec: FieldPath = "spec") -> [UnreachableRouteFinding] {
+        Self.unreachableHTTPRules(http ?? [], at: spec / "http")
+            + Self.unreachableRules((tcp ?? []).map { $0.match?.map(\.normalized) }, at: spec / "tcp")
+            + Self.unreachableRules((tls ?? []).map { $0.match?.map(\.normalized) }, at: spec / "tls")
+    }
+
+    private static func warnUnused(_ result: inout [UnreachableRouteFinding], _ path: FieldPath, rule: String, reason: String) {
+        result.append(UnreachableRouteFinding(path: path, kind: .unusedRule(rule: rule, reason: reason)))
+    }
+
+    private static func warnIneffective(_ result: inout [UnreachableRouteFinding], _ path: FieldPath, rule: String, match: String, duplicate: String) {
+        result.append(UnreachableRouteFinding(path: path, kind: .ineffectiveMatch(rule: rule, match: match, duplicate: duplicate)))
     }
 
     private static func ruleName(_ route: HTTPRoute?, _ index: Int) -> String {
@@ -572,8 +601,8 @@ extension VirtualService {
     }
 
     /// Istio's `analyzeUnreachableTCPRules`/`analyzeUnreachableTLSRules`: rules after a catch-all and duplicate matches.
-    static func unreachableRules<M: Hashable>(_ routes: [[M]?], at path: FieldPath) -> ValidationResult {
-        var result = ValidationResult()
+    static func unreachableRules<M: Hashable>(_ routes: [[M]?], at path: FieldPath) -> [UnreachableRouteFinding] {
+        var result: [UnreachableRouteFinding] = []
         var seen: [M: Int] = [:]
         var catchAll = -1
         for (i, matches) in routes.enumerated() {
@@ -658,8 +687,8 @@ extension VirtualService {
 
     /// Istio's `analyzeUnreachableHTTPRules`: rules after a catch-all, duplicate matches and prefix matches
     /// shadowed by an earlier, broader prefix match.
-    static func unreachableHTTPRules(_ routes: [HTTPRoute], at path: FieldPath) -> ValidationResult {
-        var result = ValidationResult()
+    static func unreachableHTTPRules(_ routes: [HTTPRoute], at path: FieldPath) -> [UnreachableRouteFinding] {
+        var result: [UnreachableRouteFinding] = []
         var seen: [HTTPMatchRequest: Int] = [:]
         var catchAll = -1
         var prefixMatches: [PrefixMatch] = []

@@ -126,10 +126,16 @@ public struct PlatformObjects: Sendable, Hashable {
             let external = spec?["type"]?.string == "ExternalName"
             var addresses: [String] = []
             if let ip = spec?["clusterIP"]?.string, ip != "None", !ip.isEmpty { addresses.append(ip) }
+            // Istio's `networking.istio.io/exportTo` annotation: a comma-separated exportTo list.
+            var exportTo = ExportScope.everywhere
+            if let annotation = labels(meta?["annotations"])["networking.istio.io/exportTo"] {
+                let entries = annotation.split(separator: ",").map { $0.filter { !$0.isWhitespace } }.filter { !$0.isEmpty }
+                if !entries.isEmpty { exportTo = ExportScope(exportTo: entries) }
+            }
             services.append(MeshService(
                 hostname: "\(name).\(namespace).svc.\(domainSuffix)", namespace: namespace, ports: ports,
                 resolution: external ? .dnsLB : (spec?["clusterIP"]?.string == "None" ? .passthrough : .clientSideLB),
-                location: external ? .meshExternal : .meshInternal, addresses: addresses, labels: labels(meta?["labels"])))
+                location: external ? .meshExternal : .meshInternal, exportTo: exportTo, addresses: addresses, labels: labels(meta?["labels"])))
         } else if Self.workloadKinds.contains(kind) {
             let spec = root["spec"]?.mapping
             let podSpec: ConfigNode.Mapping?
