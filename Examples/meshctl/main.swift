@@ -108,16 +108,7 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         let (mesh, files) = try input.load()
-        var messages: [AnalysisMessage] = []
-        for (_, output) in files {
-            for d in output.diagnostics {
-                messages.append(AnalysisMessage.schemaValidation(d))
-            }
-        }
-        let resources = files.flatMap(\.1.resources)
-        var platform = PlatformObjects()
-        for (_, output) in files { platform.merge(output.platform) }
-        messages += ConfigAnalysis().analyze(AnalysisContext(resources: resources, mesh: mesh, platform: platform))
+        let messages = ConfigAnalysis().report(files.map(\.1), mesh: mesh)
         switch input.output {
         case .text:
             if messages.isEmpty {

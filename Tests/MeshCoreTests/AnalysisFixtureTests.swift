@@ -27,8 +27,7 @@ import MeshCore
         let meshYAML = lines.filter { $0.hasPrefix("# mesh: ") }.map { String($0.dropFirst("# mesh: ".count)) }.joined(separator: "\n")
         let mesh = meshYAML.isEmpty ? MeshConfig() : try MeshConfig.load(meshYAML, file: "mesh")
         let output = ConfigDecoder(mesh: mesh).decode(text, file: relativePath)
-        var messages = output.diagnostics.map(AnalysisMessage.schemaValidation)
-        messages += ConfigAnalysis().analyze(AnalysisContext(resources: output.resources, mesh: mesh, platform: output.platform))
+        let messages = ConfigAnalysis().report([output], mesh: mesh)
         let actual = messages.map { message -> String in
             var m = message
             m.location = nil

@@ -53,7 +53,24 @@ public struct ConfigAnalysis: Sendable {
         self.analyzers = analyzers
     }
 
-    /// Every finding, sorted by severity, resource and code.
+    /// Everything `istioctl analyze` reports for decoded files: their schema findings (IST0106 for
+    /// errors, IST0133 for warnings) and the analyzers' messages over the valid resources.
+    ///
+    /// A schema warning is dropped when an analyzer reports the same finding (same resource and
+    /// field) under its own code, as Istio reports unreachable routes as IST0130, not IST0133.
+    public func report(_ outputs: [ConfigDecoder.Output], mesh: MeshConfig = MeshConfig()) -> [AnalysisMessage] {
+        var platform = PlatformObjects()
+        for output in outputs { platform.merge(output.platform) }
+        let context = AnalysisContext(resources: outputs.flatMap(\.resources), mesh: mesh, platform: platform)
+        let analyzed = analyze(context)
+        let covered = Set(analyzed.compactMap { m in m.path.components.isEmpty ? nil : "\(m.resource?.description ?? "")|\(m.path)" })
+        let schema = outputs.flatMap(\.diagnostics).map(AnalysisMessage.schemaValidation).filter { m in
+            m.type != .schemaWarning || !covered.contains("\(m.resource?.description ?? "")|\(m.path)")
+        }
+        return (schema + analyzed).sorted(by: AnalysisMessage.displayOrder)
+    }
+
+    /// The analyzers' findings, sorted by severity, resource and code.
     public func analyze(_ context: AnalysisContext) -> [AnalysisMessage] {
         analyzers.flatMap { $0.analyze(context) }.sorted(by: AnalysisMessage.displayOrder)
     }
