@@ -69,7 +69,8 @@ public struct PlatformObjects: Sendable, Hashable {
             services.append(MeshService(
                 hostname: "\(name).\(namespace).svc.\(domainSuffix)", namespace: namespace, ports: ports,
                 resolution: external ? .dnsLB : (spec?["clusterIP"]?.string == "None" ? .passthrough : .clientSideLB),
-                location: external ? .meshExternal : .meshInternal, addresses: addresses, labels: labels(meta?["labels"])))
+                location: external ? .meshExternal : .meshInternal, addresses: addresses, labels: labels(meta?["labels"]),
+                selector: spec?["selector"] == nil ? nil : labels(spec?["selector"])))
         } else if Self.workloadKinds.contains(kind) {
             let spec = root["spec"]?.mapping
             let podSpec: ConfigNode.Mapping?
