@@ -23,20 +23,24 @@ public struct KubernetesWorkload: Sendable, Hashable {
 public struct PlatformObjects: Sendable, Hashable {
     public var services: [MeshService] = []
     public var workloads: [KubernetesWorkload] = []
+    /// Names of the Kubernetes Namespaces declared (`kind: Namespace`).
+    public var namespaces: [String] = []
 
-    public init(services: [MeshService] = [], workloads: [KubernetesWorkload] = []) {
+    public init(services: [MeshService] = [], workloads: [KubernetesWorkload] = [], namespaces: [String] = []) {
         self.services = services
         self.workloads = workloads
+        self.namespaces = namespaces
     }
 
     public mutating func merge(_ other: PlatformObjects) {
         services += other.services
         workloads += other.workloads
+        namespaces += other.namespaces
     }
 
     private static let workloadKinds: Set<String> = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]
 
-    /// Reads one non-Istio document; anything that is not a Service or workload is ignored.
+    /// Reads one non-Istio document; anything that is not a Namespace, Service or workload is ignored.
     mutating func read(document node: ConfigNode, apiVersion: String, kind: String, domainSuffix: String = "cluster.local") {
         guard let root = node.mapping else { return }
         let meta = root["metadata"]?.mapping
@@ -49,7 +53,9 @@ public struct PlatformObjects: Sendable, Hashable {
             }
             return out
         }
-        if kind == "Service", apiVersion == "v1" {
+        if kind == "Namespace", apiVersion == "v1" {
+            namespaces.append(name)
+        } else if kind == "Service", apiVersion == "v1" {
             let spec = root["spec"]?.mapping
             var ports: [ServicePortInfo] = []
             if case .sequence(let list)? = spec?["ports"] {

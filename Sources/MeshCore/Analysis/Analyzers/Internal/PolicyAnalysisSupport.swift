@@ -57,6 +57,7 @@ enum PolicyAnalysisSupport {
         var namespaces = Set(context.resources.map(\.meta.namespace))
         namespaces.formUnion(context.platform.services.map(\.namespace))
         namespaces.formUnion(context.platform.workloads.map(\.namespace))
+        namespaces.formUnion(context.platform.namespaces)
         return namespaces
     }
 }
