@@ -1,4 +1,16 @@
 extension ConfigAnalysis {
-    /// Policy analyzers.
-    static let policyAnalyzers: [any ConfigAnalyzer] = []
+    /// Policy analyzers: Sidecar, DestinationRule TLS, Gateway, security policies, Telemetry and EnvoyFilter.
+    static let policyAnalyzers: [any ConfigAnalyzer] = [
+        SidecarSelectorAnalyzer(),
+        DestinationRuleCACertificateAnalyzer(),
+        MTLSPolicyConflictAnalyzer(),
+        GatewaySelectorAnalyzer(),
+        ConflictingGatewayAnalyzer(),
+        GatewayCertificateAnalyzer(),
+        AuthorizationPolicyAnalyzer(),
+        PolicySelectorAnalyzer(),
+        TelemetryProviderAnalyzer(),
+        TelemetrySelectorAnalyzer(),
+        EnvoyFilterPatchAnalyzer(),
+    ]
 }

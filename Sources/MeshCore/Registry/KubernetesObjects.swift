@@ -61,22 +61,29 @@ public struct PlatformObjects: Sendable, Hashable {
     public var workloads: [KubernetesWorkload] = []
     /// Metadata of every Namespace, Service and workload read, in file order.
     public var objects: [KubernetesObjectMeta] = []
+    /// Names of the Kubernetes Namespaces declared (`kind: Namespace`).
+    public var namespaces: [String] = []
 
-    public init(services: [MeshService] = [], workloads: [KubernetesWorkload] = [], objects: [KubernetesObjectMeta] = []) {
+    public init(
+        services: [MeshService] = [], workloads: [KubernetesWorkload] = [], objects: [KubernetesObjectMeta] = [],
+        namespaces: [String] = []
+    ) {
         self.services = services
         self.workloads = workloads
         self.objects = objects
+        self.namespaces = namespaces
     }
 
     public mutating func merge(_ other: PlatformObjects) {
         services += other.services
         workloads += other.workloads
         objects += other.objects
+        namespaces += other.namespaces
     }
 
     private static let workloadKinds: Set<String> = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]
 
-    /// Reads one non-Istio document; anything that is not a Service or workload is ignored.
+    /// Reads one non-Istio document; anything that is not a Namespace, Service or workload is ignored.
     mutating func read(document node: ConfigNode, apiVersion: String, kind: String, domainSuffix: String = "cluster.local") {
         guard let root = node.mapping else { return }
         let meta = root["metadata"]?.mapping
@@ -90,6 +97,7 @@ public struct PlatformObjects: Sendable, Hashable {
             return out
         }
         if kind == "Namespace", apiVersion == "v1" {
+            namespaces.append(name)
             objects.append(KubernetesObjectMeta(kind: kind, name: name, namespace: "", labels: labels(meta?["labels"]),
                                                 annotations: labels(meta?["annotations"]), line: root.line))
             return
@@ -135,7 +143,8 @@ public struct PlatformObjects: Sendable, Hashable {
             services.append(MeshService(
                 hostname: "\(name).\(namespace).svc.\(domainSuffix)", namespace: namespace, ports: ports,
                 resolution: external ? .dnsLB : (spec?["clusterIP"]?.string == "None" ? .passthrough : .clientSideLB),
-                location: external ? .meshExternal : .meshInternal, exportTo: exportTo, addresses: addresses, labels: labels(meta?["labels"])))
+                location: external ? .meshExternal : .meshInternal, exportTo: exportTo, addresses: addresses,
+                labels: labels(meta?["labels"]), selector: spec?["selector"] == nil ? nil : labels(spec?["selector"])))
         } else if Self.workloadKinds.contains(kind) {
             let spec = root["spec"]?.mapping
             let podSpec: ConfigNode.Mapping?

@@ -113,11 +113,14 @@ public struct MeshService: Sendable, Hashable, Codable {
     public var labels: [String: String]
     /// Where it came from, e.g. `ServiceEntry default/external-svc`.
     public var origin: ResourceKey?
+    /// Labels of the pods that back it (a Kubernetes Service's `spec.selector`); nil when not known.
+    public var selector: [String: String]?
 
     public init(
         hostname: String, namespace: String, ports: [ServicePortInfo], resolution: ServiceResolution = .clientSideLB,
         location: ServiceLocation = .meshInternal, exportTo: ExportScope = .everywhere, addresses: [String] = [],
-        subjectAltNames: [String] = [], labels: [String: String] = [:], origin: ResourceKey? = nil
+        subjectAltNames: [String] = [], labels: [String: String] = [:], origin: ResourceKey? = nil,
+        selector: [String: String]? = nil
     ) {
         self.hostname = hostname
         self.namespace = namespace
@@ -129,6 +132,7 @@ public struct MeshService: Sendable, Hashable, Codable {
         self.subjectAltNames = subjectAltNames
         self.labels = labels
         self.origin = origin
+        self.selector = selector
     }
 
     /// The port with `number`, if the service declares it.
