@@ -20,10 +20,6 @@ extension AnalysisMessageType {
     public static let virtualServiceDestinationPortSelectorRequired = AnalysisMessageType(code: "IST0112", name: "VirtualServiceDestinationPortSelectorRequired", severity: .error)
     /// IST0113: a DestinationRule and a PeerAuthentication disagree about mTLS.
     public static let mtlsPolicyConflict = AnalysisMessageType(code: "IST0113", name: "MTLSPolicyConflict", severity: .error)
-    /// IST0118: a port name does not follow Istio's protocol naming convention.
-    public static let portNameIsNotUnderNamingConvention = AnalysisMessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", severity: .info)
-    /// IST0122: a regular expression is invalid.
-    public static let invalidRegexp = AnalysisMessageType(code: "IST0122", name: "InvalidRegexp", severity: .warning)
     /// IST0125: an Istio annotation has an invalid value.
     public static let invalidAnnotation = AnalysisMessageType(code: "IST0125", name: "InvalidAnnotation", severity: .warning)
     /// IST0127: no workload matches a resource's selector.
@@ -38,8 +34,6 @@ extension AnalysisMessageType {
     public static let virtualServiceIneffectiveMatch = AnalysisMessageType(code: "IST0131", name: "VirtualServiceIneffectiveMatch", severity: .info)
     /// IST0132: a VirtualService host is not served by its Gateway.
     public static let virtualServiceHostNotFoundInGateway = AnalysisMessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway", severity: .warning)
-    /// IST0134: a ServiceEntry with TCP ports needs addresses.
-    public static let serviceEntryAddressesRequired = AnalysisMessageType(code: "IST0134", name: "ServiceEntryAddressesRequired", severity: .warning)
     /// IST0135: a deprecated Istio annotation.
     public static let deprecatedAnnotation = AnalysisMessageType(code: "IST0135", name: "DeprecatedAnnotation", severity: .info)
     /// IST0136: an alpha-phase Istio annotation.
