@@ -64,7 +64,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshXDSTests",
-            dependencies: ["MeshXDS"],
+            dependencies: ["MeshXDS", "MeshTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
