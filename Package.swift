@@ -76,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshXDSTests",
-            dependencies: ["MeshXDS"],
+            dependencies: ["MeshXDS", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -12,6 +12,8 @@
 /// Kept: what a mesh control plane sets and a proxy reads. Left out: collections, xDS matchers,
 /// DNS resolver extensions, LRS, preconnect and the deprecated per-cluster HTTP protocol options
 /// (use typed_extension_protocol_options with envoy.extensions.upstreams.http.v3.HttpProtocolOptions).
+/// Deprecated upstream but kept because Istio-era control planes still set them:
+/// max_requests_per_connection, dns_refresh_rate and respect_dns_ttl.
 
 public import SwiftProtobuf
 

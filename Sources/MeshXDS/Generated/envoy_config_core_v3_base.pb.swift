@@ -10,6 +10,8 @@
 
 /// SwiftMesh trimmed subset of Envoy's envoy/config/core/v3/base.proto.
 /// Package, message names and field numbers match Envoy's API so wire bytes and type URLs agree.
+/// Deprecated upstream, kept for older Envoys: Extension.type_descriptor, Node.listening_addresses
+/// and HeaderValueOption.append (use append_action).
 
 #if canImport(FoundationEssentials)
 public import FoundationEssentials

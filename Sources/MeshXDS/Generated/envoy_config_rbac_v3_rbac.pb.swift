@@ -10,6 +10,8 @@
 
 /// SwiftMesh trimmed subset of Envoy's envoy/config/rbac/v3/rbac.proto.
 /// CEL conditions are left out; every permission and principal branch is kept.
+/// Deprecated upstream, kept for older Envoys: Permission.metadata, Principal.metadata and
+/// Principal.source_ip (use sourced_metadata, remote_ip or direct_remote_ip).
 
 public import SwiftProtobuf
 

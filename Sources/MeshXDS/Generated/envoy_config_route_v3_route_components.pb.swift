@@ -12,6 +12,9 @@
 /// Left out: rate limits, virtual clusters, xDS matchers, filter actions, cluster specifier
 /// plugins, cookie and filter-state matching, custom tracing tags, typed retry policies and the
 /// deprecated gRPC timeout knobs.
+/// Deprecated upstream, kept for older Envoys: VirtualHost.cors and RouteAction.cors (use the CORS
+/// filter's per-route config), WeightedCluster.total_weight, and HeaderMatcher's *_match fields
+/// other than string_match, range_match and present_match.
 
 public import SwiftProtobuf
 
