@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -31,7 +34,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "MeshXDS", dependencies: ["MeshCore"], swiftSettings: strictSettings),
+        .target(
+            name: "MeshXDS",
+            dependencies: [
+                "MeshCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(name: "MeshProxy", dependencies: ["MeshXDS"], swiftSettings: strictSettings),
         .target(name: "MeshCA", dependencies: ["MeshCore"], swiftSettings: strictSettings),
         .target(
@@ -64,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshXDSTests",
-            dependencies: ["MeshXDS", "MeshTestSupport"],
+            dependencies: ["MeshXDS", "MeshTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -86,6 +98,7 @@ let package = Package(
             name: "meshctlTests",
             dependencies: ["MeshCore"],
             path: "Tests/meshctlTests",
+            exclude: ["testdata"],
             swiftSettings: strictSettings
         ),
     ]
