@@ -19,7 +19,7 @@ extension ConnectionPoolSettings {
             nonNegative(http.http2MaxRequests, "http2MaxRequests", "http2 max requests")
             nonNegative(http.maxRequestsPerConnection, "maxRequestsPerConnection", "max requests per connection")
             nonNegative(http.maxRetries, "maxRetries", "max retries")
-            result.merge(Validators.millisecondDuration(http.idleTimeout, at: p / "idleTimeout"))
+            result.merge(Validators.istioDuration(http.idleTimeout, at: p / "idleTimeout"))
             if http.h2UpgradePolicy == .UPGRADE, http.useClientProtocol == true {
                 result.error(p / "useClientProtocol", "use client protocol must not be true when h2UpgradePolicy is UPGRADE")
             }
@@ -29,12 +29,12 @@ extension ConnectionPoolSettings {
                 if keepalive.interval == nil {
                     result.error(k / "interval", "http2 keepalive interval is required")
                 } else {
-                    result.merge(Validators.millisecondDuration(keepalive.interval, at: k / "interval"))
+                    result.merge(Validators.istioDuration(keepalive.interval, at: k / "interval"))
                 }
                 if keepalive.timeout == nil {
                     result.error(k / "timeout", "http2 keepalive timeout is required")
                 } else {
-                    result.merge(Validators.millisecondDuration(keepalive.timeout, at: k / "timeout"))
+                    result.merge(Validators.istioDuration(keepalive.timeout, at: k / "timeout"))
                 }
             }
         }
@@ -44,15 +44,15 @@ extension ConnectionPoolSettings {
             if let max = tcp.maxConnections, max < 0 {
                 result.error(p / "maxConnections", "max connections must be non-negative")
             }
-            result.merge(Validators.millisecondDuration(tcp.connectTimeout, at: p / "connectTimeout"))
-            result.merge(Validators.millisecondDuration(tcp.maxConnectionDuration, at: p / "maxConnectionDuration"))
+            result.merge(Validators.istioDuration(tcp.connectTimeout, at: p / "connectTimeout"))
+            result.merge(Validators.istioDuration(tcp.maxConnectionDuration, at: p / "maxConnectionDuration"))
             // 0s (anything under 1ms) disables the idle timeout.
             if let idle = tcp.idleTimeout, idle.nanoseconds / 1_000_000 != 0 {
-                result.merge(Validators.millisecondDuration(idle, at: p / "idleTimeout"))
+                result.merge(Validators.istioDuration(idle, at: p / "idleTimeout"))
             }
             if let keepalive = tcp.tcpKeepalive {
-                result.merge(Validators.millisecondDuration(keepalive.time, at: p / "tcpKeepalive" / "time"))
-                result.merge(Validators.millisecondDuration(keepalive.interval, at: p / "tcpKeepalive" / "interval"))
+                result.merge(Validators.istioDuration(keepalive.time, at: p / "tcpKeepalive" / "time"))
+                result.merge(Validators.istioDuration(keepalive.interval, at: p / "tcpKeepalive" / "interval"))
             }
         }
         return result

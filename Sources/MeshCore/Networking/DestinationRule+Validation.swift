@@ -147,14 +147,14 @@ extension DestinationRule.OutlierDetection {
     /// Istio's `validateOutlierDetection`.
     public func validate(at path: FieldPath) -> ValidationResult {
         var result = ValidationResult()
-        result.merge(Validators.millisecondDuration(baseEjectionTime, at: path / "baseEjectionTime"))
+        result.merge(Validators.istioDuration(baseEjectionTime, at: path / "baseEjectionTime"))
         if let consecutiveErrors, consecutiveErrors != 0 {
             result.warning(path / "consecutiveErrors", "outlier detection consecutiveErrors is deprecated, use consecutiveGatewayErrors or consecutive5xxErrors instead")
         }
         if splitExternalLocalOriginErrors != true, let failures = consecutiveLocalOriginFailures, failures > 0 {
             result.error(path / "consecutiveLocalOriginFailures", "outlier detection consecutiveLocalOriginFailures is specified, but splitExternalLocalOriginErrors is not set to true")
         }
-        result.merge(Validators.millisecondDuration(interval, at: path / "interval"))
+        result.merge(Validators.istioDuration(interval, at: path / "interval"))
         for (field, value) in [("maxEjectionPercent", maxEjectionPercent), ("minHealthPercent", minHealthPercent)] {
             if let value, !(0...100).contains(value) {
                 result.error(path / field, "percentage \(value) is not in range 0..100")
@@ -197,7 +197,7 @@ extension DestinationRule.LoadBalancerSettings {
             if warmup.duration == nil {
                 result.error(p / "duration", "duration is required")
             } else {
-                result.merge(Validators.millisecondDuration(warmup.duration, at: p / "duration"))
+                result.merge(Validators.istioDuration(warmup.duration, at: p / "duration"))
             }
             if let minimum = warmup.minimumPercent, !(0...100).contains(minimum) {
                 result.error(p / "minimumPercent", "minimumPercent value should be between 0 and 100")

@@ -16,17 +16,6 @@ extension Validators {
 
     // MARK: Durations
 
-    /// Istio's `ValidateDuration`: at least 1ms and a whole number of milliseconds.
-    public static func millisecondDuration(_ duration: ConfigDuration?, at path: FieldPath) -> ValidationResult {
-        var result = ValidationResult()
-        guard let duration else { return result }
-        if duration.nanoseconds < 1_000_000 {
-            result.error(path, "duration must be greater than or equal to 1ms")
-        } else if duration.nanoseconds % 1_000_000 != 0 {
-            result.error(path, "only durations to ms precision are supported")
-        }
-        return result
-    }
 
     // MARK: Visibility
 

@@ -137,8 +137,6 @@ public enum Validators {
     /// True for an IPv4 or IPv6 address.
     public static func isIPAddress(_ s: String) -> Bool { IPAddress(s) != nil }
 
-    /// True for an address with an optional `/prefix`.
-    public static func isCIDR(_ s: String) -> Bool { CIDRRange(s) != nil }
 
     // MARK: Regex
 
