@@ -16,11 +16,15 @@ let package = Package(
         .library(name: "MeshCA", targets: ["MeshCA"]),
         .library(name: "MeshTelemetry", targets: ["MeshTelemetry"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
+        .executable(name: "echo-server", targets: ["echo-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -86,6 +90,21 @@ let package = Package(
             name: "meshctlTests",
             dependencies: ["MeshCore"],
             path: "Tests/meshctlTests",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "echo-server",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/echo-server",
             swiftSettings: strictSettings
         ),
     ]
