@@ -107,5 +107,11 @@ let package = Package(
             path: "Examples/echo-server",
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["echo-server", "MeshTestSupport"],
+            path: "Tests/ExamplesTests",
+            swiftSettings: strictSettings
+        ),
     ]
 )
