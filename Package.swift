@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "MeshTelemetry", targets: ["MeshTelemetry"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
+        .executable(name: "sidecar", targets: ["sidecar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -107,9 +108,20 @@ let package = Package(
             path: "Examples/echo-server",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "sidecar",
+            dependencies: [
+                "MeshXDS",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/sidecar",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["echo-server", "MeshTestSupport"],
+            dependencies: ["sidecar", "echo-server", "MeshXDS", "MeshTestSupport"],
             path: "Tests/ExamplesTests",
             swiftSettings: strictSettings
         ),

@@ -174,7 +174,7 @@ extension TCPTestConnection {
         try write(Array(text.utf8) + body)
     }
 
-    /// Reads one HTTP/1.1 response framed by `content-length` (or no body for 204/304/HEAD-less codes).
+    /// Reads one HTTP/1.1 response framed by `content-length` or chunked encoding (no body otherwise).
     public func readHTTP1Response() throws -> HTTP1TestResponse {
         let statusLine = try readLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
@@ -189,7 +189,20 @@ extension TCPTestConnection {
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         var response = HTTP1TestResponse(status: status, headers: headers, body: [])
-        if let length = response.header("content-length").flatMap(Int.init) {
+        if response.header("transfer-encoding")?.lowercased().contains("chunked") == true {
+            while true {
+                let sizeLine = try readLine()
+                guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else {
+                    throw SocketError("bad chunk size \"\(sizeLine)\"", EINVAL)
+                }
+                if size == 0 {
+                    while try !readLine().isEmpty {}  // trailers
+                    break
+                }
+                response.body += try read(count: size)
+                _ = try readLine()
+            }
+        } else if let length = response.header("content-length").flatMap(Int.init) {
             response.body = try read(count: length)
         }
         return response
