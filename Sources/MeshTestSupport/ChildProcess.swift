@@ -44,7 +44,12 @@ public final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A process still running when released gets SIGTERM, so that it can stop what it started
+    /// (an agent stops its proxy), and SIGKILL if it is still running 5 seconds later.
     deinit {
+        guard !hasExited else { return }
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<250 where !hasExited { usleep(20_000) }
         if !hasExited { kill(process.processIdentifier, SIGKILL) }
     }
 
@@ -105,6 +110,15 @@ public final class ChildProcess: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return false
+    }
+
+    /// Sends SIGTERM, waits up to `timeout`, then SIGKILL; returns the exit status if it stopped in time.
+    @discardableResult
+    public func stop(timeout: Duration = .seconds(10)) async -> Int32? {
+        send(SIGTERM)
+        if let status = await waitForExit(timeout: timeout) { return status }
+        await forceKill()
+        return nil
     }
 
     /// Kills the process (SIGKILL) if it is running and waits briefly for it.

@@ -153,10 +153,19 @@ enum EnvoyForTests {
         let expectedID = "sidecar~\(ip)~cart-\(ip.replacingOccurrences(of: ".", with: "-")).shop~shop.svc.cluster.local"
 
         guard await LoopbackNetwork.waitUntilAccepting(host: ip, port: adminPort, timeout: .seconds(60)) else {
-            await agent.forceKill()
+            await agent.stop()
             Issue.record("Envoy's admin endpoint never answered on \(ip):\(adminPort)\n\(agent.output)")
             return
         }
+        do {
+            try await checkAdminAndStop(agent: agent, ip: ip, adminPort: adminPort, expectedID: expectedID)
+        } catch {
+            await agent.stop()
+            throw error
+        }
+    }
+
+    func checkAdminAndStop(agent: ChildProcess, ip: String, adminPort: Int, expectedID: String) async throws {
         let admin = try TCPTestConnection(host: ip, port: adminPort)
         try admin.sendHTTP1Request(path: "/server_info", host: "\(ip):\(adminPort)")
         let info = try admin.readHTTP1Response()
@@ -179,7 +188,7 @@ enum EnvoyForTests {
         agent.send(SIGTERM)
         let status = await agent.waitForExit(timeout: .seconds(30))
         #expect(status == 0, "\(agent.output)")
-        if status == nil { await agent.forceKill() }
+        if status == nil { await agent.stop() }
         #expect(agent.standardOutput.contains("[envoy] ") || agent.standardError.contains("[envoy] "), "Envoy's output is forwarded with a prefix")
         let pid = try #require(envoyPID, "the agent logs Envoy's pid\n\(agent.output)")
         #expect(kill(pid, 0) != 0, "Envoy (pid \(pid)) exited with the agent")
