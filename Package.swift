@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "MeshCA", targets: ["MeshCA"]),
         .library(name: "MeshTelemetry", targets: ["MeshTelemetry"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
+        .executable(name: "echo-server", targets: ["echo-server"]),
+        .executable(name: "sidecar", targets: ["sidecar"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -24,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -99,6 +104,38 @@ let package = Package(
             dependencies: ["MeshCore"],
             path: "Tests/meshctlTests",
             exclude: ["testdata"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "echo-server",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/echo-server",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "sidecar",
+            dependencies: [
+                "MeshXDS",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/sidecar",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["sidecar", "echo-server", "MeshXDS", "MeshTestSupport"],
+            path: "Tests/ExamplesTests",
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,95 @@
+import NIOCore
+import NIOHTTP1
+
+/// Serves one HTTP/1.1 connection or one HTTP/2 stream (after `HTTP2FramePayloadToHTTP1ServerCodec`).
+///
+/// It counts the request body as it arrives, then answers through ``EchoResponder``:
+/// `/status/CODE` sets the status, `/delay/MS` schedules the answer MS milliseconds later.
+/// HTTP/1 connections stay open unless the request asked to close them; the pipeline handler in
+/// front of this one orders pipelined requests and closes idle connections on quiesce.
+final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let responder: EchoResponder
+    private var head: HTTPRequestHead?
+    private var bodySize = 0
+    private var pendingDelay: Scheduled<Void>?
+
+    init(responder: EchoResponder) {
+        self.responder = responder
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            head = requestHead
+            bodySize = 0
+        case .body(let bytes):
+            bodySize += bytes.readableBytes
+        case .end:
+            guard let requestHead = head else { return }
+            head = nil
+            let route = EchoRoute(uri: requestHead.uri)
+            if route.delayMilliseconds > 0 {
+                let size = bodySize
+                let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+                pendingDelay = context.eventLoop.scheduleTask(in: .milliseconds(route.delayMilliseconds)) {
+                    loopBoundSelf.value.pendingDelay = nil
+                    loopBoundSelf.value.respond(context: loopBoundContext.value, head: requestHead, status: route.status, bodySize: size)
+                }
+            } else {
+                respond(context: context, head: requestHead, status: route.status, bodySize: bodySize)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        pendingDelay?.cancel()
+        pendingDelay = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pendingDelay?.cancel()
+        pendingDelay = nil
+        context.fireChannelInactive()
+    }
+
+    private func respond(context: ChannelHandlerContext, head requestHead: HTTPRequestHead, status: HTTPResponseStatus, bodySize: Int) {
+        guard context.channel.isActive else { return }
+        let isHTTP2 = requestHead.version.major >= 2
+        let keepAlive = isHTTP2 || requestHead.isKeepAlive
+        let hasBody = EchoRoute.statusAllowsBody(status) && requestHead.method != .HEAD
+        var body = context.channel.allocator.buffer(capacity: 512)
+        responder.writeJSON(for: requestHead, bodySize: bodySize, into: &body)
+
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4)
+        headers.add(name: "content-type", value: "application/json")
+        if EchoRoute.statusAllowsBody(status) {
+            headers.add(name: "content-length", value: String(body.readableBytes))
+        }
+        headers.add(name: "x-echo-server", value: responder.name)
+        if !isHTTP2 {
+            if !keepAlive {
+                headers.add(name: "connection", value: "close")
+            } else if requestHead.version.minor == 0 {
+                headers.add(name: "connection", value: "keep-alive")
+            }
+        }
+        let responseHead = HTTPResponseHead(version: requestHead.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if hasBody {
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+}

