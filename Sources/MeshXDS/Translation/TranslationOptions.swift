@@ -14,8 +14,6 @@ public struct TranslationOptions: Sendable, Hashable {
     public var domainSuffix: String
     /// Cluster connect timeout when no DestinationRule sets one (MeshConfig `connectTimeout`, 10s).
     public var connectTimeout: ConfigDuration
-    /// DNS refresh rate of STRICT_DNS and LOGICAL_DNS clusters (MeshConfig `dnsRefreshRate`, 60s).
-    public var dnsRefreshRate: ConfigDuration
     /// Outbound capture port for transparent interception (MeshConfig `proxyListenPort`, 15001).
     public var outboundListenerPort: UInt32
     /// Inbound capture port for transparent interception (MeshConfig `proxyInboundListenPort`, 15006).
@@ -30,13 +28,12 @@ public struct TranslationOptions: Sendable, Hashable {
     /// Creates options; every default is Istio's.
     public init(
         domainSuffix: String = "cluster.local", connectTimeout: ConfigDuration = ConfigDuration(milliseconds: 10_000),
-        dnsRefreshRate: ConfigDuration = ConfigDuration(milliseconds: 60_000), outboundListenerPort: UInt32 = 15001,
+        outboundListenerPort: UInt32 = 15001,
         inboundListenerPort: UInt32 = 15006, outboundTrafficMode: OutboundTrafficMode = .allowAny,
         defaultRetryPolicy: HTTPRetry? = nil, inboundPassthroughBindAddress: String = "127.0.0.6"
     ) {
         self.domainSuffix = domainSuffix
         self.connectTimeout = connectTimeout
-        self.dnsRefreshRate = dnsRefreshRate
         self.outboundListenerPort = outboundListenerPort
         self.inboundListenerPort = inboundListenerPort
         self.outboundTrafficMode = outboundTrafficMode
@@ -51,7 +48,6 @@ public struct TranslationOptions: Sendable, Hashable {
     public init(mesh: MeshConfig, domainSuffix: String = "cluster.local") {
         self.init(domainSuffix: domainSuffix)
         if let timeout = mesh.connectTimeout { connectTimeout = timeout }
-        if let rate = mesh.dnsRefreshRate { dnsRefreshRate = rate }
         if let port = mesh.proxyListenPort, port > 0 { outboundListenerPort = UInt32(port) }
         if let port = mesh.proxyInboundListenPort, port > 0 { inboundListenerPort = UInt32(port) }
         if mesh.outboundTrafficPolicy?.mode == .REGISTRY_ONLY { outboundTrafficMode = .registryOnly }

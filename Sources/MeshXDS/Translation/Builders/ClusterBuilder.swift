@@ -54,8 +54,9 @@ public struct ClusterBuilder: Sendable {
             let logical = service.resolution == .dnsRoundRobin
             c.type = logical ? .logicalDns : .strictDns
             c.dnsLookupFamily = .v4Only
-            c.dnsRefreshRate = Proto.duration(options.dnsRefreshRate)
-            c.respectDnsTtl = true
+            // Envoy deprecates `dns_refresh_rate` and `respect_dns_ttl` on Cluster in favour of the
+            // `envoy.clusters.dns` extension, which the trimmed protos do not carry yet: Envoy's
+            // defaults apply until then.
             c.loadAssignment = endpoints.loadAssignment(
                 clusterName: name, port: port, instances: instances, subsetLabels: subsetLabels, limit: logical ? 1 : nil)
         case .passthrough, .dynamicDNS:
