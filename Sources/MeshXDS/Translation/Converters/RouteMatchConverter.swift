@@ -1,0 +1,65 @@
+public import MeshCore
+
+/// Istio's `translateRouteMatch`: a VirtualService `HTTPMatchRequest` to an Envoy `RouteMatch`.
+public enum RouteMatchConverter {
+    /// Converts a match; nil (no conditions) matches every path (`prefix: /`).
+    ///
+    /// `uri` becomes `path`, `prefix` or `safe_regex`; `headers` and `withoutHeaders` (inverted)
+    /// become header matchers sorted by name, followed by `:method`, `:authority` and `:scheme`;
+    /// query parameters are sorted by name. An empty prefix or a `*`/`.*` regex on a header means
+    /// "present". `ignoreUriCase` turns off case sensitivity.
+    public static func convert(_ match: VirtualService.HTTPMatchRequest?) -> Envoy_Config_Route_V3_RouteMatch {
+        var out = Envoy_Config_Route_V3_RouteMatch()
+        out.prefix = "/"
+        guard let match else { return out }
+        if let uri = match.uri {
+            if let exact = uri.exact {
+                out.path = exact
+            } else if let prefix = uri.prefix {
+                out.prefix = prefix
+            } else if let regex = uri.regex {
+                out.safeRegex = .with { $0.regex = regex }
+            }
+        }
+        if match.ignoreUriCase == true { out.caseSensitive = .init(false) }
+        var headers: [Envoy_Config_Route_V3_HeaderMatcher] = []
+        for (name, value) in match.headers ?? [:] { headers.append(headerMatcher(name, value)) }
+        for (name, value) in match.withoutHeaders ?? [:] {
+            var matcher = headerMatcher(name, value)
+            matcher.invertMatch = true
+            headers.append(matcher)
+        }
+        headers.sort { ($0.name, $0.invertMatch ? 1 : 0) < ($1.name, $1.invertMatch ? 1 : 0) }
+        if let method = match.method { headers.append(headerMatcher(":method", method)) }
+        if let authority = match.authority { headers.append(headerMatcher(":authority", authority)) }
+        if let scheme = match.scheme { headers.append(headerMatcher(":scheme", scheme)) }
+        out.headers = headers
+        out.queryParameters = (match.queryParams ?? [:]).sorted { $0.key < $1.key }.map { name, value in
+            .with {
+                $0.name = name
+                if let matcher = stringMatcher(value) { $0.stringMatch = matcher } else { $0.presentMatch = true }
+            }
+        }
+        return out
+    }
+
+    /// Istio's `translateHeaderMatch`.
+    static func headerMatcher(_ name: String, _ match: StringMatch) -> Envoy_Config_Route_V3_HeaderMatcher {
+        var out = Envoy_Config_Route_V3_HeaderMatcher()
+        out.name = name
+        if match.prefix == "" || match.regex == "*" || match.regex == ".*" {
+            out.presentMatch = true
+        } else if let matcher = stringMatcher(match) {
+            out.stringMatch = matcher
+        }
+        return out
+    }
+
+    /// Istio's `ConvertToEnvoyMatch`.
+    static func stringMatcher(_ match: StringMatch) -> Envoy_Type_Matcher_V3_StringMatcher? {
+        if let exact = match.exact { return .with { $0.exact = exact } }
+        if let prefix = match.prefix { return .with { $0.prefix = prefix } }
+        if let regex = match.regex { return .with { $0.safeRegex = .with { $0.regex = regex } } }
+        return nil
+    }
+}

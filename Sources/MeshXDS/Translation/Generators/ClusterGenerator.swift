@@ -1,0 +1,36 @@
+/// CDS: outbound clusters for every service port (and subset) the proxy can reach, inbound
+/// clusters for its own ports, and the catch-all clusters.
+public struct ClusterGenerator: ResourceGenerator {
+    public init() {}
+
+    public var typeURL: String { EnvoyTypeURL.cluster }
+
+    public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
+        let builder = ClusterBuilder(options: request.options)
+        var clusters: [Envoy_Config_Cluster_V3_Cluster] = []
+        for service in scope.services {
+            let instances = request.snapshot.services.instances(of: service)
+            let rule = scope.destinationRule(for: service)
+            for port in service.ports {
+                clusters += builder.outboundClusters(service: service, port: port, instances: instances, rule: rule)
+            }
+        }
+        var inboundPorts = Set<UInt32>()
+        for ingress in scope.ingressListeners where inboundPorts.insert(ingress.port).inserted {
+            clusters.append(builder.inboundCluster(port: ingress.port, host: ingress.endpointHost, endpointPort: ingress.endpointPort))
+        }
+        if scope.isTransparent {
+            for (service, instance) in scope.ownInstances {
+                for port in service.ports {
+                    let target = instance.endpointPorts[port.port] ?? port.targetPort ?? port.port
+                    if inboundPorts.insert(target).inserted { clusters.append(builder.inboundPassthroughCluster(port: target)) }
+                }
+            }
+            clusters.append(builder.inboundPassthroughCluster(port: nil))
+        }
+        clusters.append(builder.blackHoleCluster())
+        clusters.append(builder.passthroughCluster())
+        return clusters.filter { request.wants($0.name) }.map { GeneratedResource(name: $0.name, message: $0) }
+    }
+}

@@ -1,0 +1,29 @@
+/// EDS: a `ClusterLoadAssignment` for every EDS cluster (services with known endpoints), subset
+/// clusters holding only the instances with the subset's labels.
+public struct EndpointGenerator: ResourceGenerator {
+    public init() {}
+
+    public var typeURL: String { EnvoyTypeURL.clusterLoadAssignment }
+
+    public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
+        let builder = EndpointBuilder()
+        var out: [GeneratedResource] = []
+        for service in scope.services where ClusterBuilder.usesEDS(service) {
+            let instances = request.snapshot.services.instances(of: service)
+            let rule = scope.destinationRule(for: service)
+            for port in service.ports {
+                var targets: [(String, [String: String]?)] = [(ClusterName.outbound(port: port.port, host: service.hostname), nil)]
+                for subset in rule?.subsets ?? [] {
+                    guard let name = subset.name else { continue }
+                    targets.append((ClusterName.outbound(port: port.port, subset: name, host: service.hostname), subset.labels ?? [:]))
+                }
+                for (name, labels) in targets where request.wants(name) {
+                    out.append(GeneratedResource(name: name, message: builder.loadAssignment(
+                        clusterName: name, port: port, instances: instances, subsetLabels: labels)))
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,82 @@
+import MeshCore
+
+/// LDS: the Sidecar's explicit egress listeners (`bind_port`, HTTP through RDS, HTTP_PROXY, or
+/// TCP), its ingress listeners forwarding to `defaultEndpoint`, and, for proxies whose traffic is
+/// captured by iptables, `virtualOutbound` (15001), a listener per outbound service port and
+/// `virtualInbound` (15006).
+public struct ListenerGenerator: ResourceGenerator {
+    public init() {}
+
+    public var typeURL: String { EnvoyTypeURL.listener }
+
+    public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
+        let builder = ListenerBuilder(options: request.options)
+        let routes = RouteBuilder(options: request.options)
+        var listeners: [Envoy_Config_Listener_V3_Listener] = []
+        var names = Set<String>()
+        func add(_ listener: Envoy_Config_Listener_V3_Listener) {
+            if names.insert(listener.name).inserted { listeners.append(listener) }
+        }
+
+        for egress in scope.egressListeners {
+            let filter: Envoy_Config_Listener_V3_Filter
+            switch egress.kind {
+            case .http, .httpProxy:
+                filter = builder.httpConnectionManager(statPrefix: "outbound_\(egress.bind)_\(egress.port)", routeName: "\(egress.port)")
+            case .tcp:
+                let target = egress.services.first { $0.port(egress.port) != nil }
+                filter = builder.tcpProxy(cluster: target.map { ClusterName.outbound(port: egress.port, host: $0.hostname) } ?? scope.catchAllCluster)
+            }
+            add(builder.listener(address: egress.bind, port: egress.port, direction: .outbound, bindToPort: egress.bindToPort, filters: [filter]))
+        }
+
+        func inboundFilters(port: UInt32, protocol: ServiceProtocol, statPrefix: String) -> [Envoy_Config_Listener_V3_Filter] {
+            if `protocol`.isHTTP {
+                return [builder.httpConnectionManager(statPrefix: statPrefix, routeConfig: routes.inboundRouteConfiguration(port: port))]
+            }
+            return [builder.tcpProxy(cluster: ClusterName.inbound(port: port))]
+        }
+        var capturedInbound: [(port: UInt32, filters: [Envoy_Config_Listener_V3_Filter])] = []
+        var inboundPorts = Set<UInt32>()
+        for ingress in scope.ingressListeners where inboundPorts.insert(ingress.port).inserted {
+            let filters = inboundFilters(port: ingress.port, protocol: ingress.protocol, statPrefix: "inbound_\(ingress.bind)_\(ingress.port)")
+            if ingress.bindToPort {
+                add(builder.listener(address: ingress.bind, port: ingress.port, direction: .inbound, bindToPort: true, filters: filters))
+            } else {
+                capturedInbound.append((ingress.port, filters))
+            }
+        }
+
+        if scope.isTransparent {
+            add(builder.virtualOutbound(catchAllCluster: scope.catchAllCluster))
+            let lockedPorts = Set(scope.egressListeners.map(\.port))
+            var perService: [Envoy_Config_Listener_V3_Listener] = []
+            for port in ProxyScope.httpPorts(of: scope.catchAllServices ?? []) where !lockedPorts.contains(port) {
+                perService.append(builder.listener(
+                    address: "0.0.0.0", port: port, direction: .outbound, bindToPort: false,
+                    filters: [builder.httpConnectionManager(statPrefix: "outbound_0.0.0.0_\(port)", routeName: "\(port)")]))
+            }
+            let httpPorts = Set(ProxyScope.httpPorts(of: scope.catchAllServices ?? []))
+            for service in scope.catchAllServices ?? [] {
+                for port in service.ports where !port.protocol.isHTTP && !httpPorts.contains(port.port) && !lockedPorts.contains(port.port) {
+                    let vip = service.addresses.first { !$0.contains("/") } ?? "0.0.0.0"
+                    perService.append(builder.listener(
+                        address: vip, port: port.port, direction: .outbound, bindToPort: false,
+                        filters: [builder.tcpProxy(cluster: ClusterName.outbound(port: port.port, host: service.hostname))]))
+                }
+            }
+            for listener in perService.sorted(by: { $0.name < $1.name }) { add(listener) }
+
+            for (service, instance) in scope.ownInstances {
+                for port in service.ports {
+                    let target = instance.endpointPorts[port.port] ?? port.targetPort ?? port.port
+                    guard inboundPorts.insert(target).inserted else { continue }
+                    capturedInbound.append((target, inboundFilters(port: target, protocol: port.protocol, statPrefix: "inbound_0.0.0.0_\(target)")))
+                }
+            }
+            add(builder.virtualInbound(chains: capturedInbound.sorted { $0.port < $1.port }))
+        }
+        return listeners.map { GeneratedResource(name: $0.name, message: $0) }
+    }
+}

@@ -1,0 +1,82 @@
+public import MeshCore
+public import SwiftProtobuf
+
+/// What a generator is asked for: the mesh, the proxy and, optionally, which resources by name.
+public struct GenerationRequest: Sendable {
+    public var snapshot: MeshSnapshot
+    public var proxy: ProxyView
+    public var options: TranslationOptions
+    /// The names the proxy subscribed to (EDS and RDS); nil means every resource.
+    public var resourceNames: Set<String>?
+
+    public init(snapshot: MeshSnapshot, proxy: ProxyView, options: TranslationOptions, resourceNames: Set<String>? = nil) {
+        self.snapshot = snapshot
+        self.proxy = proxy
+        self.options = options
+        self.resourceNames = resourceNames
+    }
+
+    func wants(_ name: String) -> Bool { resourceNames.map { $0.contains(name) } ?? true }
+}
+
+/// One generated xDS resource and its name.
+public struct GeneratedResource: Sendable {
+    public var name: String
+    /// A `Cluster`, `ClusterLoadAssignment`, `Listener` or `RouteConfiguration`.
+    public var message: any SwiftProtobuf.Message
+
+    public init(name: String, message: any SwiftProtobuf.Message) {
+        self.name = name
+        self.message = message
+    }
+
+    /// The resource packed for a `DiscoveryResponse`.
+    public var packed: Google_Protobuf_Any { Proto.any(message) }
+}
+
+/// Generates the resources of one xDS type for a proxy, as a pure function of the request.
+///
+/// The ADS server calls ``generate(_:)`` on every push for each subscribed type; it must not do
+/// I/O or read clocks or globals, so equal requests give equal resources in the same order.
+public protocol ResourceGenerator: Sendable {
+    /// The type URL it serves, e.g. ``EnvoyTypeURL/cluster``.
+    var typeURL: String { get }
+    /// The resources for the request, in a stable order.
+    func generate(_ request: GenerationRequest) -> [GeneratedResource]
+}
+
+/// The generators by type URL, passed explicitly to whoever serves xDS.
+///
+/// ```swift
+/// let registry = GeneratorRegistry.standard
+/// let listeners = registry.generate(EnvoyTypeURL.listener, request)
+/// ```
+public struct GeneratorRegistry: Sendable {
+    private var generators: [String: any ResourceGenerator]
+
+    /// A registry holding `generators`; a later one replaces an earlier one for the same type URL.
+    public init(_ generators: [any ResourceGenerator]) {
+        var byType: [String: any ResourceGenerator] = [:]
+        for generator in generators { byType[generator.typeURL] = generator }
+        self.generators = byType
+    }
+
+    /// CDS, EDS, LDS and RDS.
+    public static var standard: GeneratorRegistry {
+        GeneratorRegistry([ClusterGenerator(), EndpointGenerator(), ListenerGenerator(), RouteGenerator()])
+    }
+
+    /// The type URLs served, sorted.
+    public var typeURLs: [String] { generators.keys.sorted() }
+
+    /// The generator for `typeURL`, if any.
+    public func generator(for typeURL: String) -> (any ResourceGenerator)? { generators[typeURL] }
+
+    /// Adds or replaces the generator for its type URL.
+    public mutating func register(_ generator: any ResourceGenerator) { generators[generator.typeURL] = generator }
+
+    /// The resources of `typeURL` for the request, or nil when no generator serves it.
+    public func generate(_ typeURL: String, _ request: GenerationRequest) -> [GeneratedResource]? {
+        generators[typeURL]?.generate(request)
+    }
+}
