@@ -1,0 +1,256 @@
+public import Logging
+public import MeshCore
+import SwiftProtobuf
+
+/// Keeps a ``SnapshotCache`` filled with Istio translation for every connected proxy.
+///
+/// The producer follows a ``ConfigStore`` and a ``ServiceRegistry``; their changes are debounced
+/// (Istio's 100 ms quiet period, 10 s at most), a new ``MeshSnapshot`` is built, and each
+/// connected proxy's resources are generated again. A proxy's snapshot is replaced only when its
+/// resources changed, and each type keeps its version while its content is unchanged, so only
+/// proxies whose resources changed get a push and an endpoint-only change sends only EDS.
+///
+/// Wire it to the server with ``callbacks``: the server reports proxies as their first request
+/// names the node, and their streams closing.
+///
+/// ```swift
+/// let cache = SnapshotCache()
+/// let producer = IstioSnapshotProducer(store: store, registry: registry, cache: cache)
+/// let server = AggregatedDiscoveryServer(watcher: cache, callbacks: producer.callbacks)
+/// try await producer.run()
+/// ```
+public actor IstioSnapshotProducer {
+    /// Lifecycle of a proxy as the server reports it.
+    enum ProxyEvent: Sendable {
+        case connected(connectionID: String, node: Envoy_Config_Core_V3_Node)
+        case disconnected(connectionID: String)
+    }
+
+    /// What the producer knows about one connected proxy.
+    struct ConnectedProxy {
+        var node: Envoy_Config_Core_V3_Node
+        var view: ProxyView
+        var connections: Set<String>
+    }
+
+    private let store: any ConfigStore
+    private let registry: (any ServiceRegistry)?
+    private let mesh: MeshConfig
+    private let options: TranslationOptions
+    private let generators: GeneratorRegistry
+    private let cache: SnapshotCache
+    private let logger: Logger
+    private let debouncer: Debouncer<ContinuousClock>
+    private let events: AsyncStream<ProxyEvent>
+    private let eventSink: AsyncStream<ProxyEvent>.Continuation
+
+    private var proxies: [String: ConnectedProxy] = [:]
+    private var meshSnapshot: MeshSnapshot
+    private var generation = 0
+    private var pushCount = 0
+
+    /// Server hooks that report connecting and disconnecting proxies to this producer.
+    public nonisolated let callbacks: any XDSServerCallbacks
+
+    /// - Parameters:
+    ///   - store: the Istio configuration.
+    ///   - registry: services and endpoints from platform registries, if any. ServiceEntries and
+    ///     WorkloadEntries in `store` are converted by the snapshot itself; do not pass a
+    ///     ``ServiceEntryRegistry`` over the same store.
+    ///   - mesh: mesh-wide settings.
+    ///   - options: translation options.
+    ///   - generators: the resource generators per type URL.
+    ///   - cache: where proxies' snapshots go; the ADS server watches it.
+    ///   - quietPeriod / maximumDelay: debounce settings.
+    public init(
+        store: any ConfigStore, registry: (any ServiceRegistry)? = nil, mesh: MeshConfig = MeshConfig(),
+        options: TranslationOptions = TranslationOptions(), generators: GeneratorRegistry = .standard, cache: SnapshotCache,
+        quietPeriod: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(10),
+        logger: Logger = Logger(label: "swiftmesh.xds.istio")
+    ) {
+        self.store = store
+        self.registry = registry
+        self.mesh = mesh
+        self.options = options
+        self.generators = generators
+        self.cache = cache
+        self.logger = logger
+        self.debouncer = Debouncer(clock: ContinuousClock(), quietPeriod: quietPeriod, maximumDelay: maximumDelay)
+        self.meshSnapshot = MeshSnapshot(resources: [], mesh: mesh, domainSuffix: options.domainSuffix)
+        let (events, sink) = AsyncStream.makeStream(of: ProxyEvent.self)
+        self.events = events
+        self.eventSink = sink
+        self.callbacks = ProxyEventCallbacks(sink: sink)
+    }
+
+    /// The mesh view the last push was computed from (for `/debug/configz`).
+    public var currentMeshSnapshot: MeshSnapshot { meshSnapshot }
+
+    /// How many full recomputations have run.
+    public var pushes: Int { pushCount }
+
+    /// Node ids of the proxies currently connected.
+    public var connectedProxies: [String] { proxies.keys.sorted() }
+
+    /// Builds the first mesh view, then follows config, registry and proxy events until cancelled.
+    public func run() async {
+        await rebuildMesh()
+        let configChanges = await store.changes()
+        let registryChanges = await registry?.changes()
+        let debouncer = self.debouncer
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in configChanges {
+                    // WorkloadEntries only change endpoints (Istio pushes EDS for them).
+                    if event.resource.kind == .workloadEntry {
+                        var request = PushRequest.endpoints([])
+                        request.changedConfigs = [event.resource.key]
+                        await debouncer.submit(request)
+                    } else {
+                        await debouncer.submit(.config(event.resource.key))
+                    }
+                }
+            }
+            if let registryChanges {
+                group.addTask {
+                    for await event in registryChanges {
+                        switch event {
+                        case .endpointsChanged(let hosts): await debouncer.submit(.endpoints(hosts))
+                        case .servicesChanged(let hosts): await debouncer.submit(.services(hosts))
+                        }
+                    }
+                }
+            }
+            group.addTask { [events] in
+                for await event in events { await self.handle(event) }
+            }
+            group.addTask {
+                for await request in debouncer.pushes { await self.push(request) }
+            }
+            await withTaskCancellationHandler {
+                await group.waitForAll()
+            } onCancel: {
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Stops following events (ends ``run()``'s sequences that this producer owns).
+    public func finish() async {
+        eventSink.finish()
+        await debouncer.finish()
+    }
+
+    private func handle(_ event: ProxyEvent) async {
+        switch event {
+        case .connected(let connectionID, let node):
+            if var known = proxies[node.id] {
+                known.connections.insert(connectionID)
+                proxies[node.id] = known
+                return
+            }
+            let view: ProxyView
+            do {
+                view = try ProxyView(node: node)
+            } catch {
+                logger.error("proxy rejected, no configuration generated: \(error)", metadata: ["node": "\(node.id)"])
+                return
+            }
+            proxies[node.id] = ConnectedProxy(node: node, view: view, connections: [connectionID])
+            logger.info("proxy connected", metadata: ["node": "\(node.id)"])
+            await update(node.id, full: true)
+        case .disconnected(let connectionID):
+            for (id, var proxy) in proxies where proxy.connections.contains(connectionID) {
+                proxy.connections.remove(connectionID)
+                if proxy.connections.isEmpty {
+                    proxies[id] = nil
+                    await cache.clearSnapshot(for: id)
+                    logger.info("proxy disconnected", metadata: ["node": "\(id)"])
+                } else {
+                    proxies[id] = proxy
+                }
+            }
+        }
+    }
+
+    private func push(_ request: PushRequest) async {
+        await rebuildMesh()
+        pushCount += 1
+        logger.debug("push", metadata: ["full": "\(request.full)", "reasons": "\(request.reasons)", "proxies": "\(proxies.count)"])
+        for id in proxies.keys.sorted() { await update(id, full: request.full) }
+    }
+
+    private func rebuildMesh() async {
+        meshSnapshot = await MeshSnapshot.build(store: store, registry: registry, mesh: mesh, domainSuffix: options.domainSuffix)
+        generation += 1
+    }
+
+    /// Regenerates one proxy's resources and stores them when they changed.
+    ///
+    /// An endpoint-only update regenerates EDS and keeps the other types from the stored snapshot.
+    private func update(_ nodeID: String, full: Bool) async {
+        guard let proxy = proxies[nodeID] else { return }
+        let previous = await cache.snapshot(for: nodeID)
+        let request = GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options)
+        var next = previous ?? Snapshot()
+        let types = full || previous == nil ? generators.typeURLs : [EnvoyTypeURL.clusterLoadAssignment]
+        for typeURL in types {
+            guard let generated = generators.generate(typeURL, request) else { continue }
+            let items = generated.map { XDSResource(name: $0.name, resource: $0.packed) }
+            // The type's version is a digest of its resources' versions, so unchanged content keeps it.
+            let version = Self.digest(items.map { "\($0.name)=\($0.version)" }.sorted().joined(separator: ","))
+            next.set(typeURL, version: version, items: items)
+        }
+        guard next != previous else { return }
+        do {
+            try await cache.setSnapshot(next, for: nodeID)
+        } catch {
+            logger.error("generated configuration is inconsistent, proxy keeps its last one: \(error)", metadata: ["node": "\(nodeID)"])
+        }
+    }
+
+    /// The configuration held for a proxy as protobuf JSON, by type URL (for `/debug/config_dump`).
+    public func configDump(_ nodeID: String) async -> String? {
+        guard let snapshot = await cache.snapshot(for: nodeID) else { return nil }
+        EnvoyAnyTypes.register()
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        var sections: [String] = []
+        for typeURL in snapshot.resources.keys.sorted() {
+            let resources = snapshot.resources[typeURL]!
+            let items = resources.items.keys.sorted().map { name -> String in
+                (try? resources.items[name]!.resource.jsonString(options: options)) ?? "{\"name\": \"\(name)\", \"error\": \"not encodable\"}"
+            }
+            sections.append("  \"\(typeURL)\": {\"version\": \"\(resources.version)\", \"resources\": [\n    \(items.joined(separator: ",\n    "))\n  ]}")
+        }
+        return "{\n\"node\": \"\(nodeID)\",\n\(sections.joined(separator: ",\n"))\n}\n"
+    }
+
+    /// A short stable digest (FNV-1a, 64 bit) of `text`.
+    static func digest(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Forwards the server's stream events to the producer.
+struct ProxyEventCallbacks: XDSServerCallbacks {
+    let sink: AsyncStream<IstioSnapshotProducer.ProxyEvent>.Continuation
+
+    func requestReceived(_ request: Envoy_Service_Discovery_V3_DiscoveryRequest, on connection: XDSConnectionInfo) {
+        if let node = connection.node { sink.yield(.connected(connectionID: connection.connectionID, node: node)) }
+    }
+
+    func deltaRequestReceived(_ request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest, on connection: XDSConnectionInfo) {
+        if let node = connection.node { sink.yield(.connected(connectionID: connection.connectionID, node: node)) }
+    }
+
+    func streamClosed(_ connection: XDSConnectionInfo, error: (any Error)?) {
+        sink.yield(.disconnected(connectionID: connection.connectionID))
+    }
+}
