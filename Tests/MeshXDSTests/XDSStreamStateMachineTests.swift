@@ -95,6 +95,26 @@ import Testing
         #expect(second.map(\.version) == ["v1"])
     }
 
+    @Test func subscriptionChangeAfterTheAckCarriesTheLastNonce() throws {
+        var snapshot = try XDSFixtures.snapshot("v1")
+        try snapshot.set(EnvoyTypeURL.clusterLoadAssignment, version: "v1", messages: [XDSFixtures.endpoints("c1"), XDSFixtures.endpoints("c2")])
+        var machine = SotWStateMachine()
+        _ = machine.snapshotChanged(snapshot)
+        let first = Self.sends(machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, names: ["c1"], node: true)))[0]
+        let ack = machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, names: ["c1"], version: "v1", nonce: first.nonce))
+        #expect(Self.sends(ack).isEmpty)
+        let change = machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, names: ["c2"], version: "v1", nonce: first.nonce))
+        #expect(Self.sends(change).map(\.names) == [["c2"]])
+        #expect(!change.contains { if case .ack = $0 { true } else { false } }, "a subscription change is not a second ACK")
+    }
+
+    @Test func aNonceFromAnEarlierStreamDoesNotBlockTheFirstResponse() throws {
+        var machine = SotWStateMachine()
+        _ = machine.snapshotChanged(try XDSFixtures.snapshot("v1"))
+        let sends = Self.sends(machine.receive(Self.request(EnvoyTypeURL.cluster, version: "v0", nonce: "42", node: true)))
+        #expect(sends.map(\.version) == ["v1"])
+    }
+
     @Test(arguments: [EnvoyTypeURL.cluster, EnvoyTypeURL.listener])
     func emptyNamesMeanWildcardForClustersAndListeners(typeURL: String) {
         let subscription = SotWStateMachine.subscription(from: [], typeURL: typeURL, isFirst: false, previous: .names(["x"]))

@@ -11,7 +11,8 @@ import SwiftProtobuf
 ///   is not resent and the proxy stays on its last good config;
 /// - types go out in ``XDSTypeOrder`` and a type waiting for its ACK holds back the types after
 ///   it, so clusters precede endpoints and listeners precede routes;
-/// - requests carrying a nonce other than the one awaited are stale and ignored.
+/// - requests carrying a nonce other than the last one sent are stale and ignored; a request with
+///   the last nonce after its ACK only changes the subscription.
 struct SotWStateMachine: XDSStreamStateMachine {
     typealias Request = Envoy_Service_Discovery_V3_DiscoveryRequest
     typealias Response = Envoy_Service_Discovery_V3_DiscoveryResponse
@@ -21,6 +22,7 @@ struct SotWStateMachine: XDSStreamStateMachine {
         var subscription: XDSSubscription
         var lastSent: (version: String, subscription: XDSSubscription)?
         var pending: (nonce: String, version: String)?
+        var lastSentNonce: String?
         var forceResend = false
     }
 
@@ -46,11 +48,13 @@ struct SotWStateMachine: XDSStreamStateMachine {
         }
         let isFirst = types[typeURL] == nil
         var state = types[typeURL] ?? TypeState(subscription: .wildcard)
-        if !request.responseNonce.isEmpty {
-            guard let pending = state.pending, pending.nonce == request.responseNonce else {
-                // Stale: answers a response that a newer one superseded, or one already answered.
+        if !request.responseNonce.isEmpty && !isFirst {
+            guard request.responseNonce == state.lastSentNonce else {
+                // Stale: answers a response that a newer one superseded.
                 return actions
             }
+        }
+        if let pending = state.pending, pending.nonce == request.responseNonce {
             state.pending = nil
             if request.hasErrorDetail {
                 actions.append(.nack(typeURL: typeURL, version: request.versionInfo, nonce: pending.nonce, errorDetail: request.errorDetail))
@@ -111,6 +115,7 @@ struct SotWStateMachine: XDSStreamStateMachine {
             response.resources = items.map(\.resource)
             state.lastSent = (resources.version, state.subscription)
             state.pending = (nonce, resources.version)
+            state.lastSentNonce = nonce
             state.forceResend = false
             types[typeURL] = state
             actions.append(.send(response, XDSSentResponse(typeURL: typeURL, version: resources.version, nonce: nonce, resourceNames: items.map(\.name))))
