@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "meshctl", targets: ["meshctl"]),
         .executable(name: "echo-server", targets: ["echo-server"]),
         .executable(name: "sidecar", targets: ["sidecar"]),
+        .executable(name: "istiod", targets: ["istiod"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
     ],
     targets: [
         .target(
@@ -81,7 +83,14 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshXDSTests",
-            dependencies: ["MeshXDS", "MeshTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "MeshXDS",
+                "MeshTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
             exclude: ["testdata"],
             swiftSettings: strictSettings
         ),
@@ -105,6 +114,24 @@ let package = Package(
             dependencies: ["MeshCore"],
             path: "Tests/meshctlTests",
             exclude: ["testdata"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "istiod",
+            dependencies: [
+                "MeshCore",
+                "MeshXDS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Examples/istiod",
             swiftSettings: strictSettings
         ),
         .executableTarget(

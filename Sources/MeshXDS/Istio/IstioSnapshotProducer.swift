@@ -127,11 +127,8 @@ public actor IstioSnapshotProducer {
             group.addTask {
                 for await request in debouncer.pushes { await self.push(request) }
             }
-            await withTaskCancellationHandler {
-                await group.waitForAll()
-            } onCancel: {
-                group.cancelAll()
-            }
+            // Cancelling run() cancels every child; their `for await` loops then end.
+            await group.waitForAll()
         }
     }
 

@@ -1,0 +1,157 @@
+public import SwiftProtobuf
+
+/// A consistent, versioned set of xDS resources for one proxy (or one group of proxies).
+///
+/// Each type URL carries its own version and named resources, as in go-control-plane's
+/// `cache.Snapshot`. The server sends a type again only when its version changes (state of the
+/// world) or when a resource's own version changes (delta). Build one with typed messages:
+///
+/// ```swift
+/// let snapshot = try Snapshot(version: "1", clusters: [cluster], listeners: [listener], routes: [routes])
+/// try snapshot.validateConsistency()
+/// await cache.setSnapshot(snapshot, for: "sidecar~10.0.0.1~a.default~default.svc.cluster.local")
+/// ```
+public struct Snapshot: Sendable, Hashable {
+    /// The resources of one type URL and the version they are published under.
+    public struct Resources: Sendable, Hashable {
+        /// The version sent as `version_info` (state of the world) or `system_version_info` (delta).
+        public var version: String
+        /// The resources by name.
+        public var items: [String: XDSResource]
+
+        /// - Parameters:
+        ///   - version: The version of this set.
+        ///   - items: The resources; a later resource replaces an earlier one of the same name.
+        public init(version: String, items: [XDSResource] = []) {
+            self.version = version
+            self.items = Dictionary(items.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        }
+    }
+
+    /// The resources by type URL.
+    public var resources: [String: Resources]
+
+    /// An empty snapshot.
+    public init() { resources = [:] }
+
+    /// A snapshot of resources grouped by type URL.
+    /// - Parameters:
+    ///   - resources: The resources by type URL.
+    public init(resources: [String: Resources]) { self.resources = resources }
+
+    /// A snapshot of typed Envoy resources, every type at the same version. Types passed empty
+    /// are present (with no resources), so wildcard subscribers get an empty answer.
+    /// - Parameters:
+    ///   - version: The version for every type.
+    ///   - clusters: CDS resources.
+    ///   - endpoints: EDS resources.
+    ///   - listeners: LDS resources.
+    ///   - routes: RDS resources.
+    ///   - secrets: SDS resources.
+    public init(
+        version: String,
+        clusters: [Envoy_Config_Cluster_V3_Cluster] = [],
+        endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = [],
+        listeners: [Envoy_Config_Listener_V3_Listener] = [],
+        routes: [Envoy_Config_Route_V3_RouteConfiguration] = [],
+        secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
+    ) throws(XDSError) {
+        self.init()
+        try set(EnvoyTypeURL.cluster, version: version, messages: clusters)
+        try set(EnvoyTypeURL.clusterLoadAssignment, version: version, messages: endpoints)
+        try set(EnvoyTypeURL.listener, version: version, messages: listeners)
+        try set(EnvoyTypeURL.routeConfiguration, version: version, messages: routes)
+        try set(EnvoyTypeURL.secret, version: version, messages: secrets)
+    }
+
+    /// Replaces one type's resources with typed messages.
+    /// - Parameters:
+    ///   - typeURL: The type URL, such as ``EnvoyTypeURL/cluster``.
+    ///   - version: The new version for this type.
+    ///   - messages: The resources, named by ``XDSResource/name(of:)``.
+    public mutating func set(_ typeURL: String, version: String, messages: [some SwiftProtobuf.Message]) throws(XDSError) {
+        var items: [XDSResource] = []
+        for message in messages {
+            let resource = try XDSResource(message)
+            guard resource.resource.typeURL == typeURL else {
+                throw XDSError(code: .invalidResource, message: "\(resource.resource.typeURL) resource \"\(resource.name)\" set under \(typeURL)")
+            }
+            items.append(resource)
+        }
+        resources[typeURL] = Resources(version: version, items: items)
+    }
+
+    /// Replaces one type's resources with already packed ones.
+    /// - Parameters:
+    ///   - typeURL: The type URL.
+    ///   - version: The new version for this type.
+    ///   - items: The resources.
+    public mutating func set(_ typeURL: String, version: String, items: [XDSResource]) {
+        resources[typeURL] = Resources(version: version, items: items)
+    }
+
+    /// The version of a type, or nil when the snapshot does not hold that type.
+    public func version(of typeURL: String) -> String? { resources[typeURL]?.version }
+
+    /// The names of a type's resources.
+    public func names(of typeURL: String) -> Set<String> { Set(resources[typeURL].map { Array($0.items.keys) } ?? []) }
+
+    /// Checks that every reference between types resolves inside the snapshot.
+    ///
+    /// A CDS cluster of discovery type EDS needs a ClusterLoadAssignment named by its
+    /// `eds_cluster_config.service_name` (or its own name); an HttpConnectionManager using RDS
+    /// needs the RouteConfiguration named by `route_config_name`. Types the snapshot does not
+    /// hold are not checked, so a snapshot carrying only CDS and LDS is valid.
+    /// - Throws: ``XDSError`` with code ``XDSError/Code/inconsistentSnapshot`` naming every
+    ///   missing reference.
+    public func validateConsistency() throws(XDSError) {
+        var problems: [String] = []
+        if let endpoints = resources[EnvoyTypeURL.clusterLoadAssignment] {
+            for item in (resources[EnvoyTypeURL.cluster]?.items.values).map(Array.init) ?? [] {
+                guard let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: item.resource) else {
+                    problems.append("cluster \"\(item.name)\" does not decode")
+                    continue
+                }
+                guard case .type(.eds)? = cluster.clusterDiscoveryType else { continue }
+                let serviceName = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
+                if endpoints.items[serviceName] == nil {
+                    problems.append("EDS cluster \"\(cluster.name)\" references ClusterLoadAssignment \"\(serviceName)\", which is missing")
+                }
+            }
+        }
+        if let routes = resources[EnvoyTypeURL.routeConfiguration] {
+            for item in (resources[EnvoyTypeURL.listener]?.items.values).map(Array.init) ?? [] {
+                guard let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: item.resource) else {
+                    problems.append("listener \"\(item.name)\" does not decode")
+                    continue
+                }
+                for name in Self.routeConfigNames(in: listener) where routes.items[name] == nil {
+                    problems.append("listener \"\(listener.name)\" references RouteConfiguration \"\(name)\", which is missing")
+                }
+            }
+        }
+        guard problems.isEmpty else {
+            throw XDSError(code: .inconsistentSnapshot, message: problems.sorted().joined(separator: "; "))
+        }
+    }
+
+    /// The RDS route configuration names an LDS listener's HTTP connection managers use.
+    public static func routeConfigNames(in listener: Envoy_Config_Listener_V3_Listener) -> [String] {
+        var chains = listener.filterChains
+        if listener.hasDefaultFilterChain { chains.append(listener.defaultFilterChain) }
+        var names: [String] = []
+        for chain in chains {
+            for filter in chain.filters {
+                guard case .typedConfig(let any)? = filter.configType,
+                      any.typeURL == EnvoyTypeURL.of(HTTPConnectionManager.self),
+                      let manager = try? HTTPConnectionManager(unpackingAny: any),
+                      case .rds(let rds)? = manager.routeSpecifier
+                else { continue }
+                names.append(rds.routeConfigName)
+            }
+        }
+        return names
+    }
+}
+
+typealias HTTPConnectionManager = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
