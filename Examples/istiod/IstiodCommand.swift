@@ -114,8 +114,12 @@ struct FunctionService: Service {
     }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await body()
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await body()
+            }
+        } catch is CancellationError {
+            // Stopped by graceful shutdown: a clean end.
         }
     }
 }

@@ -39,8 +39,10 @@ struct XDSStream<Machine: XDSStreamStateMachine> {
                     let actions: [Machine.Action]
                     switch event {
                     case .request(let request):
-                        Machine.didReceive(request, callbacks: callbacks, on: info)
                         actions = machine.receive(request)
+                        // The first request names the node: let the callback see it.
+                        for case .startWatch(let node) in actions where info.node == nil { info.node = node }
+                        Machine.didReceive(request, callbacks: callbacks, on: info)
                     case .snapshot(let snapshot):
                         actions = machine.snapshotChanged(snapshot)
                     case .control(.push(let full)):

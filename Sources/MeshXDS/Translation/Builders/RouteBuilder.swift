@@ -28,7 +28,10 @@ public struct RouteBuilder: Sendable {
             $0.virtualHosts = virtualHosts.sorted { $0.name < $1.name } + [catchAllVirtualHost(cluster: catchAllCluster)]
             $0.validateClusters = .init(false)
             $0.maxDirectResponseBodySizeBytes = .init(1_048_576)
-            $0.ignorePortInHostMatching = true
+            // HTTP_PROXY virtual hosts match `host:port`; everything else matches the host alone.
+            $0.ignorePortInHostMatching = !virtualHosts.contains { vh in
+                vh.domains.contains { !$0.hasPrefix("[") && $0.contains(":") }
+            }
         }
     }
 
