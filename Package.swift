@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "echo-server", targets: ["echo-server"]),
         .executable(name: "sidecar", targets: ["sidecar"]),
         .executable(name: "istiod", targets: ["istiod"]),
+        .executable(name: "custom-control-plane", targets: ["custom-control-plane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -132,6 +133,18 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Examples/istiod",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "custom-control-plane",
+            dependencies: [
+                "MeshXDS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Examples/custom-control-plane",
             swiftSettings: strictSettings
         ),
         .executableTarget(

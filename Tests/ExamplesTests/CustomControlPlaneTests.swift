@@ -1,0 +1,50 @@
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// The custom control plane example drives real Envoy with hand-built resources and pushes
+/// endpoint-only updates.
+@Suite(.timeLimit(.minutes(3))) struct CustomControlPlaneTests {
+    @Test func envoyFollowsRotatingEndpoints() async throws {
+        guard let envoy = EnvoyForTests.binary() else { return }
+        let proxyIP = LoopbackNetwork.randomAddress()
+        var upstreamIP = LoopbackNetwork.randomAddress()
+        while upstreamIP == proxyIP { upstreamIP = LoopbackNetwork.randomAddress() }
+        let portA = try LoopbackNetwork.freePort(on: upstreamIP)
+        var portB = try LoopbackNetwork.freePort(on: upstreamIP)
+        while portB == portA { portB = try LoopbackNetwork.freePort(on: upstreamIP) }
+        let xdsPort = try LoopbackNetwork.freePort(on: "127.0.0.1")
+        let listenPort = try LoopbackNetwork.freePort(on: proxyIP)
+        let adminPort = try LoopbackNetwork.freePort(on: proxyIP)
+
+        var processes: [ChildProcess] = []
+        defer { for p in processes { p.send(SIGKILL) } }
+        processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(upstreamIP):\(portA)", "--name", "a"]))
+        processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(upstreamIP):\(portB)", "--name", "b"]))
+        let controlPlane = try ChildProcess(ExampleBinary.url(named: "custom-control-plane"), [
+            "--xds-address", "127.0.0.1:\(xdsPort)", "--listener", "\(proxyIP):\(listenPort)",
+            "--upstream", "\(upstreamIP):\(portA)", "--upstream", "\(upstreamIP):\(portB)", "--rotate", "2",
+        ])
+        processes.append(controlPlane)
+        #expect(await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: xdsPort, timeout: .seconds(30)))
+        let sidecar = try ChildProcess(ExampleBinary.url(named: "sidecar"), [
+            "--proxy", "envoy", "--ip", proxyIP, "--namespace", "default", "--xds", "127.0.0.1:\(xdsPort)",
+            "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
+        ])
+        processes.append(sidecar)
+        defer { sidecar.send(SIGTERM) }
+
+        func answer() -> String? {
+            guard let c = try? TCPTestConnection(host: proxyIP, port: listenPort, timeout: .seconds(5)) else { return nil }
+            try? c.sendHTTP1Request(path: "/", host: "anything", headers: [("connection", "close")])
+            return (try? c.readHTTP1Response()).flatMap { try? $0.jsonObject()["name"] as? String }
+        }
+        var seen: Set<String> = []
+        let start = ContinuousClock.now
+        while seen.count < 2, ContinuousClock.now - start < .seconds(40) {
+            if let name = answer() { seen.insert(name) }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(seen == ["a", "b"], "Envoy should reach both upstreams as the control plane rotates them\n\(controlPlane.output)\n\(sidecar.output.suffix(2000))")
+    }
+}
