@@ -167,6 +167,14 @@ import Testing
         let reachable = await eventually { mesh.get().status == 200 }
         try #require(reachable, "no traffic through the sidecar\nistiod:\n\(istiod.output)\nsidecar:\n\(sidecar.output.suffix(3000))")
 
+        // The debug endpoints describe the connected proxy and the loaded config.
+        #expect(mesh.debug("/ready")?.contains("ready") == true)
+        #expect(mesh.debug("/debug/adsz")?.contains("sidecar~\(clientIP)~") == true)
+        #expect(mesh.debug("/debug/configz")?.contains("\"VirtualService\"") == true)
+        let dump = mesh.debug("/debug/config_dump?proxyID=\(clientIP)") ?? ""
+        #expect(dump.contains("outbound|9080|v1|reviews.bookinfo.svc.cluster.local"), "config_dump:\n\(dump.prefix(2000))")
+        #expect(dump.contains("\(clientIP)_\(mesh.proxyPort)"), "the HTTP_PROXY listener is in the dump")
+
         // 2. An 80/20 weighted split between two subsets, within tolerance.
         var names: [String: Int] = [:]
         for _ in 0..<300 { names[mesh.get().name ?? "failed", default: 0] += 1 }
