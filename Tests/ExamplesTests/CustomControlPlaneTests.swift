@@ -18,7 +18,8 @@ import Testing
         let adminPort = try LoopbackNetwork.freePort(on: proxyIP)
 
         var processes: [ChildProcess] = []
-        defer { for p in processes { p.send(SIGKILL) } }
+        // SIGTERM lets the sidecar agent stop its Envoy; ChildProcess waits for each on release.
+        defer { for p in processes { p.send(SIGTERM) } }
         processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(upstreamIP):\(portA)", "--name", "a"]))
         processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(upstreamIP):\(portB)", "--name", "b"]))
         let controlPlane = try ChildProcess(ExampleBinary.url(named: "custom-control-plane"), [
@@ -32,7 +33,6 @@ import Testing
             "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
         ])
         processes.append(sidecar)
-        defer { sidecar.send(SIGTERM) }
 
         func answer() -> String? {
             guard let c = try? TCPTestConnection(host: proxyIP, port: listenPort, timeout: .seconds(5)) else { return nil }

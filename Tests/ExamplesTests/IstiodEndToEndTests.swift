@@ -147,7 +147,8 @@ import Testing
         try mesh.write("routing.yaml", Mesh.routing(v1Weight: 80, v2Weight: 20))
 
         var processes: [ChildProcess] = []
-        defer { for p in processes { p.send(SIGKILL) } }
+        // SIGTERM lets the sidecar agent stop its Envoy; ChildProcess waits for each on release.
+        defer { for p in processes { p.send(SIGTERM) } }
         for (ip, name) in [(v1, "reviews-v1"), (v2, "reviews-v2")] {
             processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(ip):\(mesh.echoPort)", "--name", name]))
         }
@@ -161,7 +162,6 @@ import Testing
             "--envoy-bin", envoy.path,
         ])
         processes.append(sidecar)
-        defer { sidecar.send(SIGTERM) }
 
         // 1. A client reaches a service through its sidecar's HTTP_PROXY egress listener.
         let reachable = await eventually { mesh.get().status == 200 }
