@@ -76,6 +76,12 @@ struct BenchmarkError: Error, CustomStringConvertible {
 
 let clock = ContinuousClock()
 
+/// Prints and flushes, so figures appear as they are measured also when output is redirected.
+func print(_ line: String) {
+    Swift.print(line)
+    fflush(nil)
+}
+
 func ms(_ d: Duration) -> Double {
     Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
 }
