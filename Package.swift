@@ -75,6 +75,18 @@ let package = Package(
             path: "Benchmarks/MeshCoreBenchmark",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "ADSBenchmark",
+            dependencies: [
+                "MeshXDS",
+                "MeshTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Benchmarks/ADSBenchmark",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MeshCoreTests",
             dependencies: ["MeshCore", "MeshTestSupport"],
