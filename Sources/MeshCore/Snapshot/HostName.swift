@@ -4,7 +4,9 @@ public enum HostName {
     ///
     /// Names that contain a dot, wildcards and IP addresses are returned unchanged, as Istio does.
     public static func resolve(_ host: String, namespace: String, domainSuffix: String = "cluster.local") -> String {
-        if host.isEmpty || host == "*" || host.contains(".") || host.hasPrefix("*") || IPAddress(host) != nil { return host }
+        if host.isEmpty || host.utf8.contains(UInt8(ascii: ".")) || host.hasPrefix("*") || host.utf8.contains(UInt8(ascii: ":")) {
+            return host
+        }
         return "\(host).\(namespace).svc.\(domainSuffix)"
     }
 
