@@ -34,7 +34,7 @@ import Testing
         ])
         processes.append(sidecar)
 
-        func answer() -> String? {
+        @Sendable func answer() -> String? {
             guard let c = try? TCPTestConnection(host: proxyIP, port: listenPort, timeout: .seconds(5)) else { return nil }
             try? c.sendHTTP1Request(path: "/", host: "anything", headers: [("connection", "close")])
             return (try? c.readHTTP1Response()).flatMap { try? $0.jsonObject()["name"] as? String }
@@ -42,7 +42,7 @@ import Testing
         var seen: Set<String> = []
         let start = ContinuousClock.now
         while seen.count < 2, ContinuousClock.now - start < .seconds(40) {
-            if let name = answer() { seen.insert(name) }
+            if let name = await offPool(answer) { seen.insert(name) }
             try? await Task.sleep(for: .milliseconds(200))
         }
         #expect(seen == ["a", "b"], "Envoy should reach both upstreams as the control plane rotates them\n\(controlPlane.output)\n\(sidecar.output.suffix(2000))")

@@ -90,8 +90,17 @@ import Testing
             """
         }
 
-        /// One request through the client's HTTP_PROXY listener; the status and the answering workload.
-        func get(_ path: String = "/", headers: [(String, String)] = []) -> (status: Int, name: String?) {
+        /// One request through the client's HTTP_PROXY listener, off the cooperative thread pool
+        /// (the socket calls block): the status and the answering workload.
+        func get(_ path: String = "/", headers: [(String, String)] = []) async -> (status: Int, name: String?) {
+            await offPool { self.blockingGet(path, headers: headers) }
+        }
+
+        func debug(_ path: String) async -> String? {
+            await offPool { self.blockingDebug(path) }
+        }
+
+        func blockingGet(_ path: String, headers: [(String, String)]) -> (status: Int, name: String?) {
             do {
                 let connection = try TCPTestConnection(host: clientIP, port: proxyPort, timeout: .seconds(5))
                 try connection.sendHTTP1Request(
@@ -105,7 +114,7 @@ import Testing
             }
         }
 
-        func debug(_ path: String) -> String? {
+        func blockingDebug(_ path: String) -> String? {
             guard let connection = try? TCPTestConnection(host: "127.0.0.1", port: debugPort, timeout: .seconds(5)) else { return nil }
             try? connection.sendHTTP1Request(path: path, host: "127.0.0.1:\(debugPort)", headers: [("connection", "close")])
             return (try? connection.readHTTP1Response())?.text
@@ -113,13 +122,19 @@ import Testing
     }
 
     /// Waits (bounded) until `condition` holds.
-    func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
         let start = ContinuousClock.now
         while ContinuousClock.now - start < timeout {
-            if condition() { return true }
+            if await condition() { return true }
             try? await Task.sleep(for: .milliseconds(200))
         }
-        return condition()
+        return await condition()
+    }
+
+    /// Whether `count` requests all satisfy `check`.
+    func all(_ count: Int, _ check: () async -> Bool) async -> Bool {
+        for _ in 0..<count where !(await check()) { return false }
+        return true
     }
 
     func startIstiod(_ mesh: Mesh) throws -> ChildProcess {
@@ -164,53 +179,57 @@ import Testing
         processes.append(sidecar)
 
         // 1. A client reaches a service through its sidecar's HTTP_PROXY egress listener.
-        let reachable = await eventually { mesh.get().status == 200 }
+        let reachable = await eventually { await mesh.get().status == 200 }
         try #require(reachable, "no traffic through the sidecar\nistiod:\n\(istiod.output)\nsidecar:\n\(sidecar.output.suffix(3000))")
 
         // The debug endpoints describe the connected proxy and the loaded config.
-        #expect(mesh.debug("/ready")?.contains("ready") == true)
-        #expect(mesh.debug("/debug/adsz")?.contains("sidecar~\(clientIP)~") == true)
-        #expect(mesh.debug("/debug/configz")?.contains("\"VirtualService\"") == true)
-        let dump = mesh.debug("/debug/config_dump?proxyID=\(clientIP)") ?? ""
+        #expect(await mesh.debug("/ready")?.contains("ready") == true)
+        #expect(await mesh.debug("/debug/adsz")?.contains("sidecar~\(clientIP)~") == true)
+        #expect(await mesh.debug("/debug/configz")?.contains("\"VirtualService\"") == true)
+        let dump = await mesh.debug("/debug/config_dump?proxyID=\(clientIP)") ?? ""
         #expect(dump.contains("outbound|9080|v1|reviews.bookinfo.svc.cluster.local"), "config_dump:\n\(dump.prefix(2000))")
         #expect(dump.contains("\(clientIP)_\(mesh.proxyPort)"), "the HTTP_PROXY listener is in the dump")
 
         // 2. An 80/20 weighted split between two subsets, within tolerance.
         var names: [String: Int] = [:]
-        for _ in 0..<300 { names[mesh.get().name ?? "failed", default: 0] += 1 }
+        for _ in 0..<300 { names[await mesh.get().name ?? "failed", default: 0] += 1 }
         let v2Share = Double(names["reviews-v2"] ?? 0) / 300
         #expect(names["failed"] == nil, "\(names)")
         #expect((0.12...0.28).contains(v2Share), "asked 80/20, measured \(names)")
         print("weighted split: asked 80/20, measured \(names)")
 
         // 3. Header and path routing.
-        #expect((0..<10).allSatisfy { _ in mesh.get(headers: [("end-user", "jason")]).name == "reviews-v2" })
-        #expect((0..<10).allSatisfy { _ in mesh.get("/v1only/x").name == "reviews-v1" })
+        #expect(await all(10) { await mesh.get(headers: [("end-user", "jason")]).name == "reviews-v2" })
+        #expect(await all(10) { await mesh.get("/v1only/x").name == "reviews-v1" })
 
         // 4. A live edit takes effect without failing requests in flight.
         let inFlight = Task { () -> [Int: Int] in
             var statuses: [Int: Int] = [:]
-            for _ in 0..<400 where !Task.isCancelled { statuses[mesh.get().status, default: 0] += 1 }
+            for _ in 0..<400 where !Task.isCancelled { statuses[await mesh.get().status, default: 0] += 1 }
             return statuses
         }
         try mesh.write("routing.yaml", Mesh.routing(v1Weight: 0, v2Weight: 100))
-        let switched = await eventually { (0..<5).allSatisfy { _ in mesh.get().name == "reviews-v2" } }
+        let switched = await eventually { await all(5) { await mesh.get().name == "reviews-v2" } }
         #expect(switched, "the edit to 0/100 never took effect")
         let statuses = await inFlight.value
         #expect(statuses.keys.allSatisfy { $0 == 200 }, "requests failed during the live edit: \(statuses)")
 
         // 5. An invalid edit is rejected and the old config keeps serving.
         try mesh.write("routing.yaml", Mesh.routing(v1Weight: -5, v2Weight: 100))
-        let rejected = await eventually { mesh.debug("/debug/configz")?.contains("routing.yaml") == true && mesh.debug("/debug/configz")?.contains("weight") == true }
-        #expect(rejected, "configz does not show the rejected file:\n\(mesh.debug("/debug/configz") ?? "")")
+        let rejected = await eventually {
+            let configz = await mesh.debug("/debug/configz") ?? ""
+            return configz.contains("routing.yaml") && configz.contains("weight")
+        }
+        let configz = await mesh.debug("/debug/configz") ?? ""
+        #expect(rejected, "configz does not show the rejected file:\n\(configz)")
         try? await Task.sleep(for: .seconds(1))
-        #expect((0..<20).allSatisfy { _ in mesh.get().name == "reviews-v2" }, "the last good config must keep serving")
+        #expect(await all(20) { await mesh.get().name == "reviews-v2" }, "the last good config must keep serving")
 
         // 6. istiod stopped and restarted under steady traffic: no failed request, Envoy reconnects.
         let steady = Task { () -> [Int: Int] in
             var statuses: [Int: Int] = [:]
             let start = ContinuousClock.now
-            while ContinuousClock.now - start < .seconds(8), !Task.isCancelled { statuses[mesh.get().status, default: 0] += 1 }
+            while ContinuousClock.now - start < .seconds(8), !Task.isCancelled { statuses[await mesh.get().status, default: 0] += 1 }
             return statuses
         }
         try? await Task.sleep(for: .milliseconds(500))
@@ -221,7 +240,7 @@ import Testing
         processes.append(istiod)
         let during = await steady.value
         #expect(during.keys.allSatisfy { $0 == 200 }, "requests failed while istiod restarted: \(during)")
-        let reconnected = await eventually { mesh.debug("/debug/syncz")?.contains("sidecar~\(clientIP)~") == true }
+        let reconnected = await eventually { await mesh.debug("/debug/syncz")?.contains("sidecar~\(clientIP)~") == true }
         #expect(reconnected, "Envoy did not reconnect to the restarted istiod")
 
         // 7. A config Envoy rejects is NACKed, shown in /debug/syncz, and the proxy keeps serving.
@@ -237,8 +256,17 @@ import Testing
 
             """
         try mesh.write("sidecar.yaml", mesh.sidecar(extraEgress: conflicting))
-        let nacked = await eventually { mesh.debug("/debug/syncz")?.contains("lastNack") == true }
-        #expect(nacked, "no NACK in /debug/syncz:\n\(mesh.debug("/debug/syncz") ?? "")\nsidecar:\n\(sidecar.output.suffix(2000))")
-        #expect((0..<10).allSatisfy { _ in mesh.get().status == 200 }, "the proxy keeps its last good config after a NACK")
+        let nacked = await eventually { await mesh.debug("/debug/syncz")?.contains("lastNack") == true }
+        let syncz = await mesh.debug("/debug/syncz") ?? ""
+        #expect(nacked, "no NACK in /debug/syncz:\n\(syncz)\nsidecar:\n\(sidecar.output.suffix(2000))")
+        #expect(await all(10) { await mesh.get().status == 200 }, "the proxy keeps its last good config after a NACK")
+    }
+}
+
+/// Runs blocking work on a global dispatch queue so it does not hold a cooperative-pool thread
+/// (other tests' async work runs on the same two threads).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: body()) }
     }
 }

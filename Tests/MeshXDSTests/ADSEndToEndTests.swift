@@ -278,13 +278,13 @@ struct ADSHarness {
             try await ads.cache.setSnapshot(XDSFixtures.snapshot("v1"), for: XDSFixtures.nodeID)
             try await Self.rawStream(ads) { requests, responses in
                 requests.yield(Self.request(EnvoyTypeURL.cluster, node: true))
-                let first = try #require(try await responses.next(within: 5))
+                let first = try #require(try await responses.next(within: 20))
                 #expect(first.versionInfo == "v1")
                 try await ads.cache.setSnapshot(XDSFixtures.snapshot("v2"), for: XDSFixtures.nodeID)
                 try await ads.cache.setSnapshot(XDSFixtures.snapshot("v3"), for: XDSFixtures.nodeID)
                 #expect(try await responses.next(within: 0.3) == nil, "a second CDS response arrived before the ACK")
                 requests.yield(Self.request(EnvoyTypeURL.cluster, version: "v1", nonce: first.nonce))
-                let second = try #require(try await responses.next(within: 5))
+                let second = try #require(try await responses.next(within: 20))
                 #expect(second.versionInfo == "v3")
                 #expect(second.nonce != first.nonce)
             }
@@ -304,7 +304,7 @@ struct ADSHarness {
                 try await ads.cache.setSnapshot(XDSFixtures.snapshot("v1"), for: XDSFixtures.nodeID)
                 var order: [String] = []
                 for _ in 0..<4 {
-                    let response = try #require(try await responses.next(within: 5))
+                    let response = try #require(try await responses.next(within: 20))
                     order.append(response.typeURL)
                 }
                 #expect(order == [EnvoyTypeURL.cluster, EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.listener, EnvoyTypeURL.routeConfiguration])
