@@ -176,12 +176,6 @@ public struct RouteBuilder: Sendable {
         return true
     }
 
-    /// True when a match has no condition that can fail once the port and source are known
-    /// (a match translating to Istio's catch-all route).
-    static func isCatchAll(_ match: VirtualService.HTTPMatchRequest?) -> Bool {
-        RouteMatchConverter.isCatchAll(RouteMatchConverter.convert(match))
-    }
-
     /// Istio's `translateRoute`: one rule and one of its matches as an Envoy route; nil when the
     /// rule cannot be expressed (an unsupported redirect code, no destination).
     private func route(
