@@ -30,10 +30,16 @@ public struct ForwardProxyBuilder: Sendable {
     }
 
     /// `ForwardProxyCluster`: a dynamic forward proxy cluster on ``dnsCache``, speaking the
-    /// downstream's HTTP version as `PassthroughCluster` does.
+    /// downstream's HTTP version as `PassthroughCluster` does. Envoy requires `auto_sni` and
+    /// `auto_san_validation` on such clusters (they only matter should the cluster speak TLS).
     public func cluster() -> Envoy_Config_Cluster_V3_Cluster {
         var cluster = ClusterBuilder(options: options).passthroughCluster()
         cluster.name = ClusterName.forwardProxy
+        let key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+        typealias Options = Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions
+        var protocolOptions = cluster.typedExtensionProtocolOptions[key].flatMap { try? Options(unpackingAny: $0) } ?? Options()
+        protocolOptions.upstreamHTTPProtocolOptions = .with { $0.autoSni = true; $0.autoSanValidation = true }
+        cluster.typedExtensionProtocolOptions[key] = Proto.any(protocolOptions)
         cluster.clusterType = .with {
             $0.name = "envoy.clusters.dynamic_forward_proxy"
             $0.typedConfig = Proto.any(Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.with {
