@@ -134,6 +134,9 @@ import Testing
                   serverCertificate: \(certs.serverCertificate.path)
                   privateKey: \(certs.serverKey.path)
                   caCertificates: \(certs.caCertificate.path)
+              - port: {number: \(httpsPort), name: https-vault, protocol: HTTPS}
+                hosts: [vault.example.com]
+                tls: {mode: SIMPLE, credentialName: vault-cert}
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -176,6 +179,12 @@ import Testing
         print("gateway HTTPS MUTUAL: with client certificate measured \(withClientCert.httpStatus) from \(withClientCert.echoName ?? "-"); without one measured HTTP \(withoutClientCert.httpStatus), curl exit \(withoutClientCert.exitStatus)")
         #expect(withClientCert.httpStatus == 200 && withClientCert.echoName == "productpage-v1", "\(withClientCert.stderr)")
         #expect(withoutClientCert.httpStatus != 200 && withoutClientCert.exitStatus != 0)
+
+        // The server whose certificate is a secret (needs SDS) is left out and istiod says why.
+        let reported = await LoopbackMesh.eventually(timeout: .seconds(10)) {
+            mesh.istiod?.output.contains("spec.servers[3].tls.credentialName: credentialName \"vault-cert\" needs SDS") == true
+        }
+        #expect(reported, "\(mesh.istiod?.output.suffix(3000) ?? "")")
 
         // httpsRedirect: plain HTTP gets a 301 to https, path kept.
         let redirect = await Self.waitFor(301) {
