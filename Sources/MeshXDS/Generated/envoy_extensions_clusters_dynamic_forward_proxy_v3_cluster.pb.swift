@@ -9,6 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// SwiftMesh trimmed subset of Envoy's envoy/extensions/clusters/dynamic_forward_proxy/v3/cluster.proto.
+/// Left out: sub-cluster mode.
 
 public import SwiftProtobuf
 
@@ -27,14 +28,15 @@ public nonisolated struct Envoy_Extensions_Clusters_DynamicForwardProxy_V3_Clust
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  public var clusterImplementationSpecifier: Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.OneOf_ClusterImplementationSpecifier? = nil
+
   public var dnsCacheConfig: Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig {
-    get {_dnsCacheConfig ?? Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig()}
-    set {_dnsCacheConfig = newValue}
+    get {
+      if case .dnsCacheConfig(let v)? = clusterImplementationSpecifier {return v}
+      return Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig()
+    }
+    set {clusterImplementationSpecifier = .dnsCacheConfig(newValue)}
   }
-  /// Returns true if `dnsCacheConfig` has been explicitly set.
-  public var hasDnsCacheConfig: Bool {self._dnsCacheConfig != nil}
-  /// Clears the value of `dnsCacheConfig`. Subsequent reads from it will return its default value.
-  public mutating func clearDnsCacheConfig() {self._dnsCacheConfig = nil}
 
   public var allowInsecureClusterOptions: Bool = false
 
@@ -42,9 +44,12 @@ public nonisolated struct Envoy_Extensions_Clusters_DynamicForwardProxy_V3_Clust
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  public nonisolated enum OneOf_ClusterImplementationSpecifier: Equatable, Sendable {
+    case dnsCacheConfig(Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig)
 
-  fileprivate var _dnsCacheConfig: Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig? = nil
+  }
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -61,7 +66,19 @@ nonisolated extension Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterCo
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._dnsCacheConfig) }()
+      case 1: try {
+        var v: Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig?
+        var hadOneofValue = false
+        if let current = self.clusterImplementationSpecifier {
+          hadOneofValue = true
+          if case .dnsCacheConfig(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.clusterImplementationSpecifier = .dnsCacheConfig(v)
+        }
+      }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.allowInsecureClusterOptions) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.allowCoalescedConnections) }()
       default: break
@@ -74,7 +91,7 @@ nonisolated extension Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterCo
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._dnsCacheConfig {
+    try { if case .dnsCacheConfig(let v)? = self.clusterImplementationSpecifier {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
     if self.allowInsecureClusterOptions != false {
@@ -87,7 +104,7 @@ nonisolated extension Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterCo
   }
 
   public static func ==(lhs: Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig, rhs: Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig) -> Bool {
-    if lhs._dnsCacheConfig != rhs._dnsCacheConfig {return false}
+    if lhs.clusterImplementationSpecifier != rhs.clusterImplementationSpecifier {return false}
     if lhs.allowInsecureClusterOptions != rhs.allowInsecureClusterOptions {return false}
     if lhs.allowCoalescedConnections != rhs.allowCoalescedConnections {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
