@@ -179,6 +179,14 @@ import Testing
         #expect(routes.first?.route.cluster == "outbound|9080||reviews.bookinfo.svc.cluster.local")
     }
 
+    @Test func virtualServicesNotExportedToTheGatewayNamespaceAreLeftOut() throws {
+        let gateway = Self.gateway("  - port: {number: 8080, name: http, protocol: HTTP}\n    hosts: [\"*\"]")
+        let exported = try Self.snapshot(gateway + "\n---\n" + Self.virtualService(hosts: "[x.org]") + "\n  exportTo: [istio-system]")
+        #expect(Self.routeConfigs(exported).first?.virtualHosts.map(\.name) == ["x.org:8080"])
+        let privateVS = try Self.snapshot(gateway + "\n---\n" + Self.virtualService(hosts: "[x.org]") + "\n  exportTo: [.]")
+        #expect(Self.routeConfigs(privateVS).first?.virtualHosts.map(\.name) == ["blackhole:8080"])
+    }
+
     @Test func tlsContextFromFiles() throws {
         let builder = GatewayListenerBuilder(options: TranslationOptions())
         let mutual = ServerTLSSettings(

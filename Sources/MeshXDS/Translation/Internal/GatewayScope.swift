@@ -168,9 +168,14 @@ struct GatewayScope: Sendable {
         server.hosts.contains { ($0.namespace == "*" || $0.namespace == namespace) && HostName.matches(host, $0.host) }
     }
 
-    /// The VirtualServices bound to the server's gateway that serve some of its hosts, with those hosts.
+    /// The VirtualServices bound to the server's gateway that serve some of its hosts, with those
+    /// hosts; as in Istio, only those whose `exportTo` makes them visible in the gateway proxy's namespace.
     func virtualServices(for server: BoundServer) -> [(virtualService: Resource<VirtualService>, hosts: [String])] {
-        snapshot.virtualServices.virtualServices(gateway: server.gatewayKey, visibleFrom: server.gateway.meta.namespace)
+        snapshot.virtualServices.virtualServices(gateway: server.gatewayKey, visibleFrom: proxy.namespace)
+            .filter { vs in
+                ExportScope(exportTo: vs.spec.exportTo, defaults: snapshot.mesh.defaultVirtualServiceExportTo)
+                    .isVisible(from: proxy.namespace, owner: vs.meta.namespace)
+            }
             .compactMap { vs in
                 let hosts = matchingHosts(server, virtualService: vs)
                 return hosts.isEmpty ? nil : (vs, hosts)
