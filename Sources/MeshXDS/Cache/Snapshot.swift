@@ -1,4 +1,5 @@
 public import SwiftProtobuf
+import Synchronization
 
 /// A consistent, versioned set of xDS resources for one proxy (or one group of proxies).
 ///
@@ -13,18 +14,112 @@ public import SwiftProtobuf
 /// ```
 public struct Snapshot: Sendable, Hashable {
     /// The resources of one type URL and the version they are published under.
+    ///
+    /// A set can be layered: a ``ResourceSet`` shared by many proxies (their common outbound
+    /// clusters, say) under a few resources of the proxy's own. The shared layer is stored once
+    /// however many snapshots hold it; a resource of the own layer replaces a shared one of the
+    /// same name.
     public struct Resources: Sendable, Hashable {
         /// The version sent as `version_info` (state of the world) or `system_version_info` (delta).
         public var version: String
-        /// The resources by name.
-        public var items: [String: XDSResource]
+        /// The layer shared with other snapshots.
+        public private(set) var shared: ResourceSet
+        /// The resources of this snapshot alone.
+        public private(set) var own: ResourceSet
 
         /// - Parameters:
         ///   - version: The version of this set.
         ///   - items: The resources; a later resource replaces an earlier one of the same name.
         public init(version: String, items: [XDSResource] = []) {
             self.version = version
-            self.items = Dictionary(items.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+            self.shared = ResourceSet()
+            self.own = ResourceSet(items)
+        }
+
+        /// A layered set: `shared` (held by other snapshots too) under `own`.
+        public init(version: String, shared: ResourceSet, own: ResourceSet = ResourceSet()) {
+            self.version = version
+            self.shared = shared
+            self.own = own
+        }
+
+        /// The resources by name (both layers merged; prefer ``resource(named:)`` and
+        /// ``sorted(where:)``, which do not build a new dictionary).
+        public var items: [String: XDSResource] {
+            get { own.isEmpty ? shared.byName : shared.byName.merging(own.byName) { _, mine in mine } }
+            set {
+                shared = ResourceSet()
+                own = ResourceSet(Array(newValue.values))
+            }
+        }
+
+        /// The number of distinct resource names.
+        public var count: Int {
+            own.isEmpty ? shared.count : shared.count + own.count - own.sorted.filter { shared.byName[$0.name] != nil }.count
+        }
+
+        /// The resource called `name`, if any.
+        public func resource(named name: String) -> XDSResource? { own.byName[name] ?? shared.byName[name] }
+
+        /// Every resource name.
+        public var names: Set<String> { Set(shared.byName.keys).union(own.byName.keys) }
+
+        /// What the resources need from another type (a cluster's load assignment, a listener's
+        /// route configuration), or a description of a resource that does not decode. A shared
+        /// layer computes this once, however many snapshots hold it.
+        func references() -> [ResourceReference] {
+            if own.isEmpty { return shared.references() }
+            return shared.references().filter { own.byName[$0.referrer] == nil } + own.references()
+        }
+
+        /// The resources that satisfy `isIncluded`, sorted by name, merging both layers in one pass.
+        public func sorted(where isIncluded: (XDSResource) -> Bool) -> [XDSResource] {
+            if own.isEmpty { return shared.sorted.filter(isIncluded) }
+            if shared.isEmpty { return own.sorted.filter(isIncluded) }
+            var result: [XDSResource] = []
+            result.reserveCapacity(shared.count + own.count)
+            var i = shared.sorted.startIndex, j = own.sorted.startIndex
+            while i < shared.sorted.endIndex || j < own.sorted.endIndex {
+                let next: XDSResource
+                if j == own.sorted.endIndex || (i < shared.sorted.endIndex && shared.sorted[i].name < own.sorted[j].name) {
+                    next = shared.sorted[i]
+                    i += 1
+                } else {
+                    if i < shared.sorted.endIndex, shared.sorted[i].name == own.sorted[j].name { i += 1 }
+                    next = own.sorted[j]
+                    j += 1
+                }
+                if isIncluded(next) { result.append(next) }
+            }
+            return result
+        }
+    }
+
+    /// An immutable set of resources of one type, indexed by name and kept sorted by name, meant to
+    /// be built once and shared by value between snapshots (the storage is not copied).
+    public struct ResourceSet: Sendable, Hashable {
+        /// The resources by name.
+        public let byName: [String: XDSResource]
+        /// The resources sorted by name.
+        public let sorted: [XDSResource]
+
+        /// A set of `items`; a later resource replaces an earlier one of the same name.
+        public init(_ items: [XDSResource] = []) {
+            let byName = Dictionary(items.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+            self.byName = byName
+            self.sorted = byName.values.sorted { $0.name < $1.name }
+        }
+
+        public var isEmpty: Bool { sorted.isEmpty }
+        public var count: Int { sorted.count }
+
+        private let referenceCache = ReferenceCache()
+
+        public static func == (lhs: ResourceSet, rhs: ResourceSet) -> Bool { lhs.sorted == rhs.sorted }
+        public func hash(into hasher: inout Hasher) { hasher.combine(sorted.count) }
+
+        func references() -> [ResourceReference] {
+            referenceCache.value { ResourceReference.all(in: sorted) }
         }
     }
 
@@ -94,7 +189,7 @@ public struct Snapshot: Sendable, Hashable {
     public func version(of typeURL: String) -> String? { resources[typeURL]?.version }
 
     /// The names of a type's resources.
-    public func names(of typeURL: String) -> Set<String> { Set(resources[typeURL].map { Array($0.items.keys) } ?? []) }
+    public func names(of typeURL: String) -> Set<String> { resources[typeURL]?.names ?? [] }
 
     /// Checks that every reference between types resolves inside the snapshot.
     ///
@@ -106,30 +201,14 @@ public struct Snapshot: Sendable, Hashable {
     ///   missing reference.
     public func validateConsistency() throws(XDSError) {
         var problems: [String] = []
-        if let endpoints = resources[EnvoyTypeURL.clusterLoadAssignment] {
-            for item in (resources[EnvoyTypeURL.cluster]?.items.values).map(Array.init) ?? [] {
-                guard let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: item.resource) else {
-                    problems.append("cluster \"\(item.name)\" does not decode")
-                    continue
-                }
-                guard case .type(.eds)? = cluster.clusterDiscoveryType else { continue }
-                let serviceName = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
-                if endpoints.items[serviceName] == nil {
-                    problems.append("EDS cluster \"\(cluster.name)\" references ClusterLoadAssignment \"\(serviceName)\", which is missing")
-                }
+        func check(_ referring: Resources?, in target: Resources?) {
+            guard let referring, let target else { return }
+            for reference in referring.references() where target.resource(named: reference.name) == nil {
+                problems.append(reference.problem)
             }
         }
-        if let routes = resources[EnvoyTypeURL.routeConfiguration] {
-            for item in (resources[EnvoyTypeURL.listener]?.items.values).map(Array.init) ?? [] {
-                guard let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: item.resource) else {
-                    problems.append("listener \"\(item.name)\" does not decode")
-                    continue
-                }
-                for name in Self.routeConfigNames(in: listener) where routes.items[name] == nil {
-                    problems.append("listener \"\(listener.name)\" references RouteConfiguration \"\(name)\", which is missing")
-                }
-            }
-        }
+        check(resources[EnvoyTypeURL.cluster], in: resources[EnvoyTypeURL.clusterLoadAssignment])
+        check(resources[EnvoyTypeURL.listener], in: resources[EnvoyTypeURL.routeConfiguration])
         guard problems.isEmpty else {
             throw XDSError(code: .inconsistentSnapshot, message: problems.sorted().joined(separator: "; "))
         }
@@ -151,6 +230,58 @@ public struct Snapshot: Sendable, Hashable {
             }
         }
         return names
+    }
+}
+
+/// A name one resource needs to find in another type for a snapshot to be consistent.
+struct ResourceReference: Sendable {
+    var referrer: String
+    var name: String
+    var problem: String
+
+    /// Load assignments named by EDS clusters and route configurations named by listeners; a
+    /// cluster or listener that does not decode is reported with an empty `name`, which never resolves.
+    static func all(in items: [XDSResource]) -> [ResourceReference] {
+        var references: [ResourceReference] = []
+        for item in items {
+            switch item.resource.typeURL {
+            case EnvoyTypeURL.cluster:
+                guard let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: item.resource) else {
+                    references.append(ResourceReference(referrer: item.name, name: "", problem: "cluster \"\(item.name)\" does not decode"))
+                    continue
+                }
+                guard case .type(.eds)? = cluster.clusterDiscoveryType else { continue }
+                let serviceName = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
+                references.append(ResourceReference(
+                    referrer: item.name, name: serviceName,
+                    problem: "EDS cluster \"\(cluster.name)\" references ClusterLoadAssignment \"\(serviceName)\", which is missing"))
+            case EnvoyTypeURL.listener:
+                guard let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: item.resource) else {
+                    references.append(ResourceReference(referrer: item.name, name: "", problem: "listener \"\(item.name)\" does not decode"))
+                    continue
+                }
+                for name in Snapshot.routeConfigNames(in: listener) {
+                    references.append(ResourceReference(
+                        referrer: item.name, name: name,
+                        problem: "listener \"\(listener.name)\" references RouteConfiguration \"\(name)\", which is missing"))
+                }
+            default:
+                continue
+            }
+        }
+        return references
+    }
+}
+
+/// Computes a value once and keeps it; shared by every copy of the value type holding it.
+final class ReferenceCache: Sendable {
+    private let stored = Mutex<[ResourceReference]?>(nil)
+
+    func value(_ compute: () -> [ResourceReference]) -> [ResourceReference] {
+        if let known = stored.withLock({ $0 }) { return known }
+        let computed = compute()
+        stored.withLock { $0 = computed }
+        return computed
     }
 }
 

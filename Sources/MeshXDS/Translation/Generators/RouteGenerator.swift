@@ -11,7 +11,11 @@ public struct RouteGenerator: ResourceGenerator {
 
     public var typeURL: String { EnvoyTypeURL.routeConfiguration }
 
+    /// Outbound route configurations are shared (inbound routes are inline in listeners).
+    public var splitsSharedPart: Bool { true }
+
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        guard request.includesShared else { return [] }
         if request.proxy.type == .router {
             return GatewayRouteBuilder(options: request.options)
                 .routeConfigurations(snapshot: request.snapshot, proxy: request.proxy, names: request.resourceNames)
