@@ -217,6 +217,12 @@ public actor IstioSnapshotProducer {
             }
         }
         guard next != previous else { return }
+        if full, proxy.view.type == .router {
+            // Gateway servers translation left out (a secret that needs SDS, a port conflict), once per change.
+            for problem in GatewayListenerBuilder.problems(snapshot: meshSnapshot, proxy: proxy.view, options: options) {
+                logger.warning("gateway server left out: \(problem)", metadata: ["node": "\(nodeID)"])
+            }
+        }
         do {
             try await cache.setSnapshot(next, for: nodeID)
         } catch {

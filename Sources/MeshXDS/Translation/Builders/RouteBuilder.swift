@@ -289,9 +289,10 @@ public struct RouteBuilder: Sendable {
         return "\(virtualService):\(port)\(path)"
     }
 
-    /// Istio's catch-all virtual host: `allow_any` to PassthroughCluster, else `block_all` answering 502.
+    /// Istio's catch-all virtual host: `allow_any` to `cluster` (PassthroughCluster, or ForwardProxyCluster
+    /// for HTTP_PROXY listeners), or for BlackHoleCluster `block_all` answering 502.
     public func catchAllVirtualHost(cluster: String) -> Envoy_Config_Route_V3_VirtualHost {
-        let allow = cluster == ClusterName.passthrough
+        let allow = cluster != ClusterName.blackHole
         return .with {
             $0.name = allow ? "allow_any" : "block_all"
             $0.domains = ["*"]

@@ -35,8 +35,12 @@ public struct ClusterGenerator: ResourceGenerator {
             }
             clusters.append(builder.inboundPassthroughCluster(port: nil))
         }
+        if request.proxy.type == .router {
+            clusters += GatewayClusters.sniDNATClusters(scope: scope, builder: builder)
+        }
         clusters.append(builder.blackHoleCluster())
         clusters.append(builder.passthroughCluster())
+        if scope.needsForwardProxy { clusters.append(ForwardProxyBuilder(options: request.options).cluster()) }
         return clusters.filter { request.wants($0.name) }.map { GeneratedResource(name: $0.name, message: $0) }
     }
 }

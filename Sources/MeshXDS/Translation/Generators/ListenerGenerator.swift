@@ -3,13 +3,19 @@ import MeshCore
 /// LDS: the Sidecar's explicit egress listeners (`bind_port`, HTTP through RDS, HTTP_PROXY, or
 /// TCP), its ingress listeners forwarding to `defaultEndpoint`, and, for proxies whose traffic is
 /// captured by iptables, `virtualOutbound` (15001), a listener per outbound service port and
-/// `virtualInbound` (15006).
+/// `virtualInbound` (15006). Router proxies get their Gateway servers' listeners instead
+/// (``GatewayListenerBuilder``).
 public struct ListenerGenerator: ResourceGenerator {
     public init() {}
 
     public var typeURL: String { EnvoyTypeURL.listener }
 
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        if request.proxy.type == .router {
+            return GatewayListenerBuilder(options: request.options)
+                .listeners(snapshot: request.snapshot, proxy: request.proxy)
+                .map { GeneratedResource(name: $0.name, message: $0) }
+        }
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = ListenerBuilder(options: request.options)
         let routes = RouteBuilder(options: request.options)
@@ -24,6 +30,9 @@ public struct ListenerGenerator: ResourceGenerator {
         for egress in scope.egressListeners {
             let filter: Envoy_Config_Listener_V3_Filter
             switch egress.kind {
+            case .httpProxy where scope.needsForwardProxy:
+                filter = ForwardProxyBuilder(options: request.options)
+                    .httpConnectionManager(statPrefix: "outbound_\(egress.bind)_\(egress.port)", routeName: "\(egress.port)")
             case .http, .httpProxy:
                 filter = builder.httpConnectionManager(statPrefix: "outbound_\(egress.bind)_\(egress.port)", routeName: "\(egress.port)")
             case .tcp:

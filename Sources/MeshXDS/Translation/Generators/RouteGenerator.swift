@@ -4,7 +4,8 @@ import MeshCore
 /// port (`9080`), with a virtual host per service port and the catch-all host.
 ///
 /// For an HTTP_PROXY egress listener the configuration covers every port of every service the
-/// listener exposes and matches `host:port` authorities.
+/// listener exposes and matches `host:port` authorities; under ALLOW_ANY unknown authorities go
+/// to ``ClusterName/forwardProxy``. Router proxies get their gateway routes (``GatewayRouteBuilder``).
 public struct RouteGenerator: ResourceGenerator {
     public init() {}
 
@@ -15,6 +16,11 @@ public struct RouteGenerator: ResourceGenerator {
 
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
         guard request.includesShared else { return [] }
+        if request.proxy.type == .router {
+            return GatewayRouteBuilder(options: request.options)
+                .routeConfigurations(snapshot: request.snapshot, proxy: request.proxy, names: request.resourceNames)
+                .map { GeneratedResource(name: $0.name, message: $0) }
+        }
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = RouteBuilder(options: request.options)
         let lookup: RouteBuilder.ServiceLookup = { host, namespace in scope.service(named: host, namespace: namespace) }
@@ -32,7 +38,8 @@ public struct RouteGenerator: ResourceGenerator {
                 }
             }
             let config = builder.outboundRouteConfiguration(
-                name: route.name, virtualHosts: virtualHosts, catchAllCluster: scope.catchAllCluster)
+                name: route.name, virtualHosts: virtualHosts,
+                catchAllCluster: route.httpProxy ? scope.httpProxyCatchAllCluster : scope.catchAllCluster)
             out.append(GeneratedResource(name: route.name, message: config))
         }
         return out

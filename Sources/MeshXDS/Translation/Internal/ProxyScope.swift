@@ -48,7 +48,8 @@ struct ProxyScope: Sendable {
         self.proxy = proxy
         self.options = options
         let workload = proxy.workload
-        let sidecar = snapshot.sidecars.sidecar(for: workload)
+        // Sidecar resources do not apply to gateways (router proxies), as in Istio.
+        let sidecar = proxy.type == .router ? nil : snapshot.sidecars.sidecar(for: workload)
         self.sidecar = sidecar
         switch sidecar?.spec.outboundTrafficPolicy?.mode {
         case .ALLOW_ANY?: outboundMode = .allowAny
@@ -124,13 +125,24 @@ struct ProxyScope: Sendable {
         return services.sorted { $0.hostname < $1.hostname }.filter { seen.insert($0.hostname).inserted }
     }
 
-    /// True when the proxy captures traffic with iptables and so gets 15001/15006.
-    var isTransparent: Bool { proxy.interceptionMode != .none }
+    /// True when the proxy captures traffic with iptables and so gets 15001/15006 (never a gateway).
+    var isTransparent: Bool { proxy.interceptionMode != .none && proxy.type != .router }
 
     /// The catch-all cluster for unknown destinations. Without capture there is no original
     /// destination, so `PassthroughCluster` would loop back into the listener: block instead.
     var catchAllCluster: String {
         outboundMode == .allowAny && isTransparent ? ClusterName.passthrough : ClusterName.blackHole
+    }
+
+    /// The catch-all cluster of an HTTP_PROXY listener's routes: under ALLOW_ANY the dynamic
+    /// forward proxy (the authority names the target; there is no original destination).
+    var httpProxyCatchAllCluster: String {
+        outboundMode == .allowAny ? ClusterName.forwardProxy : ClusterName.blackHole
+    }
+
+    /// True when some HTTP_PROXY egress listener forwards unknown hosts (ALLOW_ANY).
+    var needsForwardProxy: Bool {
+        outboundMode == .allowAny && egressListeners.contains { $0.kind == .httpProxy }
     }
 
     func destinationRule(for service: MeshService) -> DestinationRuleIndex.Merged? {

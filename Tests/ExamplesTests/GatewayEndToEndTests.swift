@@ -1,0 +1,344 @@
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// An Envoy ingress gateway (`sidecar --proxy envoy --type router`) driven by istiod, in front of
+/// echo-server workloads, and `outboundTrafficPolicy` through a sidecar's HTTP proxy listener —
+/// all real processes on loopback.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct GatewayEndToEndTests {
+    /// ServiceEntries `<name>.bookinfo.svc.cluster.local:9080` for the workloads.
+    static func services(_ workloads: [(service: String, workload: LoopbackMesh.Workload)]) -> String {
+        workloads.map { entry in
+            """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: \(entry.service), namespace: bookinfo}
+            spec:
+              hosts: [\(entry.service).bookinfo.svc.cluster.local]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(entry.workload.port)}]
+              endpoints: [{address: \(entry.workload.ip)}]
+            """
+        }.joined(separator: "\n---\n")
+    }
+
+    /// Waits until `send` answers `status` (the gateway got its listeners and routes).
+    static func waitFor(_ status: Int, _ send: () async -> LoopbackMesh.Response) async -> LoopbackMesh.Response {
+        var last = LoopbackMesh.Response(status: -1, headers: [], body: "")
+        _ = await LoopbackMesh.eventually {
+            last = await send()
+            return last.status == status
+        }
+        return last
+    }
+
+    @Test func ingressGatewayRoutesByHostAndPath() async throws {
+        guard let mesh = try await LoopbackMesh.start() else { return }
+        defer { mesh.stop() }
+        let productpage = try await mesh.startEcho("productpage-v1")
+        let reviews = try await mesh.startEcho("reviews-v1")
+        let ratings = try await mesh.startEcho("ratings-v1")
+        let gatewayIP = LoopbackAddresses.next()
+        let port = try LoopbackNetwork.freePort(on: gatewayIP)
+        try mesh.write("services.yaml", Self.services([("productpage", productpage), ("reviews", reviews), ("ratings", ratings)]))
+        try mesh.write("gateway.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: \(port), name: http, protocol: HTTP}
+                hosts: ["bookinfo/bookinfo.example.com", "bookinfo/ratings.example.com"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: bookinfo, namespace: bookinfo}
+            spec:
+              hosts: [bookinfo.example.com]
+              gateways: [istio-system/ingress]
+              http:
+              - match: [{uri: {prefix: /reviews}}]
+                route: [{destination: {host: reviews}}]
+              - route: [{destination: {host: productpage}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ratings, namespace: bookinfo}
+            spec:
+              hosts: [ratings.example.com]
+              gateways: [istio-system/ingress]
+              http:
+              - route: [{destination: {host: ratings}}]
+            """)
+        let gateway = try await mesh.startGateway(ip: gatewayIP)
+        let ready = await mesh.waitUntilReady(gateway)
+        try #require(ready, "\(mesh.diagnostics)")
+        let first = await Self.waitFor(200) { await mesh.requestGateway(gateway, port: port, host: "bookinfo.example.com", path: "/") }
+        try #require(first.status == 200, "\(first)\n\(mesh.diagnostics)")
+
+        let cases: [(host: String, path: String, expected: String)] = [
+            ("bookinfo.example.com", "/", "productpage-v1"),
+            ("bookinfo.example.com", "/reviews/1", "reviews-v1"),
+            ("ratings.example.com", "/ratings/1", "ratings-v1"),
+            ("ratings.example.com:\(port)", "/reviews/1", "ratings-v1"),
+        ]
+        for (host, path, expected) in cases {
+            let counts = await LoopbackMesh.tally(20, key: { "\($0.status) \($0.echoName ?? "-")" }) {
+                await mesh.requestGateway(gateway, port: port, host: host, path: path)
+            }
+            print("gateway routing: Host \(host) \(path): asked 20 × \(expected), measured \(counts)")
+            #expect(counts == ["200 \(expected)": 20], "Host \(host) path \(path)")
+        }
+        let seenPath = await mesh.requestGateway(gateway, port: port, host: "bookinfo.example.com", path: "/reviews/1?x=1").echoPath
+        #expect(seenPath == "/reviews/1?x=1")
+        let unknown = await mesh.requestGateway(gateway, port: port, host: "unknown.example.com", path: "/")
+        print("gateway routing: Host unknown.example.com: asked 404 (no virtual host), measured \(unknown.status)")
+        #expect(unknown.status == 404)
+    }
+
+    @Test func httpsWithFileCertificatesAndHTTPSRedirect() async throws {
+        guard let curl = Curl.binary() else { return }
+        guard let certs = try await TestCertificates.make(dnsNames: ["bookinfo.example.com", "partner.example.com"]) else { return }
+        defer { certs.remove() }
+        guard let mesh = try await LoopbackMesh.start() else { return }
+        defer { mesh.stop() }
+        let productpage = try await mesh.startEcho("productpage-v1")
+        let reviews = try await mesh.startEcho("reviews-v1")
+        let gatewayIP = LoopbackAddresses.next()
+        let httpPort = try LoopbackNetwork.freePort(on: gatewayIP)
+        var httpsPort = try LoopbackNetwork.freePort(on: gatewayIP)
+        while httpsPort == httpPort { httpsPort = try LoopbackNetwork.freePort(on: gatewayIP) }
+        try mesh.write("services.yaml", Self.services([("productpage", productpage), ("reviews", reviews)]))
+        try mesh.write("gateway.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: secure, namespace: bookinfo}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: \(httpPort), name: http, protocol: HTTP}
+                hosts: [bookinfo.example.com]
+                tls: {httpsRedirect: true}
+              - port: {number: \(httpsPort), name: https, protocol: HTTPS}
+                hosts: [bookinfo.example.com]
+                tls:
+                  mode: SIMPLE
+                  serverCertificate: \(certs.serverCertificate.path)
+                  privateKey: \(certs.serverKey.path)
+              - port: {number: \(httpsPort), name: https-partner, protocol: HTTPS}
+                hosts: [partner.example.com]
+                tls:
+                  mode: MUTUAL
+                  serverCertificate: \(certs.serverCertificate.path)
+                  privateKey: \(certs.serverKey.path)
+                  caCertificates: \(certs.caCertificate.path)
+              - port: {number: \(httpsPort), name: https-vault, protocol: HTTPS}
+                hosts: [vault.example.com]
+                tls: {mode: SIMPLE, credentialName: vault-cert}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: bookinfo, namespace: bookinfo}
+            spec:
+              hosts: [bookinfo.example.com, partner.example.com]
+              gateways: [secure]
+              http:
+              - match: [{uri: {prefix: /reviews}}]
+                route: [{destination: {host: reviews}}]
+              - route: [{destination: {host: productpage}}]
+            """)
+        let gateway = try await mesh.startGateway(ip: gatewayIP)
+        let ready = await mesh.waitUntilReady(gateway)
+        try #require(ready, "\(mesh.diagnostics)")
+
+        func https(_ host: String, _ path: String, _ extra: [String]) async throws -> Curl.Result {
+            try await Curl.get(curl, "https://\(host):\(httpsPort)\(path)", ["--resolve", "\(host):\(httpsPort):\(gatewayIP)"] + extra)
+        }
+        let trusted = ["--cacert", certs.caCertificate.path]
+        var result = try await https("bookinfo.example.com", "/reviews/1", trusted)
+        _ = await LoopbackMesh.eventually {
+            result = (try? await https("bookinfo.example.com", "/reviews/1", trusted)) ?? result
+            return result.httpStatus == 200
+        }
+        print("gateway HTTPS (SIMPLE, file certificate, client trusts the test CA): asked 200 from reviews-v1, measured \(result.httpStatus) from \(result.echoName ?? "-") (curl exit \(result.exitStatus))")
+        #expect(result.exitStatus == 0 && result.httpStatus == 200, "\(result.stderr)\n\(mesh.diagnostics)")
+        #expect(result.echoName == "reviews-v1")
+        let root = try await https("bookinfo.example.com", "/", trusted)
+        #expect(root.httpStatus == 200 && root.echoName == "productpage-v1")
+
+        // Without the CA the client must refuse the certificate (curl exit 60: peer certificate cannot be authenticated).
+        let untrusted = try await https("bookinfo.example.com", "/", [])
+        print("gateway HTTPS without the CA: asked a verification failure, measured curl exit \(untrusted.exitStatus)")
+        #expect(untrusted.exitStatus == 60, "\(untrusted.stderr)")
+
+        // MUTUAL on the same port, chosen by SNI: a client certificate signed by the CA is required.
+        let withClientCert = try await https("partner.example.com", "/", trusted + ["--cert", certs.clientCertificate.path, "--key", certs.clientKey.path])
+        let withoutClientCert = try await https("partner.example.com", "/", trusted)
+        print("gateway HTTPS MUTUAL: with client certificate measured \(withClientCert.httpStatus) from \(withClientCert.echoName ?? "-"); without one measured HTTP \(withoutClientCert.httpStatus), curl exit \(withoutClientCert.exitStatus)")
+        #expect(withClientCert.httpStatus == 200 && withClientCert.echoName == "productpage-v1", "\(withClientCert.stderr)")
+        #expect(withoutClientCert.httpStatus != 200 && withoutClientCert.exitStatus != 0)
+
+        // The server whose certificate is a secret (needs SDS) is left out and istiod says why.
+        let reported = await LoopbackMesh.eventually(timeout: .seconds(10)) {
+            mesh.istiod?.output.contains("spec.servers[3].tls.credentialName: credentialName \"vault-cert\" needs SDS") == true
+        }
+        #expect(reported, "\(mesh.istiod?.output.suffix(3000) ?? "")")
+
+        // httpsRedirect: plain HTTP gets a 301 to https, path kept.
+        let redirect = await Self.waitFor(301) {
+            await mesh.requestGateway(gateway, port: httpPort, host: "bookinfo.example.com", path: "/reviews/1")
+        }
+        print("gateway httpsRedirect: asked 301 to https, measured \(redirect.status) Location \(redirect.header("location") ?? "-")")
+        #expect(redirect.status == 301)
+        #expect(redirect.header("location") == "https://bookinfo.example.com/reviews/1"
+                || redirect.header("location") == "https://bookinfo.example.com:\(httpPort)/reviews/1")
+    }
+
+    @Test func registryOnlyRefusesAnUnknownHostThatAllowAnyPasses() async throws {
+        guard let mesh = try await LoopbackMesh.start() else { return }
+        defer { mesh.stop() }
+        let reviews = try await mesh.startEcho("reviews-v1")
+        // Not in any registry: only reachable when the policy lets unknown hosts through.
+        let outside = try await mesh.startEcho("outside")
+        let client = LoopbackAddresses.next()
+        let proxyPort = try LoopbackNetwork.freePort(on: client)
+        func sidecar(_ mode: String) -> String {
+            """
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: client, namespace: bookinfo}
+            spec:
+              workloadSelector: {labels: {app: client}}
+              egress:
+              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
+                bind: \(client)
+                captureMode: NONE
+                hosts: ["./*"]
+              outboundTrafficPolicy: {mode: \(mode)}
+            """
+        }
+        try mesh.write("services.yaml", Self.services([("reviews", reviews)]))
+        try mesh.write("sidecar.yaml", sidecar("REGISTRY_ONLY"))
+        let proxy = try await mesh.startProxy(namespace: "bookinfo", labels: ["app": "client"], ip: client)
+        let ready = await mesh.waitUntilReady(proxy)
+        try #require(ready, "\(mesh.diagnostics)")
+        let known = await Self.waitFor(200) {
+            await mesh.requestThroughProxy(proxy, port: proxyPort, url: "http://reviews.bookinfo.svc.cluster.local:9080/")
+        }
+        try #require(known.status == 200, "\(known)\n\(mesh.diagnostics)")
+
+        let unknownURL = "http://\(outside.ip):\(outside.port)/hello"
+        let refused = await LoopbackMesh.tally(20, key: { "\($0.status) \($0.echoName ?? "-")" }) {
+            await mesh.requestThroughProxy(proxy, port: proxyPort, url: unknownURL)
+        }
+        print("outboundTrafficPolicy REGISTRY_ONLY: unknown host \(outside.ip):\(outside.port): asked 20 × 502 (block_all), measured \(refused)")
+        #expect(refused == ["502 -": 20])
+
+        try mesh.write("sidecar.yaml", sidecar("ALLOW_ANY"))
+        let first = await Self.waitFor(200) { await mesh.requestThroughProxy(proxy, port: proxyPort, url: unknownURL) }
+        try #require(first.status == 200, "\(first)\n\(mesh.diagnostics)")
+        let passed = await LoopbackMesh.tally(20, key: { "\($0.status) \($0.echoName ?? "-")" }) {
+            await mesh.requestThroughProxy(proxy, port: proxyPort, url: unknownURL)
+        }
+        print("outboundTrafficPolicy ALLOW_ANY: unknown host \(outside.ip):\(outside.port): asked 20 × 200 from outside, measured \(passed)")
+        #expect(passed == ["200 outside": 20])
+        #expect(first.echoPath == "/hello")
+        let forwarded = await mesh.stat(proxy, "cluster.ForwardProxyCluster.upstream_rq_200") ?? 0
+        #expect(forwarded >= 21, "ForwardProxyCluster carried \(forwarded) requests")
+        // Registered services still go to their own cluster.
+        let stillKnown = await mesh.requestThroughProxy(proxy, port: proxyPort, url: "http://reviews.bookinfo.svc.cluster.local:9080/")
+        #expect(stillKnown.status == 200 && stillKnown.echoName == "reviews-v1")
+    }
+
+    /// Istio's egress gateway task on loopback: the client's sidecar sends an external host to the
+    /// egress gateway (the VirtualService's `mesh` match), which sends it out (its gateway match).
+    @Test func egressGatewayCarriesExternalTraffic() async throws {
+        guard let mesh = try await LoopbackMesh.start() else { return }
+        defer { mesh.stop() }
+        let external = try await mesh.startEcho("edition")
+        let gatewayIP = LoopbackAddresses.next()
+        let gatewayPort = try LoopbackNetwork.freePort(on: gatewayIP)
+        let client = LoopbackAddresses.next()
+        let proxyPort = try LoopbackNetwork.freePort(on: client)
+        try mesh.write("egress.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: edition, namespace: default}
+            spec:
+              hosts: [edition.example.com]
+              ports: [{number: 80, name: http-port, protocol: HTTP, targetPort: \(external.port)}]
+              resolution: DNS
+              endpoints: [{address: \(external.ip)}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: istio-egressgateway, namespace: istio-system}
+            spec:
+              hosts: [istio-egressgateway.istio-system.svc.cluster.local]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP, targetPort: \(gatewayPort)}]
+              endpoints: [{address: \(gatewayIP)}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: istio-egressgateway, namespace: default}
+            spec:
+              selector: {istio: egressgateway}
+              servers:
+              - port: {number: \(gatewayPort), name: http, protocol: HTTP}
+                hosts: [edition.example.com]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: egressgateway-for-edition, namespace: default}
+            spec:
+              host: istio-egressgateway.istio-system.svc.cluster.local
+              subsets: [{name: edition}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: direct-edition-through-egress-gateway, namespace: default}
+            spec:
+              hosts: [edition.example.com]
+              gateways: [istio-egressgateway, mesh]
+              http:
+              - match: [{gateways: [mesh], port: 80}]
+                route:
+                - destination: {host: istio-egressgateway.istio-system.svc.cluster.local, subset: edition, port: {number: 80}}
+              - match: [{gateways: [istio-egressgateway], port: \(gatewayPort)}]
+                route:
+                - destination: {host: edition.example.com, port: {number: 80}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: client, namespace: default}
+            spec:
+              workloadSelector: {labels: {app: client}}
+              egress:
+              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
+                bind: \(client)
+                captureMode: NONE
+                hosts: ["*/*"]
+              outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+            """)
+        let gateway = try await mesh.startGateway(labels: ["istio": "egressgateway"], ip: gatewayIP)
+        let proxy = try await mesh.startProxy(namespace: "default", labels: ["app": "client"], ip: client)
+        let gatewayReady = await mesh.waitUntilReady(gateway)
+        let proxyReady = await mesh.waitUntilReady(proxy)
+        try #require(gatewayReady && proxyReady, "\(mesh.diagnostics)")
+        let first = await Self.waitFor(200) { await mesh.requestThroughProxy(proxy, port: proxyPort, url: "http://edition.example.com/politics") }
+        try #require(first.status == 200, "\(first)\n\(mesh.diagnostics)")
+        let counts = await LoopbackMesh.tally(20, key: { "\($0.status) \($0.echoName ?? "-")" }) {
+            await mesh.requestThroughProxy(proxy, port: proxyPort, url: "http://edition.example.com/politics")
+        }
+        let viaSidecar = await mesh.stat(proxy, "cluster.outbound|80|edition|istio-egressgateway.istio-system.svc.cluster.local.upstream_rq_200") ?? 0
+        let viaGateway = await mesh.stat(gateway, "cluster.outbound|80||edition.example.com.upstream_rq_200") ?? 0
+        print("egress gateway: asked 20 × 200 from edition via the egress gateway, measured \(counts); sidecar→gateway cluster 200s \(viaSidecar), gateway→external cluster 200s \(viaGateway)")
+        #expect(counts == ["200 edition": 20])
+        #expect(first.echoPath == "/politics")
+        #expect(viaSidecar >= 21 && viaGateway >= 21)
+    }
+}
