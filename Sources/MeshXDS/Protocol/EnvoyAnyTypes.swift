@@ -40,6 +40,8 @@ public enum EnvoyAnyTypes {
             Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.self,
             Envoy_Extensions_Retry_Host_PreviousHosts_V3_PreviousHostsPredicate.self,
             Envoy_Extensions_Retry_Priority_PreviousPriorities_V3_PreviousPrioritiesConfig.self,
+            Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer.self,
+            Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.self,
         ]
     }
 

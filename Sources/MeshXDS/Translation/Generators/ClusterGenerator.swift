@@ -13,7 +13,9 @@ public struct ClusterGenerator: ResourceGenerator {
             let instances = request.snapshot.services.instances(of: service)
             let rule = scope.destinationRule(for: service)
             for port in service.ports {
-                clusters += builder.outboundClusters(service: service, port: port, instances: instances, rule: rule)
+                clusters += builder.withUpstreamTLS(
+                    builder.outboundClusters(service: service, port: port, instances: instances, rule: rule),
+                    service: service, port: port, instances: instances, rule: rule, mesh: request.snapshot.mesh)
             }
         }
         var inboundPorts = Set<UInt32>()
@@ -29,6 +31,8 @@ public struct ClusterGenerator: ResourceGenerator {
             }
             clusters.append(builder.inboundPassthroughCluster(port: nil))
         }
+        clusters += InboundFilterChainBuilder(snapshot: request.snapshot, proxy: request.proxy, options: request.options).jwksEndpoints
+            .map { JWTAuthenticationBuilder.jwksCluster($0, connectTimeout: request.options.connectTimeout) }
         clusters.append(builder.blackHoleCluster())
         clusters.append(builder.passthroughCluster())
         return clusters.filter { request.wants($0.name) }.map { GeneratedResource(name: $0.name, message: $0) }
