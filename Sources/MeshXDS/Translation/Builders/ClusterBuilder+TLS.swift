@@ -134,7 +134,7 @@ struct UpstreamTLSBuilder {
                         if let ca = tls.caCertificates, !ca.isEmpty {
                             $0.trustedCa = .with { $0.filename = ca }
                         } else {
-                            $0.systemRootCerts = .init()
+                            $0.trustedCa = .with { $0.filename = TLSContexts.systemCABundle }
                         }
                         if let crl = tls.caCrl, !crl.isEmpty { $0.crl = .with { $0.filename = crl } }
                         $0.matchTypedSubjectAltNames = (tls.subjectAltNames ?? []).map(TLSContexts.sanMatcher)

@@ -178,7 +178,7 @@ struct JWTAuthenticationBuilder {
                     $0.commonTlsContext = .with {
                         $0.tlsParams = TLSContexts.tlsParameters
                         $0.validationContext = .with {
-                            $0.systemRootCerts = .init()
+                            $0.trustedCa = .with { $0.filename = TLSContexts.systemCABundle }
                             $0.matchTypedSubjectAltNames = [TLSContexts.sanMatcher(endpoint.host)]
                         }
                     }

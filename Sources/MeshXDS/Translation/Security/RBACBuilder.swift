@@ -348,10 +348,12 @@ private struct RuleContext {
 
     func payload(issuer: String, path: [String], _ value: Envoy_Type_Matcher_V3_ValueMatcher) -> Principal {
         .with {
-            $0.metadata = .with {
-                $0.filter = Self.jwtFilter
-                $0.path = ([issuer] + path).map { key in .with { $0.key = key } }
-                $0.value = value
+            $0.sourcedMetadata = .with {
+                $0.metadataMatcher = .with {
+                    $0.filter = Self.jwtFilter
+                    $0.path = ([issuer] + path).map { key in .with { $0.key = key } }
+                    $0.value = value
+                }
             }
         }
     }
@@ -449,13 +451,15 @@ private struct RuleContext {
         return .with { $0.destinationPort = number }
     }
 
-    /// A path without its query: exact, `*` prefix/suffix, or a `{*}`/`{**}` template.
+    /// A path without its query: exact, `*` prefix/suffix, or a template where Istio's `{*}`
+    /// (one segment) and `{**}` (any remainder) become Envoy's URI template `*` and `**`.
     func path(_ value: String) -> Permission {
         if value.contains("{*") {
+            let template = value.replacing("{**}", with: "**").replacing("{*}", with: "*")
             return .with {
                 $0.uriTemplate = .with {
                     $0.name = "uri-template"
-                    $0.typedConfig = Proto.any(Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.with { $0.pathTemplate = value })
+                    $0.typedConfig = Proto.any(Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.with { $0.pathTemplate = template })
                 }
             }
         }
@@ -493,10 +497,12 @@ private struct RuleContext {
             return asPermissions { value in
                 let string = Self.stringValue(RBACBuilder.stringMatcher(value))
                 return .with {
-                    $0.metadata = .with {
-                        $0.filter = filter
-                        $0.path = path.map { k in .with { $0.key = k } }
-                        $0.value = .with { $0.orMatch = .with { $0.valueMatchers = [string, .with { $0.listMatch = .with { $0.oneOf = string } }] } }
+                    $0.sourcedMetadata = .with {
+                        $0.metadataMatcher = .with {
+                            $0.filter = filter
+                            $0.path = path.map { k in .with { $0.key = k } }
+                            $0.value = .with { $0.orMatch = .with { $0.valueMatchers = [string, .with { $0.listMatch = .with { $0.oneOf = string } }] } }
+                        }
                     }
                 }
             }

@@ -26,6 +26,10 @@ enum TLSContexts {
         "AES256-GCM-SHA384", "AES128-GCM-SHA256",
     ]
 
+    /// The operating system's CA bundle (Debian, Ubuntu, Alpine, Fedora's compat path), trusted
+    /// where a TLS origination names no CA. Envoy only verifies SANs against an explicit bundle.
+    static let systemCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
     /// SDS over gRPC to `sds-grpc`, as Istio's sidecars fetch secrets from their agent.
     static var sdsConfigSource: Envoy_Config_Core_V3_ConfigSource {
         .with {
