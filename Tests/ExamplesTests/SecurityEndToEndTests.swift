@@ -87,7 +87,7 @@ import Testing
           - port: {number: \(port), protocol: HTTP, name: http}
             bind: \(proxyIP)
             captureMode: NONE
-            defaultEndpoint: \(workload.ip):\(workload.port)
+            defaultEndpoint: 0.0.0.0:\(workload.port)
         ---
         apiVersion: security.istio.io/v1
         kind: RequestAuthentication
@@ -132,8 +132,9 @@ import Testing
         defer { mesh.stop() }
         let key = try SigningKey.make()
         defer { key.remove() }
-        let httpbin = try await mesh.startEcho("httpbin")
+        // The application shares the sidecar's address, as in a pod.
         let proxyIP = LoopbackAddresses.next()
+        let httpbin = try await mesh.startEcho("httpbin", ip: proxyIP)
         let port = try LoopbackNetwork.freePort(on: proxyIP)
         try mesh.write("security.yaml", Self.config(workload: httpbin, proxyIP: proxyIP, port: port, jwks: key.jwks))
         let proxy = try await mesh.startProxy(namespace: "foo", labels: ["app": "httpbin"], serviceAccount: "httpbin", ip: proxyIP)
@@ -171,9 +172,10 @@ import Testing
             Case(name: "GET /admin with x-team: blue (DENY wins)", path: "/admin/x", headers: [("x-team", "blue")], status: 403, body: "RBAC: access denied"),
             Case(name: "GET /jwt valid token", path: "/jwt/x", headers: bearer(alice), status: 200),
             Case(name: "GET /jwt no token", path: "/jwt/x", status: 403, body: "RBAC: access denied"),
-            Case(name: "GET /jwt bad signature", path: "/jwt/x", headers: bearer(forged), status: 401),
+            Case(name: "GET /jwt bad signature", path: "/jwt/x", headers: bearer(forged), status: 401, body: "Jwt verification fails"),
             Case(name: "GET /jwt expired token", path: "/jwt/x", headers: bearer(expired), status: 401, body: "Jwt is expired"),
-            Case(name: "GET /jwt wrong audience", path: "/jwt/x", headers: bearer(wrongAudience), status: 401),
+            // Envoy's jwt_authn answers an audience mismatch with 403, other verification failures with 401.
+            Case(name: "GET /jwt wrong audience", path: "/jwt/x", headers: bearer(wrongAudience), status: 403, body: "Audiences in Jwt are not allowed"),
             Case(name: "GET /open bad signature, header ok", path: "/open/x", headers: [("x-team", "blue")] + bearer(forged), status: 401),
             Case(name: "GET /alice as alice", path: "/alice/x", headers: bearer(alice), status: 200),
             Case(name: "GET /alice as bob", path: "/alice/x", headers: bearer(bob), status: 403, body: "RBAC: access denied"),
