@@ -65,7 +65,8 @@ import Testing
         let file = directory.appendingPathComponent("bootstrap.json")
         try JSONSerialization.data(withJSONObject: bootstrap, options: [.prettyPrinted, .sortedKeys]).write(to: file)
 
-        let result = try EnvoyBinary.run(envoy, ["--mode", "validate", "-c", file.path, "-l", "warn", "--log-path", "/dev/stderr"])
+        // Relative file names in a case (certificates of DestinationRules) resolve in its directory.
+        let result = try EnvoyBinary.run(envoy, ["--mode", "validate", "-c", file.path, "-l", "warn", "--log-path", "/dev/stderr"], in: testCase.directory)
         #expect(result.status == 0, "\(testCase.name): envoy --mode validate failed:\n\(result.output)")
         #expect(result.output.contains("\(file.path)' OK"), "\(result.output)")
         #expect(!result.output.contains("Deprecated field"), "\(testCase.name) uses a field Envoy deprecates:\n\(result.output)")

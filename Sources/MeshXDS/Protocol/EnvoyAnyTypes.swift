@@ -42,6 +42,8 @@ public enum EnvoyAnyTypes {
             Envoy_Extensions_Retry_Priority_PreviousPriorities_V3_PreviousPrioritiesConfig.self,
             Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig.self,
             Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.self,
+            Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer.self,
+            Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.self,
         ]
     }
 

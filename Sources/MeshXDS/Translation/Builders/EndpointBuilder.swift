@@ -33,6 +33,7 @@ public struct EndpointBuilder: Sendable {
                             $0.endpoint = .with { $0.address = Proto.address(instance.address, port: endpointPort) }
                             $0.healthStatus = .healthy
                             $0.loadBalancingWeight = .init(max(instance.weight, 1))
+                            if let metadata = TLSContexts.endpointMetadata(instance) { $0.metadata = metadata }
                         }
                     }
                     $0.loadBalancingWeight = .init(group.reduce(0) { $0 + max($1.weight, 1) })

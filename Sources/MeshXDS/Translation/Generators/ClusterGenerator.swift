@@ -16,7 +16,9 @@ public struct ClusterGenerator: ResourceGenerator {
             let instances = request.snapshot.services.instances(of: service)
             let rule = scope.destinationRule(for: service)
             for port in service.ports {
-                clusters += builder.outboundClusters(service: service, port: port, instances: instances, rule: rule)
+                clusters += builder.withUpstreamTLS(
+                    builder.outboundClusters(service: service, port: port, instances: instances, rule: rule),
+                    service: service, port: port, instances: instances, rule: rule, mesh: request.snapshot.mesh)
             }
         }
         guard request.includesOwn else {
@@ -38,6 +40,8 @@ public struct ClusterGenerator: ResourceGenerator {
         if request.proxy.type == .router {
             clusters += GatewayClusters.sniDNATClusters(scope: scope, builder: builder)
         }
+        clusters += InboundFilterChainBuilder(snapshot: request.snapshot, proxy: request.proxy, options: request.options).jwksEndpoints
+            .map { JWTAuthenticationBuilder.jwksCluster($0, connectTimeout: request.options.connectTimeout) }
         clusters.append(builder.blackHoleCluster())
         clusters.append(builder.passthroughCluster())
         if scope.needsForwardProxy { clusters.append(ForwardProxyBuilder(options: request.options).cluster()) }

@@ -21,6 +21,7 @@ public struct ListenerGenerator: ResourceGenerator {
         let routes = RouteBuilder(options: request.options)
         let tcpRoutes = TCPRouteBuilder(options: request.options)
         let lookup: RouteBuilder.ServiceLookup = { host, namespace in scope.service(named: host, namespace: namespace) }
+        let inbound = InboundFilterChainBuilder(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         var listeners: [Envoy_Config_Listener_V3_Listener] = []
         var names = Set<String>()
         func add(_ listener: Envoy_Config_Listener_V3_Listener) {
@@ -58,7 +59,7 @@ public struct ListenerGenerator: ResourceGenerator {
         for ingress in scope.ingressListeners where inboundPorts.insert(ingress.port).inserted {
             let filters = inboundFilters(port: ingress.port, protocol: ingress.protocol, statPrefix: "inbound_\(ingress.bind)_\(ingress.port)")
             if ingress.bindToPort {
-                add(builder.listener(address: ingress.bind, port: ingress.port, direction: .inbound, bindToPort: true, filters: filters))
+                add(inbound.secure(builder.listener(address: ingress.bind, port: ingress.port, direction: .inbound, bindToPort: true, filters: filters)))
             } else {
                 capturedInbound.append((ingress.port, filters))
             }
@@ -93,7 +94,7 @@ public struct ListenerGenerator: ResourceGenerator {
                     capturedInbound.append((target, inboundFilters(port: target, protocol: port.protocol, statPrefix: "inbound_0.0.0.0_\(target)")))
                 }
             }
-            add(builder.virtualInbound(chains: capturedInbound.sorted { $0.port < $1.port }))
+            add(inbound.secure(builder.virtualInbound(chains: capturedInbound.sorted { $0.port < $1.port })))
         }
         return listeners.map { GeneratedResource(name: $0.name, message: $0) }
     }
