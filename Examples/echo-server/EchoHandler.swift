@@ -30,7 +30,7 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let requestHead = head else { return }
             head = nil
-            let route = EchoRoute(uri: requestHead.uri)
+            let route = EchoFailure.apply(to: EchoRoute(uri: requestHead.uri))
             if route.delayMilliseconds > 0 {
                 let size = bodySize
                 let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -49,13 +49,14 @@ public struct RouteBuilder: Sendable {
         service: MeshService, port: ServicePortInfo, proxy: ProxyView, virtualService: Resource<VirtualService>?,
         includePort: Bool, services: ServiceLookup, rules: RuleLookup
     ) -> Envoy_Config_Route_V3_VirtualHost {
-        let routes: [Envoy_Config_Route_V3_Route]
+        var routes: [Envoy_Config_Route_V3_Route]
         if let virtualService {
             routes = self.routes(virtualService, port: port.port, proxy: proxy, services: services, rules: rules)
         } else {
             let hashPolicy = rules(service)?.trafficPolicy?.loadBalancer?.consistentHash != nil
             routes = [defaultRoute(cluster: ClusterName.outbound(port: port.port, host: service.hostname),
                                    operation: "\(service.hostname):\(port.port)/*", hashPolicy: hashPolicy)]
+            if let hash = HashPolicyConverter.forService(rule: rules(service), port: port.port) { routes[0].route.hashPolicy = [hash] }
         }
         return .with {
             $0.name = "\(service.hostname):\(port.port)"
@@ -166,9 +167,11 @@ public struct RouteBuilder: Sendable {
             var action = Envoy_Config_Route_V3_RouteAction()
             let destinations = (rule.route ?? []).filter { ($0.weight ?? 0) != 0 || (rule.route ?? []).count == 1 }
             var hashPolicy = false
+            var hashPolicies: [HashPolicyConverter.HashPolicy] = []
             func clusterName(_ destination: Destination?) -> String {
                 let host = destination?.host ?? ""
                 let service = services(host, namespace)
+                if let hash = HashPolicyConverter.forDestination(rule: service.flatMap(rules), subset: destination?.subset, port: destination?.port?.number) { hashPolicies.append(hash) }
                 if let service, rules(service)?.trafficPolicy?.loadBalancer?.consistentHash != nil { hashPolicy = true }
                 let resolved = service?.hostname ?? HostName.resolve(host, namespace: namespace, domainSuffix: options.domainSuffix)
                 var destinationPort = port
@@ -197,6 +200,7 @@ public struct RouteBuilder: Sendable {
                 }
             }
             if let authority = rule.rewrite?.authority { action.hostRewriteLiteral = authority }
+            action.hashPolicy = hashPolicies
             RouteTimeoutConverter.apply(rule.timeout, to: &action)
             if let retry = RetryPolicyConverter.convert(rule.retries ?? options.defaultRetryPolicy, hashPolicy: hashPolicy) {
                 action.retryPolicy = retry

@@ -13,7 +13,7 @@ public struct ClusterGenerator: ResourceGenerator {
             let instances = request.snapshot.services.instances(of: service)
             let rule = scope.destinationRule(for: service)
             for port in service.ports {
-                clusters += builder.outboundClusters(service: service, port: port, instances: instances, rule: rule)
+                clusters += builder.outboundClusters(service: service, port: port, instances: instances, rule: rule, proxy: request.proxy)
             }
         }
         var inboundPorts = Set<UInt32>()
