@@ -31,8 +31,6 @@ public struct TranslationOptions: Sendable, Hashable {
     public var h2UpgradePolicy: MeshConfig.H2UpgradePolicy?
     /// MeshConfig `tcpKeepalive` for upstream connections (a DestinationRule overrides it per field).
     public var tcpKeepalive: MeshConfig.TCPKeepalive?
-    /// Re-resolution interval of DNS clusters (MeshConfig `dnsRefreshRate`, 60s).
-    public var dnsRefreshRate: ConfigDuration? = ConfigDuration(milliseconds: 60_000)
 
     /// Creates options; every default is Istio's.
     public init(
@@ -64,6 +62,5 @@ public struct TranslationOptions: Sendable, Hashable {
         localityLbSetting = mesh.localityLbSetting ?? localityLbSetting
         h2UpgradePolicy = mesh.h2UpgradePolicy
         tcpKeepalive = mesh.tcpKeepalive
-        if let rate = mesh.dnsRefreshRate { dnsRefreshRate = rate }
     }
 }

@@ -78,8 +78,9 @@ public struct ClusterBuilder: Sendable {
         switch c.type {
         case .strictDns, .logicalDns:
             c.dnsLookupFamily = Self.dnsLookupFamily(proxy?.ipAddresses ?? [])
-            if let rate = options.dnsRefreshRate { c.dnsRefreshRate = Proto.duration(rate) }
-            c.respectDnsTtl = true
+            // Istio also sets `dns_refresh_rate` (MeshConfig `dnsRefreshRate`) and `respect_dns_ttl`;
+            // Envoy 1.40 deprecates both on Cluster in favour of the `envoy.clusters.dns` extension,
+            // which the trimmed protos do not carry yet, so Envoy's defaults apply.
             func assignment(_ locality: LocalityLoadBalancing?) -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment {
                 endpoints.loadAssignment(
                     clusterName: name, port: port, instances: instances, subsetLabels: subsetLabels,

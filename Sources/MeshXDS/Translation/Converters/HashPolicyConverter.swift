@@ -18,7 +18,7 @@ public enum HashPolicyConverter {
                     if let ttl = cookie.ttl { c.ttl = Proto.duration(ttl) }
                     c.path = cookie.path ?? ""
                     c.attributes = (cookie.attributes ?? []).map { attribute in
-                        .with { $0.name = attribute.name ?? ""; $0.value = attribute.value ?? "" }
+                        HashPolicy.CookieAttribute.with { $0.name = attribute.name ?? ""; $0.value = attribute.value ?? "" }
                     }
                 }
             }
