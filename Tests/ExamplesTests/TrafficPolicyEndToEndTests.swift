@@ -150,13 +150,14 @@ import Testing
         #expect(toV2 == ["web-v2": 50] && toV1 == ["web-v1": 50])
 
         // 2. Circuit breaker: one connection and one pending request allowed, 20 slow requests at once.
-        let burst = await mesh.concurrentRequestsThroughProxy(client, port: egressPort, url: Self.url("slow", "/delay/1500"), count: 20)
+        // (A third may pass when it reaches Envoy after the first answer, on a loaded machine.)
+        let burst = await mesh.concurrentRequestsThroughProxy(client, port: egressPort, url: Self.url("slow", "/delay/3000"), count: 20)
         let ok = burst.filter { $0.status == 200 }.count
         let overflowed = burst.filter { $0.status == 503 && $0.header("x-envoy-overloaded") == "true" }.count
         let pendingOverflow = await mesh.stat(client, "cluster.\(Self.cluster("slow")).upstream_rq_pending_overflow") ?? -1
         let statuses = Dictionary(burst.map { ($0.status, 1) }, uniquingKeysWith: +)
-        print("circuit breaker: asked maxConnections 1 + http1MaxPendingRequests 1 under 20 concurrent /delay/1500; measured statuses \(statuses), \(overflowed) × 503 with x-envoy-overloaded (flag UO), upstream_rq_pending_overflow=\(pendingOverflow)")
-        #expect((1...2).contains(ok), "at most one active and one pending request may pass: \(statuses)")
+        print("circuit breaker: asked maxConnections 1 + http1MaxPendingRequests 1 under 20 concurrent /delay/3000; measured statuses \(statuses), \(overflowed) × 503 with x-envoy-overloaded (flag UO), upstream_rq_pending_overflow=\(pendingOverflow)")
+        #expect((2...3).contains(ok), "one active and one pending request pass: \(statuses)")
         #expect(overflowed == 20 - ok, "every other request overflows with UO: \(statuses)")
         #expect(pendingOverflow == overflowed)
 
@@ -168,12 +169,17 @@ import Testing
             byEndpoint[response.echoName ?? "status \(response.status)", default: 0] += 1
             if response.status != 200 { failures += 1 }
         }
+        // Answers from the failing endpoint that reached Envoy (Istio's default retry may hide one from the client).
+        // Envoy counts 503s it retried under `retry.` and creates per-code counters on first use.
+        let final503 = await mesh.stat(client, "cluster.\(Self.cluster("flaky")).upstream_rq_503") ?? 0
+        let retried503 = await mesh.stat(client, "cluster.\(Self.cluster("flaky")).retry.upstream_rq_503") ?? 0
+        let upstream503 = final503 + retried503
         let ejected = await mesh.stat(client, "cluster.\(Self.cluster("flaky")).outlier_detection.ejections_enforced_consecutive_5xx") ?? -1
-        let badShare = Double(byEndpoint["flaky-bad"] ?? 0) / 90
-        print("outlier ejection: asked consecutive5xxErrors 1 over 3 endpoints (one answers 503); measured over 90 requests \(byEndpoint), \(failures) failed, ejected endpoint share \(String(format: "%.3f", badShare)), ejections_enforced_consecutive_5xx=\(ejected)")
-        #expect((byEndpoint["flaky-bad"] ?? 0) <= 1 && failures <= 1, "the failing endpoint must be ejected after one 503: \(byEndpoint)")
+        let badShare = Double(max(upstream503, 0)) / 90
+        print("outlier ejection: asked consecutive5xxErrors 1 over 3 endpoints (one answers 503); measured over 90 requests \(byEndpoint), \(failures) failed at the client, \(upstream503) upstream 503 of which \(retried503) retried elsewhere (ejected endpoint share \(String(format: "%.3f", badShare))), ejections_enforced_consecutive_5xx=\(ejected)")
+        #expect(ejected == 1, "the failing endpoint is ejected once (base ejection 300s)")
+        #expect((0...1).contains(upstream503) && (byEndpoint["flaky-bad"] ?? 0) <= 1 && failures <= 1, "the failing endpoint must be ejected after one 503: \(byEndpoint)")
         #expect((byEndpoint["flaky-1"] ?? 0) >= 40 && (byEndpoint["flaky-2"] ?? 0) >= 40, "\(byEndpoint)")
-        #expect(ejected >= 1 || (byEndpoint["flaky-bad"] ?? 0) == 0)
 
         // 4. Consistent hashing on a header: each user sticks to one endpoint; users spread.
         var endpointsByUser: [String: Set<String>] = [:]
