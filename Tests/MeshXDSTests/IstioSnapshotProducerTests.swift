@@ -123,6 +123,45 @@ import Testing
         await producer.finish()
     }
 
+    /// Two instances of a workload in one namespace hold one copy of their outbound resources,
+    /// and an edit that leaves a namespace's resources alone keeps that copy.
+    @Test func instancesOfANamespaceShareTheirOutboundResources() async throws {
+        let store = InMemoryConfigStore(try Self.decode(Self.config(namespace: "a", address: "127.0.0.10") + "\n---\n" + Self.config(namespace: "b", address: "127.0.0.20")))
+        let cache = SnapshotCache()
+        let producer = IstioSnapshotProducer(store: store, cache: cache, quietPeriod: .milliseconds(10), maximumDelay: .seconds(1))
+        let running = Task { await producer.run() }
+        defer { running.cancel() }
+        let first = Self.node("a", ip: "127.0.0.11"), second = Self.node("a", ip: "127.0.0.12")
+        producer.callbacks.requestReceived(.init(), on: XDSConnectionInfo(connectionID: "c1", mode: .stateOfTheWorld, peer: "test", node: first))
+        producer.callbacks.requestReceived(.init(), on: XDSConnectionInfo(connectionID: "c2", mode: .stateOfTheWorld, peer: "test", node: second))
+        #expect(await waitUntil {
+            let one = await cache.snapshot(for: first.id)
+            let two = await cache.snapshot(for: second.id)
+            return one != nil && two != nil
+        })
+        func storage(_ id: String, _ typeURL: String) async -> UnsafeRawPointer? {
+            await cache.snapshot(for: id)?.resources[typeURL]?.shared.sorted.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        }
+        for typeURL in [EnvoyTypeURL.cluster, EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.routeConfiguration] {
+            let one = await storage(first.id, typeURL)
+            #expect(one != nil, "\(typeURL) has a shared layer")
+            #expect(one == (await storage(second.id, typeURL)), "\(typeURL) is stored once for both instances")
+            let merged = await cache.snapshot(for: first.id)?.resources[typeURL]
+            #expect((merged?.count ?? 0) >= (merged?.shared.count ?? 1))
+        }
+        // Own resources differ: each instance has its own listeners.
+        #expect(await cache.snapshot(for: first.id)?.resources[EnvoyTypeURL.listener]?.shared.isEmpty == true)
+
+        // An edit in namespace b rebuilds everything, but a's shared clusters are kept, not copied.
+        let before = await storage(first.id, EnvoyTypeURL.cluster)
+        let pushes = await producer.pushes
+        let reweighted = try Self.decode(Self.config(namespace: "b", address: "127.0.0.20", weight: 50)).first { $0.kind == .virtualService }!
+        await store.apply(reweighted)
+        #expect(await waitUntil { await producer.pushes > pushes })
+        #expect(await storage(first.id, EnvoyTypeURL.cluster) == before)
+        await producer.finish()
+    }
+
     @Test func digestIsStable() {
         #expect(IstioSnapshotProducer.digest("a") == IstioSnapshotProducer.digest("a"))
         #expect(IstioSnapshotProducer.digest("a") != IstioSnapshotProducer.digest("b"))

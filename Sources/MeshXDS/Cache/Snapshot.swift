@@ -13,19 +13,99 @@ public import SwiftProtobuf
 /// ```
 public struct Snapshot: Sendable, Hashable {
     /// The resources of one type URL and the version they are published under.
+    ///
+    /// A set can be layered: a ``ResourceSet`` shared by many proxies (their common outbound
+    /// clusters, say) under a few resources of the proxy's own. The shared layer is stored once
+    /// however many snapshots hold it; a resource of the own layer replaces a shared one of the
+    /// same name.
     public struct Resources: Sendable, Hashable {
         /// The version sent as `version_info` (state of the world) or `system_version_info` (delta).
         public var version: String
-        /// The resources by name.
-        public var items: [String: XDSResource]
+        /// The layer shared with other snapshots.
+        public private(set) var shared: ResourceSet
+        /// The resources of this snapshot alone.
+        public private(set) var own: ResourceSet
 
         /// - Parameters:
         ///   - version: The version of this set.
         ///   - items: The resources; a later resource replaces an earlier one of the same name.
         public init(version: String, items: [XDSResource] = []) {
             self.version = version
-            self.items = Dictionary(items.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+            self.shared = ResourceSet()
+            self.own = ResourceSet(items)
         }
+
+        /// A layered set: `shared` (held by other snapshots too) under `own`.
+        public init(version: String, shared: ResourceSet, own: ResourceSet = ResourceSet()) {
+            self.version = version
+            self.shared = shared
+            self.own = own
+        }
+
+        /// The resources by name (both layers merged; prefer ``resource(named:)`` and
+        /// ``sorted(where:)``, which do not build a new dictionary).
+        public var items: [String: XDSResource] {
+            get { own.isEmpty ? shared.byName : shared.byName.merging(own.byName) { _, mine in mine } }
+            set {
+                shared = ResourceSet()
+                own = ResourceSet(Array(newValue.values))
+            }
+        }
+
+        /// The number of distinct resource names.
+        public var count: Int {
+            own.isEmpty ? shared.count : shared.count + own.count - own.sorted.filter { shared.byName[$0.name] != nil }.count
+        }
+
+        /// The resource called `name`, if any.
+        public func resource(named name: String) -> XDSResource? { own.byName[name] ?? shared.byName[name] }
+
+        /// Every resource name.
+        public var names: Set<String> { Set(shared.byName.keys).union(own.byName.keys) }
+
+        /// The resources that satisfy `isIncluded`, sorted by name, merging both layers in one pass.
+        public func sorted(where isIncluded: (XDSResource) -> Bool) -> [XDSResource] {
+            if own.isEmpty { return shared.sorted.filter(isIncluded) }
+            if shared.isEmpty { return own.sorted.filter(isIncluded) }
+            var result: [XDSResource] = []
+            result.reserveCapacity(shared.count + own.count)
+            var i = shared.sorted.startIndex, j = own.sorted.startIndex
+            while i < shared.sorted.endIndex || j < own.sorted.endIndex {
+                let next: XDSResource
+                if j == own.sorted.endIndex || (i < shared.sorted.endIndex && shared.sorted[i].name < own.sorted[j].name) {
+                    next = shared.sorted[i]
+                    i += 1
+                } else {
+                    if i < shared.sorted.endIndex, shared.sorted[i].name == own.sorted[j].name { i += 1 }
+                    next = own.sorted[j]
+                    j += 1
+                }
+                if isIncluded(next) { result.append(next) }
+            }
+            return result
+        }
+    }
+
+    /// An immutable set of resources of one type, indexed by name and kept sorted by name, meant to
+    /// be built once and shared by value between snapshots (the storage is not copied).
+    public struct ResourceSet: Sendable, Hashable {
+        /// The resources by name.
+        public let byName: [String: XDSResource]
+        /// The resources sorted by name.
+        public let sorted: [XDSResource]
+
+        /// A set of `items`; a later resource replaces an earlier one of the same name.
+        public init(_ items: [XDSResource] = []) {
+            let byName = Dictionary(items.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+            self.byName = byName
+            self.sorted = byName.values.sorted { $0.name < $1.name }
+        }
+
+        public var isEmpty: Bool { sorted.isEmpty }
+        public var count: Int { sorted.count }
+
+        public static func == (lhs: ResourceSet, rhs: ResourceSet) -> Bool { lhs.sorted == rhs.sorted }
+        public func hash(into hasher: inout Hasher) { hasher.combine(sorted.count) }
     }
 
     /// The resources by type URL.
@@ -94,7 +174,7 @@ public struct Snapshot: Sendable, Hashable {
     public func version(of typeURL: String) -> String? { resources[typeURL]?.version }
 
     /// The names of a type's resources.
-    public func names(of typeURL: String) -> Set<String> { Set(resources[typeURL].map { Array($0.items.keys) } ?? []) }
+    public func names(of typeURL: String) -> Set<String> { resources[typeURL]?.names ?? [] }
 
     /// Checks that every reference between types resolves inside the snapshot.
     ///
@@ -107,25 +187,25 @@ public struct Snapshot: Sendable, Hashable {
     public func validateConsistency() throws(XDSError) {
         var problems: [String] = []
         if let endpoints = resources[EnvoyTypeURL.clusterLoadAssignment] {
-            for item in (resources[EnvoyTypeURL.cluster]?.items.values).map(Array.init) ?? [] {
+            for item in resources[EnvoyTypeURL.cluster]?.sorted(where: { _ in true }) ?? [] {
                 guard let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: item.resource) else {
                     problems.append("cluster \"\(item.name)\" does not decode")
                     continue
                 }
                 guard case .type(.eds)? = cluster.clusterDiscoveryType else { continue }
                 let serviceName = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
-                if endpoints.items[serviceName] == nil {
+                if endpoints.resource(named: serviceName) == nil {
                     problems.append("EDS cluster \"\(cluster.name)\" references ClusterLoadAssignment \"\(serviceName)\", which is missing")
                 }
             }
         }
         if let routes = resources[EnvoyTypeURL.routeConfiguration] {
-            for item in (resources[EnvoyTypeURL.listener]?.items.values).map(Array.init) ?? [] {
+            for item in resources[EnvoyTypeURL.listener]?.sorted(where: { _ in true }) ?? [] {
                 guard let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: item.resource) else {
                     problems.append("listener \"\(item.name)\" does not decode")
                     continue
                 }
-                for name in Self.routeConfigNames(in: listener) where routes.items[name] == nil {
+                for name in Self.routeConfigNames(in: listener) where routes.resource(named: name) == nil {
                     problems.append("listener \"\(listener.name)\" references RouteConfiguration \"\(name)\", which is missing")
                 }
             }

@@ -46,6 +46,12 @@ public actor IstioSnapshotProducer {
 
     private var proxies: [String: ConnectedProxy] = [:]
     private var meshSnapshot: MeshSnapshot
+    private var sharing: OutboundSharing
+    /// Shared parts generated from the current mesh snapshot, by type URL and sharing key.
+    private var sharedParts: [String: [OutboundSharingKey: SharedPart]] = [:]
+    /// The previous mesh snapshot's shared parts: an unchanged part is reused from there, so
+    /// snapshots keep sharing one storage and compare equal without looking at every resource.
+    private var previousSharedParts: [String: [OutboundSharingKey: SharedPart]] = [:]
     private var generation = 0
     private var pushCount = 0
 
@@ -77,6 +83,7 @@ public actor IstioSnapshotProducer {
         self.logger = logger
         self.debouncer = Debouncer(clock: ContinuousClock(), quietPeriod: quietPeriod, maximumDelay: maximumDelay)
         self.meshSnapshot = MeshSnapshot(resources: [], mesh: mesh, domainSuffix: options.domainSuffix)
+        self.sharing = OutboundSharing(snapshot: meshSnapshot)
         let (events, sink) = AsyncStream.makeStream(of: ProxyEvent.self)
         self.events = events
         self.eventSink = sink
@@ -179,6 +186,9 @@ public actor IstioSnapshotProducer {
 
     private func rebuildMesh() async {
         meshSnapshot = await MeshSnapshot.build(store: store, registry: registry, mesh: mesh, domainSuffix: options.domainSuffix)
+        sharing = OutboundSharing(snapshot: meshSnapshot)
+        previousSharedParts = sharedParts
+        sharedParts = [:]
         generation += 1
     }
 
@@ -188,15 +198,23 @@ public actor IstioSnapshotProducer {
     private func update(_ nodeID: String, full: Bool) async {
         guard let proxy = proxies[nodeID] else { return }
         let previous = await cache.snapshot(for: nodeID)
-        let request = GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options)
         var next = previous ?? Snapshot()
         let types = full || previous == nil ? generators.typeURLs : [EnvoyTypeURL.clusterLoadAssignment]
+        let key = sharing.key(for: proxy.view)
         for typeURL in types {
-            guard let generated = generators.generate(typeURL, request) else { continue }
-            let items = generated.map { XDSResource(name: $0.name, resource: $0.packed) }
-            // The type's version is a digest of its resources' versions, so unchanged content keeps it.
-            let version = Self.digest(items.map { "\($0.name)=\($0.version)" }.sorted().joined(separator: ","))
-            next.set(typeURL, version: version, items: items)
+            guard let generator = generators.generator(for: typeURL) else { continue }
+            // A type's version digests its resources' versions, so unchanged content keeps it.
+            if let key, generator.splitsSharedPart {
+                let shared = sharedPart(typeURL, key: key, generator: generator, proxy: proxy.view)
+                let own = Snapshot.ResourceSet(Self.pack(generator.generate(
+                    GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options, part: .own))))
+                let version = own.isEmpty ? shared.digest : Self.digest(shared.digest + "|" + Self.versions(of: own))
+                next.resources[typeURL] = Snapshot.Resources(version: version, shared: shared.set, own: own)
+            } else {
+                let own = Snapshot.ResourceSet(Self.pack(generator.generate(
+                    GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options))))
+                next.resources[typeURL] = Snapshot.Resources(version: Self.digest(Self.versions(of: own)), shared: Snapshot.ResourceSet(), own: own)
+            }
         }
         guard next != previous else { return }
         do {
@@ -204,6 +222,31 @@ public actor IstioSnapshotProducer {
         } catch {
             logger.error("generated configuration is inconsistent, proxy keeps its last one: \(error)", metadata: ["node": "\(nodeID)"])
         }
+    }
+
+    /// A type's resources shared by proxies with the same key, generated and packed once per mesh snapshot.
+    struct SharedPart {
+        var set: Snapshot.ResourceSet
+        var digest: String
+    }
+
+    private func sharedPart(_ typeURL: String, key: OutboundSharingKey, generator: any ResourceGenerator, proxy: ProxyView) -> SharedPart {
+        if let part = sharedParts[typeURL]?[key] { return part }
+        let request = GenerationRequest(snapshot: meshSnapshot, proxy: proxy, options: options, part: .shared)
+        let set = Snapshot.ResourceSet(Self.pack(generator.generate(request)))
+        var part = SharedPart(set: set, digest: Self.digest(Self.versions(of: set)))
+        if let earlier = previousSharedParts[typeURL]?[key], earlier.digest == part.digest, earlier.set == part.set { part = earlier }
+        sharedParts[typeURL, default: [:]][key] = part
+        return part
+    }
+
+    private static func pack(_ generated: [GeneratedResource]) -> [XDSResource] {
+        generated.map { XDSResource(name: $0.name, resource: $0.packed) }
+    }
+
+    /// `name=version` of every resource, in name order.
+    private static func versions(of set: Snapshot.ResourceSet) -> String {
+        set.sorted.map { "\($0.name)=\($0.version)" }.joined(separator: ",")
     }
 
     /// The configuration held for a proxy as protobuf JSON, by type URL (for `/debug/config_dump`).
@@ -215,8 +258,8 @@ public actor IstioSnapshotProducer {
         var sections: [String] = []
         for typeURL in snapshot.resources.keys.sorted() {
             let resources = snapshot.resources[typeURL]!
-            let items = resources.items.keys.sorted().map { name -> String in
-                (try? resources.items[name]!.resource.jsonString(options: options)) ?? "{\"name\": \"\(name)\", \"error\": \"not encodable\"}"
+            let items = resources.sorted { _ in true }.map { item -> String in
+                (try? item.resource.jsonString(options: options)) ?? "{\"name\": \"\(item.name)\", \"error\": \"not encodable\"}"
             }
             sections.append("  \"\(typeURL)\": {\"version\": \"\(resources.version)\", \"resources\": [\n    \(items.joined(separator: ",\n    "))\n  ]}")
         }

@@ -100,8 +100,8 @@ struct DeltaStateMachine: XDSStreamStateMachine {
         for typeURL in XDSTypeOrder.sorted(types.keys) {
             var state = types[typeURL]!
             guard let resources = snapshot.resources[typeURL] else { continue }
-            let wanted = resources.items.values.filter { state.subscription.contains($0.name) }
-            let changed = wanted.filter { state.forceResend || state.known[$0.name] != $0.version }.sorted { $0.name < $1.name }
+            let wanted = resources.sorted { state.subscription.contains($0.name) }
+            let changed = wanted.filter { state.forceResend || state.known[$0.name] != $0.version }
             let wantedNames = Set(wanted.map(\.name))
             let removed = state.known.keys.filter { !wantedNames.contains($0) }.sorted()
             guard !changed.isEmpty || !removed.isEmpty || !state.responded else { continue }

@@ -107,7 +107,7 @@ struct SotWStateMachine: XDSStreamStateMachine {
                 continue
             }
             let nonce = nonces.next()
-            let items = resources.items.values.filter { state.subscription.contains($0.name) }.sorted { $0.name < $1.name }
+            let items = resources.sorted { state.subscription.contains($0.name) }
             var response = Response()
             response.versionInfo = resources.version
             response.typeURL = typeURL

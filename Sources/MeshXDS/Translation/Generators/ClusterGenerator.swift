@@ -5,16 +5,22 @@ public struct ClusterGenerator: ResourceGenerator {
 
     public var typeURL: String { EnvoyTypeURL.cluster }
 
+    /// Outbound clusters are shared; inbound and catch-all clusters are the proxy's own.
+    public var splitsSharedPart: Bool { true }
+
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = ClusterBuilder(options: request.options)
         var clusters: [Envoy_Config_Cluster_V3_Cluster] = []
-        for service in scope.services {
+        for service in scope.services where request.includesShared {
             let instances = request.snapshot.services.instances(of: service)
             let rule = scope.destinationRule(for: service)
             for port in service.ports {
                 clusters += builder.outboundClusters(service: service, port: port, instances: instances, rule: rule, proxy: request.proxy)
             }
+        }
+        guard request.includesOwn else {
+            return clusters.filter { request.wants($0.name) }.map { GeneratedResource(name: $0.name, message: $0) }
         }
         var inboundPorts = Set<UInt32>()
         for ingress in scope.ingressListeners where inboundPorts.insert(ingress.port).inserted {

@@ -5,7 +5,11 @@ public struct EndpointGenerator: ResourceGenerator {
 
     public var typeURL: String { EnvoyTypeURL.clusterLoadAssignment }
 
+    /// Every load assignment is outbound, so shared.
+    public var splitsSharedPart: Bool { true }
+
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        guard request.includesShared else { return [] }
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = EndpointBuilder()
         var out: [GeneratedResource] = []

@@ -8,15 +8,36 @@ public struct GenerationRequest: Sendable {
     public var options: TranslationOptions
     /// The names the proxy subscribed to (EDS and RDS); nil means every resource.
     public var resourceNames: Set<String>?
+    /// Which part of the proxy's resources to generate (see ``ResourceGenerator/splitsSharedPart``).
+    public var part: Part
 
-    public init(snapshot: MeshSnapshot, proxy: ProxyView, options: TranslationOptions, resourceNames: Set<String>? = nil) {
+    /// The resources of a type split in two for generators that support it: the part every proxy
+    /// with the same ``OutboundSharingKey`` gets alike, and the part that is the proxy's own.
+    public enum Part: Sendable, Hashable {
+        /// Every resource.
+        case all
+        /// Only the resources that depend on nothing but the proxy's ``OutboundSharingKey``.
+        case shared
+        /// Only the proxy's own resources (inbound ones, say).
+        case own
+    }
+
+    public init(
+        snapshot: MeshSnapshot, proxy: ProxyView, options: TranslationOptions, resourceNames: Set<String>? = nil,
+        part: Part = .all
+    ) {
         self.snapshot = snapshot
         self.proxy = proxy
         self.options = options
         self.resourceNames = resourceNames
+        self.part = part
     }
 
     func wants(_ name: String) -> Bool { resourceNames.map { $0.contains(name) } ?? true }
+    /// Whether the resources shared by proxies with equal sharing keys are asked for.
+    var includesShared: Bool { part != .own }
+    /// Whether the proxy's own resources are asked for.
+    var includesOwn: Bool { part != .shared }
 }
 
 /// One generated xDS resource and its name.
@@ -43,6 +64,16 @@ public protocol ResourceGenerator: Sendable {
     var typeURL: String { get }
     /// The resources for the request, in a stable order.
     func generate(_ request: GenerationRequest) -> [GeneratedResource]
+    /// Whether ``generate(_:)`` honours ``GenerationRequest/part``: for `.shared` it returns only
+    /// resources that are a function of the snapshot, the options and the proxy's
+    /// ``OutboundSharingKey``, for `.own` the rest, and the two together equal `.all`. Producers
+    /// then generate the shared part once per key. False (the default) means every request
+    /// is generated whole.
+    var splitsSharedPart: Bool { get }
+}
+
+extension ResourceGenerator {
+    public var splitsSharedPart: Bool { false }
 }
 
 /// The generators by type URL, passed explicitly to whoever serves xDS.

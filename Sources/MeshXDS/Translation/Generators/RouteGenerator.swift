@@ -10,7 +10,11 @@ public struct RouteGenerator: ResourceGenerator {
 
     public var typeURL: String { EnvoyTypeURL.routeConfiguration }
 
+    /// Outbound route configurations are shared (inbound routes are inline in listeners).
+    public var splitsSharedPart: Bool { true }
+
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
+        guard request.includesShared else { return [] }
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = RouteBuilder(options: request.options)
         let lookup: RouteBuilder.ServiceLookup = { host, namespace in scope.service(named: host, namespace: namespace) }
