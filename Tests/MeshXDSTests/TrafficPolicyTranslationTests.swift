@@ -300,6 +300,21 @@ import Testing
         #expect(LocalityLoadBalancing.proxyLocality(Self.proxy(locality: "a/b/")) == "a/b/")
     }
 
+    @Test func sharingKeysSeparateWhatLocalityTranslationReads() throws {
+        let decoded = ConfigDecoder().decode(Self.rule("""
+              trafficPolicy:
+                outlierDetection: {consecutive5xxErrors: 1}
+                loadBalancer: {localityLbSetting: {failoverPriority: [version]}}
+            """), file: "test.yaml")
+        let sharing = OutboundSharing(snapshot: MeshSnapshot(resources: decoded.resources))
+        #expect(sharing.labelSensitive, "failoverPriority compares proxy labels")
+        let plain = OutboundSharing(snapshot: MeshSnapshot(resources: ConfigDecoder().decode(Self.service, file: "s.yaml").resources))
+        let east = Self.proxy(locality: "", labels: ["topology.kubernetes.io/region": "us-east"])
+        let west = Self.proxy(locality: "", labels: ["topology.kubernetes.io/region": "us-west"])
+        #expect(plain.key(for: east) != plain.key(for: west), "locality from topology labels changes endpoint priorities")
+        #expect(plain.key(for: Self.proxy(ip: "::1")) != plain.key(for: Self.proxy()), "IPv6-only proxies resolve DNS differently")
+    }
+
     // MARK: Hash policies on routes
 
     @Test func hashPoliciesFollowSubsetAndPortPrecedence() throws {
