@@ -4,7 +4,8 @@ import NIOHTTP1
 /// Serves one HTTP/1.1 connection or one HTTP/2 stream (after `HTTP2FramePayloadToHTTP1ServerCodec`).
 ///
 /// It counts the request body as it arrives, then answers through ``EchoResponder``:
-/// `/status/CODE` sets the status, `/delay/MS` schedules the answer MS milliseconds later.
+/// `/status/CODE` sets the status, `/delay/MS` schedules the answer MS milliseconds later,
+/// `/flaky/N/KEY` fails the first N attempts per key (``EchoRequestLog``).
 /// HTTP/1 connections stay open unless the request asked to close them; the pipeline handler in
 /// front of this one orders pipelined requests and closes idle connections on quiesce.
 final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -30,7 +31,7 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let requestHead = head else { return }
             head = nil
-            let route = EchoFailure.apply(to: EchoRoute(uri: requestHead.uri))
+            let route = EchoFailure.apply(to: EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), uri: requestHead.uri))
             if route.delayMilliseconds > 0 {
                 let size = bodySize
                 let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -65,12 +66,13 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         responder.writeJSON(for: requestHead, bodySize: bodySize, into: &body)
 
         var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
+        headers.reserveCapacity(5)
         headers.add(name: "content-type", value: "application/json")
         if EchoRoute.statusAllowsBody(status) {
             headers.add(name: "content-length", value: String(body.readableBytes))
         }
         headers.add(name: "x-echo-server", value: responder.name)
+        headers.add(name: "x-echo-requests", value: String(EchoRequestLog.shared.total))
         if !isHTTP2 {
             if !keepAlive {
                 headers.add(name: "connection", value: "close")

@@ -1,4 +1,5 @@
 public import SwiftProtobuf
+import Synchronization
 
 /// A consistent, versioned set of xDS resources for one proxy (or one group of proxies).
 ///
@@ -63,6 +64,14 @@ public struct Snapshot: Sendable, Hashable {
         /// Every resource name.
         public var names: Set<String> { Set(shared.byName.keys).union(own.byName.keys) }
 
+        /// What the resources need from another type (a cluster's load assignment, a listener's
+        /// route configuration), or a description of a resource that does not decode. A shared
+        /// layer computes this once, however many snapshots hold it.
+        func references() -> [ResourceReference] {
+            if own.isEmpty { return shared.references() }
+            return shared.references().filter { own.byName[$0.referrer] == nil } + own.references()
+        }
+
         /// The resources that satisfy `isIncluded`, sorted by name, merging both layers in one pass.
         public func sorted(where isIncluded: (XDSResource) -> Bool) -> [XDSResource] {
             if own.isEmpty { return shared.sorted.filter(isIncluded) }
@@ -104,8 +113,14 @@ public struct Snapshot: Sendable, Hashable {
         public var isEmpty: Bool { sorted.isEmpty }
         public var count: Int { sorted.count }
 
+        private let referenceCache = ReferenceCache()
+
         public static func == (lhs: ResourceSet, rhs: ResourceSet) -> Bool { lhs.sorted == rhs.sorted }
         public func hash(into hasher: inout Hasher) { hasher.combine(sorted.count) }
+
+        func references() -> [ResourceReference] {
+            referenceCache.value { ResourceReference.all(in: sorted) }
+        }
     }
 
     /// The resources by type URL.
@@ -186,30 +201,14 @@ public struct Snapshot: Sendable, Hashable {
     ///   missing reference.
     public func validateConsistency() throws(XDSError) {
         var problems: [String] = []
-        if let endpoints = resources[EnvoyTypeURL.clusterLoadAssignment] {
-            for item in resources[EnvoyTypeURL.cluster]?.sorted(where: { _ in true }) ?? [] {
-                guard let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: item.resource) else {
-                    problems.append("cluster \"\(item.name)\" does not decode")
-                    continue
-                }
-                guard case .type(.eds)? = cluster.clusterDiscoveryType else { continue }
-                let serviceName = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
-                if endpoints.resource(named: serviceName) == nil {
-                    problems.append("EDS cluster \"\(cluster.name)\" references ClusterLoadAssignment \"\(serviceName)\", which is missing")
-                }
+        func check(_ referring: Resources?, in target: Resources?) {
+            guard let referring, let target else { return }
+            for reference in referring.references() where target.resource(named: reference.name) == nil {
+                problems.append(reference.problem)
             }
         }
-        if let routes = resources[EnvoyTypeURL.routeConfiguration] {
-            for item in resources[EnvoyTypeURL.listener]?.sorted(where: { _ in true }) ?? [] {
-                guard let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: item.resource) else {
-                    problems.append("listener \"\(item.name)\" does not decode")
-                    continue
-                }
-                for name in Self.routeConfigNames(in: listener) where routes.resource(named: name) == nil {
-                    problems.append("listener \"\(listener.name)\" references RouteConfiguration \"\(name)\", which is missing")
-                }
-            }
-        }
+        check(resources[EnvoyTypeURL.cluster], in: resources[EnvoyTypeURL.clusterLoadAssignment])
+        check(resources[EnvoyTypeURL.listener], in: resources[EnvoyTypeURL.routeConfiguration])
         guard problems.isEmpty else {
             throw XDSError(code: .inconsistentSnapshot, message: problems.sorted().joined(separator: "; "))
         }
@@ -231,6 +230,58 @@ public struct Snapshot: Sendable, Hashable {
             }
         }
         return names
+    }
+}
+
+/// A name one resource needs to find in another type for a snapshot to be consistent.
+struct ResourceReference: Sendable {
+    var referrer: String
+    var name: String
+    var problem: String
+
+    /// Load assignments named by EDS clusters and route configurations named by listeners; a
+    /// cluster or listener that does not decode is reported with an empty `name`, which never resolves.
+    static func all(in items: [XDSResource]) -> [ResourceReference] {
+        var references: [ResourceReference] = []
+        for item in items {
+            switch item.resource.typeURL {
+            case EnvoyTypeURL.cluster:
+                guard let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: item.resource) else {
+                    references.append(ResourceReference(referrer: item.name, name: "", problem: "cluster \"\(item.name)\" does not decode"))
+                    continue
+                }
+                guard case .type(.eds)? = cluster.clusterDiscoveryType else { continue }
+                let serviceName = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
+                references.append(ResourceReference(
+                    referrer: item.name, name: serviceName,
+                    problem: "EDS cluster \"\(cluster.name)\" references ClusterLoadAssignment \"\(serviceName)\", which is missing"))
+            case EnvoyTypeURL.listener:
+                guard let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: item.resource) else {
+                    references.append(ResourceReference(referrer: item.name, name: "", problem: "listener \"\(item.name)\" does not decode"))
+                    continue
+                }
+                for name in Snapshot.routeConfigNames(in: listener) {
+                    references.append(ResourceReference(
+                        referrer: item.name, name: name,
+                        problem: "listener \"\(listener.name)\" references RouteConfiguration \"\(name)\", which is missing"))
+                }
+            default:
+                continue
+            }
+        }
+        return references
+    }
+}
+
+/// Computes a value once and keeps it; shared by every copy of the value type holding it.
+final class ReferenceCache: Sendable {
+    private let stored = Mutex<[ResourceReference]?>(nil)
+
+    func value(_ compute: () -> [ResourceReference]) -> [ResourceReference] {
+        if let known = stored.withLock({ $0 }) { return known }
+        let computed = compute()
+        stored.withLock { $0 = computed }
+        return computed
     }
 }
 

@@ -37,7 +37,7 @@ public struct ListenerBuilder: Sendable {
         httpFilter(HCM.with {
             $0.statPrefix = statPrefix
             $0.rds = .with { $0.configSource = Proto.adsConfigSource; $0.routeConfigName = routeName }
-            $0.httpFilters = [router]
+            $0.httpFilters = routeFilters + [router]
             $0.upgradeConfigs = [.with { $0.upgradeType = "websocket" }]
             $0.normalizePath = .init(true)
         })

@@ -35,7 +35,8 @@ public struct RouteBuilder: Sendable {
         }
     }
 
-    /// The virtual host for one service port, named `host:port`.
+    /// The virtual host for one service port, named `host:port`, from at most one VirtualService
+    /// (delegates are not expanded; see the `httpRoutes:` form).
     /// - Parameters:
     ///   - service: the service.
     ///   - port: the service port.
@@ -49,10 +50,35 @@ public struct RouteBuilder: Sendable {
         service: MeshService, port: ServicePortInfo, proxy: ProxyView, virtualService: Resource<VirtualService>?,
         includePort: Bool, services: ServiceLookup, rules: RuleLookup
     ) -> Envoy_Config_Route_V3_VirtualHost {
-        var routes: [Envoy_Config_Route_V3_Route]
-        if let virtualService {
-            routes = self.routes(virtualService, port: port.port, proxy: proxy, services: services, rules: rules)
-        } else {
+        let httpRoutes = virtualService.map {
+            VirtualServiceMerger.httpRoutes([$0], domainSuffix: options.domainSuffix, delegates: { _, _, _ in nil })
+        }
+        return virtualHost(service: service, port: port, proxy: proxy, httpRoutes: httpRoutes,
+                           includePort: includePort, services: services, rules: rules)
+    }
+
+    /// The virtual host for one service port, named `host:port`.
+    ///
+    /// With VirtualService rules (see ``VirtualServiceMerger``) it holds their routes; when there
+    /// are none, or none applies to this port and proxy, it holds Istio's default route to the
+    /// service. Requests that match no route get Envoy's 404 (`NR`), as in Istio.
+    /// - Parameters:
+    ///   - service: the service.
+    ///   - port: the service port.
+    ///   - proxy: the proxy the routes are for.
+    ///   - httpRoutes: the merged VirtualService rules for the host, or nil.
+    ///   - includePort: add `:port` forms to the domains (HTTP_PROXY listeners).
+    ///   - services: looks up route destinations.
+    ///   - rules: looks up DestinationRules.
+    public func virtualHost(
+        service: MeshService, port: ServicePortInfo, proxy: ProxyView, httpRoutes: [SourcedHTTPRoute]?,
+        includePort: Bool, services: ServiceLookup, rules: RuleLookup
+    ) -> Envoy_Config_Route_V3_VirtualHost {
+        var routes: [Envoy_Config_Route_V3_Route] = []
+        if let httpRoutes {
+            routes = self.routes(httpRoutes, port: port.port, proxy: proxy, services: services, rules: rules)
+        }
+        if routes.isEmpty {
             let hashPolicy = rules(service)?.trafficPolicy?.loadBalancer?.consistentHash != nil
             routes = [defaultRoute(cluster: ClusterName.outbound(port: port.port, host: service.hostname),
                                    operation: "\(service.hostname):\(port.port)/*", hashPolicy: hashPolicy)]
@@ -89,90 +115,108 @@ public struct RouteBuilder: Sendable {
         }
     }
 
-    /// The routes of a VirtualService's `http` section for traffic on `port`.
-    ///
-    /// Each match of a rule becomes a route (a rule without matches becomes one catch-all route);
-    /// matches for another port, other source labels or namespaces, or only other gateways are
-    /// left out; routes after a catch-all are unreachable and dropped, as in Istio.
+    /// The routes of one VirtualService's `http` section for traffic on `port` (delegates are
+    /// not expanded; see ``routes(_:port:proxy:gateways:isTLS:services:rules:)``).
     public func routes(
         _ virtualService: Resource<VirtualService>, port: UInt32, proxy: ProxyView,
         services: ServiceLookup, rules: RuleLookup
     ) -> [Envoy_Config_Route_V3_Route] {
+        let merged = VirtualServiceMerger.httpRoutes([virtualService], domainSuffix: options.domainSuffix, delegates: { _, _, _ in nil })
+        return routes(merged, port: port, proxy: proxy, services: services, rules: rules)
+    }
+
+    /// Istio's `BuildHTTPRoutesForVirtualService`: the routes of merged HTTP rules for traffic on `port`.
+    ///
+    /// Each match of a rule becomes a route (matches are OR-ed; a rule without matches becomes
+    /// one catch-all route). Matches for another port, or whose `gateways` name none of
+    /// `gateways`, or (without `gateways`) whose `sourceLabels`/`sourceNamespace` the proxy does
+    /// not have, are left out. After a catch-all route, later routes are unreachable and dropped.
+    /// - Parameters:
+    ///   - httpRoutes: the rules, in order.
+    ///   - port: the port the routes serve.
+    ///   - proxy: the proxy the routes are for.
+    ///   - gateways: the gateway names the proxy answers to (`mesh` for sidecars).
+    ///   - isTLS: true when the listener terminates TLS (redirects then default to https).
+    ///   - services: looks up route destinations.
+    ///   - rules: looks up DestinationRules.
+    public func routes(
+        _ httpRoutes: [SourcedHTTPRoute], port: UInt32, proxy: ProxyView, gateways: Set<String> = ["mesh"],
+        isTLS: Bool = false, services: ServiceLookup, rules: RuleLookup
+    ) -> [Envoy_Config_Route_V3_Route] {
         var out: [Envoy_Config_Route_V3_Route] = []
-        let namespace = virtualService.meta.namespace
-        for rule in virtualService.spec.http ?? [] {
-            let matches: [VirtualService.HTTPMatchRequest?] = (rule.match ?? []).isEmpty ? [nil] : (rule.match ?? []).map { $0 }
-            var sawCatchAll = false
-            for match in matches {
-                if let match, !applies(match, port: port, proxy: proxy) { continue }
-                out.append(route(rule, match: match, port: port, virtualService: virtualService,
-                                 namespace: namespace, services: services, rules: rules))
-                if Self.isCatchAll(match) { sawCatchAll = true; break }
+        for sourced in httpRoutes {
+            let rule = sourced.route
+            var catchAll = false
+            if (rule.match ?? []).isEmpty {
+                if let route = self.route(rule, match: nil, port: port, virtualService: sourced.origin, isTLS: isTLS,
+                                     services: services, rules: rules) {
+                    out.append(route)
+                }
+                catchAll = true
+            } else {
+                for match in rule.match ?? [] {
+                    guard Self.applies(match, port: port, proxy: proxy, gateways: gateways),
+                          let route = self.route(rule, match: match, port: port, virtualService: sourced.origin, isTLS: isTLS,
+                                            services: services, rules: rules)
+                    else { continue }
+                    out.append(route)
+                    if RouteMatchConverter.isCatchAll(route.match) { catchAll = true; break }
+                }
             }
-            if sawCatchAll { break }
+            if catchAll { break }
         }
         return out
     }
 
-    private func applies(_ match: VirtualService.HTTPMatchRequest, port: UInt32, proxy: ProxyView) -> Bool {
-        if let p = match.port, p != port { return false }
-        if let gateways = match.gateways, !gateways.isEmpty, !gateways.contains("mesh") { return false }
-        if let ns = match.sourceNamespace, ns != proxy.namespace { return false }
+    /// Istio's port and `sourceMatchHTTP` checks: whether a match can apply to this proxy on `port`.
+    static func applies(_ match: VirtualService.HTTPMatchRequest, port: UInt32, proxy: ProxyView, gateways: Set<String>) -> Bool {
+        if let p = match.port, p != 0, p != port { return false }
+        if let names = match.gateways, !names.isEmpty { return names.contains { gateways.contains($0) } }
         if let labels = match.sourceLabels, !labels.allSatisfy({ proxy.labels[$0.key] == $0.value }) { return false }
+        if let ns = match.sourceNamespace, !ns.isEmpty, ns != proxy.namespace { return false }
         return true
     }
 
-    /// True when a match has no condition that can fail (Istio's isCatchAllMatch).
-    static func isCatchAll(_ match: VirtualService.HTTPMatchRequest?) -> Bool {
-        guard let match else { return true }
-        let uriCatchAll = match.uri == nil || match.uri?.prefix == "/" || match.uri?.regex == "*" || match.uri?.regex == ".*"
-        return uriCatchAll && (match.headers ?? [:]).isEmpty && (match.withoutHeaders ?? [:]).isEmpty
-            && (match.queryParams ?? [:]).isEmpty && match.method == nil && match.scheme == nil
-            && match.authority == nil && match.port == nil && match.sourceLabels == nil && match.sourceNamespace == nil
-    }
-
+    /// Istio's `translateRoute`: one rule and one of its matches as an Envoy route; nil when the
+    /// rule cannot be expressed (an unsupported redirect code, no destination).
     private func route(
         _ rule: VirtualService.HTTPRoute, match: VirtualService.HTTPMatchRequest?, port: UInt32,
-        virtualService: Resource<VirtualService>, namespace: String, services: ServiceLookup, rules: RuleLookup
-    ) -> Envoy_Config_Route_V3_Route {
+        virtualService: Resource<VirtualService>, isTLS: Bool, services: ServiceLookup, rules: RuleLookup
+    ) -> Envoy_Config_Route_V3_Route? {
+        let namespace = virtualService.meta.namespace
         var out = Envoy_Config_Route_V3_Route()
         var name = rule.name ?? ""
-        if let matchName = match?.name, !matchName.isEmpty { name = name.isEmpty ? matchName : "\(name).\(matchName)" }
+        if let matchName = match?.name, !matchName.isEmpty { name += ".\(matchName)" }
         out.name = name
         out.match = RouteMatchConverter.convert(match)
         out.metadata = Proto.configMetadata(kind: "virtual-service", namespace: namespace, name: virtualService.meta.name)
+        if let statPrefix = match?.statPrefix, !statPrefix.isEmpty { out.statPrefix = statPrefix }
 
-        if let direct = rule.directResponse {
+        let headers = HeaderOperationsConverter.convert(rule.headers)
+        out.requestHeadersToAdd = headers.requestHeadersToAdd
+        out.requestHeadersToRemove = headers.requestHeadersToRemove
+        out.responseHeadersToAdd = headers.responseHeadersToAdd
+        out.responseHeadersToRemove = headers.responseHeadersToRemove
+
+        if let redirect = rule.redirect {
+            guard let action = RedirectConverter.convert(redirect, port: port, isTLS: isTLS) else { return nil }
+            out.redirect = action
+        } else if let direct = rule.directResponse {
             out.directResponse = .with {
                 $0.status = direct.status ?? 200
                 if let text = direct.body?.string { $0.body = .with { $0.inlineString = text } }
                 if let bytes = direct.body?.bytes { $0.body = .with { $0.inlineBytes = bytes.data } }
             }
-        } else if let redirect = rule.redirect {
-            out.redirect = .with {
-                if let uri = redirect.uri { $0.pathRedirect = uri }
-                if let prefix = redirect.prefixRewrite { $0.prefixRewrite = prefix }
-                if let authority = redirect.authority { $0.hostRedirect = authority }
-                if let port = redirect.port { $0.portRedirect = port }
-                if let scheme = redirect.scheme { $0.schemeRedirect = scheme }
-                switch redirect.redirectCode ?? 301 {
-                case 302: $0.responseCode = .found
-                case 303: $0.responseCode = .seeOther
-                case 307: $0.responseCode = .temporaryRedirect
-                case 308: $0.responseCode = .permanentRedirect
-                default: $0.responseCode = .movedPermanently
-                }
-            }
         } else {
+            let destinations = rule.route ?? []
+            guard !destinations.isEmpty else { return nil }
             var action = Envoy_Config_Route_V3_RouteAction()
-            let destinations = (rule.route ?? []).filter { ($0.weight ?? 0) != 0 || (rule.route ?? []).count == 1 }
-            var hashPolicy = false
-            var hashPolicies: [HashPolicyConverter.HashPolicy] = []
+            RouteTimeoutConverter.apply(rule.timeout, to: &action)
+            var authority = RewriteConverter.apply(rule.rewrite, to: &action) ?? headers.authority
+            if let authority { action.hostRewriteLiteral = authority }
             func clusterName(_ destination: Destination?) -> String {
                 let host = destination?.host ?? ""
                 let service = services(host, namespace)
-                if let hash = HashPolicyConverter.forDestination(rule: service.flatMap(rules), subset: destination?.subset, port: destination?.port?.number) { hashPolicies.append(hash) }
-                if let service, rules(service)?.trafficPolicy?.loadBalancer?.consistentHash != nil { hashPolicy = true }
                 let resolved = service?.hostname ?? HostName.resolve(host, namespace: namespace, domainSuffix: options.domainSuffix)
                 var destinationPort = port
                 if let number = destination?.port?.number {
@@ -182,31 +226,54 @@ public struct RouteBuilder: Sendable {
                 }
                 return ClusterName.outbound(port: destinationPort, subset: destination?.subset, host: resolved)
             }
+            action.requestMirrorPolicies = MirrorPolicyConverter.convert(rule) { clusterName($0) }
+            var hashPolicy = false
             if destinations.count == 1 {
-                action.cluster = clusterName(destinations[0].destination)
+                let destination = destinations[0]
+                action.cluster = clusterName(destination.destination)
+                if let service = services(destination.destination?.host ?? "", namespace),
+                   rules(service)?.trafficPolicy?.loadBalancer?.consistentHash != nil {
+                    hashPolicy = true
+                }
+                let operations = HeaderOperationsConverter.convert(destination.headers)
+                out.requestHeadersToAdd += operations.requestHeadersToAdd
+                out.requestHeadersToRemove += operations.requestHeadersToRemove
+                out.responseHeadersToAdd += operations.responseHeadersToAdd
+                out.responseHeadersToRemove += operations.responseHeadersToRemove
+                if authority == nil, let destinationAuthority = operations.authority {
+                    authority = destinationAuthority
+                    action.hostRewriteLiteral = destinationAuthority
+                }
             } else {
                 action.weightedClusters = .with {
-                    $0.clusters = destinations.map { destination in
-                        .with {
+                    $0.clusters = destinations.filter { ($0.weight ?? 0) != 0 }.map { destination -> Envoy_Config_Route_V3_WeightedCluster.ClusterWeight in
+                        let operations = HeaderOperationsConverter.convert(destination.headers)
+                        return .with {
                             $0.name = clusterName(destination.destination)
                             $0.weight = .init(UInt32(max(destination.weight ?? 0, 0)))
+                            $0.requestHeadersToAdd = operations.requestHeadersToAdd
+                            $0.requestHeadersToRemove = operations.requestHeadersToRemove
+                            $0.responseHeadersToAdd = operations.responseHeadersToAdd
+                            $0.responseHeadersToRemove = operations.responseHeadersToRemove
+                            if let destinationAuthority = operations.authority { $0.hostRewriteLiteral = destinationAuthority }
                         }
                     }
                 }
             }
-            if let uri = rule.rewrite?.uri {
-                if match?.uri?.prefix != nil { action.prefixRewrite = uri } else {
-                    action.regexRewrite = .with { $0.pattern = .with { $0.regex = ".*" }; $0.substitution = uri }
-                }
+            action.hashPolicy = (destinations.count == 1 ? destinations : destinations.filter { ($0.weight ?? 0) != 0 }).compactMap {
+                HashPolicyConverter.forDestination(rule: services($0.destination?.host ?? "", namespace).flatMap(rules), subset: $0.destination?.subset, port: $0.destination?.port?.number)
             }
-            if let authority = rule.rewrite?.authority { action.hostRewriteLiteral = authority }
-            action.hashPolicy = hashPolicies
-            RouteTimeoutConverter.apply(rule.timeout, to: &action)
             if let retry = RetryPolicyConverter.convert(rule.retries ?? options.defaultRetryPolicy, hashPolicy: hashPolicy) {
                 action.retryPolicy = retry
             }
             out.route = action
-            out.decorator = .with { $0.operation = Self.operation(out, virtualService: virtualService.meta.name, port: port) }
+        }
+        out.decorator = .with { $0.operation = Self.operation(out, virtualService: virtualService.meta.name, port: port) }
+        if let fault = FaultInjectionConverter.convert(rule.fault) {
+            out.typedPerFilterConfig[FaultInjectionConverter.filterName] = Proto.any(fault)
+        }
+        if let cors = rule.corsPolicy {
+            out.typedPerFilterConfig[CorsPolicyConverter.filterName] = Proto.any(CorsPolicyConverter.convert(cors))
         }
         return out
     }

@@ -6,8 +6,9 @@ public enum RouteMatchConverter {
     ///
     /// `uri` becomes `path`, `prefix` or `safe_regex`; `headers` and `withoutHeaders` (inverted)
     /// become header matchers sorted by name, followed by `:method`, `:authority` and `:scheme`;
-    /// query parameters are sorted by name. An empty prefix or a `*`/`.*` regex on a header means
-    /// "present". `ignoreUriCase` turns off case sensitivity.
+    /// query parameters are sorted by name. An empty match, an empty prefix or a `*` regex means
+    /// "present"; other `withoutHeaders` treat a missing header as empty, so they match requests
+    /// without it. Case sensitivity is set explicitly: off with `ignoreUriCase`.
     public static func convert(_ match: VirtualService.HTTPMatchRequest?) -> Envoy_Config_Route_V3_RouteMatch {
         var out = Envoy_Config_Route_V3_RouteMatch()
         out.prefix = "/"
@@ -21,12 +22,13 @@ public enum RouteMatchConverter {
                 out.safeRegex = .with { $0.regex = regex }
             }
         }
-        if match.ignoreUriCase == true { out.caseSensitive = .init(false) }
+        out.caseSensitive = .init(match.ignoreUriCase != true)
         var headers: [Envoy_Config_Route_V3_HeaderMatcher] = []
         for (name, value) in match.headers ?? [:] { headers.append(headerMatcher(name, value)) }
         for (name, value) in match.withoutHeaders ?? [:] {
             var matcher = headerMatcher(name, value)
             matcher.invertMatch = true
+            if !canBePresentMatch(value) { matcher.treatMissingHeaderAsEmpty = true }
             headers.append(matcher)
         }
         headers.sort { ($0.name, $0.invertMatch ? 1 : 0) < ($1.name, $1.invertMatch ? 1 : 0) }
@@ -37,7 +39,7 @@ public enum RouteMatchConverter {
         out.queryParameters = (match.queryParams ?? [:]).sorted { $0.key < $1.key }.map { name, value in
             .with {
                 $0.name = name
-                if let matcher = stringMatcher(value) { $0.stringMatch = matcher } else { $0.presentMatch = true }
+                if !canBePresentMatch(value), let matcher = stringMatcher(value) { $0.stringMatch = matcher } else { $0.presentMatch = true }
             }
         }
         return out
@@ -47,12 +49,31 @@ public enum RouteMatchConverter {
     static func headerMatcher(_ name: String, _ match: StringMatch) -> Envoy_Config_Route_V3_HeaderMatcher {
         var out = Envoy_Config_Route_V3_HeaderMatcher()
         out.name = name
-        if match.prefix == "" || match.regex == "*" || match.regex == ".*" {
+        if canBePresentMatch(match) {
             out.presentMatch = true
         } else if let matcher = stringMatcher(match) {
             out.stringMatch = matcher
         }
         return out
+    }
+
+    /// Istio's `canBeConvertedToPresentMatch`: no pattern, an empty prefix (which Envoy would
+    /// reject) or the `*` wildcard (not an RE2 regex).
+    static func canBePresentMatch(_ match: StringMatch) -> Bool {
+        (match.exact == nil && match.prefix == nil && match.regex == nil) || match.prefix == "" || match.regex == "*"
+    }
+
+    /// True when an Envoy route matches every request (Istio's `IsCatchAllRoute`): path prefix `/`
+    /// or regex `.*`, and no header or query parameter conditions.
+    public static func isCatchAll(_ match: Envoy_Config_Route_V3_RouteMatch) -> Bool {
+        let path: Bool
+        switch match.pathSpecifier {
+        case .prefix(let prefix)?: path = prefix == "/"
+        case .pathSeparatedPrefix(let prefix)?: path = prefix == "/"
+        case .safeRegex(let regex)?: path = regex.regex == ".*"
+        default: path = false
+        }
+        return path && match.headers.isEmpty && match.queryParameters.isEmpty && match.dynamicMetadata.isEmpty
     }
 
     /// Istio's `ConvertToEnvoyMatch`.

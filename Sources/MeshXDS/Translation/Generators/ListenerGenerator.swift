@@ -13,6 +13,8 @@ public struct ListenerGenerator: ResourceGenerator {
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = ListenerBuilder(options: request.options)
         let routes = RouteBuilder(options: request.options)
+        let tcpRoutes = TCPRouteBuilder(options: request.options)
+        let lookup: RouteBuilder.ServiceLookup = { host, namespace in scope.service(named: host, namespace: namespace) }
         var listeners: [Envoy_Config_Listener_V3_Listener] = []
         var names = Set<String>()
         func add(_ listener: Envoy_Config_Listener_V3_Listener) {
@@ -28,7 +30,12 @@ public struct ListenerGenerator: ResourceGenerator {
                 let target = egress.services.first { $0.port(egress.port) != nil }
                 filter = builder.tcpProxy(cluster: target.map { ClusterName.outbound(port: egress.port, host: $0.hostname) } ?? scope.catchAllCluster)
             }
-            add(builder.listener(address: egress.bind, port: egress.port, direction: .outbound, bindToPort: egress.bindToPort, filters: [filter]))
+            var listener = builder.listener(address: egress.bind, port: egress.port, direction: .outbound, bindToPort: egress.bindToPort, filters: [filter])
+            if egress.kind == .tcp, let target = egress.services.first(where: { $0.port(egress.port) != nil }) {
+                listener = tcpRoutes.outboundListener(listener, service: target, port: egress.port, proxy: request.proxy,
+                                                      virtualServices: scope.virtualServices(for: target), services: lookup)
+            }
+            add(listener)
         }
 
         func inboundFilters(port: UInt32, protocol: ServiceProtocol, statPrefix: String) -> [Envoy_Config_Listener_V3_Filter] {
@@ -61,9 +68,11 @@ public struct ListenerGenerator: ResourceGenerator {
             for service in scope.catchAllServices ?? [] {
                 for port in service.ports where !port.protocol.isHTTP && !httpPorts.contains(port.port) && !lockedPorts.contains(port.port) {
                     let vip = service.addresses.first { !$0.contains("/") } ?? "0.0.0.0"
-                    perService.append(builder.listener(
+                    perService.append(tcpRoutes.outboundListener(builder.listener(
                         address: vip, port: port.port, direction: .outbound, bindToPort: false,
-                        filters: [builder.tcpProxy(cluster: ClusterName.outbound(port: port.port, host: service.hostname))]))
+                        filters: [builder.tcpProxy(cluster: ClusterName.outbound(port: port.port, host: service.hostname))]),
+                        service: service, port: port.port, proxy: request.proxy,
+                        virtualServices: scope.virtualServices(for: service), services: lookup))
                 }
             }
             for listener in perService.sorted(by: { $0.name < $1.name }) { add(listener) }

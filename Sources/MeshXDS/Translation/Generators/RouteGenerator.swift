@@ -23,11 +23,11 @@ public struct RouteGenerator: ResourceGenerator {
         for route in scope.routeNames where request.wants(route.name) {
             var virtualHosts: [Envoy_Config_Route_V3_VirtualHost] = []
             for service in route.services {
-                let virtualService = scope.virtualService(for: service)
+                let httpRoutes = scope.httpRoutes(for: service)
                 for port in service.ports where port.protocol.isHTTP || port.protocol == .unsupported {
                     guard route.httpProxy || port.port == route.port else { continue }
                     virtualHosts.append(builder.virtualHost(
-                        service: service, port: port, proxy: request.proxy, virtualService: virtualService,
+                        service: service, port: port, proxy: request.proxy, httpRoutes: httpRoutes,
                         includePort: route.httpProxy, services: lookup, rules: rules))
                 }
             }

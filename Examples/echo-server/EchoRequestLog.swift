@@ -1,0 +1,63 @@
+import NIOConcurrencyHelpers
+import NIOHTTP1
+
+/// What the echo server remembers across requests: how many it has answered (reported in the
+/// `x-echo-requests` response header, so a test can count requests a mirror received) and, for
+/// `/flaky/N/KEY`, how many attempts each key has seen.
+final class EchoRequestLog: Sendable {
+    /// The log of this process.
+    static let shared = EchoRequestLog()
+
+    /// The most flaky keys remembered; beyond it the oldest counts are forgotten, so memory stays bounded.
+    static let maximumKeys = 10_000
+
+    private struct State {
+        var total = 0
+        var attempts: [String: Int] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Requests answered so far, counting the one being answered.
+    var total: Int { state.withLockedValue { $0.total } }
+
+    /// Records a request; returns the route with `/flaky/N/KEY` applied: 503 for the first N
+    /// attempts with that key, then 200.
+    func record(_ route: EchoRoute, uri: String) -> EchoRoute {
+        guard let flaky = FlakyPath(uri: uri) else {
+            state.withLockedValue { $0.total += 1 }
+            return route
+        }
+        let attempt = state.withLockedValue { state -> Int in
+            state.total += 1
+            if state.attempts.count >= Self.maximumKeys, state.attempts[flaky.key] == nil { state.attempts.removeAll() }
+            let next = (state.attempts[flaky.key] ?? 0) + 1
+            state.attempts[flaky.key] = next
+            return next
+        }
+        var out = route
+        out.status = attempt <= flaky.failures ? .serviceUnavailable : .ok
+        return out
+    }
+}
+
+/// `/flaky/N/KEY`: fail the first N attempts for KEY (any text without `/`, `?` or `#`).
+struct FlakyPath: Sendable, Hashable {
+    /// Attempts answered with 503 before the key succeeds.
+    var failures: Int
+    /// The key attempts are counted under (with N, so different budgets never share a count).
+    var key: String
+
+    /// The largest N honoured.
+    static let maximumFailures = 1_000
+
+    init?(uri: String) {
+        var path = Substring(uri)
+        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
+        guard path.hasPrefix("/flaky/") else { return nil }
+        let parts = path.dropFirst("/flaky/".count).split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let n = Int(parts[0]), (0...Self.maximumFailures).contains(n), !parts[1].isEmpty else { return nil }
+        failures = n
+        key = "\(n)/\(parts[1])"
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// VirtualService HTTP routing proven on a real Envoy sidecar driven by istiod: matching,
+/// redirects, rewrites, direct responses, fault injection, retries, timeouts and mirroring.
+/// Every scenario prints what was asked and what was measured.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct RoutingEndToEndTests {
+    static let reviews = "reviews.bookinfo.svc.cluster.local"
+
+    static let routing = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: reviews, namespace: bookinfo}
+        spec:
+          hosts: [\(reviews)]
+          http:
+          - name: by-uri
+            match: [{uri: {prefix: /v2only}}]
+            route: [{destination: {host: \(reviews), subset: v2}}]
+          - name: by-header-or-query
+            match:
+            - headers: {end-user: {exact: jason}}
+            - queryParams: {version: {exact: v2}}
+            route: [{destination: {host: \(reviews), subset: v2}}]
+          - name: redirect
+            match: [{uri: {exact: /old}}]
+            redirect: {uri: /new, authority: moved.example, redirectCode: 302}
+          - name: rewrite
+            match: [{uri: {prefix: /rewrite/}}]
+            rewrite: {uri: /rewritten/, authority: rewritten.example}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: direct
+            match: [{uri: {exact: /direct}}]
+            directResponse: {status: 202, body: {string: "direct answer"}}
+          - name: abort
+            match: [{uri: {prefix: /abort}}]
+            fault: {abort: {httpStatus: 503, percentage: {value: 50}}}
+            retries: {attempts: 0}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: delay
+            match: [{uri: {prefix: /slow}}]
+            fault: {delay: {fixedDelay: 400ms, percentage: {value: 50}}}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: retried
+            match: [{uri: {prefix: /flaky/}}]
+            retries: {attempts: 3, retryOn: "5xx", perTryTimeout: 2s}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: not-retried
+            match: [{uri: {prefix: /once/}}]
+            rewrite: {uri: /flaky/}
+            retries: {attempts: 0}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: timeout
+            match: [{uri: {prefix: /delay/}}]
+            timeout: 250ms
+            retries: {attempts: 0}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: mirrored
+            match: [{uri: {prefix: /mirror}}]
+            mirror: {host: shadow.bookinfo.svc.cluster.local}
+            route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: rest
+            route: [{destination: {host: \(reviews), subset: v1}}]
+        """
+
+    @Test func virtualServiceRoutingOnRealEnvoy() async throws {
+        guard let mesh = try await LoopbackMesh.start() else { return }
+        defer { mesh.stop() }
+        let setup = try await mesh.startRouting(Self.routing)
+
+        // Matching: uri prefix, header, query parameter (OR-ed matches), and the catch-all.
+        func names(_ path: String, headers: [(String, String)] = [], count: Int = 20) async -> [String: Int] {
+            await LoopbackMesh.tally(count, key: { $0.echoName ?? "status \($0.status)" }) { await mesh.reviews(setup, path, headers: headers) }
+        }
+        let byURI = await names("/v2only/x")
+        let byHeader = await names("/", headers: [("end-user", "jason")])
+        let byQuery = await names("/?version=v2")
+        let other = await names("/?version=v1", headers: [("end-user", "bob")])
+        print("uri match: asked /v2only → v2, measured \(byURI)")
+        print("header match: asked end-user=jason → v2, measured \(byHeader)")
+        print("query match: asked version=v2 → v2, measured \(byQuery)")
+        print("no match: asked → v1 (catch-all), measured \(other)")
+        #expect(byURI == ["reviews-v2": 20] && byHeader == ["reviews-v2": 20] && byQuery == ["reviews-v2": 20])
+        #expect(other == ["reviews-v1": 20])
+
+        // Redirect: Location and code.
+        let redirect = await mesh.reviews(setup, "/old")
+        let location = redirect.header("location") ?? ""
+        print("redirect: asked 302 to //moved.example/new, measured \(redirect.status) location \(location)")
+        #expect(redirect.status == 302)
+        #expect(location.hasPrefix("http://moved.example") && location.hasSuffix("/new"), "location: \(location)")
+
+        // Rewrite: the upstream sees the new path and authority.
+        let rewritten = await mesh.reviews(setup, "/rewrite/item?id=7")
+        let seenHost = (rewritten.json?["request"] as? [String: Any])?["host"] as? String
+        print("rewrite: asked /rewrite/item?id=7 → /rewritten/item?id=7 at rewritten.example, measured \(rewritten.echoPath ?? "-") at \(seenHost ?? "-")")
+        #expect(rewritten.status == 200 && rewritten.echoPath == "/rewritten/item?id=7" && seenHost == "rewritten.example")
+
+        // Direct response.
+        let direct = await mesh.reviews(setup, "/direct")
+        print("direct response: asked 202 \"direct answer\", measured \(direct.status) \"\(direct.body)\"")
+        #expect(direct.status == 202 && direct.body == "direct answer")
+
+        // Fault abort at 50%: the share of 503s over 200 requests, checked against Envoy's own count.
+        let abortedBefore = await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.aborts_injected") ?? 0
+        let aborts = await LoopbackMesh.tally(200, key: { "\($0.status)" }) { await mesh.reviews(setup, "/abort") }
+        let abortedAfter = await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.aborts_injected") ?? 0
+        let abortShare = Double(aborts["503"] ?? 0) / 200
+        print("fault abort: asked 50% 503, measured \(aborts) → \(String(format: "%.1f", abortShare * 100))% (Envoy counted \(abortedAfter - abortedBefore) aborts)")
+        #expect(Set(aborts.keys).isSubset(of: ["200", "503"]), "\(aborts)")
+        #expect((0.40...0.60).contains(abortShare), "asked 50%, measured \(aborts)")
+        #expect(abortedAfter - abortedBefore == (aborts["503"] ?? 0))
+
+        // Fault delay of 400ms for 50%: Envoy counts the delayed requests; that many of the slowest
+        // requests took at least 400ms.
+        let delayedBefore = await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.delays_injected") ?? 0
+        var latencies: [Duration] = []
+        for _ in 0..<60 {
+            let (response, latency) = await mesh.timedReviews(setup, "/slow")
+            #expect(response.status == 200)
+            latencies.append(latency)
+        }
+        let delayed = (await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.delays_injected") ?? 0) - delayedBefore
+        let slowest = latencies.sorted(by: >).prefix(delayed)
+        let atLeastDelay = latencies.filter { $0 >= .milliseconds(400) }.count
+        let delayShare = Double(delayed) / 60
+        print("fault delay: asked 400ms for 50%, measured \(delayed)/60 delayed (\(String(format: "%.1f", delayShare * 100))%), "
+              + "\(atLeastDelay) requests ≥ 400ms, fastest delayed \(String(format: "%.0f", slowest.last?.milliseconds ?? 0))ms, "
+              + "median undelayed \(String(format: "%.0f", latencies.sorted()[max(0, (60 - delayed) / 2 - 1)].milliseconds))ms")
+        #expect((0.30...0.70).contains(delayShare), "asked 50%, Envoy delayed \(delayed)/60")
+        // Envoy's timers have millisecond granularity and may fire up to a millisecond early.
+        #expect(slowest.allSatisfy { $0 >= .milliseconds(398) }, "delayed requests took \(slowest.map(\.milliseconds))ms")
+
+        // Retries recover an upstream failing the first two attempts of each request; without
+        // retries every request fails.
+        let run = UUID().uuidString.prefix(8)
+        let retried = await (0..<30).asyncTally { i in await mesh.reviews(setup, "/flaky/2/\(run)-r\(i)").status }
+        let once = await (0..<30).asyncTally { i in await mesh.reviews(setup, "/once/2/\(run)-o\(i)").status }
+        let retriesStat = await mesh.stat(setup.client, "cluster.outbound|9080|v1|\(Self.reviews).upstream_rq_retry") ?? 0
+        print("retries: asked attempts 3 over an upstream failing 2 attempts, measured \(retried) (Envoy retried \(retriesStat) times); "
+              + "without retries measured \(once)")
+        #expect(retried == [200: 30], "with retries: \(retried)")
+        #expect(once == [503: 30], "without retries: \(once)")
+        #expect(retriesStat >= 60)
+
+        // A per-route timeout of 250ms: /delay/1000 gets 504 after about 250ms; /delay/10 passes.
+        let (timedOut, timeoutLatency) = await mesh.timedReviews(setup, "/delay/1000")
+        let (inTime, _) = await mesh.timedReviews(setup, "/delay/10")
+        print("timeout: asked 250ms, measured \(timedOut.status) after \(String(format: "%.0f", timeoutLatency.milliseconds))ms for /delay/1000, \(inTime.status) for /delay/10")
+        if timedOut.status != 504 {
+            let dump = await mesh.admin(setup.client, "/config_dump?resource=dynamic_route_configs") ?? ""
+            let at = dump.range(of: "\"name\": \"timeout\"")?.lowerBound ?? dump.startIndex
+            print("route config near the timeout route:\n\(dump[..<at].suffix(1800))")
+        }
+        #expect(timedOut.status == 504 && inTime.status == 200)
+        #expect(timeoutLatency >= .milliseconds(250) && timeoutLatency < .milliseconds(1000))
+
+        // Mirroring: every request also reaches the shadow service, whose answers are discarded.
+        let shadowBefore = await mesh.echoTotal(setup.shadow) ?? -1
+        let mirrored = await LoopbackMesh.tally(50, key: { $0.echoName ?? "status \($0.status)" }) { await mesh.reviews(setup, "/mirror/x") }
+        var probes = 1
+        var shadowSaw = 0
+        _ = await LoopbackMesh.eventually(timeout: .seconds(10)) {
+            probes += 1
+            shadowSaw = (await mesh.echoTotal(setup.shadow) ?? 0) - shadowBefore - (probes - 1)
+            return shadowSaw >= 50
+        }
+        print("mirror: asked 100% of 50 requests to shadow, measured primary \(mirrored), shadow saw \(shadowSaw)")
+        #expect(mirrored == ["reviews-v1": 50])
+        #expect(shadowSaw == 50, "shadow saw \(shadowSaw) of 50 mirrored requests")
+    }
+}
+
+extension Range<Int> {
+    /// Runs `body` for each element in order and counts the results.
+    func asyncTally<T: Hashable>(_ body: (Int) async -> T) async -> [T: Int] {
+        var out: [T: Int] = [:]
+        for i in self { out[await body(i), default: 0] += 1 }
+        return out
+    }
+}
