@@ -31,7 +31,7 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let requestHead = head else { return }
             head = nil
-            let route = EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), uri: requestHead.uri)
+            let route = EchoFailure.apply(to: EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), uri: requestHead.uri))
             if route.delayMilliseconds > 0 {
                 let size = bodySize
                 let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)

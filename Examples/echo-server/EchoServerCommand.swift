@@ -30,6 +30,9 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Answer every request with this error status (400-599), e.g. 503 for an unhealthy endpoint.")
+    var failStatus: Int?
+
     func validate() throws {
         guard ListenAddress(address) != nil else {
             throw ValidationError("--address must be HOST:PORT, got \"\(address)\"")
@@ -38,12 +41,16 @@ struct EchoServerCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
+        if let failStatus, !EchoFailure.isValid(failStatus) {
+            throw ValidationError("--fail-status must be an HTTP status from 400 to 599, got \(failStatus)")
+        }
     }
 
     func run() async throws {
         var logger = Logger(label: "echo-server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         guard let listen = ListenAddress(address) else { throw ValidationError("invalid --address") }
+        EchoFailure.set(failStatus)
         let server = EchoServer(
             address: listen,
             name: name,

@@ -20,6 +20,11 @@ public struct OutboundSharingKey: Sendable, Hashable {
     public var sidecar: ResourceKey?
     /// The workload's labels when the mesh has label-selected outbound configuration, else nil.
     public var labels: [String: String]?
+    /// The locality endpoints are prioritised against: topology labels, else the node's
+    /// (``LocalityLoadBalancing/proxyLocality(_:)``).
+    public var effectiveLocality: String = ""
+    /// All the proxy's addresses are IPv6 (DNS clusters then resolve IPv6 only).
+    public var ipv6Only: Bool = false
 }
 
 /// Decides, once per snapshot, how proxies' outbound resources can be shared.
@@ -44,17 +49,27 @@ public struct OutboundSharing: Sendable {
                 || (vs.spec.tcp ?? []).contains { ($0.match ?? []).contains { $0.sourceLabels != nil } }
                 || (vs.spec.tls ?? []).contains { ($0.match ?? []).contains { $0.sourceLabels != nil } }
         }
-        labelSensitive = selectedRules || sourceLabelMatches
+        // failoverPriority compares endpoint labels with the proxy's.
+        let failoverPriority = snapshot.destinationRules.all.contains { rule in
+            ([rule.trafficPolicy] + rule.subsets.map(\.trafficPolicy)).contains { policy in
+                policy?.loadBalancer?.localityLbSetting?.failoverPriority?.isEmpty == false
+                    || (policy?.portLevelSettings ?? []).contains { $0.loadBalancer?.localityLbSetting?.failoverPriority?.isEmpty == false }
+            }
+        }
+        labelSensitive = selectedRules || sourceLabelMatches || failoverPriority
     }
 
     /// The proxy's key, or nil when its resources must be generated whole (gateways, and
     /// meshes with EnvoyFilters).
     public func key(for proxy: ProxyView) -> OutboundSharingKey? {
         guard enabled, proxy.type == .sidecar else { return nil }
-        return OutboundSharingKey(
+        var key = OutboundSharingKey(
             namespace: proxy.namespace, dnsDomain: proxy.dnsDomain, interceptionMode: proxy.interceptionMode,
             clusterID: proxy.clusterID, istioVersion: proxy.istioVersion, locality: proxy.locality,
             sidecar: snapshot.sidecars.sidecar(for: proxy.workload)?.key,
             labels: labelSensitive ? proxy.labels : nil)
+        key.effectiveLocality = LocalityLoadBalancing.proxyLocality(proxy)
+        key.ipv6Only = ClusterBuilder.dnsLookupFamily(proxy.ipAddresses) == .v6Only
+        return key
     }
 }

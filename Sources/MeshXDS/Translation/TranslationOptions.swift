@@ -24,6 +24,13 @@ public struct TranslationOptions: Sendable, Hashable {
     public var defaultRetryPolicy: HTTPRetry?
     /// The address inbound clusters connect from in transparent mode (Istio's `127.0.0.6`).
     public var inboundPassthroughBindAddress: String
+    /// Locality load balancing for destinations whose DestinationRule sets none (MeshConfig
+    /// `localityLbSetting`; Istio's default enables it, so outlier detection brings failover).
+    public var localityLbSetting: LocalityLoadBalancerSetting? = LocalityLoadBalancerSetting(enabled: true)
+    /// MeshConfig `h2UpgradePolicy`: UPGRADE makes HTTP/1.1 clusters speak HTTP/2 upstream.
+    public var h2UpgradePolicy: MeshConfig.H2UpgradePolicy?
+    /// MeshConfig `tcpKeepalive` for upstream connections (a DestinationRule overrides it per field).
+    public var tcpKeepalive: MeshConfig.TCPKeepalive?
 
     /// Creates options; every default is Istio's.
     public init(
@@ -52,5 +59,8 @@ public struct TranslationOptions: Sendable, Hashable {
         if let port = mesh.proxyInboundListenPort, port > 0 { inboundListenerPort = UInt32(port) }
         if mesh.outboundTrafficPolicy?.mode == .REGISTRY_ONLY { outboundTrafficMode = .registryOnly }
         defaultRetryPolicy = mesh.defaultHttpRetryPolicy
+        localityLbSetting = mesh.localityLbSetting ?? localityLbSetting
+        h2UpgradePolicy = mesh.h2UpgradePolicy
+        tcpKeepalive = mesh.tcpKeepalive
     }
 }

@@ -12,21 +12,23 @@ public struct EndpointBuilder: Sendable {
     ///   - instances: the service's instances.
     ///   - subsetLabels: labels an instance must carry, or nil for all instances.
     ///   - limit: at most this many endpoints (LOGICAL_DNS takes one).
+    ///   - locality: the locality load balancing of the proxy the assignment is for, if any: it sets
+    ///     priorities (failover) or locality weights (distribute).
     public func loadAssignment(
         clusterName: String, port: ServicePortInfo, instances: [WorkloadInstance],
-        subsetLabels: [String: String]? = nil, limit: Int? = nil
+        subsetLabels: [String: String]? = nil, limit: Int? = nil, locality: LocalityLoadBalancing? = nil
     ) -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment {
         var selected = instances
             .filter { instance in (subsetLabels ?? [:]).allSatisfy { instance.labels[$0.key] == $0.value } }
             .sorted { ($0.locality, $0.address, $0.name) < ($1.locality, $1.address, $1.name) }
         if let limit { selected = Array(selected.prefix(limit)) }
         let byLocality = Dictionary(grouping: selected, by: \.locality)
-        return .with {
+        let groups = byLocality.keys.sorted().map { byLocality[$0]! }
+        var assignment = Envoy_Config_Endpoint_V3_ClusterLoadAssignment.with {
             $0.clusterName = clusterName
-            $0.endpoints = byLocality.keys.sorted().map { locality in
-                let group = byLocality[locality]!
-                return .with {
-                    if !locality.isEmpty { $0.locality = Self.locality(locality) }
+            $0.endpoints = groups.map { group in
+                .with {
+                    if !group[0].locality.isEmpty { $0.locality = Self.locality(group[0].locality) }
                     $0.lbEndpoints = group.map { instance in
                         .with {
                             let endpointPort = instance.endpointPorts[port.port] ?? port.targetPort ?? port.port
@@ -40,6 +42,8 @@ public struct EndpointBuilder: Sendable {
                 }
             }
         }
+        locality?.apply(to: &assignment, instances: groups)
+        return assignment
     }
 
     /// A single static endpoint (inbound clusters to `defaultEndpoint`).

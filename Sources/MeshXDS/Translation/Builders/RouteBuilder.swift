@@ -82,6 +82,7 @@ public struct RouteBuilder: Sendable {
             let hashPolicy = rules(service)?.trafficPolicy?.loadBalancer?.consistentHash != nil
             routes = [defaultRoute(cluster: ClusterName.outbound(port: port.port, host: service.hostname),
                                    operation: "\(service.hostname):\(port.port)/*", hashPolicy: hashPolicy)]
+            if let hash = HashPolicyConverter.forService(rule: rules(service), port: port.port) { routes[0].route.hashPolicy = [hash] }
         }
         return .with {
             $0.name = "\(service.hostname):\(port.port)"
@@ -258,6 +259,9 @@ public struct RouteBuilder: Sendable {
                         }
                     }
                 }
+            }
+            action.hashPolicy = (destinations.count == 1 ? destinations : destinations.filter { ($0.weight ?? 0) != 0 }).compactMap {
+                HashPolicyConverter.forDestination(rule: services($0.destination?.host ?? "", namespace).flatMap(rules), subset: $0.destination?.subset, port: $0.destination?.port?.number)
             }
             if let retry = RetryPolicyConverter.convert(rule.retries ?? options.defaultRetryPolicy, hashPolicy: hashPolicy) {
                 action.retryPolicy = retry

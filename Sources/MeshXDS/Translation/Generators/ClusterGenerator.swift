@@ -17,7 +17,7 @@ public struct ClusterGenerator: ResourceGenerator {
             let rule = scope.destinationRule(for: service)
             for port in service.ports {
                 clusters += builder.withUpstreamTLS(
-                    builder.outboundClusters(service: service, port: port, instances: instances, rule: rule),
+                    builder.outboundClusters(service: service, port: port, instances: instances, rule: rule, proxy: request.proxy),
                     service: service, port: port, instances: instances, rule: rule, mesh: request.snapshot.mesh)
             }
         }

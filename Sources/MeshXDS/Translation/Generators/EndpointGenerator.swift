@@ -13,18 +13,23 @@ public struct EndpointGenerator: ResourceGenerator {
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
         let builder = EndpointBuilder()
         var out: [GeneratedResource] = []
-        for service in scope.services where ClusterBuilder.usesEDS(service) {
+        for service in scope.services where ClusterBuilder.usesEDS(service, proxy: request.proxy) {
             let instances = request.snapshot.services.instances(of: service)
             let rule = scope.destinationRule(for: service)
             for port in service.ports {
-                var targets: [(String, [String: String]?)] = [(ClusterName.outbound(port: port.port, host: service.hostname), nil)]
+                guard port.protocol != .udp else { continue }
+                var targets: [(String, String?, [String: String]?)] = [(ClusterName.outbound(port: port.port, host: service.hostname), nil, nil)]
                 for subset in rule?.subsets ?? [] {
                     guard let name = subset.name else { continue }
-                    targets.append((ClusterName.outbound(port: port.port, subset: name, host: service.hostname), subset.labels ?? [:]))
+                    targets.append((ClusterName.outbound(port: port.port, subset: name, host: service.hostname), name, subset.labels ?? [:]))
                 }
-                for (name, labels) in targets where request.wants(name) {
+                for (name, subset, labels) in targets where request.wants(name) {
+                    let policy = ClusterBuilder.effectivePolicy(rule, subset: subset, port: port.port)
+                    // A PASSTHROUGH load balancer makes the cluster ORIGINAL_DST: no endpoints to send.
+                    if policy?.loadBalancer?.simple == .PASSTHROUGH { continue }
+                    let locality = ClusterBuilder.localityLoadBalancing(policy: policy, proxy: request.proxy, options: request.options)
                     out.append(GeneratedResource(name: name, message: builder.loadAssignment(
-                        clusterName: name, port: port, instances: instances, subsetLabels: labels)))
+                        clusterName: name, port: port, instances: instances, subsetLabels: labels, locality: locality)))
                 }
             }
         }
