@@ -48,6 +48,7 @@ public actor IstioSnapshotProducer {
     private var meshSnapshot: MeshSnapshot
     private var generation = 0
     private var pushCount = 0
+    private var envoyFilterProblems: Set<EnvoyFilterDiagnostic> = []
 
     /// Server hooks that report connecting and disconnecting proxies to this producer.
     public nonisolated let callbacks: any XDSServerCallbacks
@@ -180,6 +181,14 @@ public actor IstioSnapshotProducer {
     private func rebuildMesh() async {
         meshSnapshot = await MeshSnapshot.build(store: store, registry: registry, mesh: mesh, domainSuffix: options.domainSuffix)
         generation += 1
+        reportEnvoyFilterProblems()
+    }
+
+    /// Logs each EnvoyFilter patch that is skipped (undecodable or unsupported), once while it stays.
+    private func reportEnvoyFilterProblems() {
+        let problems = EnvoyFilterPatches.diagnostics(in: meshSnapshot)
+        for problem in problems where !envoyFilterProblems.contains(problem) { logger.warning("\(problem)") }
+        envoyFilterProblems = Set(problems)
     }
 
     /// Regenerates one proxy's resources and stores them when they changed.
