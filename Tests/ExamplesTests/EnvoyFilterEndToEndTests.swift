@@ -6,7 +6,8 @@ import Testing
 /// sees; a patch naming a field SwiftMesh's protos lack is skipped without costing the others;
 /// removing the EnvoyFilter removes the header live.
 @Suite(.timeLimit(.minutes(3))) struct EnvoyFilterEndToEndTests {
-    static let services = { (port: Int, ip: String, bind: String, proxyPort: Int) in """
+    static func services(_ port: Int, _ ip: String, _ bind: String, _ proxyPort: Int) -> String {
+        """
         apiVersion: networking.istio.io/v1
         kind: ServiceEntry
         metadata: {name: ratings, namespace: shop}
