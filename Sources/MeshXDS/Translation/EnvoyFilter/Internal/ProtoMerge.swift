@@ -6,15 +6,17 @@ import SwiftProtobuf
 /// recursively — except that a `google.protobuf.Duration` is replaced whole rather than merged
 /// field by field (so merging `15s` over `0.5s` gives `15s`, not `15.5s`).
 enum ProtoMerge {
-    /// Merges `source` into `destination`.
+    /// Merges `source` into `destination`, in place.
+    ///
+    /// The source's encoding is merged into the destination (protobuf's merge). Each Duration the
+    /// source sets is first re-encoded with both `seconds` and `nanos` present, so the merge
+    /// replaces the destination's Duration whole instead of keeping its other field.
     static func merge<M: SwiftProtobuf.Message>(_ source: M, into destination: inout M) throws {
         var finder = DurationFieldFinder()
         try source.traverse(visitor: &finder)
-        var base: [UInt8] = try destination.serializedBytes()
-        for path in finder.paths { base = WireFormat.removing(path[...], from: base) }
-        let patch: [UInt8] = try source.serializedBytes()
-        // Parsing concatenated encodings is protobuf's merge.
-        destination = try M(serializedBytes: base + patch)
+        var patch: [UInt8] = try source.serializedBytes()
+        for path in finder.paths { patch = WireFormat.rewriting(path[...], in: patch, with: WireFormat.explicitDuration) }
+        try destination.merge(serializedBytes: patch)
     }
 
     /// Istio's `MergeAnyWithAny`: unpacks both as the destination's type, merges, packs again.
@@ -73,19 +75,19 @@ struct DurationFieldFinder: SwiftProtobuf.Visitor {
     mutating func visitUnknown(bytes: Data) throws {}
 }
 
-/// Just enough of the protobuf wire format to drop a field at a path of nested message fields.
+/// Just enough of the protobuf wire format to rewrite a field at a path of nested message fields.
 enum WireFormat {
-    /// `bytes` without the field at `path` (every occurrence); the input unchanged if it cannot be parsed.
-    static func removing(_ path: ArraySlice<Int>, from bytes: [UInt8]) -> [UInt8] {
+    /// `bytes` with the payload of every occurrence of the length-delimited field at `path`
+    /// replaced by `transform(payload)`; the input unchanged if it cannot be parsed.
+    static func rewriting(_ path: ArraySlice<Int>, in bytes: [UInt8], with transform: ([UInt8]) -> [UInt8]) -> [UInt8] {
         guard let target = path.first else { return bytes }
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
+        out.reserveCapacity(bytes.count + 8)
         var i = 0
         while i < bytes.count {
             let start = i
             guard let key = varint(bytes, &i) else { return bytes }
             let keyEnd = i
-            let number = Int(key >> 3)
             switch key & 7 {
             case 0:
                 guard varint(bytes, &i) != nil else { return bytes }
@@ -95,23 +97,33 @@ enum WireFormat {
                 i += 4
             case 2:
                 guard let length = varint(bytes, &i), i + Int(length) <= bytes.count else { return bytes }
-                let payloadStart = i
+                let payload = Array(bytes[i..<i + Int(length)])
                 i += Int(length)
-                if number == target && path.count > 1 {
-                    let inner = removing(path.dropFirst(), from: Array(bytes[payloadStart..<i]))
+                if Int(key >> 3) == target {
+                    let replaced = path.count == 1 ? transform(payload) : rewriting(path.dropFirst(), in: payload, with: transform)
                     out.append(contentsOf: bytes[start..<keyEnd])
-                    appendVarint(UInt64(inner.count), to: &out)
-                    out.append(contentsOf: inner)
+                    appendVarint(UInt64(replaced.count), to: &out)
+                    out.append(contentsOf: replaced)
                     continue
                 }
             default:
                 return bytes  // groups do not occur in proto3
             }
             guard i <= bytes.count else { return bytes }
-            if number == target && path.count == 1 { continue }
             out.append(contentsOf: bytes[start..<i])
         }
         return out
+    }
+
+    /// A `google.protobuf.Duration` encoding with `seconds` (1) and `nanos` (2) both present, zero when unset.
+    static func explicitDuration(_ payload: [UInt8]) -> [UInt8] {
+        var fields = Set<UInt64>()
+        var i = 0
+        while i < payload.count {
+            guard let key = varint(payload, &i), key & 7 == 0, varint(payload, &i) != nil else { return payload }
+            fields.insert(key >> 3)
+        }
+        return (fields.contains(1) ? [] : [0x08, 0x00]) + payload + (fields.contains(2) ? [] : [0x10, 0x00])
     }
 
     private static func varint(_ bytes: [UInt8], _ i: inout Int) -> UInt64? {
