@@ -191,5 +191,11 @@ let package = Package(
             path: "Tests/ExamplesTests",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "TranslationBenchmark",
+            dependencies: ["MeshXDS", "MeshCore", "MeshTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Benchmarks/TranslationBenchmark",
+            swiftSettings: strictSettings
+        ),
     ]
 )

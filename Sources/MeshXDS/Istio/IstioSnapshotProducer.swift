@@ -54,6 +54,7 @@ public actor IstioSnapshotProducer {
     private var previousSharedParts: [String: [OutboundSharingKey: SharedPart]] = [:]
     private var generation = 0
     private var pushCount = 0
+    private var envoyFilterProblems: Set<EnvoyFilterDiagnostic> = []
 
     /// Server hooks that report connecting and disconnecting proxies to this producer.
     public nonisolated let callbacks: any XDSServerCallbacks
@@ -190,6 +191,14 @@ public actor IstioSnapshotProducer {
         previousSharedParts = sharedParts
         sharedParts = [:]
         generation += 1
+        reportEnvoyFilterProblems()
+    }
+
+    /// Logs each EnvoyFilter patch that is skipped (undecodable or unsupported), once while it stays.
+    private func reportEnvoyFilterProblems() {
+        let problems = EnvoyFilterPatches.diagnostics(in: meshSnapshot)
+        for problem in problems where !envoyFilterProblems.contains(problem) { logger.warning("\(problem)") }
+        envoyFilterProblems = Set(problems)
     }
 
     /// Regenerates one proxy's resources and stores them when they changed.

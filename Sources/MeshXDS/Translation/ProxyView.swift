@@ -40,6 +40,8 @@ public struct ProxyView: Sendable, Hashable {
     public var istioVersion: String?
     /// `region/zone/subzone` from the node's locality.
     public var locality: String
+    /// The node metadata's string-valued entries (EnvoyFilter `match.proxy.metadata` compares them).
+    public var metadata: [String: String] = [:]
 
     /// The proxy's role.
     public var type: ProxyType { identity.type }
@@ -143,6 +145,9 @@ public struct ProxyView: Sendable, Hashable {
             workloadName: try string("WORKLOAD_NAME"), interceptionMode: mode,
             clusterID: try string("CLUSTER_ID"), istioVersion: try string("ISTIO_VERSION"),
             locality: locality == "//" ? "" : locality)
+        for (key, value) in fields {
+            if case .stringValue(let text)? = value.kind { metadata[key] = text }
+        }
     }
 
     private static func describe(_ value: Google_Protobuf_Value) -> String {

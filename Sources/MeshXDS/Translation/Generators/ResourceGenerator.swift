@@ -107,7 +107,11 @@ public struct GeneratorRegistry: Sendable {
     public mutating func register(_ generator: any ResourceGenerator) { generators[generator.typeURL] = generator }
 
     /// The resources of `typeURL` for the request, or nil when no generator serves it.
+    ///
+    /// The EnvoyFilters that select the proxy are applied to clusters, listeners and route
+    /// configurations last, after all other translation, as in Istio (see ``EnvoyFilterPatches``).
     public func generate(_ typeURL: String, _ request: GenerationRequest) -> [GeneratedResource]? {
-        generators[typeURL]?.generate(request)
+        guard let generated = generators[typeURL]?.generate(request) else { return nil }
+        return EnvoyFilterPatches.applyLast(to: generated, typeURL: typeURL, request: request)
     }
 }
