@@ -214,14 +214,15 @@ public actor IstioSnapshotProducer {
             guard let generator = generators.generator(for: typeURL) else { continue }
             // A type's version digests its resources' versions, so unchanged content keeps it.
             if let key, generator.splitsSharedPart {
-                let shared = sharedPart(typeURL, key: key, generator: generator, proxy: proxy.view)
-                let own = Snapshot.ResourceSet(Self.pack(generator.generate(
-                    GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options, part: .own))))
+                let shared = sharedPart(typeURL, key: key, proxy: proxy.view)
+                let own = Snapshot.ResourceSet(Self.pack(generators.generate(
+                    typeURL, GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options, part: .own)) ?? []))
                 let version = own.isEmpty ? shared.digest : Self.digest(shared.digest + "|" + Self.versions(of: own))
                 next.resources[typeURL] = Snapshot.Resources(version: version, shared: shared.set, own: own)
             } else {
-                let own = Snapshot.ResourceSet(Self.pack(generator.generate(
-                    GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options))))
+                // Whole, through the registry, which applies EnvoyFilters last.
+                let own = Snapshot.ResourceSet(Self.pack(generators.generate(
+                    typeURL, GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options)) ?? []))
                 next.resources[typeURL] = Snapshot.Resources(version: Self.digest(Self.versions(of: own)), shared: Snapshot.ResourceSet(), own: own)
             }
         }
@@ -245,10 +246,10 @@ public actor IstioSnapshotProducer {
         var digest: String
     }
 
-    private func sharedPart(_ typeURL: String, key: OutboundSharingKey, generator: any ResourceGenerator, proxy: ProxyView) -> SharedPart {
+    private func sharedPart(_ typeURL: String, key: OutboundSharingKey, proxy: ProxyView) -> SharedPart {
         if let part = sharedParts[typeURL]?[key] { return part }
         let request = GenerationRequest(snapshot: meshSnapshot, proxy: proxy, options: options, part: .shared)
-        let set = Snapshot.ResourceSet(Self.pack(generator.generate(request)))
+        let set = Snapshot.ResourceSet(Self.pack(generators.generate(typeURL, request) ?? []))
         var part = SharedPart(set: set, digest: Self.digest(Self.versions(of: set)))
         if let earlier = previousSharedParts[typeURL]?[key], earlier.digest == part.digest, earlier.set == part.set { part = earlier }
         sharedParts[typeURL, default: [:]][key] = part
