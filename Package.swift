@@ -72,6 +72,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -236,7 +237,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["sidecar", "echo-server", "MeshXDS", "MeshCA", "MeshTestSupport"],
+            dependencies: [
+                "sidecar", "echo-server", "MeshXDS", "MeshCA", "MeshTestSupport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             path: "Tests/ExamplesTests",
             swiftSettings: strictSettings
         ),

@@ -64,9 +64,8 @@ let transport = HTTP2ServerTransport.Custom(listenerFactory: factory)
 let server = GRPCServer(transport: transport, services: [service])
 
 // CSRs are made before timing: the figure is the CA's, not the clients' key generation.
-var csrs: [String] = []
-for index in 0..<identityCount {
-    csrs.append(try WorkloadCSR.make(identity: SPIFFEIdentity(namespace: "bench", serviceAccount: "sa\(index)")).csrPEM)
+let csrs: [String] = try (0..<identityCount).map { index in
+    try WorkloadCSR.make(identity: SPIFFEIdentity(namespace: "bench", serviceAccount: "sa\(index)")).csrPEM
 }
 let parsedCSR = try CertificateSigningRequest(pemEncoded: csrs[0])
 
@@ -118,7 +117,9 @@ let endToEnd: (rate: Double, failures: Int) = try await withThrowingDiscardingTa
                 }
             }
         }
-        return try await clients.reduce(0, +)
+        var total = 0
+        while let failed = try await clients.next() { total += failed }
+        return total
     }
     let elapsed = ContinuousClock.now - start
     server.beginGracefulShutdown()

@@ -33,9 +33,9 @@ struct WorkloadSecurity {
             throw AgentError(.invalidOption, "--root-cert \(rootCertificateFile) cannot be read: \(error)")
         }
         let roots = try TrustBundle(pem: rootsText, source: rootCertificateFile)
-        let client = IstioCAClient(
-            host: ca.host, port: ca.port, trustBundle: roots,
-            token: tokenFile.map { IstioCAClient.tokenFile($0) } ?? { nil })
+        let token: @Sendable () -> String?
+        if let tokenFile { token = IstioCAClient.tokenFile(tokenFile) } else { token = { nil } }
+        let client = IstioCAClient(host: ca.host, port: ca.port, trustBundle: roots, token: token)
         var rotatorLogger = logger
         rotatorLogger[metadataKey: "component"] = "ca-client"
         let rotator = CertificateRotator(identity: identity, issuer: client, trustBundle: roots, lifetime: lifetime, logger: rotatorLogger)

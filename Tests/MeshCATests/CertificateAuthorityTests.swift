@@ -83,7 +83,9 @@ import X509
 
     @Test func csrWithBadSignatureIsRefused() throws {
         let ca = try makeCA()
-        var der = try DER.Serializer.serialized(element: try makeCSR(uri: identity.uri))
+        var serializer = DER.Serializer()
+        try serializer.serialize(try makeCSR(uri: identity.uri))
+        var der = serializer.serializedBytes
         // Change the last byte of the ECDSA signature's s: still DER, no longer a valid signature.
         der[der.count - 1] ^= 0x01
         let tampered = try CertificateSigningRequest(derEncoded: der)

@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 
 /// Authenticates a caller by a bootstrap bearer token the operator configured, so a workload
 /// without a certificate can get its first one (the role Kubernetes service-account tokens play

@@ -35,6 +35,7 @@ public struct ClientCertificateAuthenticator: CallerAuthenticator {
         let store = CertificateStore(trustBundle().roots)
         var verifier = Verifier(rootCertificates: store) {
             RFC5280Policy(fixedExpiryValidationTime: now())
+            SPIFFEPolicy(expected: identity)
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(credentials.peerCertificateChain.dropFirst() + intermediates))
         switch result {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import X509
 
 /// A certificate authority: it signs certificate signing requests, and it names the roots its
@@ -73,8 +73,8 @@ public struct IssuedCertificate: Sendable, Hashable {
 extension Certificate {
     /// The SPIFFE identities in the certificate's URI SANs (other URIs are skipped).
     public var spiffeIdentities: [SPIFFEIdentity] {
-        let names = (try? extensions.subjectAlternativeNames) ?? nil
-        return (names ?? []).compactMap { name in
+        let names: [GeneralName] = ((try? extensions.subjectAlternativeNames) ?? nil).map(Array.init) ?? []
+        return names.compactMap { name in
             guard case .uniformResourceIdentifier(let uri) = name else { return nil }
             return try? SPIFFEIdentity(uri: uri)
         }

@@ -123,7 +123,7 @@ public struct MeshCertificateAuthority: CertificateAuthority {
         do { key = try configuration.rootKeyAlgorithm.generatePrivateKey() } catch {
             throw CAError(.signing, "cannot generate a \(configuration.rootKeyAlgorithm) root key: \(error)")
         }
-        let start = now()
+        let start = now().wholeSeconds
         let root: Certificate
         do {
             let name = try DistinguishedName {
@@ -179,7 +179,7 @@ public struct MeshCertificateAuthority: CertificateAuthority {
         }
         guard !names.isEmpty else { throw CAError(.invalidArgument, "a certificate needs an identity, a DNS name or an IP address") }
 
-        let start = now()
+        let start = now().wholeSeconds
         var end = start.addingTimeInterval(effectiveLifetime(requested: options.requestedLifetime).seconds)
         end = min(end, signingCertificate.notValidAfter)
         guard end > start else {
@@ -219,7 +219,7 @@ public struct MeshCertificateAuthority: CertificateAuthority {
         do { names = try extensions.subjectAlternativeNames } catch {
             throw CAError(.invalidCSR, "the CSR's subject alternative names do not parse: \(error)")
         }
-        return (names ?? []).compactMap { name in
+        return (names.map(Array.init) ?? []).compactMap { (name: GeneralName) -> String? in
             if case .uniformResourceIdentifier(let uri) = name { return uri }
             return nil
         }
@@ -232,4 +232,10 @@ extension Duration {
         let (s, atto) = components
         return TimeInterval(s) + TimeInterval(atto) / 1e18
     }
+}
+
+extension Date {
+    /// The date truncated to whole seconds, the precision of X.509 validity times (so a
+    /// certificate is never "not yet valid" for the fraction of a second it was made in).
+    var wholeSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
 }

@@ -1,7 +1,8 @@
 public import GRPCNIOTransportHTTP2
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 import NIOSSL
+import NIOTLS
 import X509
 
 /// A TLS listener for gRPC (`HTTP2ServerTransport.Custom`) where the client certificate is

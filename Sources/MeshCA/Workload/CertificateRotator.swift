@@ -116,6 +116,19 @@ public actor CertificateRotator {
         }
     }
 
+    /// Why `chain` does not verify against `roots` for `identity` at `date`, or `nil` when it does.
+    static func chainFailure(_ chain: [Certificate], roots: TrustBundle, identity: SPIFFEIdentity, at date: Date) async -> String? {
+        guard let leaf = chain.first else { return "empty chain" }
+        var verifier = Verifier(rootCertificates: CertificateStore(roots.roots)) {
+            RFC5280Policy(fixedExpiryValidationTime: date)
+            SPIFFEPolicy(expected: identity)
+        }
+        switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst())) {
+        case .validCertificate: return nil
+        case .couldNotValidate(let failures): return "\(failures.map { "\($0.policyFailureReason)" })"
+        }
+    }
+
     /// Checks an answer: it parses, the leaf holds our key and only our identity, and the chain
     /// verifies against the trust bundle now.
     private func verify(_ pems: [String], keyPEM: String) async throws -> WorkloadCertificate {
@@ -129,13 +142,8 @@ public actor CertificateRotator {
         guard leaf.spiffeIdentities == [identity] else {
             throw CAError(.signing, "the issued certificate names \(leaf.spiffeIdentities.map(\.uri)), expected \(identity)")
         }
-        var verifier = Verifier(rootCertificates: CertificateStore(roots.roots)) {
-            RFC5280Policy(fixedExpiryValidationTime: now())
-        }
-        switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst())) {
-        case .validCertificate: break
-        case .couldNotValidate(let failures):
-            throw CAError(.signing, "the issued chain does not verify against the trusted roots: \(failures.map { "\($0.policyFailureReason)" })")
+        if let failure = await Self.chainFailure(chain, roots: roots, identity: identity, at: now()) {
+            throw CAError(.signing, "the issued chain does not verify against the trusted roots: \(failure)")
         }
         return WorkloadCertificate(chain: chain, privateKeyPEM: keyPEM)
     }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
@@ -84,8 +84,8 @@ public struct IstioCAClient: CertificateIssuer {
     }
 
     static func target(host: String, port: Int) -> any ResolvableTarget {
-        if host.contains(":") { return .ipv6(host: host, port: port) }
-        if host.split(separator: ".").count == 4, host.allSatisfy({ $0.isNumber || $0 == "." }) { return .ipv4(host: host, port: port) }
+        if host.contains(":") { return .ipv6(address: host, port: port) }
+        if host.split(separator: ".").count == 4, host.allSatisfy({ $0.isNumber || $0 == "." }) { return .ipv4(address: host, port: port) }
         return .dns(host: host, port: port)
     }
 }
