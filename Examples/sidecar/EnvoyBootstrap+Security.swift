@@ -5,8 +5,6 @@
 struct BootstrapSecurity: Sendable, Hashable {
     /// The agent's SDS socket.
     var sdsSocketPath: String
-    /// The PEM file of the roots istiod's certificate must chain to (`--root-cert`).
-    var rootCertificateFile: String
     /// The name istiod's certificate must carry, also sent as SNI.
     var istiodName: String = "istiod.istio-system.svc"
 
@@ -59,11 +57,13 @@ struct BootstrapSecurity: Sendable, Hashable {
                 "common_tls_context": [
                     "alpn_protocols": ["h2"],
                     "tls_certificate_sds_secret_configs": [Self.sdsSecret("default")],
-                    "validation_context": [
-                        "trusted_ca": ["filename": .string(rootCertificateFile)],
-                        "match_typed_subject_alt_names": [
-                            ["san_type": "DNS", "matcher": ["exact": .string(istiodName)]]
+                    "combined_validation_context": [
+                        "default_validation_context": [
+                            "match_typed_subject_alt_names": [
+                                ["san_type": "DNS", "matcher": ["exact": .string(istiodName)]]
+                            ]
                         ],
+                        "validation_context_sds_secret_config": Self.sdsSecret("ROOTCA"),
                     ],
                 ],
             ],

@@ -52,7 +52,7 @@ struct WorkloadSecurity {
             services: [sds])
         return WorkloadSecurity(
             rotator: rotator, sdsServer: server,
-            bootstrap: BootstrapSecurity(sdsSocketPath: socket, rootCertificateFile: URL(fileURLWithPath: rootCertificateFile).standardizedFileURL.path))
+            bootstrap: BootstrapSecurity(sdsSocketPath: socket))
     }
 
     /// The services to run next to Envoy.

@@ -9,7 +9,7 @@ import X509
 
 /// The secure bootstrap the agent writes with `--ca`, checked as data and by real Envoy.
 @Suite struct SecureBootstrapTests {
-    static let security = BootstrapSecurity(sdsSocketPath: "/tmp/agent/workload-spiffe-uds/socket", rootCertificateFile: "/tmp/agent/root-cert.pem")
+    static let security = BootstrapSecurity(sdsSocketPath: "/tmp/agent/workload-spiffe-uds/socket")
     static var bootstrap: EnvoyBootstrap {
         var bootstrap = SidecarBootstrapTests.bootstrap
         bootstrap.xdsPort = 15012
@@ -24,7 +24,9 @@ import X509
         let tls = try #require(list[0]["transport_socket"]?["typed_config"])
         #expect(tls["sni"]?.stringValue == "istiod.istio-system.svc")
         let common = try #require(tls["common_tls_context"])
-        #expect(common["validation_context"]?["trusted_ca"]?["filename"]?.stringValue == "/tmp/agent/root-cert.pem")
+        let validation = try #require(common["combined_validation_context"])
+        #expect(validation["validation_context_sds_secret_config"]?["name"]?.stringValue == "ROOTCA")
+        #expect("\(validation["default_validation_context"] ?? .null)".contains("istiod.istio-system.svc"))
         guard case .array(let sds)? = common["tls_certificate_sds_secret_configs"] else { Issue.record("no SDS config"); return }
         #expect(sds.first?["name"]?.stringValue == "default")
         #expect(list[1]["load_assignment"]?["endpoints"].map { "\($0)" }?.contains("/tmp/agent/workload-spiffe-uds/socket") == true)
@@ -35,11 +37,8 @@ import X509
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-secure-validate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (ca, _) = try MeshCertificateAuthority.selfSigned()
-        let root = directory.appendingPathComponent("root-cert.pem")
-        try ca.trustBundle.pem.write(to: root, atomically: true, encoding: .utf8)
         var bootstrap = SidecarBootstrapTests.bootstrap
-        bootstrap.security = BootstrapSecurity(sdsSocketPath: directory.appendingPathComponent("sds.sock").path, rootCertificateFile: root.path)
+        bootstrap.security = BootstrapSecurity(sdsSocketPath: directory.appendingPathComponent("sds.sock").path)
         let file = directory.appendingPathComponent("envoy-rev.json")
         try bootstrap.json.serialized().write(to: file, atomically: true, encoding: .utf8)
         let run = try await ChildProcess.run(URL(fileURLWithPath: envoy), ["--mode", "validate", "-c", file.path, "--log-level", "error", "--disable-hot-restart"], timeout: .seconds(60))
