@@ -114,6 +114,7 @@ let package = Package(
             name: "CABenchmark",
             dependencies: [
                 "MeshCA",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
