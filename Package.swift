@@ -32,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .target(
@@ -53,7 +57,26 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "MeshProxy", dependencies: ["MeshXDS"], swiftSettings: strictSettings),
-        .target(name: "MeshCA", dependencies: ["MeshCore"], swiftSettings: strictSettings),
+        .target(
+            name: "MeshCA",
+            dependencies: [
+                "MeshCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "MeshTelemetry",
             dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -87,6 +110,18 @@ let package = Package(
             path: "Benchmarks/ADSBenchmark",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "CABenchmark",
+            dependencies: [
+                "MeshCA",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            path: "Benchmarks/CABenchmark",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MeshCoreTests",
             dependencies: ["MeshCore", "MeshTestSupport"],
@@ -98,6 +133,7 @@ let package = Package(
             name: "MeshXDSTests",
             dependencies: [
                 "MeshXDS",
+                "MeshCA",
                 "MeshTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -109,7 +145,15 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshCATests",
-            dependencies: ["MeshCA"],
+            dependencies: [
+                "MeshCA",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -134,6 +178,8 @@ let package = Package(
             dependencies: [
                 "MeshCore",
                 "MeshXDS",
+                "MeshCA",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -178,6 +224,11 @@ let package = Package(
             name: "sidecar",
             dependencies: [
                 "MeshXDS",
+                "MeshCA",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -187,7 +238,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["sidecar", "echo-server", "MeshXDS", "MeshTestSupport"],
+            dependencies: [
+                "sidecar", "echo-server", "MeshXDS", "MeshCA", "MeshTestSupport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             path: "Tests/ExamplesTests",
             swiftSettings: strictSettings
         ),

@@ -36,6 +36,18 @@ struct IstiodCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, warning or error.")
     var logLevel = "info"
 
+    @Option(name: .customLong("ca-dir"), help: "CA folder in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); a self-signed root is created there when it is empty. Enables --secure-address.")
+    var caDir: String?
+
+    @Option(name: .customLong("trust-domain"), help: "The SPIFFE trust domain of issued certificates.")
+    var trustDomain = "cluster.local"
+
+    @Option(name: .customLong("bootstrap-token-file"), help: "Bootstrap tokens for the CA, one per line: TOKEN spiffe://<td>/ns/<ns>/sa/<sa or *>.")
+    var bootstrapTokenFile: String?
+
+    @Option(name: .customLong("secure-address"), help: "xDS (ADS) and the CA over TLS (needs --ca-dir).")
+    var secureAddress = "127.0.0.1:15012"
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -76,16 +88,27 @@ struct IstiodCommand: AsyncParsableCommand {
         let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: xdsHost, port: xdsPort), transportSecurity: .plaintext)
         let grpcServer = GRPCServer(transport: transport, services: [ads])
 
+        var security: IstiodSecurity?
+        if let caDir {
+            security = try IstiodSecurity.make(
+                caDirectory: caDir, trustDomain: trustDomain, tokenFile: bootstrapTokenFile,
+                secureAddress: try Self.split(secureAddress, option: "--secure-address"), ads: ads, logger: logger)
+        }
+
         let state = IstiodState(store: store, producer: producer, ads: ads, mesh: mesh)
         let debug = DebugServer(host: debugHost, port: debugPort, logger: Logger(label: "istiod.debug")) { path, query in
             await state.respond(path: path, query: query)
         }
-        let services: [any Service] = [
+        var services: [any Service] = [
             FunctionService(name: "config-watch") { try await store.run(pollInterval: .milliseconds(pollIntervalMilliseconds)) },
             FunctionService(name: "push") { await producer.run() },
             XDSService(server: grpcServer, ads: ads, logger: logger),
             debug,
         ]
+        if let security {
+            services.append(IstiodSecurity.SecureServerService(server: security.server, ads: ads))
+            logger.info("istiod serving ADS and the CA over TLS on \(security.host):\(security.port)")
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint],

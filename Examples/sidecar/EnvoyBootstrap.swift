@@ -16,6 +16,8 @@ struct EnvoyBootstrap: Sendable, Hashable {
     var adminPort: Int = 15000
     /// How long Envoy waits to connect to the xDS server.
     var xdsConnectTimeoutSeconds = 1
+    /// TLS to istiod with the workload certificate from the agent's SDS; `nil` for plaintext xDS.
+    var security: BootstrapSecurity? = nil
 
     /// The name of the static cluster that carries ADS, as in Istio.
     static let xdsClusterName = "xds-grpc"
@@ -40,7 +42,7 @@ struct EnvoyBootstrap: Sendable, Hashable {
                 "cds_config": ["ads": [:], "initial_fetch_timeout": "0s", "resource_api_version": "V3"],
                 "lds_config": ["ads": [:], "initial_fetch_timeout": "0s", "resource_api_version": "V3"],
             ],
-            "static_resources": ["clusters": [xdsCluster]],
+            "static_resources": ["clusters": .array([xdsCluster] + (security.map { [$0.sdsCluster] } ?? []))],
             "admin": [
                 "address": Self.socketAddress(node.ip, adminPort),
                 "access_log": [
@@ -101,6 +103,7 @@ struct EnvoyBootstrap: Sendable, Hashable {
             ],
         ]
         if !isIP { cluster["dns_lookup_family"] = "V4_ONLY" }
+        if let security { cluster["transport_socket"] = security.xdsTransportSocket }
         return .object(cluster)
     }
 

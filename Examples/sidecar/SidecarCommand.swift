@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MeshCA
 import MeshXDS
 import ServiceLifecycle
 
@@ -68,6 +69,21 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for Envoy to exit after SIGTERM before killing it.")
     var stopTimeout: Int = 10
 
+    @Option(help: "istiod's CA, HOST:PORT (its secure port). With it the agent gets a workload certificate, serves it to Envoy over SDS, and Envoy talks to --xds over TLS.")
+    var ca: String?
+
+    @Option(help: "PEM root certificate(s) istiod's certificate chains to (needed with --ca).")
+    var rootCert: String?
+
+    @Option(help: "File holding the bootstrap token sent to the CA (authorization: Bearer).")
+    var tokenFile: String?
+
+    @Option(help: "Requested workload certificate lifetime: a number and s, m, h or d.")
+    var certTtl: String = "24h"
+
+    @Option(help: "The SPIFFE trust domain of the workload identity.")
+    var trustDomain: String = "cluster.local"
+
     func validate() throws {
         guard ProxyType(rawValue: type) != nil else { throw ValidationError("--type must be sidecar or router") }
         guard EnvoyBootstrap.isIPAddress(ip) else { throw ValidationError("--ip must be an IP address, got \"\(ip)\"") }
@@ -76,6 +92,11 @@ struct SidecarCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical") }
         guard concurrency >= 0, drainTime >= 0, stopTimeout >= 0 else { throw ValidationError("--concurrency, --drain-time and --stop-timeout must not be negative") }
         if case .failure(let error) = ProxyNode.parseLabels(labels) { throw ValidationError(error.message) }
+        if let ca {
+            guard Self.splitHostPort(ca) != nil else { throw ValidationError("--ca must be HOST:PORT, got \"\(ca)\"") }
+            guard rootCert != nil else { throw ValidationError("--ca needs --root-cert to verify istiod") }
+        }
+        guard WorkloadSecurity.parseLifetime(certTtl) != nil else { throw ValidationError("--cert-ttl must be a number and s, m, h or d, got \"\(certTtl)\"") }
         _ = try makeNode()
     }
 
@@ -122,7 +143,7 @@ struct SidecarCommand: AsyncParsableCommand {
         logger.logLevel = level
         let node = try makeNode()
         guard let (xdsHost, xdsPort) = Self.splitHostPort(xds) else { throw ValidationError("invalid --xds") }
-        let bootstrap = EnvoyBootstrap(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort)
+        var bootstrap = EnvoyBootstrap(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort)
         let envoy = try EnvoyLocator(explicitPath: envoyBin).locate()
 
         let files = FileManager.default
@@ -141,6 +162,17 @@ struct SidecarCommand: AsyncParsableCommand {
             throw AgentError(.bootstrapWrite, "could not write \(bootstrapFile.path): \(error)")
         }
         defer { if temporary { try? files.removeItem(at: directory) } }
+        var security: WorkloadSecurity?
+        if let ca, let (caHost, caPort) = Self.splitHostPort(ca), let rootCert {
+            let identity = SPIFFEIdentity(trustDomain: trustDomain, namespace: namespace, serviceAccount: serviceAccount ?? "default")
+            let made = try WorkloadSecurity.make(
+                identity: identity, ca: (caHost, caPort), rootCertificateFile: rootCert, tokenFile: tokenFile,
+                lifetime: WorkloadSecurity.parseLifetime(certTtl) ?? .seconds(86400), directory: directory, logger: logger)
+            bootstrap.security = made.bootstrap
+            security = made
+            try Data(bootstrap.json.serialized().utf8).write(to: bootstrapFile)
+            logger.info("workload identity \(identity): certificates from \(ca), SDS on \(made.bootstrap.sdsSocketPath)")
+        }
         logger.info("wrote envoy bootstrap", metadata: ["path": "\(bootstrapFile.path)", "node": "\(node.identity.nodeID)", "xds": "\(xds)"])
 
         let process = EnvoyProcess(
@@ -158,9 +190,10 @@ struct SidecarCommand: AsyncParsableCommand {
             stopTimeout: .seconds(stopTimeout),
             logger: logger
         )
+        let agentServices: [any Service] = [process] + (security?.services ?? [])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: process, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: agentServices.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -1,4 +1,5 @@
 import Foundation
+import MeshCA
 import MeshXDS
 import SwiftProtobuf
 import Testing

@@ -311,7 +311,8 @@ import Testing
         let listener = try #require((GeneratorRegistry.standard.generate(EnvoyTypeURL.listener, request) ?? []).first?.message as? Envoy_Config_Listener_V3_Listener)
         let hcm = try GatewayTranslationTests.HCM(unpackingAny: listener.filterChains[0].filters[0].typedConfig)
         let filters = hcm.httpFilters.map(\.name)
-        #expect(filters == (forwards ? ["envoy.filters.http.dynamic_forward_proxy", "envoy.filters.http.router"] : ["envoy.filters.http.router"]))
+        #expect(filters.contains("envoy.filters.http.dynamic_forward_proxy") == forwards, "\(filters)")
+        #expect(filters.last == "envoy.filters.http.router", "\(filters)")
     }
 
     @Test func forwardProxyClusterAndFilterShareOneDNSCache() throws {

@@ -32,6 +32,8 @@ import Testing
     @Test(arguments: TranslationCase.all.map(TranslationCase.init(name:)))
     func sharedAndOwnPartsMakeTheWhole(_ testCase: TranslationCase) throws {
         let request = try testCase.request()
+        // With EnvoyFilters (patches per workload) the producer generates every type whole.
+        guard OutboundSharing(snapshot: request.snapshot).enabled else { return }
         for typeURL in Self.splitting {
             let whole = try Self.generate(typeURL, request, part: .all)
             let shared = try Self.generate(typeURL, request, part: .shared)

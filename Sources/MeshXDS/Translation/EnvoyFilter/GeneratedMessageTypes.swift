@@ -299,7 +299,5 @@ extension EnvoyMessageTypes {
         Envoy_Type_V3_Percent.self,
         Envoy_Type_V3_SemanticVersion.self,
         Google_Rpc_Status.self,
-        Istio_V1_Auth_IstioCertificateRequest.self,
-        Istio_V1_Auth_IstioCertificateResponse.self,
     ] }
 }
