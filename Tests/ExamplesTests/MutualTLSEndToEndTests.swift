@@ -96,8 +96,13 @@ import Testing
         let proxyPort = try LoopbackNetwork.freePort(on: clientIP)
         try mesh.write("services.yaml", Self.services(serverIP: serverIP, ingressPort: ingressPort, echoPort: echo.port, clientIP: clientIP, proxyPort: proxyPort))
         try mesh.write("peer-authentication.yaml", Self.peerAuthentication("STRICT"))
-        let server = try await mesh.startSecureProxy(ca: ca, namespace: Self.namespace, labels: ["app": "reviews"], serviceAccount: "reviews", ip: serverIP)
-        let client = try await mesh.startSecureProxy(ca: ca, namespace: Self.namespace, labels: ["app": "client"], serviceAccount: "client", ip: clientIP)
+        // Istio's injector labels every sidecar-carrying pod `security.istio.io/tlsMode: istio`;
+        // the translation offers a PERMISSIVE mutual TLS chain only to such workloads.
+        let tlsMode = ["security.istio.io/tlsMode": "istio"]
+        let server = try await mesh.startSecureProxy(
+            ca: ca, namespace: Self.namespace, labels: tlsMode.merging(["app": "reviews"]) { a, _ in a }, serviceAccount: "reviews", ip: serverIP)
+        let client = try await mesh.startSecureProxy(
+            ca: ca, namespace: Self.namespace, labels: tlsMode.merging(["app": "client"]) { a, _ in a }, serviceAccount: "client", ip: clientIP)
         let ready = await mesh.waitUntilReady(server, timeout: .seconds(60))
         let clientReady = await mesh.waitUntilReady(client, timeout: .seconds(60))
         try #require(ready && clientReady, "\(mesh.diagnostics)")
@@ -145,8 +150,20 @@ import Testing
         #expect(accepted, "PERMISSIVE did not accept plaintext: \(permissive)\n\(permissiveFailure)")
         #expect(permissive.echoName == "reviews")
         #expect(permissive.echoHeaders["x-forwarded-client-cert"] == nil, "plaintext carries no client certificate")
-        let underPermissive = await viaClient()
-        #expect(underPermissive.status == 200, "mutual TLS still works under PERMISSIVE: \(underPermissive)")
+        // The server's inbound filter chains changed, so Envoy drains the client's pooled
+        // connection; a request racing that drain may see a reset (503 UC), as with Istio. Once
+        // the client reconnects, mutual TLS keeps working under PERMISSIVE.
+        var underPermissive = LoopbackMesh.Response(status: -1, headers: [], body: "")
+        let stillMutual = await LoopbackMesh.eventually(timeout: .seconds(15)) {
+            underPermissive = await viaClient()
+            return underPermissive.status == 200
+        }
+        #expect(stillMutual, "mutual TLS still works under PERMISSIVE: \(underPermissive)")
+        for _ in 0..<5 {
+            let next = await viaClient()
+            #expect(next.status == 200 && (next.echoHeaders["x-forwarded-client-cert"] ?? "").contains("URI=spiffe://\(Self.clientPrincipal)"),
+                    "mutual TLS under PERMISSIVE: \(next.status) \(next.error ?? "") \(next.body.prefix(300))")
+        }
 
         // Back to STRICT: plaintext is refused again.
         try mesh.write("peer-authentication.yaml", Self.peerAuthentication("STRICT"))
