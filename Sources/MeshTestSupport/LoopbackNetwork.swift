@@ -81,14 +81,12 @@ public final class TCPTestConnection {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else {
-            let code = errno
-            close(fd)
-            throw SocketError("connect \(host):\(port)", code)
-        }
+        // No close here: a class initializer that throws once every stored property is set still
+        // runs deinit, which closes `fd`; closing it twice could close another thread's new socket.
+        guard connected == 0 else { throw SocketError("connect \(host):\(port)", errno) }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Writes all of `bytes`.
     public func write(_ bytes: [UInt8]) throws {

@@ -37,7 +37,8 @@ import X509
     }
 
     func client(_ ca: MeshCertificateAuthority, _ port: Int, token: String?) -> IstioCAClient {
-        IstioCAClient(host: "127.0.0.1", port: port, trustBundle: ca.trustBundle, token: { token })
+        // A generous upper bound: debug-built crypto and TLS share two cores with the Envoy suites.
+        IstioCAClient(host: "127.0.0.1", port: port, trustBundle: ca.trustBundle, token: { token }, timeout: .seconds(60))
     }
 
     func chain(_ pems: [String]) throws -> [Certificate] { try pems.map { try Certificate(pemEncoded: $0) } }
