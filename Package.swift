@@ -56,7 +56,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .target(name: "MeshProxy", dependencies: ["MeshXDS"], swiftSettings: strictSettings),
+        .target(
+            name: "MeshProxy",
+            dependencies: [
+                "MeshXDS",
+                "MeshTelemetry",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "MeshCA",
             dependencies: [
@@ -163,7 +181,14 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshProxyTests",
-            dependencies: ["MeshProxy"],
+            dependencies: [
+                "MeshProxy",
+                "MeshXDS",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
