@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "sidecar", targets: ["sidecar"]),
         .executable(name: "istiod", targets: ["istiod"]),
         .executable(name: "custom-control-plane", targets: ["custom-control-plane"]),
+        .executable(name: "stamp-proxy", targets: ["stamp-proxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -249,6 +250,7 @@ let package = Package(
             name: "sidecar",
             dependencies: [
                 "MeshXDS",
+                "MeshProxy",
                 "MeshCA",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -269,6 +271,21 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Tests/ExamplesTests",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "stamp-proxy",
+            dependencies: [
+                "MeshProxy",
+                "MeshXDS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Examples/stamp-proxy",
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -19,9 +19,9 @@ struct SidecarCommand: AsyncParsableCommand {
         """
     )
 
-    enum ProxyKind: String, ExpressibleByArgument, CaseIterable { case envoy }
+    enum ProxyKind: String, ExpressibleByArgument, CaseIterable { case envoy, swift }
 
-    @Option(help: "The proxy to run (only envoy for now).")
+    @Option(help: "The proxy to run: envoy (an Envoy process with a bootstrap) or swift (the Swift proxy in this process).")
     var proxy: ProxyKind = .envoy
 
     @Option(help: "The workload's IP address; Envoy's admin endpoint listens on it.")
@@ -96,6 +96,9 @@ struct SidecarCommand: AsyncParsableCommand {
             guard Self.splitHostPort(ca) != nil else { throw ValidationError("--ca must be HOST:PORT, got \"\(ca)\"") }
             guard rootCert != nil else { throw ValidationError("--ca needs --root-cert to verify istiod") }
         }
+        if proxy == .swift, ca != nil {
+            throw ValidationError("--ca is not supported with --proxy swift yet (the Swift proxy has no SDS client); use --proxy envoy for mTLS")
+        }
         guard WorkloadSecurity.parseLifetime(certTtl) != nil else { throw ValidationError("--cert-ttl must be a number and s, m, h or d, got \"\(certTtl)\"") }
         _ = try makeNode()
     }
@@ -143,6 +146,11 @@ struct SidecarCommand: AsyncParsableCommand {
         logger.logLevel = level
         let node = try makeNode()
         guard let (xdsHost, xdsPort) = Self.splitHostPort(xds) else { throw ValidationError("invalid --xds") }
+        if proxy == .swift {
+            logger.info("starting the Swift proxy", metadata: ["node": "\(node.identity.nodeID)", "xds": "\(xds)"])
+            try await SwiftProxyRunner.run(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort, concurrency: concurrency, logger: logger)
+            return
+        }
         var bootstrap = EnvoyBootstrap(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort)
         let envoy = try EnvoyLocator(explicitPath: envoyBin).locate()
 

@@ -68,10 +68,18 @@ final class LoopbackMesh: Sendable {
         }
     }
 
+    /// Which proxy the mesh's sidecars run: Envoy through the agent, or the Swift proxy.
+    enum DataPlane: String, CaseIterable, Sendable, CustomStringConvertible {
+        case envoy, swift
+        var description: String { rawValue }
+    }
+
     let configDir: URL
     let envoy: URL
     let xdsPort: Int
     let debugPort: Int
+    /// The proxy ``startProxy(namespace:labels:serviceAccount:type:ip:arguments:)`` starts.
+    let dataPlane: DataPlane
     private let state = Mutex(State())
 
     private struct State {
@@ -79,7 +87,8 @@ final class LoopbackMesh: Sendable {
         var istiod: ChildProcess?
     }
 
-    private init(configDir: URL, envoy: URL, xdsPort: Int, debugPort: Int) {
+    private init(configDir: URL, envoy: URL, xdsPort: Int, debugPort: Int, dataPlane: DataPlane) {
+        self.dataPlane = dataPlane
         self.configDir = configDir
         self.envoy = envoy
         self.xdsPort = xdsPort
@@ -89,13 +98,13 @@ final class LoopbackMesh: Sendable {
     /// Creates the config folder, writes `files` into it and starts istiod on it.
     ///
     /// Returns nil when Envoy is not installed (recorded as a failure under `CI=true`).
-    static func start(files: [String: String] = [:], istiodArguments: [String] = []) async throws -> LoopbackMesh? {
+    static func start(files: [String: String] = [:], istiodArguments: [String] = [], dataPlane: DataPlane = .envoy) async throws -> LoopbackMesh? {
         guard let envoy = EnvoyForTests.binary() else { return nil }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loopback-mesh-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let mesh = LoopbackMesh(
             configDir: dir, envoy: envoy, xdsPort: try LoopbackNetwork.freePort(on: "127.0.0.1"),
-            debugPort: try LoopbackNetwork.freePort(on: "127.0.0.1"))
+            debugPort: try LoopbackNetwork.freePort(on: "127.0.0.1"), dataPlane: dataPlane)
         for (name, text) in files { try mesh.write(name, text) }
         try await mesh.startIstiod(extraArguments: istiodArguments)
         return mesh
@@ -164,7 +173,7 @@ final class LoopbackMesh: Sendable {
         let adminPort = try LoopbackNetwork.freePort(on: ip)
         let labelText = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         var flags = [
-            "--proxy", "envoy", "--ip", ip, "--namespace", namespace, "--service-account", serviceAccount,
+            "--proxy", dataPlane.rawValue, "--ip", ip, "--namespace", namespace, "--service-account", serviceAccount,
             "--xds", "127.0.0.1:\(xdsPort)", "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
         ]
         if !labelText.isEmpty { flags += ["--labels", labelText] }
@@ -172,7 +181,7 @@ final class LoopbackMesh: Sendable {
         let process = try ChildProcess(ExampleBinary.url(named: "sidecar"), flags + arguments)
         state.withLock { $0.processes.append(process) }
         guard await LoopbackNetwork.waitUntilAccepting(host: ip, port: adminPort, timeout: .seconds(60)) else {
-            throw HarnessError("Envoy's admin port never answered on \(ip):\(adminPort)\n\(process.output.suffix(4000))")
+            throw HarnessError("the \(dataPlane) proxy's admin port never answered on \(ip):\(adminPort)\n\(process.output.suffix(4000))")
         }
         return Proxy(ip: ip, adminPort: adminPort, nodeID: "\(type)~\(ip)~", process: process)
     }

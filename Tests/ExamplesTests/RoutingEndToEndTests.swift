@@ -2,9 +2,10 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// VirtualService HTTP routing proven on a real Envoy sidecar driven by istiod: matching,
-/// redirects, rewrites, direct responses, fault injection, retries, timeouts and mirroring.
-/// Every scenario prints what was asked and what was measured.
+/// VirtualService HTTP routing proven on sidecars driven by istiod — real Envoy and the Swift
+/// proxy, one parameterised test: matching, redirects, rewrites, direct responses, fault
+/// injection, retries, timeouts and mirroring. Every scenario prints what was asked and what was
+/// measured.
 @Suite(.serialized, .timeLimit(.minutes(6))) struct RoutingEndToEndTests {
     static let reviews = "reviews.bookinfo.svc.cluster.local"
 
@@ -64,8 +65,10 @@ import Testing
             route: [{destination: {host: \(reviews), subset: v1}}]
         """
 
-    @Test func virtualServiceRoutingOnRealEnvoy() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func virtualServiceRouting(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        print("data plane: \(dataPlane)")
         defer { mesh.stop() }
         let setup = try await mesh.startRouting(Self.routing)
 

@@ -299,5 +299,7 @@ extension EnvoyMessageTypes {
         Envoy_Type_V3_Percent.self,
         Envoy_Type_V3_SemanticVersion.self,
         Google_Rpc_Status.self,
+        Udpa_Type_V1_TypedStruct.self,
+        Xds_Type_V3_TypedStruct.self,
     ] }
 }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Data-plane benchmark: the same echo-server upstream reached directly, through Envoy 1.40
+# (`sidecar --proxy envoy`) and through the Swift proxy (`sidecar --proxy swift`), both configured
+# by our istiod over ADS, on loopback. wrk drives HTTP/1.1 and h2load (if installed) drives h2c,
+# with the same connections, threads and duration for every target. Prints requests per second,
+# p50/p99 latency and proxy RSS, and the ratios Swift/Envoy and proxy/direct.
+#
+#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION="$2"; shift 2 ;;
+        --connections) CONNECTIONS="$2"; shift 2 ;;
+        --threads) THREADS="$2"; shift 2 ;;
+        --proxy-workers) WORKERS="$2"; shift 2 ;;
+        --bin) BIN="$2"; shift 2 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+if [ ! -x "$BIN/istiod" ] || [ ! -x "$BIN/sidecar" ] || [ ! -x "$BIN/echo-server" ]; then
+    swift build -c release --scratch-path .build-release --product istiod
+    swift build -c release --scratch-path .build-release --product sidecar
+    swift build -c release --scratch-path .build-release --product echo-server
+fi
+ENVOY_BIN="${ENVOY_BIN:-$(.venv/bin/python3 -c "import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), '_bin', 'envoy'))")}"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+ECHO=127.0.0.61; ENVOY_IP=127.0.0.62; SWIFT_IP=127.0.0.63; XDS=127.0.0.1:15710; PORT=9080
+cat > "$WORK/mesh.yaml" <<YAML
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo, namespace: bench}
+spec:
+  hosts: [echo.bench.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: $PORT, name: http, protocol: HTTP, targetPort: 18080}]
+  endpoints: [{address: $ECHO}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: envoy-client, namespace: bench}
+spec:
+  workloadSelector: {labels: {app: envoy-client}}
+  egress:
+  - {port: {number: $PORT, protocol: HTTP, name: http}, bind: $ENVOY_IP, captureMode: NONE, hosts: ["./*"]}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: swift-client, namespace: bench}
+spec:
+  workloadSelector: {labels: {app: swift-client}}
+  egress:
+  - {port: {number: $PORT, protocol: HTTP, name: http}, bind: $SWIFT_IP, captureMode: NONE, hosts: ["./*"]}
+YAML
+
+"$BIN/echo-server" --address "$ECHO:18080" --name echo > "$WORK/echo.log" 2>&1 & PIDS+=($!)
+"$BIN/istiod" --config-dir "$WORK" --xds-address "$XDS" --debug-address 127.0.0.1:15714 --log-level warning > "$WORK/istiod.log" 2>&1 & PIDS+=($!)
+sleep 1
+"$BIN/sidecar" --proxy envoy --envoy-bin "$ENVOY_BIN" --ip "$ENVOY_IP" --namespace bench --labels app=envoy-client --xds "$XDS" --concurrency "$WORKERS" --log-level warning > "$WORK/envoy.log" 2>&1 & ENVOY_AGENT=$!; PIDS+=($ENVOY_AGENT)
+"$BIN/sidecar" --proxy swift --ip "$SWIFT_IP" --namespace bench --labels app=swift-client --xds "$XDS" --concurrency "$WORKERS" --log-level warning > "$WORK/swift.log" 2>&1 & SWIFT_AGENT=$!; PIDS+=($SWIFT_AGENT)
+
+for ip in $ENVOY_IP $SWIFT_IP; do
+    for _ in $(seq 1 120); do
+        if curl -sf "http://$ip:15000/ready" >/dev/null 2>&1 && curl -sf -H "host: echo.bench.svc.cluster.local" "http://$ip:$PORT/" >/dev/null 2>&1; then break; fi
+        sleep 0.5
+    done
+    curl -sf -H "host: echo.bench.svc.cluster.local" "http://$ip:$PORT/" >/dev/null || { echo "proxy on $ip never served traffic"; tail -20 "$WORK"/*.log; exit 1; }
+done
+ENVOY_PID=$(pgrep -P "$ENVOY_AGENT" envoy | head -1)
+
+rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
+hwm() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
+
+run_wrk() {  # name url
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "host: echo.bench.svc.cluster.local" "$2" > "$WORK/wrk-$1.txt"
+    python3 - "$1" "$WORK/wrk-$1.txt" <<'PY'
+import re, sys
+name, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(\w+)", v).groups(); n = float(n)
+    return n * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"50%\s+(\S+)", text).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+sock = re.search(r"Socket errors: (.*)", text)
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {errors.group(1) if errors else 0} {'|'+sock.group(1).replace(' ','_') if sock else ''}")
+PY
+}
+
+echo "== HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s), proxies with $WORKERS workers, $(nproc) cores"
+{
+    run_wrk direct "http://$ECHO:18080/"
+    run_wrk envoy "http://$ENVOY_IP:$PORT/"
+    echo "rss-envoy $(rss "$ENVOY_PID") $(hwm "$ENVOY_PID")"
+    run_wrk swift "http://$SWIFT_IP:$PORT/"
+    echo "rss-swift $(rss "$SWIFT_AGENT") $(hwm "$SWIFT_AGENT")"
+} | tee "$WORK/results.txt"
+
+if command -v h2load >/dev/null; then
+    echo "== HTTP/2 h2c (h2load -c $CONNECTIONS -m 10 -D $DURATION)"
+    for target in "direct http://$ECHO:18080/" "envoy http://$ENVOY_IP:$PORT/" "swift http://$SWIFT_IP:$PORT/"; do
+        set -- $target
+        h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" -H "host: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
+        rps=$(grep -o 'finished in [^,]*, [0-9.]* req/s' "$WORK/h2-$1.txt" | awk '{print $(NF-1)}')
+        echo "h2-$1 ${rps:-failed} $(grep -E '^requests:' "$WORK/h2-$1.txt")"
+    done | tee -a "$WORK/results.txt"
+else
+    echo "== HTTP/2: h2load not installed (apt-get install nghttp2-client); skipped"
+fi
+
+python3 - "$WORK/results.txt" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if parts and parts[0] in ("direct", "envoy", "swift"):
+        rows[parts[0]] = dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4])
+    elif parts and parts[0].startswith("rss-"):
+        rows[parts[0]] = dict(rss=int(parts[1]), hwm=int(parts[2]))
+print("\n| target | req/s | p50 ms | p99 ms | non-2xx | RSS MiB (peak) |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name in ("direct", "envoy", "swift"):
+    r = rows.get(name)
+    if not r: continue
+    mem = rows.get("rss-" + name)
+    print(f"| {name} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {str(mem['rss']) + ' (' + str(mem['hwm']) + ')' if mem else '-'} |")
+if "envoy" in rows and "swift" in rows:
+    e, s = rows["envoy"], rows["swift"]
+    print(f"\nratios: swift/envoy req/s = {s['rps']/e['rps']:.2f}x, p99 swift/envoy = {s['p99']/e['p99']:.2f}x", end="")
+    if "rss-envoy" in rows and "rss-swift" in rows:
+        print(f", RSS swift/envoy = {rows['rss-swift']['rss']/rows['rss-envoy']['rss']:.2f}x", end="")
+    print()
+    if "direct" in rows:
+        d = rows["direct"]
+        print(f"        envoy/direct req/s = {e['rps']/d['rps']:.2f}x, swift/direct req/s = {s['rps']/d['rps']:.2f}x")
+PY

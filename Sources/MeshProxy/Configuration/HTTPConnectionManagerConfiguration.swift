@@ -1,0 +1,173 @@
+public import MeshXDS
+import SwiftProtobuf
+
+/// Envoy's HTTP connection manager as the proxy runs it.
+public struct HTTPConnectionManagerConfiguration: Sendable {
+    /// Where the routes come from.
+    public enum RouteSource: Sendable {
+        /// A RouteConfiguration delivered over RDS, by name.
+        case rds(String)
+        /// A RouteConfiguration inside the listener.
+        case inline(Envoy_Config_Route_V3_RouteConfiguration)
+    }
+
+    /// The downstream codec.
+    public enum Codec: Sendable, Hashable {
+        /// HTTP/1.1, or HTTP/2 when the connection starts with the h2c preface.
+        case auto
+        /// HTTP/1.1 only.
+        case http1
+        /// HTTP/2 only.
+        case http2
+    }
+
+    /// One configured HTTP filter, before the router.
+    public struct Filter: Sendable {
+        /// The filter's name (used for `typed_per_filter_config` lookups).
+        public var name: String
+        /// The factory that makes it, with its validated configuration.
+        public var factory: any HTTPFilterFactory
+    }
+
+    /// Prefix of this manager's stats (`http.<prefix>.downstream_rq_total`).
+    public var statPrefix: String
+    /// The codec.
+    public var codec: Codec
+    /// Where routes come from.
+    public var routes: RouteSource
+    /// The filters before the router, in order.
+    public var filters: [Filter]
+    /// Whether the remote address is the client (`use_remote_address`), which decides
+    /// `x-forwarded-for` and `x-envoy-external-address`.
+    public var useRemoteAddress: Bool
+    /// Trusted `x-forwarded-for` hops.
+    public var xffNumTrustedHops: Int
+    /// Do not append to `x-forwarded-for`.
+    public var skipXFFAppend: Bool
+    /// Value appended to `via`, if any.
+    public var via: String
+    /// Whether to add `x-request-id` when missing (true by default).
+    public var generateRequestID: Bool
+    /// Keep an incoming `x-request-id` even from an external client.
+    public var preserveExternalRequestID: Bool
+    /// Echo `x-request-id` in every response.
+    public var alwaysSetRequestIDInResponse: Bool
+    /// What to do with `x-forwarded-client-cert`.
+    public var forwardClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ForwardClientCertDetails
+    /// The `server` response header's value (`envoy` by default).
+    public var serverName: String
+    /// Whether to overwrite, add when absent or pass through `server`.
+    public var serverHeaderTransformation: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ServerHeaderTransformation
+    /// How long a stream may go without activity (5 minutes by default; nil disables).
+    public var streamIdleTimeout: Duration?
+    /// How long a whole request may take to arrive (disabled by default).
+    public var requestTimeout: Duration?
+    /// How long a connection with no streams stays open (1 hour by default; nil disables).
+    public var idleTimeout: Duration?
+    /// Limit on request header bytes (60 KiB by default).
+    public var maxRequestHeadersBytes: Int
+    /// Requests per downstream connection before it is closed (nil for no limit).
+    public var maxRequestsPerConnection: Int?
+    /// RFC 3986 path normalisation before routing.
+    public var normalizePath: Bool
+    /// Collapse `//` in paths before routing.
+    public var mergeSlashes: Bool
+    /// Upgrade types allowed through (`websocket`).
+    public var upgradeTypes: Set<String>
+    /// Strip the port from `host` before routing (`strip_any_host_port`).
+    public var stripAnyHostPort: Bool
+    /// The Envoy resource, for `/config_dump`.
+    public var source: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
+
+    init(_ manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager, field: String, context: ConfigurationContext, registry: HTTPFilterRegistry) throws(ProxyConfigurationError) {
+        source = manager
+        statPrefix = manager.statPrefix
+        switch manager.codecType {
+        case .auto: codec = .auto
+        case .http1: codec = .http1
+        case .http2: codec = .http2
+        default: throw context.error(.unsupported, "\(field).codec_type", "codec \(manager.codecType) is not supported")
+        }
+        switch manager.routeSpecifier {
+        case .rds(let rds):
+            guard !rds.routeConfigName.isEmpty else { throw context.error(.invalid, "\(field).rds.route_config_name", "RDS needs a route configuration name") }
+            let fromADS: Bool
+            switch rds.configSource.configSourceSpecifier {
+            case .none, .ads: fromADS = true
+            default: fromADS = false
+            }
+            guard fromADS else {
+                throw context.error(.unsupported, "\(field).rds.config_source", "only ADS route sources are supported")
+            }
+            routes = .rds(rds.routeConfigName)
+        case .routeConfig(let config):
+            routes = .inline(config)
+        default:
+            throw context.error(.unsupported, "\(field).route_specifier", "scoped routes are not supported; use rds or route_config")
+        }
+        var filters: [Filter] = []
+        var sawRouter = false
+        for (index, filter) in manager.httpFilters.enumerated() {
+            let filterField = "\(field).http_filters[\(index)]"
+            if sawRouter { throw context.error(.invalid, filterField, "filter \"\(filter.name)\" comes after the terminal router") }
+            guard case .typedConfig(let typed) = filter.configType else {
+                throw context.error(.unsupported, "\(filterField).config_discovery", "filter \"\(filter.name)\" needs ECDS, which is not supported")
+            }
+            if HTTPFilterRegistry.typeName(typed.typeURL) == "envoy.extensions.filters.http.router.v3.Router" {
+                sawRouter = true
+                continue
+            }
+            if filter.disabled { continue }
+            guard let factoryType = registry.factory(for: typed) else {
+                if filter.isOptional { continue }
+                throw context.error(.unsupported, "\(filterField).typed_config", "HTTP filter \"\(filter.name)\" (\(typed.typeURL)) is not supported by the Swift proxy")
+            }
+            do {
+                filters.append(Filter(name: filter.name, factory: try factoryType.init(config: typed)))
+            } catch {
+                throw context.error(.invalid, "\(filterField).typed_config", "\(error)")
+            }
+        }
+        guard sawRouter else { throw context.error(.invalid, "\(field).http_filters", "the last HTTP filter must be envoy.filters.http.router") }
+        self.filters = filters
+        useRemoteAddress = manager.hasUseRemoteAddress && manager.useRemoteAddress.value
+        xffNumTrustedHops = Int(manager.xffNumTrustedHops)
+        skipXFFAppend = manager.skipXffAppend
+        via = manager.via
+        generateRequestID = manager.hasGenerateRequestID ? manager.generateRequestID.value : true
+        preserveExternalRequestID = manager.preserveExternalRequestID
+        alwaysSetRequestIDInResponse = manager.alwaysSetRequestIDInResponse
+        forwardClientCertDetails = manager.forwardClientCertDetails
+        serverName = manager.serverName.isEmpty ? "envoy" : manager.serverName
+        serverHeaderTransformation = manager.serverHeaderTransformation
+        streamIdleTimeout = manager.hasStreamIdleTimeout ? manager.streamIdleTimeout.durationOrNil : .seconds(300)
+        requestTimeout = manager.hasRequestTimeout ? manager.requestTimeout.durationOrNil : nil
+        idleTimeout = manager.hasCommonHTTPProtocolOptions && manager.commonHTTPProtocolOptions.hasIdleTimeout
+            ? manager.commonHTTPProtocolOptions.idleTimeout.durationOrNil : .seconds(3600)
+        maxRequestHeadersBytes = manager.hasMaxRequestHeadersKb ? Int(manager.maxRequestHeadersKb.value) * 1024 : 60 * 1024
+        maxRequestsPerConnection = manager.hasCommonHTTPProtocolOptions && manager.commonHTTPProtocolOptions.hasMaxRequestsPerConnection
+            ? Int(manager.commonHTTPProtocolOptions.maxRequestsPerConnection.value) : nil
+        normalizePath = manager.hasNormalizePath && manager.normalizePath.value
+        mergeSlashes = manager.mergeSlashes
+        var upgrades: Set<String> = []
+        for (index, upgrade) in manager.upgradeConfigs.enumerated() {
+            if !upgrade.filters.isEmpty {
+                throw context.error(.unsupported, "\(field).upgrade_configs[\(index)].filters", "per-upgrade filter chains are not supported")
+            }
+            if !upgrade.hasEnabled || upgrade.enabled.value { upgrades.insert(upgrade.upgradeType.lowercased()) }
+        }
+        upgradeTypes = upgrades
+        if case .stripAnyHostPort(let strip) = manager.stripPortMode { stripAnyHostPort = strip } else { stripAnyHostPort = false }
+    }
+}
+
+extension Google_Protobuf_Duration {
+    /// The duration, or nil when it is zero (Envoy's "disabled").
+    var durationOrNil: Duration? {
+        let value = Duration.seconds(seconds) + .nanoseconds(Int64(nanos))
+        return value == .zero ? nil : value
+    }
+
+    /// The duration as a Swift value.
+    var swiftDuration: Duration { .seconds(seconds) + .nanoseconds(Int64(nanos)) }
+}

@@ -1,0 +1,103 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A cluster as traffic uses it: its configuration, hosts and load balancer (``UpstreamCluster``),
+/// circuit breakers and outlier detection, per-event-loop connection pools, and stats.
+final class ClusterRuntime: Sendable {
+    let name: String
+    let upstream: UpstreamCluster
+    let stats: ClusterTrafficStats
+    private let pools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<any UpstreamPool>]>([:])
+    private let configurationBox: NIOLockedValueBox<ClusterConfiguration>
+
+    init(configuration: ClusterConfiguration, endpoints: EndpointSet?, stats: StatsStore) {
+        self.name = configuration.name
+        self.upstream = UpstreamCluster(configuration: configuration, endpoints: endpoints)
+        self.stats = ClusterTrafficStats(cluster: upstream, store: stats)
+        self.configurationBox = NIOLockedValueBox(configuration)
+    }
+
+    var configuration: ClusterConfiguration { configurationBox.withLockedValue { $0 } }
+
+    var connectTimeout: Duration { configuration.connectTimeout }
+
+    /// Applies a changed Cluster resource, keeping hosts, pools and stats.
+    func update(configuration: ClusterConfiguration) {
+        configurationBox.withLockedValue { $0 = configuration }
+        upstream.update(configuration: configuration)
+    }
+
+    /// Applies a new ClusterLoadAssignment.
+    func update(endpoints: EndpointSet) { upstream.update(endpoints: endpoints) }
+
+    /// The host for one attempt, or nil when no host is available (503 UH).
+    func chooseHost(hash: UInt64?, excluding: [UpstreamEndpointKey], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
+        upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority)
+    }
+
+    /// This event loop's HTTP/1.1 pool.
+    func pool(on eventLoop: any EventLoop) -> any UpstreamPool {
+        let key = ObjectIdentifier(eventLoop)
+        if let existing = pools.withLockedValue({ $0[key] }) { return existing.value }
+        let pool: any UpstreamPool = usesHTTP2
+            ? HTTP2ConnectionPool(eventLoop: eventLoop, settings: poolSettings())
+            : HTTP1ConnectionPool(eventLoop: eventLoop, settings: poolSettings())
+        let box = NIOLoopBound(pool, eventLoop: eventLoop)
+        pools.withLockedValue { $0[key] = box }
+        return pool
+    }
+
+    private func poolSettings() -> UpstreamPoolSettings {
+        let configuration = self.configuration
+        let upstream = self.upstream
+        let stats = self.stats
+        return UpstreamPoolSettings(
+            connectTimeout: configuration.connectTimeout.timeAmount,
+            idleTimeout: configuration.httpProtocolOptions.idleTimeout?.timeAmount,
+            maxRequestsPerConnection: configuration.httpProtocolOptions.maxRequestsPerConnection.map(Int.init),
+            acquireConnectionSlot: { upstream.circuitBreakers.tryAcquire(.connection) },
+            releaseConnectionSlot: { upstream.circuitBreakers.release(.connection); stats.connectionClosed() },
+            acquirePendingSlot: { upstream.circuitBreakers.tryAcquire(.pendingRequest) },
+            releasePendingSlot: { upstream.circuitBreakers.release(.pendingRequest) },
+            connectionOpened: { stats.connectionOpened() },
+            connectFailed: { stats.connectFailed() }
+        )
+    }
+
+    /// Closes idle pooled connections (the cluster was removed).
+    func shutdown() {
+        let all = pools.withLockedValue { $0.values }
+        for box in all {
+            box.value.eventLoop.execute { box.value.closeAll() }
+        }
+    }
+
+    func tryAcquireRequest() -> Bool { upstream.circuitBreakers.tryAcquire(.request) }
+    func releaseRequest() { upstream.circuitBreakers.release(.request) }
+    func tryAcquireRetry() -> Bool { upstream.circuitBreakers.tryAcquire(.retry) }
+    func releaseRetry() { upstream.circuitBreakers.release(.retry) }
+    func tryAcquireConnection() -> Bool { upstream.circuitBreakers.tryAcquire(.connection) }
+    func releaseConnection() { upstream.circuitBreakers.release(.connection) }
+
+    func recordResponse(host: UpstreamHostHandle, status: Int) {
+        upstream.record(.httpStatus(status), for: host.host)
+    }
+
+    func recordFailure(host: UpstreamHostHandle, _ failure: UpstreamFailure) {
+        switch failure {
+        case .connectFailed: upstream.record(.localOriginFailure(.connectFailed), for: host.host)
+        case .connectionClosed: upstream.record(.localOriginFailure(.reset), for: host.host)
+        case .perTryTimeout: upstream.record(.localOriginFailure(.timeout), for: host.host)
+        case .overflow: break
+        }
+    }
+}
+
+/// A chosen upstream host for one attempt.
+struct UpstreamHostHandle {
+    let host: UpstreamHost
+    let key: UpstreamEndpointKey
+
+    func beginRequest() { host.beginRequest() }
+    func endRequest() { host.endRequest() }
+}

@@ -1,0 +1,85 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+
+extension ChannelPipeline.SynchronousOperations {
+    /// The HTTP connection manager over HTTP/1.1.
+    func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool) throws {
+        try configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS))
+    }
+
+    /// The HTTP connection manager over HTTP/2: every stream becomes HTTP/1-style request parts
+    /// served by its own ``DownstreamHTTP1Handler``.
+    func configureDownstreamHTTP2(manager: HTTPConnectionManagerRuntime, isTLS: Bool) throws {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: manager.configuration.maxRequestHeadersBytes),
+        ]
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = 1 << 20
+        _ = try configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
+            inboundStreamInitializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                    try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, closesAfterResponse: false))
+                }
+            })
+    }
+}
+
+/// The first handler of a connection whose codec is AUTO: tells the HTTP/2 connection preface
+/// (prior knowledge, `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) from HTTP/1.x, installs the matching
+/// pipeline after itself, replays what it read and removes itself.
+final class DownstreamProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    private let manager: HTTPConnectionManagerRuntime
+    private let isTLS: Bool
+    private var buffered: ByteBuffer?
+
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool) {
+        self.manager = manager
+        self.isTLS = isTLS
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
+        guard let buffer = buffered else { return }
+        let view = buffer.readableBytesView
+        let compared = min(view.count, Self.preface.count)
+        if !view.prefix(compared).elementsEqual(Self.preface.prefix(compared)) {
+            install(http2: false, context: context)
+        } else if compared == Self.preface.count {
+            install(http2: true, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+
+    private func install(http2: Bool, context: ChannelHandlerContext) {
+        do {
+            let pipeline = context.pipeline.syncOperations
+            if http2 {
+                try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: isTLS)
+            } else {
+                try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: isTLS)
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        if let bytes = buffered {
+            buffered = nil
+            context.fireChannelRead(wrapInboundOut(bytes))
+            context.fireChannelReadComplete()
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}

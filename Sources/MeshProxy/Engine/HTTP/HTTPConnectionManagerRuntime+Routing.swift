@@ -1,0 +1,102 @@
+import NIOCore
+import NIOHTTP1
+
+extension HTTPConnectionManagerRuntime {
+    /// Routes a request with the current route table: Envoy's 404 (NR) when nothing matches, a
+    /// local reply for redirects and direct responses, or a ``ForwardPlan``.
+    func resolveRoute(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo) -> RouteResolution {
+        let random = UInt64.random(in: .min ... .max)
+        let authority = head.headers.first(name: "host") ?? ""
+        let request = RouteRequest(method: head.method.rawValue, path: head.uri, authority: authority, headers: head.headers, scheme: connection.scheme, randomValue: random)
+        guard let table = routeTable, let match = table.route(for: request) else {
+            return RouteResolution(decision: .localReply(HTTPLocalReply(status: .notFound, details: "route_not_found", flags: .noRouteFound)), routeName: nil, perFilterConfig: [:])
+        }
+        let route = match.route
+        let remote = connection.remoteAddress?.ipAddress
+        let formatter = HeaderFormatterContext(
+            downstreamRemoteAddress: remote, downstreamDirectRemoteAddress: remote,
+            downstreamLocalAddress: connection.localAddress?.ipAddress, protocol: "HTTP/1.1", requestHeaders: head.headers)
+        if match.virtualHost.requireTLS != .none, connection.scheme == "http" {
+            var headers = HTTPHeaders()
+            headers.add(name: "location", value: "https://\(authority)\(head.uri)")
+            return RouteResolution(decision: .localReply(HTTPLocalReply(status: .movedPermanently, headers: headers, details: "direct_response")), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
+        }
+        switch route.action {
+        case .directResponse(let status, let body):
+            var headers = HTTPHeaders()
+            route.responseHeaderMutations.apply(to: &headers, context: formatter)
+            let reply = HTTPLocalReply(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body ?? "", details: "direct_response")
+            return RouteResolution(decision: .localReply(reply), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
+        case .redirect(let redirect):
+            var headers = HTTPHeaders()
+            headers.add(name: "location", value: redirect.location(for: request))
+            route.responseHeaderMutations.apply(to: &headers, context: formatter)
+            let reply = HTTPLocalReply(status: HTTPResponseStatus(statusCode: redirect.responseCode), headers: headers, details: "direct_response")
+            return RouteResolution(decision: .localReply(reply), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
+        case .forward(let action):
+            guard let selection = action.selectCluster(for: request) else {
+                let reply = HTTPLocalReply(status: HTTPResponseStatus(statusCode: action.clusterNotFoundResponseCode), details: "cluster_not_found", flags: .noClusterFound)
+                return RouteResolution(decision: .localReply(reply), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
+            }
+            let path = action.rewrittenPath(for: request)
+            let newAuthority = action.rewrittenAuthority(for: request, cluster: selection.weightedCluster)
+            let requestMutations = route.requestHeaderMutations(for: selection.weightedCluster)
+            let responseMutations = route.responseHeaderMutations(for: selection.weightedCluster)
+            let appendForwardedHost = action.appendXForwardedHost
+            let decorator = route.decorator
+            var mirrors: [MirrorTarget] = []
+            for policy in action.requestMirrorPolicies where policy.shouldMirror(random: UInt64.random(in: .min ... .max)) {
+                guard let cluster = policy.cluster(for: request) else { continue }
+                let host = policy.hostRewriteLiteral ?? (newAuthority ?? authority)
+                mirrors.append(MirrorTarget(cluster: cluster, authority: policy.disableShadowHostSuffixAppend ? host : Self.shadowAuthority(host)))
+            }
+            let retryPolicy = action.retryPolicy ?? match.virtualHost.retryPolicy
+            let plan = ForwardPlan(
+                clusterName: selection.cluster,
+                transformRequest: { head in
+                    head.uri = path
+                    if let newAuthority {
+                        if appendForwardedHost, let original = head.headers.first(name: "host") { head.headers.add(name: "x-forwarded-host", value: original) }
+                        head.headers.replaceOrAdd(name: "host", value: newAuthority)
+                    }
+                    if let decorator, decorator.propagate { head.headers.replaceOrAdd(name: "x-envoy-decorator-operation", value: decorator.operation) }
+                    requestMutations.apply(to: &head.headers, context: formatter)
+                },
+                transformResponse: { headers in responseMutations.apply(to: &headers, context: formatter) },
+                timeout: action.timeout,
+                retry: retryPolicy.map(RetryPlan.init),
+                hashKey: action.hashPolicies.isEmpty ? nil : HashPolicy.hash(action.hashPolicies, HashPolicyInput(request: request, sourceIP: remote)),
+                includeAttemptCount: match.virtualHost.includeRequestAttemptCount,
+                mirrors: mirrors)
+            return RouteResolution(decision: .forward(plan), routeName: route.name, perFilterConfig: route.typedPerFilterConfig(for: selection.weightedCluster))
+        }
+    }
+
+    /// Envoy's shadow authority: `-shadow` appended to the host, before any port.
+    static func shadowAuthority(_ authority: String) -> String {
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+            return "\(authority[..<colon])-shadow\(authority[colon...])"
+        }
+        return authority + "-shadow"
+    }
+}
+
+extension RetryPlan {
+    init(_ policy: RetryPolicy) {
+        self.init(
+            numRetries: policy.numRetries,
+            perTryTimeout: policy.perTryTimeout,
+            avoidsPreviousHosts: policy.hostPredicates.contains("envoy.retry_host_predicates.previous_hosts"),
+            hostSelectionRetryMaxAttempts: max(1, policy.hostSelectionRetryMaxAttempts),
+            retriesStatus: { status, headers in policy.shouldRetry(status: status, headers: headers) },
+            retriesFailure: { failure in
+                switch failure {
+                case .connectFailed: policy.shouldRetry(failure: .connectFailure)
+                case .connectionClosed: policy.shouldRetry(failure: .reset(requestSent: true))
+                case .perTryTimeout: policy.shouldRetry(failure: .perTryTimeout)
+                case .overflow: false
+                }
+            },
+            backoffFor: { attempt in policy.backoff(attempt: attempt, random: UInt64.random(in: .min ... .max)) })
+    }
+}

@@ -1,0 +1,245 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP connection manager (a listener filter chain) at one configuration version: the
+/// compiled configuration plus access to the proxy's live routes and clusters. Connections keep
+/// the runtime they were accepted with; routes and clusters are looked up per request, so RDS
+/// and CDS updates reach existing connections' next requests, as in Envoy.
+final class HTTPConnectionManagerRuntime: Sendable {
+    let configuration: HTTPConnectionManagerConfiguration
+    let stats: HTTPManagerStats
+    let state: ProxyStateStore
+    let inlineRoutes: RouteTable?
+    let logger: Logger
+    /// Bytes of request body kept for retries (Envoy's connection buffer limit).
+    let retryBufferLimit: Int
+    let direction: String
+    let statsStore: StatsStore
+
+    init(configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int, direction: String, logger: Logger) throws(ProxyConfigurationError) {
+        self.configuration = configuration
+        self.state = state
+        self.stats = HTTPManagerStats(store: stats, prefix: configuration.statPrefix)
+        self.statsStore = stats
+        if case .inline(let config) = configuration.routes {
+            inlineRoutes = try RouteTable(config)
+        } else {
+            inlineRoutes = nil
+        }
+        self.retryBufferLimit = bufferLimit
+        self.direction = direction
+        self.logger = logger
+    }
+
+    /// The route table for the next request.
+    var routeTable: RouteTable? {
+        if let inlineRoutes { return inlineRoutes }
+        if case .rds(let name) = configuration.routes { return state.current.routeTables[name] }
+        return nil
+    }
+
+    func cluster(named name: String) -> ClusterRuntime? { state.current.clusters[name] }
+
+    /// `http.<prefix>.<name>`, as Envoy's HTTP filters name their stats.
+    func filterCounter(_ name: String) -> StatCounter {
+        let prefix = configuration.statPrefix
+        return statsStore.counter("http.\(prefix).\(name)", prometheus: .init(
+            name: "envoy_http_" + String(name.map { $0 == "." ? "_" : $0 }),
+            labels: [.init(name: "envoy_http_conn_manager_prefix", value: prefix)]))
+    }
+
+    /// Connection-manager mutations of the incoming request (Envoy's `mutateRequestHeaders`).
+    func prepareRequest(_ head: inout HTTPRequestHead, connection: DownstreamConnectionInfo) {
+        var headers = head.headers
+        // Absolute-form targets (HTTP proxy clients: `GET http://host:port/path`): the URL's authority
+        // becomes the host and the path is routed, as Envoy does.
+        if !head.uri.hasPrefix("/"), head.method != .CONNECT, let (authority, path) = Self.splitAbsoluteURI(head.uri) {
+            headers.replaceOrAdd(name: "host", value: authority)
+            head.uri = path
+        }
+        if configuration.stripAnyHostPort, let host = headers.first(name: "host"), let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") {
+            headers.replaceOrAdd(name: "host", value: String(host[..<colon]))
+        }
+        if configuration.useRemoteAddress {
+            if !configuration.skipXFFAppend, let ip = connection.remoteAddress?.ipAddress {
+                if let existing = headers.first(name: "x-forwarded-for") {
+                    headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(ip)")
+                } else {
+                    headers.add(name: "x-forwarded-for", value: ip)
+                }
+            }
+            headers.replaceOrAdd(name: "x-forwarded-proto", value: connection.scheme)
+        } else if !headers.contains(name: "x-forwarded-proto") {
+            headers.add(name: "x-forwarded-proto", value: connection.scheme)
+        }
+        if configuration.generateRequestID, !headers.contains(name: "x-request-id") {
+            headers.add(name: "x-request-id", value: Self.makeRequestID())
+        }
+        for name in ["x-envoy-decorator-operation", "x-envoy-internal"] where configuration.useRemoteAddress {
+            headers.remove(name: name)
+        }
+        if configuration.normalizePath || configuration.mergeSlashes {
+            head.uri = PathNormalizer.normalize(head.uri, mergeSlashes: configuration.mergeSlashes, normalize: configuration.normalizePath)
+        }
+        head.headers = headers
+    }
+
+    /// Router mutations of the upstream request: hop-by-hop headers out, Envoy's headers in.
+    func prepareUpstreamRequest(_ head: inout HTTPRequestHead, plan: ForwardPlan) {
+        var headers = head.headers
+        let upgrade = headers.first(name: "upgrade")?.lowercased()
+        let allowedUpgrade = upgrade.map { configuration.upgradeTypes.contains($0) } ?? false
+        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"] { headers.remove(name: name) }
+        if !allowedUpgrade { headers.remove(name: "upgrade") } else { headers.add(name: "connection", value: "upgrade") }
+        if let trailers = head.headers.first(name: "te"), trailers.lowercased().contains("trailers") { headers.add(name: "te", value: "trailers") }
+        if let timeout = plan.timeout {
+            let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+            headers.replaceOrAdd(name: "x-envoy-expected-rq-timeout-ms", value: String(milliseconds))
+        }
+        head.headers = headers
+        head.version = .http1_1
+    }
+
+    /// Connection-manager and route mutations of an upstream response.
+    func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?) {
+        var headers = head.headers
+        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding"] { headers.remove(name: name) }
+        if let upstreamStart {
+            let elapsed = (NIODeadline.now() - upstreamStart).nanoseconds / 1_000_000
+            headers.replaceOrAdd(name: "x-envoy-upstream-service-time", value: String(elapsed))
+        }
+        applyServerHeader(&headers)
+        plan?.transformResponse(&headers)
+        head.headers = headers
+        head.version = .http1_1
+    }
+
+    func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?) {
+        var headers = head.headers
+        headers.add(name: "date", value: HTTPDate.now())
+        applyServerHeader(&headers)
+        plan?.transformResponse(&headers)
+        head.headers = headers
+    }
+
+    private func applyServerHeader(_ headers: inout HTTPHeaders) {
+        switch configuration.serverHeaderTransformation {
+        case .passThrough: break
+        case .appendIfAbsent: if !headers.contains(name: "server") { headers.add(name: "server", value: configuration.serverName) }
+        default: headers.replaceOrAdd(name: "server", value: configuration.serverName)
+        }
+    }
+
+    func requestCompleted(_ record: RequestRecord) {
+        if logger.logLevel <= .debug {
+            let duration = (record.end - record.start).nanoseconds / 1_000_000
+            logger.debug("\"\(record.method) \(record.path)\" \(record.status) \(record.flags) \(record.bytesReceived) \(record.bytesSent) \(duration) \"\(record.authority)\" \(record.upstreamHost ?? "-") \(record.cluster ?? "-") \(record.routeName ?? "-")")
+        }
+    }
+
+    /// `http://host:port/path?q` → (`host:port`, `/path?q`); nil when not an absolute URI.
+    static func splitAbsoluteURI(_ uri: String) -> (authority: String, path: String)? {
+        guard let scheme = uri.range(of: "://") else { return nil }
+        let rest = uri[scheme.upperBound...]
+        let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = String(rest[..<end])
+        guard !authority.isEmpty else { return nil }
+        var path = String(rest[end...])
+        if path.isEmpty { path = "/" } else if path.hasPrefix("?") { path = "/" + path }
+        return (authority, path)
+    }
+
+    static func makeRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let a = generator.next() as UInt64
+        let b = generator.next() as UInt64
+        let hex = String(a, radix: 16).leftPadded(16) + String(b, radix: 16).leftPadded(16)
+        let chars = Array(hex)
+        var out = ""
+        out.reserveCapacity(36)
+        for (i, c) in chars.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append("-") }
+            if i == 12 { out.append("4"); continue }
+            out.append(c)
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}
+
+/// Per-connection-manager stats with Envoy's names (`http.<prefix>.downstream_rq_total`, ...).
+final class HTTPManagerStats: Sendable {
+    let requestsTotal: StatCounter
+    let requestsActive: StatGauge
+    let responses: [StatCounter]  // 1xx...5xx
+
+    init(store: StatsStore, prefix: String) {
+        func name(_ stat: String) -> String { "http.\(prefix).\(stat)" }
+        let label = StatsStore.PrometheusName.Label(name: "envoy_http_conn_manager_prefix", value: prefix)
+        requestsTotal = store.counter(name("downstream_rq_total"), prometheus: .init(name: "envoy_http_downstream_rq_total", labels: [label]))
+        requestsActive = store.gauge(name("downstream_rq_active"), prometheus: .init(name: "envoy_http_downstream_rq_active", labels: [label]))
+        responses = (1...5).map { klass in
+            store.counter(name("downstream_rq_\(klass)xx"), prometheus: .init(name: "envoy_http_downstream_rq_xx", labels: [label, .init(name: "envoy_response_code_class", value: String(klass))]))
+        }
+    }
+
+    func downstreamRequestStarted() {
+        requestsTotal.increment()
+        requestsActive.add(1)
+    }
+
+    func downstreamRequestCompleted(status: Int) {
+        requestsActive.subtract(1)
+        let klass = status / 100
+        if (1...5).contains(klass) { responses[klass - 1].increment() }
+    }
+}
+
+/// RFC 7231 dates for `date` headers.
+enum HTTPDate {
+    static func now() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        var seconds = time_t(time.tv_sec)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
+
+/// RFC 3986 path normalisation (dot segments) and slash merging, query untouched.
+enum PathNormalizer {
+    static func normalize(_ uri: String, mergeSlashes: Bool, normalize: Bool) -> String {
+        guard uri.hasPrefix("/") else { return uri }
+        let queryStart = uri.firstIndex(where: { $0 == "?" || $0 == "#" }) ?? uri.endIndex
+        let path = uri[..<queryStart]
+        if !path.contains("/.") && !(mergeSlashes && path.contains("//")) { return uri }
+        var segments: [Substring] = []
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for (index, part) in parts.enumerated() {
+            if normalize && part == "." { if index == parts.count - 1 { segments.append("") }; continue }
+            if normalize && part == ".." {
+                if !segments.isEmpty { segments.removeLast() }
+                if index == parts.count - 1 { segments.append("") }
+                continue
+            }
+            if mergeSlashes && part.isEmpty && index != parts.count - 1 { continue }
+            segments.append(part)
+        }
+        return "/" + segments.joined(separator: "/") + uri[queryStart...]
+    }
+}

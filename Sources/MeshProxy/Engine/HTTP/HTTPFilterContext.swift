@@ -1,0 +1,84 @@
+public import NIOCore
+import NIOHTTP1
+import SwiftProtobuf
+
+/// A filter's view of its stream: the route, the per-route configuration, the connection, and the
+/// ways to resume or answer the stream. Use it only on ``eventLoop``; to resume from elsewhere
+/// use ``resumer``.
+public final class HTTPFilterContext {
+    unowned(unsafe) let stream: HTTPStream
+    let filterName: String
+    let factory: any HTTPFilterFactory
+
+    init(stream: HTTPStream, filterName: String, factory: any HTTPFilterFactory) {
+        self.stream = stream
+        self.filterName = filterName
+        self.factory = factory
+    }
+
+    /// The event loop the stream runs on.
+    public var eventLoop: any EventLoop { stream.eventLoop }
+
+    /// The name of the route the request matched, if any.
+    public var routeName: String? { stream.resolution?.routeName }
+
+    /// The `typed_per_filter_config` of the matched route (or its virtual host) for this filter,
+    /// parsed by the factory's ``HTTPFilterFactory/parsePerRouteConfig(_:)``.
+    public var perRouteConfig: (any Sendable)? {
+        guard let raw = stream.resolution?.perFilterConfig[filterName] else { return nil }
+        return try? factory.parsePerRouteConfig(raw)
+    }
+
+    /// The downstream peer's address.
+    public var downstreamRemoteAddress: SocketAddress? { stream.connection.remoteAddress }
+
+    /// Flags recorded for this request's logs and metrics.
+    public var responseFlags: ResponseFlags {
+        get { stream.responseFlags }
+        set { stream.responseFlags = newValue }
+    }
+
+    /// The counter `http.<stat_prefix>.<name>` of this connection manager (Envoy's per-filter
+    /// stats, such as `fault.aborts_injected`), created on first use.
+    public func counter(_ name: String) -> StatCounter { stream.manager.filterCounter(name) }
+
+    /// A uniformly random 64-bit value (for percentages).
+    public func randomValue() -> UInt64 { UInt64.random(in: .min ... .max) }
+
+    /// Resumes the request after a hook returned ``HTTPFilterStatus/stopIteration``.
+    public func continueDecoding() { stream.continueDecoding(after: self) }
+
+    /// Answers the request from the proxy; the rest of the request is discarded.
+    public func sendLocalReply(_ reply: HTTPLocalReply) { stream.sendLocalReply(reply) }
+
+    /// A handle that resumes or answers the stream from any thread or task.
+    public var resumer: HTTPStreamResumer { HTTPStreamResumer(context: NIOLoopBound(self, eventLoop: eventLoop)) }
+}
+
+/// Resumes a stopped stream from another thread or an async task.
+///
+/// ```swift
+/// func decodeHeaders(_ head: inout HTTPRequestHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
+///     let resumer = context.resumer
+///     Task {
+///         let allowed = await checkWithRemoteService()
+///         allowed ? resumer.continueDecoding() : resumer.sendLocalReply(HTTPLocalReply(status: .forbidden, details: "denied"))
+///     }
+///     return .stopIteration
+/// }
+/// ```
+public struct HTTPStreamResumer: Sendable {
+    let context: NIOLoopBound<HTTPFilterContext>
+
+    /// Continues the request on its event loop.
+    public func continueDecoding() {
+        let context = self.context
+        context.eventLoop.execute { context.value.continueDecoding() }
+    }
+
+    /// Answers the request on its event loop.
+    public func sendLocalReply(_ reply: HTTPLocalReply) {
+        let context = self.context
+        context.eventLoop.execute { context.value.sendLocalReply(reply) }
+    }
+}

@@ -1,0 +1,574 @@
+import NIOCore
+import NIOHTTP1
+import SwiftProtobuf
+
+/// Where a stream writes its response: an HTTP/1.1 connection or an HTTP/2 stream.
+protocol DownstreamResponder: AnyObject {
+    func writeResponseHead(_ head: HTTPResponseHead)
+    func writeResponseBody(_ body: ByteBuffer)
+    func writeResponseEnd(_ trailers: HTTPHeaders?)
+    /// False while the downstream cannot take more bytes.
+    var isDownstreamWritable: Bool { get }
+    /// Ends the stream abruptly (closes an HTTP/1.1 connection, resets an HTTP/2 stream).
+    func resetDownstream()
+    /// The stream is done; the responder may take the next request.
+    func streamFinished(_ stream: HTTPStream)
+}
+
+/// One request and its response through the HTTP connection manager: decoder filters, the
+/// router (route, cluster, host, connection, retries, timeouts), encoder filters. Runs on the
+/// downstream connection's event loop; every method must be called there.
+final class HTTPStream: UpstreamResponseReceiver {
+    let eventLoop: any EventLoop
+    let connection: DownstreamConnectionInfo
+    let manager: HTTPConnectionManagerRuntime
+    unowned(unsafe) let responder: any DownstreamResponder
+    let startTime: NIODeadline
+
+    // Request side.
+    private var requestHead: HTTPRequestHead?
+    private var requestComplete = false
+    private var pendingBody: [ByteBuffer] = []
+    private var pendingTrailers: HTTPHeaders?
+    private var retainedBody: [ByteBuffer] = []
+    private var retainedBytes = 0
+    private var bodyTooLargeToRetry = false
+    private var filters: [(filter: any HTTPFilter, context: HTTPFilterContext)] = []
+    private var decodeIndex = 0
+    private var decodingStopped = false
+    private var bufferingFilterIndex: Int?
+    private var bufferedBody: ByteBuffer?
+    private(set) var resolution: RouteResolution?
+    var responseFlags: ResponseFlags = []
+
+    // Router state.
+    private var plan: ForwardPlan?
+    private var upstreamHead: HTTPRequestHead?
+    private var cluster: ClusterRuntime?
+    private var attempt = 0
+    private var attemptedHosts: [UpstreamEndpointKey] = []
+    private var upstream: UpstreamChannel?
+    private var upstreamHost: UpstreamHostHandle?
+    private var upstreamPool: (any UpstreamPool)?
+    private var upstreamStart: NIODeadline?
+    private var upstreamRequestEnded = false
+    private var holdsRequestSlot = false
+    private var holdsRetrySlot = false
+    private var globalTimer: Scheduled<Void>?
+    private var perTryTimer: Scheduled<Void>?
+    private var backoffTimer: Scheduled<Void>?
+    private var awaitingConnection = false
+
+    // Response side.
+    private var responseStarted = false
+    private var responseStatus: Int?
+    private(set) var finished = false
+    private var bytesSent = 0
+    private var bytesReceived = 0
+
+    init(eventLoop: any EventLoop, connection: DownstreamConnectionInfo, manager: HTTPConnectionManagerRuntime, responder: any DownstreamResponder) {
+        self.eventLoop = eventLoop
+        self.connection = connection
+        self.manager = manager
+        self.responder = responder
+        self.startTime = .now()
+    }
+
+    // MARK: Downstream input
+
+    func receiveHead(_ head: HTTPRequestHead, endOfStream: Bool) {
+        manager.stats.downstreamRequestStarted()
+        var head = head
+        manager.prepareRequest(&head, connection: connection)
+        requestHead = head
+        requestComplete = endOfStream
+        resolution = manager.resolveRoute(head, connection: connection)
+        filters = manager.configuration.filters.map { entry in
+            let filter = entry.factory.makeFilter()
+            return (filter, HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory))
+        }
+        decodeIndex = 0
+        runDecodeHeaders()
+    }
+
+    func receiveBody(_ body: ByteBuffer) {
+        guard !finished else { return }
+        bytesReceived += body.readableBytes
+        if decodingStopped || plan == nil && !finishedDecodingHeaders {
+            pendingBody.append(body)
+            return
+        }
+        decodeBody(body, endOfStream: false)
+    }
+
+    func receiveEnd(_ trailers: HTTPHeaders?) {
+        guard !finished else { return }
+        requestComplete = true
+        if decodingStopped || plan == nil && !finishedDecodingHeaders {
+            pendingTrailers = trailers
+            pendingEnd = true
+            return
+        }
+        decodeEnd(trailers)
+    }
+
+    /// The downstream can take bytes again: resume reading the upstream response.
+    func downstreamWritable() { upstream?.resumeReading() }
+
+    /// The downstream went away before the response ended.
+    func downstreamClosed() {
+        guard !finished else { return }
+        responseFlags.insert(.downstreamConnectionTermination)
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        complete(status: responseStatus ?? 0)
+    }
+
+    private var pendingEnd = false
+    private var finishedDecodingHeaders = false
+
+    // MARK: Decoder filters
+
+    private func runDecodeHeaders() {
+        guard var head = requestHead else { return }
+        while decodeIndex < filters.count {
+            let (filter, context) = filters[decodeIndex]
+            let status = filter.decodeHeaders(&head, endOfStream: requestComplete && pendingBody.isEmpty, context: context)
+            requestHead = head
+            if finished { return }
+            decodeIndex += 1
+            switch status {
+            case .continue: continue
+            case .stopIteration:
+                decodingStopped = true
+                return
+            case .stopAndBuffer:
+                bufferingFilterIndex = decodeIndex - 1
+                continue
+            }
+        }
+        finishedDecodingHeaders = true
+        decodingStopped = false
+        routerDecodeHeaders()
+        flushPendingRequestParts()
+    }
+
+    func continueDecoding(after context: HTTPFilterContext) {
+        guard !finished, decodingStopped else { return }
+        decodingStopped = false
+        runDecodeHeaders()
+    }
+
+    private func flushPendingRequestParts() {
+        let bodies = pendingBody
+        pendingBody = []
+        for body in bodies where !finished { decodeBody(body, endOfStream: false) }
+        if pendingEnd && !finished {
+            pendingEnd = false
+            decodeEnd(pendingTrailers)
+        }
+    }
+
+    private func decodeBody(_ body: ByteBuffer, endOfStream: Bool) {
+        var body = body
+        if let index = bufferingFilterIndex {
+            if bufferedBody == nil { bufferedBody = body } else { bufferedBody!.writeImmutableBuffer(body) }
+            _ = index
+            return
+        }
+        for (filter, context) in filters {
+            _ = filter.decodeData(&body, endOfStream: endOfStream, context: context)
+            if finished { return }
+        }
+        routerDecodeBody(body)
+    }
+
+    private func decodeEnd(_ trailers: HTTPHeaders?) {
+        if bufferingFilterIndex != nil {
+            var body = bufferedBody ?? ByteBuffer()
+            bufferedBody = nil
+            bufferingFilterIndex = nil
+            for (filter, context) in filters {
+                _ = filter.decodeData(&body, endOfStream: trailers == nil, context: context)
+                if finished { return }
+            }
+            if body.readableBytes > 0 { routerDecodeBody(body) }
+        }
+        if var trailers {
+            for (filter, context) in filters {
+                _ = filter.decodeTrailers(&trailers, context: context)
+                if finished { return }
+            }
+            routerDecodeEnd(trailers)
+        } else {
+            routerDecodeEnd(nil)
+        }
+    }
+
+    // MARK: Router
+
+    private func routerDecodeHeaders() {
+        guard let resolution else { return }
+        switch resolution.decision {
+        case .localReply(let reply):
+            sendLocalReply(reply)
+        case .forward(let plan):
+            guard let cluster = manager.cluster(named: plan.clusterName) else {
+                sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "", details: "cluster_not_found", flags: .noClusterFound))
+                return
+            }
+            self.plan = plan
+            self.cluster = cluster
+            guard cluster.tryAcquireRequest() else {
+                cluster.stats.requestOverflow()
+                sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow))
+                return
+            }
+            holdsRequestSlot = true
+            if requestComplete && pendingBody.isEmpty { startGlobalTimer() }
+            startAttempt()
+        }
+    }
+
+    private func routerDecodeBody(_ body: ByteBuffer) {
+        guard plan != nil else { return }
+        retainedBytes += body.readableBytes
+        if retainedBytes > manager.retryBufferLimit { bodyTooLargeToRetry = true }
+        guard let upstream, !awaitingConnection else {
+            // Not connected yet: keep everything, it is sent once the connection is up.
+            retainedBody.append(body)
+            return
+        }
+        if bodyTooLargeToRetry {
+            retainedBody = []
+        } else {
+            retainedBody.append(body)
+        }
+        upstream.sendBody(body)
+        upstream.flush()
+    }
+
+    private func routerDecodeEnd(_ trailers: HTTPHeaders?) {
+        guard let plan else { return }
+        if globalTimer == nil { startGlobalTimer() }
+        if !plan.mirrors.isEmpty, !bodyTooLargeToRetry, var head = requestHead {
+            plan.transformRequest(&head)
+            for mirror in plan.mirrors {
+                guard let cluster = manager.cluster(named: mirror.cluster) else { continue }
+                var copy = head
+                copy.headers.replaceOrAdd(name: "host", value: mirror.authority)
+                manager.prepareUpstreamRequest(&copy, plan: plan)
+                ShadowRequest.send(head: copy, body: retainedBody, cluster: cluster, eventLoop: eventLoop)
+            }
+        }
+        if let upstream, !awaitingConnection {
+            upstreamRequestEnded = true
+            upstream.sendEnd(trailers)
+        }
+    }
+
+    private func startGlobalTimer() {
+        guard let timeout = plan?.timeout, globalTimer == nil else { return }
+        globalTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in self?.globalTimeout() }
+    }
+
+    private func startAttempt() {
+        guard let plan, let cluster, !finished else { return }
+        attempt += 1
+        if upstreamHead == nil, var head = requestHead {
+            plan.transformRequest(&head)
+            manager.prepareUpstreamRequest(&head, plan: plan)
+            upstreamHead = head
+        }
+        let upstreamAuthority = upstreamHead?.headers.first(name: "host")
+        let exclude = plan.retry?.avoidsPreviousHosts == true ? attemptedHosts : []
+        guard let host = cluster.chooseHost(hash: plan.hashKey, excluding: exclude, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority) else {
+            cluster.stats.noHealthyUpstream()
+            finishUpstream(failed: true)
+            sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "no healthy upstream", details: "no_healthy_upstream", flags: .noHealthyUpstream))
+            return
+        }
+        upstreamHost = host
+        attemptedHosts.append(host.key)
+        host.beginRequest()
+        cluster.stats.requestStarted()
+        let pool = cluster.pool(on: eventLoop)
+        upstreamPool = pool
+        upstreamStart = .now()
+        awaitingConnection = true
+        if let perTry = plan.retry?.perTryTimeout {
+            perTryTimer = eventLoop.assumeIsolated().scheduleTask(in: perTry.timeAmount) { [weak self] in self?.perTryTimeout() }
+        }
+        let attemptNumber = attempt
+        pool.acquire(host.key) { [weak self] result in
+            guard let self, !self.finished, self.attempt == attemptNumber else {
+                if case .success(let connection) = result { pool.discard(connection) }
+                return
+            }
+            self.awaitingConnection = false
+            switch result {
+            case .success(let connection): self.sendUpstream(on: connection)
+            case .failure(let failure): self.attemptFailed(failure)
+            }
+        }
+    }
+
+    private func sendUpstream(on connection: UpstreamChannel) {
+        guard let plan else { return }
+        upstream = connection
+        guard var head = upstreamHead else { return }
+        if plan.includeAttemptCount {
+            head.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(attempt))
+        }
+        connection.send(head, receiver: self)
+        for body in retainedBody { connection.sendBody(body) }
+        if bodyTooLargeToRetry { retainedBody = [] }
+        if requestComplete && pendingBody.isEmpty && !decodingStopped {
+            upstreamRequestEnded = true
+            connection.sendEnd(pendingTrailers)
+        } else {
+            connection.flush()
+        }
+    }
+
+    // MARK: Upstream response
+
+    var upstreamMayRead: Bool { responder.isDownstreamWritable }
+
+    func upstreamResponseHead(_ head: HTTPResponseHead) {
+        guard !finished, let cluster, let host = upstreamHost else { return }
+        perTryTimer?.cancel()
+        perTryTimer = nil
+        let status = Int(head.status.code)
+        cluster.recordResponse(host: host, status: status)
+        if let retry = plan?.retry, retry.shouldRetry(status: status, headers: head.headers), canRetry(retry) {
+            cluster.stats.retried()
+            abandonUpstream(failedHost: false)
+            scheduleRetry(retry)
+            return
+        }
+        responseStatus = status
+        var response = head
+        manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart)
+        encodeHeaders(response, endOfStream: false)
+    }
+
+    func upstreamResponseBody(_ body: ByteBuffer) {
+        guard !finished, responseStarted else { return }
+        var body = body
+        for (filter, context) in filters.reversed() {
+            _ = filter.encodeData(&body, endOfStream: false, context: context)
+        }
+        bytesSent += body.readableBytes
+        responder.writeResponseBody(body)
+    }
+
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+        guard !finished else { return }
+        if let upstream, let upstreamPool {
+            if upstreamRequestEnded { upstreamPool.release(upstream) } else { upstreamPool.discard(upstream) }
+        }
+        upstream = nil
+        finishUpstream(failed: false)
+        responder.writeResponseEnd(trailers)
+        complete(status: responseStatus ?? 0)
+    }
+
+    func upstreamReset(_ error: any Error) {
+        guard !finished else { return }
+        upstream = nil
+        if responseStarted {
+            responseFlags.insert(.upstreamConnectionTermination)
+            finishUpstream(failed: true)
+            responder.resetDownstream()
+            complete(status: responseStatus ?? 0)
+            return
+        }
+        attemptFailed(.connectionClosed)
+    }
+
+    private func attemptFailed(_ failure: UpstreamFailure) {
+        guard !finished, let cluster else { return }
+        perTryTimer?.cancel()
+        perTryTimer = nil
+        if let host = upstreamHost {
+            cluster.recordFailure(host: host, failure)
+            host.endRequest()
+            upstreamHost = nil
+        }
+        if case .overflow = failure {
+            cluster.stats.pendingOverflow()
+            finishUpstream(failed: true)
+            sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow))
+            return
+        }
+        if case .connectFailed = failure { cluster.stats.connectFailed() }
+        if let retry = plan?.retry, retry.shouldRetry(failure: failure), canRetry(retry) {
+            cluster.stats.retried()
+            if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+            upstream = nil
+            scheduleRetry(retry)
+            return
+        }
+        let flags: ResponseFlags
+        let status: HTTPResponseStatus
+        switch failure {
+        case .connectFailed: flags = .upstreamConnectionFailure; status = .serviceUnavailable
+        case .connectionClosed: flags = .upstreamConnectionTermination; status = .serviceUnavailable
+        case .perTryTimeout: flags = .upstreamRequestTimeout; status = .gatewayTimeout
+        case .overflow: flags = .upstreamOverflow; status = .serviceUnavailable
+        }
+        if attempt > 1 { responseFlags.insert(.upstreamRetryLimitExceeded) }
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        finishUpstream(failed: true)
+        let body = failure == .perTryTimeout ? "upstream request timeout" : "upstream connect error or disconnect/reset before headers. reset reason: \(failure)"
+        sendLocalReply(HTTPLocalReply(status: status, body: body, details: "upstream_reset_before_response_started{\(failure)}", flags: flags))
+    }
+
+    private func canRetry(_ retry: RetryPlan) -> Bool {
+        guard attempt <= retry.numRetries, !bodyTooLargeToRetry else {
+            if attempt > retry.numRetries { responseFlags.insert(.upstreamRetryLimitExceeded) }
+            return false
+        }
+        guard let cluster else { return false }
+        if !holdsRetrySlot {
+            guard cluster.tryAcquireRetry() else {
+                cluster.stats.retryOverflow()
+                return false
+            }
+            holdsRetrySlot = true
+        }
+        return true
+    }
+
+    private func scheduleRetry(_ retry: RetryPlan) {
+        let delay = retry.backoff(attempt: attempt - 1)
+        backoffTimer = eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) { [weak self] in
+            guard let self, !self.finished else { return }
+            self.backoffTimer = nil
+            self.upstreamRequestEnded = false
+            self.startAttempt()
+        }
+    }
+
+    private func abandonUpstream(failedHost: Bool) {
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        upstreamHost?.endRequest()
+        upstreamHost = nil
+    }
+
+    private func perTryTimeout() {
+        guard !finished, !responseStarted else { return }
+        cluster?.stats.perTryTimeout()
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        attemptFailed(.perTryTimeout)
+    }
+
+    private func globalTimeout() {
+        guard !finished else { return }
+        cluster?.stats.timeout()
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        upstreamHost?.endRequest()
+        upstreamHost = nil
+        finishUpstream(failed: true)
+        if responseStarted {
+            responseFlags.insert(.upstreamRequestTimeout)
+            responder.resetDownstream()
+            complete(status: responseStatus ?? 0)
+        } else {
+            sendLocalReply(HTTPLocalReply(status: .gatewayTimeout, body: "upstream request timeout", details: "upstream_response_timeout", flags: .upstreamRequestTimeout))
+        }
+    }
+
+    private func finishUpstream(failed: Bool) {
+        perTryTimer?.cancel()
+        perTryTimer = nil
+        globalTimer?.cancel()
+        globalTimer = nil
+        backoffTimer?.cancel()
+        backoffTimer = nil
+        upstreamHost?.endRequest()
+        upstreamHost = nil
+        guard let cluster else { return }
+        if holdsRequestSlot { cluster.releaseRequest(); holdsRequestSlot = false }
+        if holdsRetrySlot { cluster.releaseRetry(); holdsRetrySlot = false }
+    }
+
+    // MARK: Responses
+
+    func sendLocalReply(_ reply: HTTPLocalReply) {
+        guard !finished else { return }
+        responseFlags.formUnion(reply.flags)
+        if responseStarted {
+            responder.resetDownstream()
+            complete(status: responseStatus ?? 0)
+            return
+        }
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        finishUpstream(failed: true)
+        var headers = reply.headers
+        let body = ByteBuffer(string: reply.body)
+        if !reply.body.isEmpty && !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
+        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        var head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
+        responseStatus = Int(reply.status.code)
+        manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
+        encodeHeaders(head, endOfStream: body.readableBytes == 0, body: body)
+    }
+
+    private func encodeHeaders(_ head: HTTPResponseHead, endOfStream: Bool, body: ByteBuffer? = nil) {
+        var head = head
+        for (filter, context) in filters.reversed() {
+            _ = filter.encodeHeaders(&head, endOfStream: endOfStream, context: context)
+        }
+        if requestHead?.method == .HEAD, body != nil {
+            responseStarted = true
+            responder.writeResponseHead(head)
+            responder.writeResponseEnd(nil)
+            complete(status: Int(head.status.code))
+            return
+        }
+        responseStarted = true
+        responseStatus = Int(head.status.code)
+        responder.writeResponseHead(head)
+        if let body {
+            if body.readableBytes > 0 {
+                var body = body
+                for (filter, context) in filters.reversed() { _ = filter.encodeData(&body, endOfStream: true, context: context) }
+                bytesSent += body.readableBytes
+                responder.writeResponseBody(body)
+            }
+            responder.writeResponseEnd(nil)
+            complete(status: Int(head.status.code))
+        }
+    }
+
+    private func complete(status: Int) {
+        guard !finished else { return }
+        finished = true
+        finishUpstream(failed: false)
+        for (filter, context) in filters { filter.onStreamComplete(context: context) }
+        if let cluster, plan != nil, status > 0 { cluster.stats.requestCompleted(status: status) }
+        manager.stats.downstreamRequestCompleted(status: status)
+        manager.requestCompleted(RequestRecord(
+            method: requestHead?.method.rawValue ?? "-", path: requestHead?.uri ?? "-", authority: requestHead?.headers.first(name: "host") ?? "-",
+            status: status, flags: responseFlags, routeName: resolution?.routeName, cluster: plan?.clusterName,
+            upstreamHost: attemptedHosts.last?.description, attempts: attempt,
+            bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
+        responder.streamFinished(self)
+        filters = []
+    }
+}
+
+extension Duration {
+    /// The duration as NIO's `TimeAmount`.
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,140 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A bound listener: accepts connections, picks each one's filter chain and sets up its pipeline.
+///
+/// Its compiled chains can be replaced without rebinding (an LDS update that keeps the address):
+/// new connections use the new chains, existing connections finish on the ones they started with.
+final class ListenerRuntime: Sendable {
+    /// A listener's chains, compiled against the proxy state, as connections pick them.
+    struct Chains: Sendable {
+        var configuration: ListenerConfiguration
+        var runtimes: [Int: ChainRuntime]
+        var defaultRuntime: ChainRuntime?
+    }
+
+    /// A chain's terminal filter, ready to serve.
+    enum ChainRuntime: Sendable {
+        case http(HTTPConnectionManagerRuntime)
+        case tcp(TCPProxyRuntime)
+    }
+
+    let name: String
+    let address: ListenerAddress
+    private let chains: NIOLockedValueBox<Chains>
+    private let channel: NIOLockedValueBox<(any Channel)?>
+    let stats: ListenerStats
+    private let logger: Logger
+
+    init(chains: Chains, stats: StatsStore, logger: Logger) {
+        self.name = chains.configuration.name
+        self.address = chains.configuration.address
+        self.chains = NIOLockedValueBox(chains)
+        self.channel = NIOLockedValueBox(nil)
+        self.stats = ListenerStats(store: stats, address: chains.configuration.address)
+        self.logger = logger
+    }
+
+    /// Compiles a listener's chains against the proxy state.
+    static func compile(_ configuration: ListenerConfiguration, state: ProxyStateStore, stats: StatsStore, logger: Logger) throws(ProxyConfigurationError) -> Chains {
+        func runtime(_ chain: FilterChainConfiguration) throws(ProxyConfigurationError) -> ChainRuntime {
+            let direction = configuration.trafficDirection == .inbound ? "inbound" : "outbound"
+            switch chain.terminal {
+            case .http(let manager):
+                return .http(try HTTPConnectionManagerRuntime(configuration: manager, state: state, stats: stats, bufferLimit: configuration.perConnectionBufferLimitBytes, direction: direction, logger: logger))
+            case .tcp(let proxy):
+                return .tcp(TCPProxyRuntime(configuration: proxy, state: state, stats: stats, logger: logger))
+            }
+        }
+        var runtimes: [Int: ChainRuntime] = [:]
+        for (index, chain) in configuration.filterChains.enumerated() { runtimes[index] = try runtime(chain) }
+        let fallback = try configuration.defaultFilterChain.map { (chain) throws(ProxyConfigurationError) in try runtime(chain) }
+        return Chains(configuration: configuration, runtimes: runtimes, defaultRuntime: fallback)
+    }
+
+    /// Replaces the chains for new connections.
+    func replace(_ chains: Chains) { self.chains.withLockedValue { $0 = chains } }
+
+    /// Binds and starts accepting.
+    func start(group: any EventLoopGroup) async throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.setUp(channel) }
+            }
+        let bound = try await bootstrap.bind(host: address.host, port: address.port).get()
+        channel.withLockedValue { $0 = bound }
+        logger.info("listener \(name) on \(address)")
+    }
+
+    /// Stops accepting; connections in progress finish on their own.
+    func stop() async {
+        let bound = channel.withLockedValue { value -> (any Channel)? in
+            let current = value
+            value = nil
+            return current
+        }
+        try? await bound?.close()
+    }
+
+    /// The bound port (useful with port 0).
+    var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
+
+    private func setUp(_ channel: any Channel) throws {
+        stats.connectionsTotal.increment()
+        stats.connectionsActive.add(1)
+        let gauge = stats.connectionsActive
+        channel.closeFuture.whenComplete { _ in gauge.subtract(1) }
+        let current = chains.withLockedValue { $0 }
+        let local = channel.localAddress
+        let remote = channel.remoteAddress
+        let input = FilterChainMatchInput(
+            destinationPort: local?.port ?? address.port,
+            destinationAddress: local?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
+            sourceAddress: remote?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
+            sourcePort: remote?.port ?? 0)
+        let runtime: ChainRuntime?
+        if let index = FilterChainSelector.select(current.configuration.filterChains.map(\.match), input) {
+            runtime = current.runtimes[index]
+        } else {
+            runtime = current.defaultRuntime
+        }
+        guard let runtime else {
+            stats.noFilterChainMatch.increment()
+            channel.close(promise: nil)
+            return
+        }
+        let sync = channel.pipeline.syncOperations
+        switch runtime {
+        case .http(let manager):
+            switch manager.configuration.codec {
+            case .http1: try sync.configureDownstreamHTTP1(manager: manager, isTLS: false)
+            case .http2: try sync.configureDownstreamHTTP2(manager: manager, isTLS: false)
+            case .auto: try sync.addHandler(DownstreamProtocolSniffer(manager: manager, isTLS: false))
+            }
+        case .tcp(let proxy):
+            try sync.addHandler(TCPProxyHandler(runtime: proxy))
+        }
+    }
+}
+
+/// Per-listener stats with Envoy's names (`listener.<address>.downstream_cx_total`).
+final class ListenerStats: Sendable {
+    let connectionsTotal: StatCounter
+    let connectionsActive: StatGauge
+    let noFilterChainMatch: StatCounter
+
+    init(store: StatsStore, address: ListenerAddress) {
+        let prefix = "listener.\(address.host)_\(address.port)"
+        let label = StatsStore.PrometheusName.Label(name: "envoy_listener_address", value: "\(address.host)_\(address.port)")
+        connectionsTotal = store.counter("\(prefix).downstream_cx_total", prometheus: .init(name: "envoy_listener_downstream_cx_total", labels: [label]))
+        connectionsActive = store.gauge("\(prefix).downstream_cx_active", prometheus: .init(name: "envoy_listener_downstream_cx_active", labels: [label]))
+        noFilterChainMatch = store.counter("\(prefix).no_filter_chain_match", prometheus: .init(name: "envoy_listener_no_filter_chain_match", labels: [label]))
+    }
+}

@@ -1,0 +1,187 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A TCP proxy filter chain at one configuration version.
+final class TCPProxyRuntime: Sendable {
+    let configuration: TCPProxyConfiguration
+    let state: ProxyStateStore
+    let logger: Logger
+    let connectionsTotal: StatCounter
+
+    init(configuration: TCPProxyConfiguration, state: ProxyStateStore, stats: StatsStore, logger: Logger) {
+        self.configuration = configuration
+        self.state = state
+        self.logger = logger
+        let label = StatsStore.PrometheusName.Label(name: "envoy_tcp_prefix", value: configuration.statPrefix)
+        connectionsTotal = stats.counter("tcp.\(configuration.statPrefix).downstream_cx_total", prometheus: .init(name: "envoy_tcp_downstream_cx_total", labels: [label]))
+    }
+}
+
+/// Proxies one downstream connection's bytes to an upstream host and back, with backpressure
+/// (each side reads only while the other can write) and half-close.
+final class TCPProxyHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let runtime: TCPProxyRuntime
+    private var partner: TCPProxyPartner?
+    private var pending: [ByteBuffer] = []
+    private var pendingClose = false
+    private var context: ChannelHandlerContext?
+    private var idleTimer: Scheduled<Void>?
+
+    init(runtime: TCPProxyRuntime) { self.runtime = runtime }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) {
+        runtime.connectionsTotal.increment()
+        connect(context: context, attempt: 1, tried: [])
+        context.fireChannelActive()
+    }
+
+    private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamEndpointKey]) {
+        let clusterName = runtime.configuration.cluster(random: UInt64.random(in: .min ... .max))
+        guard let cluster = runtime.state.current.clusters[clusterName],
+              let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil) else {
+            context.close(promise: nil)
+            return
+        }
+        guard cluster.tryAcquireConnection() else {
+            cluster.stats.connectionOverflow()
+            context.close(promise: nil)
+            return
+        }
+        let downstream = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(cluster.connectTimeout.timeAmount)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TCPProxyPartner(downstream: downstream.value))
+                }
+            }
+            .connect(host: host.key.host, port: host.key.port)
+            .whenComplete { result in
+                let handler = downstream.value
+                let context = loopContext.value
+                switch result {
+                case .success(let channel):
+                    cluster.stats.connectionOpened()
+                    channel.closeFuture.whenComplete { _ in cluster.releaseConnection() }
+                    if let partner = try? channel.pipeline.syncOperations.handler(type: TCPProxyPartner.self) {
+                        handler.partner = partner
+                        for buffer in handler.pending { channel.write(buffer, promise: nil) }
+                        handler.pending = []
+                        channel.flush()
+                        if handler.pendingClose { channel.close(mode: .output, promise: nil) }
+                    }
+                    handler.resetIdleTimer()
+                case .failure:
+                    cluster.releaseConnection()
+                    cluster.stats.connectFailed()
+                    cluster.recordFailure(host: host, .connectFailed("connect"))
+                    if attempt < handler.runtime.configuration.maxConnectAttempts {
+                        handler.connect(context: context, attempt: attempt + 1, tried: tried + [host.key])
+                    } else {
+                        context.close(promise: nil)
+                    }
+                }
+            }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        resetIdleTimer()
+        if let partner { partner.write(buffer) } else { pending.append(buffer) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.flush()
+        if let partner, !partner.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            if let partner { partner.closeOutput() } else { pendingClose = true }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        partner?.close()
+        partner = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // Called by the partner.
+    func write(_ buffer: ByteBuffer) { resetIdleTimer(); context?.write(wrapOutboundOut(buffer), promise: nil) }
+    func flush() { context?.flush() }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    func closeOutput() { context?.close(mode: .output, promise: nil) }
+    func close() { context?.close(promise: nil) }
+    func resumeReading() { context?.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+
+    private func resetIdleTimer() {
+        guard let context, let timeout = runtime.configuration.idleTimeout else { return }
+        idleTimer?.cancel()
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in
+            self?.close()
+            self?.partner?.close()
+        }
+    }
+}
+
+/// The upstream side of a TCP proxy connection.
+final class TCPProxyPartner: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private unowned(unsafe) let downstream: TCPProxyHandler
+    private var context: ChannelHandlerContext?
+
+    init(downstream: TCPProxyHandler) { self.downstream = downstream }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { downstream.write(unwrapInboundIn(data)) }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        downstream.flush()
+        if !downstream.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { downstream.closeOutput() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { downstream.close() }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { downstream.resumeReading() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+
+    func write(_ buffer: ByteBuffer) { context?.write(wrapOutboundOut(buffer), promise: nil) }
+    func flush() { context?.flush() }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    func closeOutput() { context?.close(mode: .output, promise: nil) }
+    func close() { context?.close(promise: nil) }
+    func resumeReading() { context?.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+}

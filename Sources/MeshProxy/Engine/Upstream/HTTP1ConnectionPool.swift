@@ -1,0 +1,173 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Hands out upstream channels for requests, per event loop and cluster.
+protocol UpstreamPool: AnyObject {
+    var eventLoop: any EventLoop { get }
+    /// A channel for one request to `key`, handed to `completion` on the pool's event loop
+    /// (at once when an idle connection is available).
+    func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void)
+    /// The response ended normally.
+    func release(_ channel: UpstreamChannel)
+    /// The request failed or was abandoned: close or reset the channel.
+    func discard(_ channel: UpstreamChannel)
+    /// Closes everything (cluster removed, proxy stopping).
+    func closeAll()
+}
+
+/// The HTTP/1.1 connections of one event loop to the hosts of one cluster, as Envoy keeps a pool
+/// per worker, cluster and host: idle keep-alive connections are reused (most recent first),
+/// new ones are opened while the cluster's connection budget allows, and requests beyond it wait
+/// as pending requests. Used only on its event loop.
+final class HTTP1ConnectionPool: UpstreamPool {
+    typealias Settings = UpstreamPoolSettings
+
+    private struct Waiter {
+        var key: UpstreamEndpointKey
+        var completion: (Result<UpstreamChannel, UpstreamFailure>) -> Void
+    }
+
+    let eventLoop: any EventLoop
+    private var idle: [UpstreamEndpointKey: [UpstreamChannel]] = [:]
+    private var waiters: [Waiter] = []
+    var settings: Settings
+
+    init(eventLoop: any EventLoop, settings: Settings) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+    }
+
+    /// A connection to `key`: an idle one, a new one, or one released later (pending).
+    func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+        eventLoop.preconditionInEventLoop()
+        while var list = idle[key], let connection = list.popLast() {
+            idle[key] = list.isEmpty ? nil : list
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            connection.onClose = nil
+            if connection.isReusable && !connection.isClosed && connection.channel.isActive {
+                completion(.success(connection))
+                return
+            }
+            connection.close()
+            settings.releaseConnectionSlot()
+        }
+        if settings.acquireConnectionSlot() {
+            connect(key, completion)
+            return
+        }
+        guard settings.acquirePendingSlot() else {
+            completion(.failure(.overflow))
+            return
+        }
+        waiters.append(Waiter(key: key, completion: completion))
+    }
+
+    /// Gives a connection back after its response ended.
+    func release(_ connection: UpstreamChannel) {
+        eventLoop.preconditionInEventLoop()
+        let exhausted = settings.maxRequestsPerConnection.map { connection.requestsServed >= $0 } ?? false
+        guard connection.isReusable, !connection.isClosed, !exhausted else {
+            connection.close()
+            slotFreed()
+            return
+        }
+        if let index = waiters.firstIndex(where: { $0.key == connection.host }) {
+            let waiter = waiters.remove(at: index)
+            settings.releasePendingSlot()
+            waiter.completion(.success(connection))
+            return
+        }
+        idle[connection.host, default: []].append(connection)
+        connection.onClose = { [weak self] closed in self?.removeIdle(closed) }
+        if let timeout = settings.idleTimeout {
+            connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self, weak connection] in
+                guard let self, let connection else { return }
+                self.removeIdle(connection)
+                connection.close()
+            }
+        }
+    }
+
+    /// Closes a connection whose request failed or was abandoned.
+    /// (HTTP/1.1 cannot cancel a request in flight except by closing the connection.)
+    func discard(_ connection: UpstreamChannel) {
+        connection.abandon()
+        slotFreed()
+    }
+
+    /// Closes every idle connection (cluster removed or engine stopping).
+    func closeAll() {
+        for list in idle.values { for connection in list { connection.idleTimer?.cancel(); connection.onClose = nil; connection.close(); settings.releaseConnectionSlot() } }
+        idle = [:]
+        for waiter in waiters { settings.releasePendingSlot(); waiter.completion(.failure(.connectionClosed)) }
+        waiters = []
+    }
+
+    private func removeIdle(_ connection: UpstreamChannel) {
+        guard var list = idle[connection.host], let index = list.firstIndex(where: { $0 === connection }) else { return }
+        list.remove(at: index)
+        idle[connection.host] = list.isEmpty ? nil : list
+        connection.idleTimer?.cancel()
+        settings.releaseConnectionSlot()
+    }
+
+    /// A connection slot was freed: a pending request may connect now.
+    private func slotFreed() {
+        settings.releaseConnectionSlot()
+        guard !waiters.isEmpty, settings.acquireConnectionSlot() else { return }
+        let waiter = waiters.removeFirst()
+        settings.releasePendingSlot()
+        connect(waiter.key, waiter.completion)
+    }
+
+    private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+        let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }
+            .connect(host: key.host, port: key.port)
+            .assumeIsolated()
+            .whenComplete { [weak self] result in
+                switch result {
+                case .success(let channel):
+                    self?.settings.connectionOpened()
+                    let connection = UpstreamChannel(channel: channel, host: key)
+                    handler.value.attach(connection)
+                    completion(.success(connection))
+                case .failure(let error):
+                    self?.settings.connectFailed()
+                    self?.slotFreed()
+                    completion(.failure(.connectFailed(Self.reason(error))))
+                }
+            }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let io = error as? IOError { return "delayed connect error: \(io.errnoCode)" }
+        if error is ChannelError { return "\(error)" }
+        return "\(error)"
+    }
+}
+
+/// Limits, timeouts and circuit-breaker hooks a pool takes from its cluster.
+struct UpstreamPoolSettings {
+    var connectTimeout: TimeAmount
+    var idleTimeout: TimeAmount?
+    var maxRequestsPerConnection: Int?
+    /// Returns false when the cluster's connection circuit breaker is full.
+    var acquireConnectionSlot: () -> Bool
+    var releaseConnectionSlot: () -> Void
+    /// Returns false when the pending-request circuit breaker is full.
+    var acquirePendingSlot: () -> Bool
+    var releasePendingSlot: () -> Void
+    var connectionOpened: () -> Void
+    var connectFailed: () -> Void
+}

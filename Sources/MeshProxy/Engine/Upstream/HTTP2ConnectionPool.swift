@@ -1,0 +1,171 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+
+/// The HTTP/2 (h2c) connections of one event loop to the hosts of one cluster: one connection per
+/// host, multiplexing every request as its own stream, as Envoy's HTTP/2 pool does. A connection
+/// that receives GOAWAY or closes is replaced on the next request. Used only on its event loop.
+final class HTTP2ConnectionPool: UpstreamPool {
+    private final class Connection {
+        let key: UpstreamEndpointKey
+        var channel: (any Channel)?
+        var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
+        var ready: EventLoopFuture<Void>
+        var usable = true
+        var activeStreams = 0
+        var idleTimer: Scheduled<Void>?
+
+        init(key: UpstreamEndpointKey, ready: EventLoopFuture<Void>) {
+            self.key = key
+            self.ready = ready
+        }
+    }
+
+    let eventLoop: any EventLoop
+    var settings: UpstreamPoolSettings
+    private var connections: [UpstreamEndpointKey: Connection] = [:]
+
+    init(eventLoop: any EventLoop, settings: UpstreamPoolSettings) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+    }
+
+    func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+        eventLoop.preconditionInEventLoop()
+        let connection: Connection
+        if let existing = connections[key], existing.usable {
+            connection = existing
+        } else {
+            guard settings.acquireConnectionSlot() else {
+                completion(.failure(.overflow))
+                return
+            }
+            connection = connect(key)
+            connections[key] = connection
+        }
+        connection.idleTimer?.cancel()
+        connection.idleTimer = nil
+        connection.activeStreams += 1
+        connection.ready.assumeIsolated().whenComplete { [weak self] result in
+            guard let self else { return }
+            if case .failure(let error) = result {
+                self.streamClosed(connection)
+                completion(.failure(error as? UpstreamFailure ?? .connectFailed("\(error)")))
+                return
+            }
+            guard let multiplexer = connection.multiplexer, connection.usable else {
+                self.streamClosed(connection)
+                completion(.failure(.connectionClosed))
+                return
+            }
+            let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: self.eventLoop)
+            multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
+                    try stream.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }.assumeIsolated().whenComplete { [weak self] result in
+                switch result {
+                case .success(let stream):
+                    let exchange = UpstreamChannel(channel: stream, host: key)
+                    handler.value.attach(exchange)
+                    stream.closeFuture.assumeIsolated().whenComplete { [weak self] _ in self?.streamClosed(connection) }
+                    completion(.success(exchange))
+                case .failure:
+                    self?.streamClosed(connection)
+                    completion(.failure(.connectionClosed))
+                }
+            }
+        }
+    }
+
+    func release(_ channel: UpstreamChannel) {
+        // The stream closed itself when the response ended.
+    }
+
+    func discard(_ channel: UpstreamChannel) {
+        channel.abandon()   // closing a stream channel resets the stream
+    }
+
+    func closeAll() {
+        for connection in connections.values {
+            connection.usable = false
+            connection.idleTimer?.cancel()
+            connection.channel?.close(promise: nil)
+        }
+        connections = [:]
+    }
+
+    private func streamClosed(_ connection: Connection) {
+        connection.activeStreams -= 1
+        guard connection.activeStreams == 0, let timeout = settings.idleTimeout, connection.usable else { return }
+        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self, weak connection] in
+            guard let connection, connection.activeStreams == 0 else { return }
+            connection.usable = false
+            connection.channel?.close(promise: nil)
+            if self?.connections[connection.key] === connection { self?.connections[connection.key] = nil }
+        }
+    }
+
+    private func connect(_ key: UpstreamEndpointKey) -> Connection {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let connection = Connection(key: key, ready: promise.futureResult)
+        let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+                    connectionConfiguration.initialSettings = [
+                        HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+                        HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+                    ]
+                    var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+                    streamConfiguration.targetWindowSize = 1 << 20
+                    let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration,
+                        inboundStreamInitializer: { stream in stream.close() })
+                    try channel.pipeline.syncOperations.addHandler(GoAwayObserver { bound.value.usable = false })
+                    bound.value.multiplexer = multiplexer
+                }
+            }
+            .connect(host: key.host, port: key.port)
+            .assumeIsolated()
+            .whenComplete { [weak self] result in
+                switch result {
+                case .success(let channel):
+                    self?.settings.connectionOpened()
+                    connection.channel = channel
+                    channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
+                        connection.usable = false
+                        self?.settings.releaseConnectionSlot()
+                        if self?.connections[key] === connection { self?.connections[key] = nil }
+                    }
+                    promise.succeed(())
+                case .failure(let error):
+                    self?.settings.connectFailed()
+                    self?.settings.releaseConnectionSlot()
+                    connection.usable = false
+                    if self?.connections[key] === connection { self?.connections[key] = nil }
+                    promise.fail(UpstreamFailure.connectFailed(HTTP1ConnectionPool.reason(error)))
+                }
+            }
+        return connection
+    }
+}
+
+/// Marks a connection unusable for new streams once the peer sends GOAWAY.
+private final class GoAwayObserver: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    private let onGoAway: () -> Void
+
+    init(onGoAway: @escaping () -> Void) { self.onGoAway = onGoAway }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway = unwrapInboundIn(data).payload { onGoAway() }
+        context.fireChannelRead(data)
+    }
+}

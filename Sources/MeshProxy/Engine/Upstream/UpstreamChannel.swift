@@ -1,0 +1,166 @@
+import NIOCore
+import NIOHTTP1
+
+/// Receives one upstream response's parts; set on a connection per request attempt.
+protocol UpstreamResponseReceiver: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ body: ByteBuffer)
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?)
+    /// The connection failed or closed before the response ended.
+    func upstreamReset(_ error: any Error)
+    /// The downstream may not be able to take more; `false` pauses reading from upstream.
+    var upstreamMayRead: Bool { get }
+}
+
+/// Where one upstream request goes: an HTTP/1.1 connection (used by one request at a time and
+/// returned to its pool when the response ends with keep-alive) or one HTTP/2 stream (after
+/// `HTTP2FramePayloadToHTTP1ClientCodec`). Lives on one event loop.
+final class UpstreamChannel {
+    let channel: any Channel
+    let host: UpstreamEndpointKey
+    fileprivate(set) var requestsServed = 0
+    /// False once the peer or a request asked to close, or the connection failed.
+    fileprivate(set) var isReusable = true
+    fileprivate(set) var isClosed = false
+    fileprivate weak var receiver: (any UpstreamResponseReceiver)?
+    fileprivate var requestKeepAlive = true
+    var idleTimer: Scheduled<Void>?
+    /// Called when the connection closes while idle in a pool.
+    var onClose: ((UpstreamChannel) -> Void)?
+
+    init(channel: any Channel, host: UpstreamEndpointKey) {
+        self.channel = channel
+        self.host = host
+    }
+
+    /// Starts a request; the response goes to `receiver`.
+    func send(_ head: HTTPRequestHead, receiver: any UpstreamResponseReceiver) {
+        self.receiver = receiver
+        requestsServed += 1
+        requestKeepAlive = head.isKeepAlive
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+    }
+
+    func sendBody(_ body: ByteBuffer) {
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+    }
+
+    func sendEnd(_ trailers: HTTPHeaders? = nil) {
+        channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+    }
+
+    func flush() { channel.flush() }
+
+    /// Stops delivering to the current receiver and closes (a reset from our side).
+    func abandon() {
+        receiver = nil
+        isReusable = false
+        close()
+    }
+
+    func close() {
+        isReusable = false
+        guard !isClosed else { return }
+        isClosed = true
+        channel.close(promise: nil)
+    }
+
+    /// Resumes reading after the downstream drained.
+    func resumeReading() {
+        channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+    }
+
+    fileprivate func pauseReading() {
+        channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
+    fileprivate func responseEnded(_ head: HTTPResponseHead?) {
+        if let head, !head.isKeepAlive { isReusable = false }
+        if !requestKeepAlive { isReusable = false }
+        let current = receiver
+        receiver = nil
+        current?.upstreamResponseEnd(nil)
+    }
+}
+
+/// The channel handler under ``UpstreamChannel``: hands response parts to the receiver.
+final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private unowned(unsafe) var connection: UpstreamChannel?
+    private var head: HTTPResponseHead?
+    private var inResponse = false
+
+    func attach(_ connection: UpstreamChannel) { self.connection = connection }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let connection else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.status == .continue { return }
+            self.head = head
+            inResponse = true
+            connection.receiver?.upstreamResponseHead(head)
+        case .body(let body):
+            connection.receiver?.upstreamResponseBody(body)
+            if let receiver = connection.receiver, !receiver.upstreamMayRead { connection.pauseReading() }
+        case .end(let trailers):
+            inResponse = false
+            let finished = head
+            head = nil
+            if let trailers, let receiver = connection.receiver {
+                connection.receiver = nil
+                if let finished, !finished.isKeepAlive { connection.isReusable = false }
+                receiver.upstreamResponseEnd(trailers)
+            } else {
+                connection.responseEnded(finished)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        guard let connection else { return }
+        connection.isReusable = false
+        connection.isClosed = true
+        if let receiver = connection.receiver {
+            connection.receiver = nil
+            receiver.upstreamReset(UpstreamFailure.connectionClosed)
+        }
+        connection.onClose?(connection)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let connection else { context.close(promise: nil); return }
+        connection.isReusable = false
+        if let receiver = connection.receiver {
+            connection.receiver = nil
+            receiver.upstreamReset(error)
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Why an upstream attempt failed without a response.
+enum UpstreamFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    case connectFailed(String)
+    case connectionClosed
+    case perTryTimeout
+    case overflow
+
+    var description: String {
+        switch self {
+        case .connectFailed(let reason): "connection failure, transport failure reason: \(reason)"
+        case .connectionClosed: "connection termination"
+        case .perTryTimeout: "per try timeout"
+        case .overflow: "overflow"
+        }
+    }
+}
+
+/// An upstream host's address as a pool key.
+struct UpstreamEndpointKey: Hashable, Sendable, CustomStringConvertible {
+    var host: String
+    var port: Int
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

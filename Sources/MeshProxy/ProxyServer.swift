@@ -1,0 +1,257 @@
+import GRPCCore
+public import GRPCNIOTransportHTTP2
+public import Logging
+public import MeshXDS
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import SwiftProtobuf
+import Synchronization
+
+/// The Swift proxy: an xDS-driven data plane. It connects to a control plane over ADS, serves the
+/// listeners, routes and clusters it receives, and answers Envoy's admin paths on the admin port.
+///
+/// ```swift
+/// let proxy = ProxyServer(configuration: .init(node: node, xdsHost: "127.0.0.1", xdsPort: 15010,
+///                                              adminHost: "127.0.0.5", adminPort: 15000), logger: logger)
+/// try await proxy.run()   // until the task is cancelled or /quitquitquit
+/// ```
+public final class ProxyServer: Service, Sendable {
+    /// How to run the proxy.
+    public struct Configuration: Sendable {
+        /// The node the proxy identifies as (id, cluster, metadata).
+        public var node: Envoy_Config_Core_V3_Node
+        /// The control plane's ADS address.
+        public var xdsHost: String
+        /// The control plane's ADS port.
+        public var xdsPort: Int
+        /// TLS towards the control plane, if any.
+        public var xdsTransportSecurity: HTTP2ClientTransport.Posix.TransportSecurity
+        /// State of the world or delta.
+        public var xdsMode: XDSProtocolMode
+        /// Where the admin endpoint listens.
+        public var adminHost: String
+        /// The admin port (0 picks a free one).
+        public var adminPort: Int
+        /// Worker event loops (Envoy's `--concurrency`).
+        public var workerThreads: Int
+        /// The HTTP filters HTTP connection managers may use.
+        public var httpFilters: HTTPFilterRegistry
+
+        /// - Parameters: see the properties.
+        public init(node: Envoy_Config_Core_V3_Node, xdsHost: String, xdsPort: Int, xdsTransportSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
+                    xdsMode: XDSProtocolMode = .stateOfTheWorld, adminHost: String, adminPort: Int,
+                    workerThreads: Int = 2, httpFilters: HTTPFilterRegistry = .standard) {
+            self.node = node
+            self.xdsHost = xdsHost
+            self.xdsPort = xdsPort
+            self.xdsTransportSecurity = xdsTransportSecurity
+            self.xdsMode = xdsMode
+            self.adminHost = adminHost
+            self.adminPort = adminPort
+            self.workerThreads = workerThreads
+            self.httpFilters = httpFilters
+        }
+    }
+
+    let configuration: Configuration
+    let logger: Logger
+    let state = ProxyStateStore()
+    let stats = StatsStore()
+    let resources = ProxyResources()
+    private let listeners = Mutex<[String: ListenerRuntime]>([:])
+    private let shutdownRequested = Mutex<Bool>(false)
+    private let shutdownSignal: AsyncStream<Void>.Continuation
+    private let shutdownStream: AsyncStream<Void>
+    private let adminPortBox = Mutex<Int?>(nil)
+
+    /// - Parameters:
+    ///   - configuration: How to run.
+    ///   - logger: Where the proxy logs (access log lines at debug level).
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        (shutdownStream, shutdownSignal) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    /// The admin port actually bound, once running.
+    public var adminPort: Int? { adminPortBox.withLock { $0 } }
+
+    /// Runs until the task is cancelled, graceful shutdown is triggered, or `/quitquitquit`.
+    public func run() async throws {
+        EnvoyAnyTypes.register()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.workerThreads))
+        let admin = AdminServer(source: AdminSource(server: self), logger: logger)
+        let adminChannel = try await admin.bind(host: configuration.adminHost, port: configuration.adminPort, group: group)
+        adminPortBox.withLock { $0 = adminChannel.localAddress?.port }
+        logger.info("admin on \(configuration.adminHost):\(adminChannel.localAddress?.port ?? 0)")
+
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .dns(host: configuration.xdsHost, port: configuration.xdsPort),
+            transportSecurity: configuration.xdsTransportSecurity,
+            config: {
+                var config = HTTP2ClientTransport.Posix.Config.defaults
+                config.http2.targetWindowSize = 8 * 1024 * 1024
+                config.http2.maxFrameSize = 1 << 20
+                return config
+            }())
+        let grpc = GRPCClient(transport: transport)
+        let resources = self.resources
+        let registry = configuration.httpFilters
+        let xds = XDSClient(client: grpc, node: configuration.node, mode: configuration.xdsMode,
+                            backoff: .init(initial: .milliseconds(200), maximum: .seconds(10)),
+                            validate: { typeURL, items in try resources.validate(typeURL: typeURL, items: items, registry: registry) })
+        await xds.subscribe(EnvoyTypeURL.cluster, .wildcard)
+        await xds.subscribe(EnvoyTypeURL.listener, .wildcard)
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { tasks in
+                tasks.addTask { try await grpc.runConnections() }
+                tasks.addTask { await xds.run() }
+                tasks.addTask { await self.follow(EnvoyTypeURL.cluster, xds: xds, group: group) }
+                tasks.addTask { await self.follow(EnvoyTypeURL.clusterLoadAssignment, xds: xds, group: group) }
+                tasks.addTask { await self.follow(EnvoyTypeURL.listener, xds: xds, group: group) }
+                tasks.addTask { await self.follow(EnvoyTypeURL.routeConfiguration, xds: xds, group: group) }
+                for await _ in self.shutdownStream { break }
+                tasks.cancelAll()
+                grpc.beginGracefulShutdown()
+            }
+        } onGracefulShutdown: {
+            self.requestShutdown()
+        }
+        for listener in listeners.withLock({ Array($0.values) }) { await listener.stop() }
+        for cluster in state.current.clusters.values { cluster.shutdown() }
+        try? await adminChannel.close()
+        try? await group.shutdownGracefully()
+        logger.info("proxy stopped")
+    }
+
+    /// Stops the proxy (what `/quitquitquit` does).
+    public func requestShutdown() {
+        let first = shutdownRequested.withLock { requested -> Bool in
+            defer { requested = true }
+            return !requested
+        }
+        if first { shutdownSignal.yield(()) }
+    }
+
+    private func follow(_ typeURL: String, xds: XDSClient, group: any EventLoopGroup) async {
+        for await update in await xds.updates(typeURL) {
+            guard let compiled = resources.accepted(typeURL: typeURL, version: update.version, resources: update.resources, registry: configuration.httpFilters) else { continue }
+            switch compiled {
+            case .clusters(let clusters): await apply(clusters: clusters, xds: xds)
+            case .endpoints(let endpoints): apply(endpoints: endpoints)
+            case .listeners(let compiled): await apply(listeners: compiled, xds: xds, group: group)
+            case .routes(let routes): state.update { $0.routeTables = routes }
+            }
+        }
+    }
+
+    private func apply(clusters: [String: ClusterConfiguration], xds: XDSClient) async {
+        var removed: [ClusterRuntime] = []
+        state.update { state in
+            var next: [String: ClusterRuntime] = [:]
+            for (name, configuration) in clusters {
+                if let existing = state.clusters[name] {
+                    if existing.configuration != configuration { existing.update(configuration: configuration) }
+                    next[name] = existing
+                } else {
+                    next[name] = ClusterRuntime(configuration: configuration, endpoints: resources.endpoints(for: configuration), stats: stats)
+                }
+            }
+            removed = state.clusters.filter { next[$0.key] == nil }.map(\.value)
+            state.clusters = next
+        }
+        for cluster in removed {
+            cluster.shutdown()
+            stats.remove(prefix: "cluster.\(cluster.name).")
+        }
+        let names = Set(clusters.values.compactMap(\.edsServiceName))
+        await xds.subscribe(EnvoyTypeURL.clusterLoadAssignment, .names(names))
+    }
+
+    private func apply(endpoints: [String: EndpointSet]) {
+        let clusters = state.current.clusters
+        for cluster in clusters.values {
+            guard let service = cluster.configuration.edsServiceName, let set = endpoints[service] else { continue }
+            cluster.update(endpoints: set)
+        }
+    }
+
+    private func apply(listeners compiled: [String: ListenerConfiguration], xds: XDSClient, group: any EventLoopGroup) async {
+        var routeNames: Set<String> = []
+        for listener in compiled.values {
+            for chain in listener.filterChains + (listener.defaultFilterChain.map { [$0] } ?? []) {
+                if case .http(let manager) = chain.terminal, case .rds(let name) = manager.routes { routeNames.insert(name) }
+            }
+        }
+        await xds.subscribe(EnvoyTypeURL.routeConfiguration, .names(routeNames))
+        let running = listeners.withLock { $0 }
+        // Stop listeners that went away or moved.
+        for (name, runtime) in running where compiled[name] == nil || compiled[name]?.address != runtime.address {
+            await runtime.stop()
+            listeners.withLock { _ = $0.removeValue(forKey: name) }
+        }
+        for (name, configuration) in compiled.sorted(by: { $0.key < $1.key }) where configuration.bindsToPort {
+            let chains: ListenerRuntime.Chains
+            do {
+                chains = try ListenerRuntime.compile(configuration, state: state, stats: stats, logger: logger)
+            } catch {
+                logger.error("listener \(name) not applied: \(error)")
+                continue
+            }
+            if let existing = listeners.withLock({ $0[name] }) {
+                existing.replace(chains)
+                continue
+            }
+            let runtime = ListenerRuntime(chains: chains, stats: stats, logger: logger)
+            do {
+                try await runtime.start(group: group)
+                listeners.withLock { $0[name] = runtime }
+            } catch {
+                logger.error("listener \(name) cannot bind \(configuration.address): \(error)")
+            }
+        }
+    }
+
+    /// Whether the initial configuration has arrived: clusters, listeners, and every route table
+    /// and endpoint set they name.
+    var isReady: Bool {
+        guard resources.hasReceived(EnvoyTypeURL.cluster), resources.hasReceived(EnvoyTypeURL.listener) else { return false }
+        let current = state.current
+        let needed = listeners.withLock { $0 }.count
+        let bindable = resources.listenerCount
+        guard needed >= bindable else { return false }
+        for name in resources.referencedRouteNames where current.routeTables[name] == nil { return false }
+        for cluster in current.clusters.values where cluster.configuration.edsServiceName != nil && !resources.hasEndpoints(cluster.configuration.edsServiceName!) {
+            return false
+        }
+        return true
+    }
+
+    /// Names and addresses of the listeners being served.
+    var listenerSummaries: [(name: String, address: ListenerAddress)] {
+        listeners.withLock { $0.values.map { ($0.name, $0.address) } }.sorted { $0.name < $1.name }
+    }
+}
+
+/// The admin endpoint's view of a ``ProxyServer``.
+struct AdminSource: AdminDataSource {
+    let server: ProxyServer
+
+    func configDump() -> String { server.resources.configDump() }
+    func clustersText() -> String {
+        var out = ""
+        for (name, cluster) in server.state.current.clusters.sorted(by: { $0.key < $1.key }) {
+            out += cluster.upstream.adminText(prefix: name)
+        }
+        return out
+    }
+    var isReady: Bool { server.isReady }
+    func serverInfo() -> String {
+        let state = server.isReady ? "LIVE" : "PRE_INITIALIZING"
+        return "{\n \"version\": \"swiftmesh-proxy/0.1\",\n \"state\": \"\(state)\",\n \"command_line_options\": {\"concurrency\": \(server.configuration.workerThreads)},\n \"node\": {\"id\": \"\(server.configuration.node.id)\", \"cluster\": \"\(server.configuration.node.cluster)\"}\n}\n"
+    }
+    var stats: StatsStore { server.stats }
+    func requestShutdown() { server.requestShutdown() }
+}
