@@ -23,69 +23,133 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Envoy_Config_Route_V3_RouteConfiguration: Sendable {
+public nonisolated struct Envoy_Config_Route_V3_RouteConfiguration: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var virtualHosts: [Envoy_Config_Route_V3_VirtualHost] = []
+  public var virtualHosts: [Envoy_Config_Route_V3_VirtualHost] {
+    get {_storage._virtualHosts}
+    set {_uniqueStorage()._virtualHosts = newValue}
+  }
 
-  public var internalOnlyHeaders: [String] = []
+  public var internalOnlyHeaders: [String] {
+    get {_storage._internalOnlyHeaders}
+    set {_uniqueStorage()._internalOnlyHeaders = newValue}
+  }
 
-  public var responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+  public var responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] {
+    get {_storage._responseHeadersToAdd}
+    set {_uniqueStorage()._responseHeadersToAdd = newValue}
+  }
 
-  public var responseHeadersToRemove: [String] = []
+  public var responseHeadersToRemove: [String] {
+    get {_storage._responseHeadersToRemove}
+    set {_uniqueStorage()._responseHeadersToRemove = newValue}
+  }
 
-  public var requestHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+  public var requestHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] {
+    get {_storage._requestHeadersToAdd}
+    set {_uniqueStorage()._requestHeadersToAdd = newValue}
+  }
 
   public var validateClusters: SwiftProtobuf.Google_Protobuf_BoolValue {
-    get {_validateClusters ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
-    set {_validateClusters = newValue}
+    get {_storage._validateClusters ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+    set {_uniqueStorage()._validateClusters = newValue}
   }
   /// Returns true if `validateClusters` has been explicitly set.
-  public var hasValidateClusters: Bool {self._validateClusters != nil}
+  public var hasValidateClusters: Bool {_storage._validateClusters != nil}
   /// Clears the value of `validateClusters`. Subsequent reads from it will return its default value.
-  public mutating func clearValidateClusters() {self._validateClusters = nil}
+  public mutating func clearValidateClusters() {_uniqueStorage()._validateClusters = nil}
 
-  public var requestHeadersToRemove: [String] = []
+  public var requestHeadersToRemove: [String] {
+    get {_storage._requestHeadersToRemove}
+    set {_uniqueStorage()._requestHeadersToRemove = newValue}
+  }
 
-  public var mostSpecificHeaderMutationsWins: Bool = false
+  public var vhds: Envoy_Config_Route_V3_Vhds {
+    get {_storage._vhds ?? Envoy_Config_Route_V3_Vhds()}
+    set {_uniqueStorage()._vhds = newValue}
+  }
+  /// Returns true if `vhds` has been explicitly set.
+  public var hasVhds: Bool {_storage._vhds != nil}
+  /// Clears the value of `vhds`. Subsequent reads from it will return its default value.
+  public mutating func clearVhds() {_uniqueStorage()._vhds = nil}
+
+  public var mostSpecificHeaderMutationsWins: Bool {
+    get {_storage._mostSpecificHeaderMutationsWins}
+    set {_uniqueStorage()._mostSpecificHeaderMutationsWins = newValue}
+  }
 
   public var maxDirectResponseBodySizeBytes: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_maxDirectResponseBodySizeBytes ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_maxDirectResponseBodySizeBytes = newValue}
+    get {_storage._maxDirectResponseBodySizeBytes ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._maxDirectResponseBodySizeBytes = newValue}
   }
   /// Returns true if `maxDirectResponseBodySizeBytes` has been explicitly set.
-  public var hasMaxDirectResponseBodySizeBytes: Bool {self._maxDirectResponseBodySizeBytes != nil}
+  public var hasMaxDirectResponseBodySizeBytes: Bool {_storage._maxDirectResponseBodySizeBytes != nil}
   /// Clears the value of `maxDirectResponseBodySizeBytes`. Subsequent reads from it will return its default value.
-  public mutating func clearMaxDirectResponseBodySizeBytes() {self._maxDirectResponseBodySizeBytes = nil}
+  public mutating func clearMaxDirectResponseBodySizeBytes() {_uniqueStorage()._maxDirectResponseBodySizeBytes = nil}
 
-  public var requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] = []
+  public var requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] {
+    get {_storage._requestMirrorPolicies}
+    set {_uniqueStorage()._requestMirrorPolicies = newValue}
+  }
 
-  public var ignorePortInHostMatching: Bool = false
+  public var ignorePortInHostMatching: Bool {
+    get {_storage._ignorePortInHostMatching}
+    set {_uniqueStorage()._ignorePortInHostMatching = newValue}
+  }
 
-  public var ignorePathParametersInPathMatching: Bool = false
+  public var ignorePathParametersInPathMatching: Bool {
+    get {_storage._ignorePathParametersInPathMatching}
+    set {_uniqueStorage()._ignorePathParametersInPathMatching = newValue}
+  }
 
-  public var typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> = [:]
+  public var typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> {
+    get {_storage._typedPerFilterConfig}
+    set {_uniqueStorage()._typedPerFilterConfig = newValue}
+  }
 
   public var metadata: Envoy_Config_Core_V3_Metadata {
-    get {_metadata ?? Envoy_Config_Core_V3_Metadata()}
-    set {_metadata = newValue}
+    get {_storage._metadata ?? Envoy_Config_Core_V3_Metadata()}
+    set {_uniqueStorage()._metadata = newValue}
   }
   /// Returns true if `metadata` has been explicitly set.
-  public var hasMetadata: Bool {self._metadata != nil}
+  public var hasMetadata: Bool {_storage._metadata != nil}
   /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
-  public mutating func clearMetadata() {self._metadata = nil}
+  public mutating func clearMetadata() {_uniqueStorage()._metadata = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _validateClusters: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
-  fileprivate var _maxDirectResponseBodySizeBytes: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _metadata: Envoy_Config_Core_V3_Metadata? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Envoy_Config_Route_V3_Vhds: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var configSource: Envoy_Config_Core_V3_ConfigSource {
+    get {_configSource ?? Envoy_Config_Core_V3_ConfigSource()}
+    set {_configSource = newValue}
+  }
+  /// Returns true if `configSource` has been explicitly set.
+  public var hasConfigSource: Bool {self._configSource != nil}
+  /// Clears the value of `configSource`. Subsequent reads from it will return its default value.
+  public mutating func clearConfigSource() {self._configSource = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _configSource: Envoy_Config_Core_V3_ConfigSource? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -94,7 +158,182 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.route.v3"
 
 nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteConfiguration"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}virtual_hosts\0\u{3}internal_only_headers\0\u{3}response_headers_to_add\0\u{3}response_headers_to_remove\0\u{3}request_headers_to_add\0\u{3}validate_clusters\0\u{3}request_headers_to_remove\0\u{4}\u{2}most_specific_header_mutations_wins\0\u{3}max_direct_response_body_size_bytes\0\u{4}\u{2}request_mirror_policies\0\u{3}ignore_port_in_host_matching\0\u{3}ignore_path_parameters_in_path_matching\0\u{3}typed_per_filter_config\0\u{1}metadata\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}virtual_hosts\0\u{3}internal_only_headers\0\u{3}response_headers_to_add\0\u{3}response_headers_to_remove\0\u{3}request_headers_to_add\0\u{3}validate_clusters\0\u{3}request_headers_to_remove\0\u{1}vhds\0\u{3}most_specific_header_mutations_wins\0\u{3}max_direct_response_body_size_bytes\0\u{4}\u{2}request_mirror_policies\0\u{3}ignore_port_in_host_matching\0\u{3}ignore_path_parameters_in_path_matching\0\u{3}typed_per_filter_config\0\u{1}metadata\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _virtualHosts: [Envoy_Config_Route_V3_VirtualHost] = []
+    var _internalOnlyHeaders: [String] = []
+    var _responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+    var _responseHeadersToRemove: [String] = []
+    var _requestHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+    var _validateClusters: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+    var _requestHeadersToRemove: [String] = []
+    var _vhds: Envoy_Config_Route_V3_Vhds? = nil
+    var _mostSpecificHeaderMutationsWins: Bool = false
+    var _maxDirectResponseBodySizeBytes: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] = []
+    var _ignorePortInHostMatching: Bool = false
+    var _ignorePathParametersInPathMatching: Bool = false
+    var _typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> = [:]
+    var _metadata: Envoy_Config_Core_V3_Metadata? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _virtualHosts = source._virtualHosts
+      _internalOnlyHeaders = source._internalOnlyHeaders
+      _responseHeadersToAdd = source._responseHeadersToAdd
+      _responseHeadersToRemove = source._responseHeadersToRemove
+      _requestHeadersToAdd = source._requestHeadersToAdd
+      _validateClusters = source._validateClusters
+      _requestHeadersToRemove = source._requestHeadersToRemove
+      _vhds = source._vhds
+      _mostSpecificHeaderMutationsWins = source._mostSpecificHeaderMutationsWins
+      _maxDirectResponseBodySizeBytes = source._maxDirectResponseBodySizeBytes
+      _requestMirrorPolicies = source._requestMirrorPolicies
+      _ignorePortInHostMatching = source._ignorePortInHostMatching
+      _ignorePathParametersInPathMatching = source._ignorePathParametersInPathMatching
+      _typedPerFilterConfig = source._typedPerFilterConfig
+      _metadata = source._metadata
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeRepeatedMessageField(value: &_storage._virtualHosts) }()
+        case 3: try { try decoder.decodeRepeatedStringField(value: &_storage._internalOnlyHeaders) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._responseHeadersToAdd) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._responseHeadersToRemove) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._requestHeadersToAdd) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._validateClusters) }()
+        case 8: try { try decoder.decodeRepeatedStringField(value: &_storage._requestHeadersToRemove) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._vhds) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._mostSpecificHeaderMutationsWins) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._maxDirectResponseBodySizeBytes) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._requestMirrorPolicies) }()
+        case 14: try { try decoder.decodeSingularBoolField(value: &_storage._ignorePortInHostMatching) }()
+        case 15: try { try decoder.decodeSingularBoolField(value: &_storage._ignorePathParametersInPathMatching) }()
+        case 16: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: &_storage._typedPerFilterConfig) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if !_storage._virtualHosts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._virtualHosts, fieldNumber: 2)
+      }
+      if !_storage._internalOnlyHeaders.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._internalOnlyHeaders, fieldNumber: 3)
+      }
+      if !_storage._responseHeadersToAdd.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._responseHeadersToAdd, fieldNumber: 4)
+      }
+      if !_storage._responseHeadersToRemove.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._responseHeadersToRemove, fieldNumber: 5)
+      }
+      if !_storage._requestHeadersToAdd.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._requestHeadersToAdd, fieldNumber: 6)
+      }
+      try { if let v = _storage._validateClusters {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._requestHeadersToRemove.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._requestHeadersToRemove, fieldNumber: 8)
+      }
+      try { if let v = _storage._vhds {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if _storage._mostSpecificHeaderMutationsWins != false {
+        try visitor.visitSingularBoolField(value: _storage._mostSpecificHeaderMutationsWins, fieldNumber: 10)
+      }
+      try { if let v = _storage._maxDirectResponseBodySizeBytes {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if !_storage._requestMirrorPolicies.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._requestMirrorPolicies, fieldNumber: 13)
+      }
+      if _storage._ignorePortInHostMatching != false {
+        try visitor.visitSingularBoolField(value: _storage._ignorePortInHostMatching, fieldNumber: 14)
+      }
+      if _storage._ignorePathParametersInPathMatching != false {
+        try visitor.visitSingularBoolField(value: _storage._ignorePathParametersInPathMatching, fieldNumber: 15)
+      }
+      if !_storage._typedPerFilterConfig.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: _storage._typedPerFilterConfig, fieldNumber: 16)
+      }
+      try { if let v = _storage._metadata {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteConfiguration, rhs: Envoy_Config_Route_V3_RouteConfiguration) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._virtualHosts != rhs_storage._virtualHosts {return false}
+        if _storage._internalOnlyHeaders != rhs_storage._internalOnlyHeaders {return false}
+        if _storage._responseHeadersToAdd != rhs_storage._responseHeadersToAdd {return false}
+        if _storage._responseHeadersToRemove != rhs_storage._responseHeadersToRemove {return false}
+        if _storage._requestHeadersToAdd != rhs_storage._requestHeadersToAdd {return false}
+        if _storage._validateClusters != rhs_storage._validateClusters {return false}
+        if _storage._requestHeadersToRemove != rhs_storage._requestHeadersToRemove {return false}
+        if _storage._vhds != rhs_storage._vhds {return false}
+        if _storage._mostSpecificHeaderMutationsWins != rhs_storage._mostSpecificHeaderMutationsWins {return false}
+        if _storage._maxDirectResponseBodySizeBytes != rhs_storage._maxDirectResponseBodySizeBytes {return false}
+        if _storage._requestMirrorPolicies != rhs_storage._requestMirrorPolicies {return false}
+        if _storage._ignorePortInHostMatching != rhs_storage._ignorePortInHostMatching {return false}
+        if _storage._ignorePathParametersInPathMatching != rhs_storage._ignorePathParametersInPathMatching {return false}
+        if _storage._typedPerFilterConfig != rhs_storage._typedPerFilterConfig {return false}
+        if _storage._metadata != rhs_storage._metadata {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_Vhds: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Vhds"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}config_source\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -102,21 +341,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Me
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.virtualHosts) }()
-      case 3: try { try decoder.decodeRepeatedStringField(value: &self.internalOnlyHeaders) }()
-      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.responseHeadersToAdd) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.responseHeadersToRemove) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.requestHeadersToAdd) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._validateClusters) }()
-      case 8: try { try decoder.decodeRepeatedStringField(value: &self.requestHeadersToRemove) }()
-      case 10: try { try decoder.decodeSingularBoolField(value: &self.mostSpecificHeaderMutationsWins) }()
-      case 11: try { try decoder.decodeSingularMessageField(value: &self._maxDirectResponseBodySizeBytes) }()
-      case 13: try { try decoder.decodeRepeatedMessageField(value: &self.requestMirrorPolicies) }()
-      case 14: try { try decoder.decodeSingularBoolField(value: &self.ignorePortInHostMatching) }()
-      case 15: try { try decoder.decodeSingularBoolField(value: &self.ignorePathParametersInPathMatching) }()
-      case 16: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: &self.typedPerFilterConfig) }()
-      case 17: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._configSource) }()
       default: break
       }
     }
@@ -127,70 +352,14 @@ nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Me
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
-    if !self.virtualHosts.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.virtualHosts, fieldNumber: 2)
-    }
-    if !self.internalOnlyHeaders.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.internalOnlyHeaders, fieldNumber: 3)
-    }
-    if !self.responseHeadersToAdd.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.responseHeadersToAdd, fieldNumber: 4)
-    }
-    if !self.responseHeadersToRemove.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.responseHeadersToRemove, fieldNumber: 5)
-    }
-    if !self.requestHeadersToAdd.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.requestHeadersToAdd, fieldNumber: 6)
-    }
-    try { if let v = self._validateClusters {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    if !self.requestHeadersToRemove.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.requestHeadersToRemove, fieldNumber: 8)
-    }
-    if self.mostSpecificHeaderMutationsWins != false {
-      try visitor.visitSingularBoolField(value: self.mostSpecificHeaderMutationsWins, fieldNumber: 10)
-    }
-    try { if let v = self._maxDirectResponseBodySizeBytes {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    } }()
-    if !self.requestMirrorPolicies.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.requestMirrorPolicies, fieldNumber: 13)
-    }
-    if self.ignorePortInHostMatching != false {
-      try visitor.visitSingularBoolField(value: self.ignorePortInHostMatching, fieldNumber: 14)
-    }
-    if self.ignorePathParametersInPathMatching != false {
-      try visitor.visitSingularBoolField(value: self.ignorePathParametersInPathMatching, fieldNumber: 15)
-    }
-    if !self.typedPerFilterConfig.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: self.typedPerFilterConfig, fieldNumber: 16)
-    }
-    try { if let v = self._metadata {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    try { if let v = self._configSource {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Envoy_Config_Route_V3_RouteConfiguration, rhs: Envoy_Config_Route_V3_RouteConfiguration) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.virtualHosts != rhs.virtualHosts {return false}
-    if lhs.internalOnlyHeaders != rhs.internalOnlyHeaders {return false}
-    if lhs.responseHeadersToAdd != rhs.responseHeadersToAdd {return false}
-    if lhs.responseHeadersToRemove != rhs.responseHeadersToRemove {return false}
-    if lhs.requestHeadersToAdd != rhs.requestHeadersToAdd {return false}
-    if lhs._validateClusters != rhs._validateClusters {return false}
-    if lhs.requestHeadersToRemove != rhs.requestHeadersToRemove {return false}
-    if lhs.mostSpecificHeaderMutationsWins != rhs.mostSpecificHeaderMutationsWins {return false}
-    if lhs._maxDirectResponseBodySizeBytes != rhs._maxDirectResponseBodySizeBytes {return false}
-    if lhs.requestMirrorPolicies != rhs.requestMirrorPolicies {return false}
-    if lhs.ignorePortInHostMatching != rhs.ignorePortInHostMatching {return false}
-    if lhs.ignorePathParametersInPathMatching != rhs.ignorePathParametersInPathMatching {return false}
-    if lhs.typedPerFilterConfig != rhs.typedPerFilterConfig {return false}
-    if lhs._metadata != rhs._metadata {return false}
+  public static func ==(lhs: Envoy_Config_Route_V3_Vhds, rhs: Envoy_Config_Route_V3_Vhds) -> Bool {
+    if lhs._configSource != rhs._configSource {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -115,6 +115,15 @@ public nonisolated struct Envoy_Config_Route_V3_VirtualHost: @unchecked Sendable
     set {_uniqueStorage()._includeAttemptCountInResponse = newValue}
   }
 
+  public var retryPolicyTypedConfig: SwiftProtobuf.Google_Protobuf_Any {
+    get {_storage._retryPolicyTypedConfig ?? SwiftProtobuf.Google_Protobuf_Any()}
+    set {_uniqueStorage()._retryPolicyTypedConfig = newValue}
+  }
+  /// Returns true if `retryPolicyTypedConfig` has been explicitly set.
+  public var hasRetryPolicyTypedConfig: Bool {_storage._retryPolicyTypedConfig != nil}
+  /// Clears the value of `retryPolicyTypedConfig`. Subsequent reads from it will return its default value.
+  public mutating func clearRetryPolicyTypedConfig() {_uniqueStorage()._retryPolicyTypedConfig = nil}
+
   public var requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] {
     get {_storage._requestMirrorPolicies}
     set {_uniqueStorage()._requestMirrorPolicies = newValue}
@@ -458,6 +467,14 @@ public nonisolated struct Envoy_Config_Route_V3_RouteMatch: Sendable {
     set {pathSpecifier = .pathSeparatedPrefix(newValue)}
   }
 
+  public var pathMatchPolicy: Envoy_Config_Core_V3_TypedExtensionConfig {
+    get {
+      if case .pathMatchPolicy(let v)? = pathSpecifier {return v}
+      return Envoy_Config_Core_V3_TypedExtensionConfig()
+    }
+    set {pathSpecifier = .pathMatchPolicy(newValue)}
+  }
+
   public var caseSensitive: SwiftProtobuf.Google_Protobuf_BoolValue {
     get {_caseSensitive ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
     set {_caseSensitive = newValue}
@@ -508,6 +525,7 @@ public nonisolated struct Envoy_Config_Route_V3_RouteMatch: Sendable {
     case safeRegex(Envoy_Type_Matcher_V3_RegexMatcher)
     case connectMatcher(Envoy_Config_Route_V3_RouteMatch.ConnectMatcher)
     case pathSeparatedPrefix(String)
+    case pathMatchPolicy(Envoy_Config_Core_V3_TypedExtensionConfig)
 
   }
 
@@ -832,6 +850,15 @@ public nonisolated struct Envoy_Config_Route_V3_RouteAction: @unchecked Sendable
     get {_storage._appendXForwardedHost}
     set {_uniqueStorage()._appendXForwardedHost = newValue}
   }
+
+  public var pathRewritePolicy: Envoy_Config_Core_V3_TypedExtensionConfig {
+    get {_storage._pathRewritePolicy ?? Envoy_Config_Core_V3_TypedExtensionConfig()}
+    set {_uniqueStorage()._pathRewritePolicy = newValue}
+  }
+  /// Returns true if `pathRewritePolicy` has been explicitly set.
+  public var hasPathRewritePolicy: Bool {_storage._pathRewritePolicy != nil}
+  /// Clears the value of `pathRewritePolicy`. Subsequent reads from it will return its default value.
+  public mutating func clearPathRewritePolicy() {_uniqueStorage()._pathRewritePolicy = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1819,7 +1846,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.route.v3"
 
 nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VirtualHost"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}domains\0\u{1}routes\0\u{3}require_tls\0\u{4}\u{3}request_headers_to_add\0\u{1}cors\0\u{4}\u{2}response_headers_to_add\0\u{3}response_headers_to_remove\0\u{4}\u{2}request_headers_to_remove\0\u{3}include_request_attempt_count\0\u{3}typed_per_filter_config\0\u{3}retry_policy\0\u{3}hedge_policy\0\u{4}\u{2}include_attempt_count_in_response\0\u{4}\u{3}request_mirror_policies\0\u{2}\u{2}metadata\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}domains\0\u{1}routes\0\u{3}require_tls\0\u{4}\u{3}request_headers_to_add\0\u{1}cors\0\u{4}\u{2}response_headers_to_add\0\u{3}response_headers_to_remove\0\u{4}\u{2}request_headers_to_remove\0\u{3}include_request_attempt_count\0\u{3}typed_per_filter_config\0\u{3}retry_policy\0\u{3}hedge_policy\0\u{4}\u{2}include_attempt_count_in_response\0\u{3}retry_policy_typed_config\0\u{4}\u{2}request_mirror_policies\0\u{2}\u{2}metadata\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1836,6 +1863,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
     var _retryPolicy: Envoy_Config_Route_V3_RetryPolicy? = nil
     var _hedgePolicy: Envoy_Config_Route_V3_HedgePolicy? = nil
     var _includeAttemptCountInResponse: Bool = false
+    var _retryPolicyTypedConfig: SwiftProtobuf.Google_Protobuf_Any? = nil
     var _requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] = []
     var _metadata: Envoy_Config_Core_V3_Metadata? = nil
 
@@ -1862,6 +1890,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
       _retryPolicy = source._retryPolicy
       _hedgePolicy = source._hedgePolicy
       _includeAttemptCountInResponse = source._includeAttemptCountInResponse
+      _retryPolicyTypedConfig = source._retryPolicyTypedConfig
       _requestMirrorPolicies = source._requestMirrorPolicies
       _metadata = source._metadata
     }
@@ -1896,6 +1925,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._retryPolicy) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._hedgePolicy) }()
         case 19: try { try decoder.decodeSingularBoolField(value: &_storage._includeAttemptCountInResponse) }()
+        case 20: try { try decoder.decodeSingularMessageField(value: &_storage._retryPolicyTypedConfig) }()
         case 22: try { try decoder.decodeRepeatedMessageField(value: &_storage._requestMirrorPolicies) }()
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
         default: break
@@ -1952,6 +1982,9 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
       if _storage._includeAttemptCountInResponse != false {
         try visitor.visitSingularBoolField(value: _storage._includeAttemptCountInResponse, fieldNumber: 19)
       }
+      try { if let v = _storage._retryPolicyTypedConfig {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      } }()
       if !_storage._requestMirrorPolicies.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._requestMirrorPolicies, fieldNumber: 22)
       }
@@ -1981,6 +2014,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
         if _storage._retryPolicy != rhs_storage._retryPolicy {return false}
         if _storage._hedgePolicy != rhs_storage._hedgePolicy {return false}
         if _storage._includeAttemptCountInResponse != rhs_storage._includeAttemptCountInResponse {return false}
+        if _storage._retryPolicyTypedConfig != rhs_storage._retryPolicyTypedConfig {return false}
         if _storage._requestMirrorPolicies != rhs_storage._requestMirrorPolicies {return false}
         if _storage._metadata != rhs_storage._metadata {return false}
         return true
@@ -2373,7 +2407,7 @@ nonisolated extension Envoy_Config_Route_V3_WeightedCluster.ClusterWeight: Swift
 
 nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteMatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prefix\0\u{1}path\0\u{4}\u{2}case_sensitive\0\u{2}\u{2}headers\0\u{3}query_parameters\0\u{1}grpc\0\u{3}runtime_fraction\0\u{3}safe_regex\0\u{3}tls_context\0\u{3}connect_matcher\0\u{3}dynamic_metadata\0\u{3}path_separated_prefix\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prefix\0\u{1}path\0\u{4}\u{2}case_sensitive\0\u{2}\u{2}headers\0\u{3}query_parameters\0\u{1}grpc\0\u{3}runtime_fraction\0\u{3}safe_regex\0\u{3}tls_context\0\u{3}connect_matcher\0\u{3}dynamic_metadata\0\u{3}path_separated_prefix\0\u{3}path_match_policy\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2438,6 +2472,19 @@ nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, S
           self.pathSpecifier = .pathSeparatedPrefix(v)
         }
       }()
+      case 15: try {
+        var v: Envoy_Config_Core_V3_TypedExtensionConfig?
+        var hadOneofValue = false
+        if let current = self.pathSpecifier {
+          hadOneofValue = true
+          if case .pathMatchPolicy(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.pathSpecifier = .pathMatchPolicy(v)
+        }
+      }()
       default: break
       }
     }
@@ -2486,9 +2533,17 @@ nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, S
     if !self.dynamicMetadata.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dynamicMetadata, fieldNumber: 13)
     }
-    try { if case .pathSeparatedPrefix(let v)? = self.pathSpecifier {
+    switch self.pathSpecifier {
+    case .pathSeparatedPrefix?: try {
+      guard case .pathSeparatedPrefix(let v)? = self.pathSpecifier else { preconditionFailure() }
       try visitor.visitSingularStringField(value: v, fieldNumber: 14)
-    } }()
+    }()
+    case .pathMatchPolicy?: try {
+      guard case .pathMatchPolicy(let v)? = self.pathSpecifier else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    default: break
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2676,7 +2731,7 @@ nonisolated extension Envoy_Config_Route_V3_CorsPolicy: SwiftProtobuf.Message, S
 
 nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{3}cluster_header\0\u{3}weighted_clusters\0\u{3}metadata_match\0\u{3}prefix_rewrite\0\u{3}host_rewrite_literal\0\u{3}auto_host_rewrite\0\u{1}timeout\0\u{3}retry_policy\0\u{2}\u{2}priority\0\u{4}\u{4}hash_policy\0\u{2}\u{2}cors\0\u{4}\u{3}cluster_not_found_response_code\0\u{4}\u{4}idle_timeout\0\u{3}upgrade_configs\0\u{4}\u{2}hedge_policy\0\u{4}\u{2}host_rewrite_header\0\u{3}request_mirror_policies\0\u{4}\u{2}regex_rewrite\0\u{4}\u{2}internal_redirect_policy\0\u{3}host_rewrite_path_regex\0\u{3}max_stream_duration\0\u{4}\u{2}append_x_forwarded_host\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{3}cluster_header\0\u{3}weighted_clusters\0\u{3}metadata_match\0\u{3}prefix_rewrite\0\u{3}host_rewrite_literal\0\u{3}auto_host_rewrite\0\u{1}timeout\0\u{3}retry_policy\0\u{2}\u{2}priority\0\u{4}\u{4}hash_policy\0\u{2}\u{2}cors\0\u{4}\u{3}cluster_not_found_response_code\0\u{4}\u{4}idle_timeout\0\u{3}upgrade_configs\0\u{4}\u{2}hedge_policy\0\u{4}\u{2}host_rewrite_header\0\u{3}request_mirror_policies\0\u{4}\u{2}regex_rewrite\0\u{4}\u{2}internal_redirect_policy\0\u{3}host_rewrite_path_regex\0\u{3}max_stream_duration\0\u{4}\u{2}append_x_forwarded_host\0\u{4}\u{3}path_rewrite_policy\0")
 
   fileprivate class _StorageClass {
     var _clusterSpecifier: Envoy_Config_Route_V3_RouteAction.OneOf_ClusterSpecifier?
@@ -2697,6 +2752,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
     var _internalRedirectPolicy: Envoy_Config_Route_V3_InternalRedirectPolicy? = nil
     var _maxStreamDuration: Envoy_Config_Route_V3_RouteAction.MaxStreamDuration? = nil
     var _appendXForwardedHost: Bool = false
+    var _pathRewritePolicy: Envoy_Config_Core_V3_TypedExtensionConfig? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2725,6 +2781,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
       _internalRedirectPolicy = source._internalRedirectPolicy
       _maxStreamDuration = source._maxStreamDuration
       _appendXForwardedHost = source._appendXForwardedHost
+      _pathRewritePolicy = source._pathRewritePolicy
     }
   }
 
@@ -2830,6 +2887,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
         }()
         case 36: try { try decoder.decodeSingularMessageField(value: &_storage._maxStreamDuration) }()
         case 38: try { try decoder.decodeSingularBoolField(value: &_storage._appendXForwardedHost) }()
+        case 41: try { try decoder.decodeSingularMessageField(value: &_storage._pathRewritePolicy) }()
         default: break
         }
       }
@@ -2922,6 +2980,9 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
       if _storage._appendXForwardedHost != false {
         try visitor.visitSingularBoolField(value: _storage._appendXForwardedHost, fieldNumber: 38)
       }
+      try { if let v = _storage._pathRewritePolicy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2949,6 +3010,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
         if _storage._internalRedirectPolicy != rhs_storage._internalRedirectPolicy {return false}
         if _storage._maxStreamDuration != rhs_storage._maxStreamDuration {return false}
         if _storage._appendXForwardedHost != rhs_storage._appendXForwardedHost {return false}
+        if _storage._pathRewritePolicy != rhs_storage._pathRewritePolicy {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -183,6 +183,7 @@ extension EnvoyMessageTypes {
         Envoy_Config_Route_V3_RouteMatch.GrpcRouteMatchOptions.self,
         Envoy_Config_Route_V3_RouteMatch.TlsContextMatchOptions.self,
         Envoy_Config_Route_V3_Tracing.self,
+        Envoy_Config_Route_V3_Vhds.self,
         Envoy_Config_Route_V3_VirtualHost.self,
         Envoy_Config_Route_V3_WeightedCluster.self,
         Envoy_Config_Route_V3_WeightedCluster.ClusterWeight.self,
