@@ -252,6 +252,26 @@ struct AdminSource: AdminDataSource {
         let state = server.isReady ? "LIVE" : "PRE_INITIALIZING"
         return "{\n \"version\": \"swiftmesh-proxy/0.1\",\n \"state\": \"\(state)\",\n \"command_line_options\": {\"concurrency\": \(server.configuration.workerThreads)},\n \"node\": {\"id\": \"\(server.configuration.node.id)\", \"cluster\": \"\(server.configuration.node.cluster)\"}\n}\n"
     }
-    var stats: StatsStore { server.stats }
+    func statsText() -> String {
+        var lines = server.stats.text().split(separator: "\n").map(String.init)
+        for cluster in server.state.current.clusters.values {
+            for entry in cluster.upstream.stats.entries() { lines.append("\(entry.name): \(entry.value)") }
+        }
+        return lines.sorted().joined(separator: "\n") + "\n"
+    }
+
+    func prometheusText() -> String {
+        var out = server.stats.prometheusText()
+        var byName: [String: (kind: String, lines: [String])] = [:]
+        for cluster in server.state.current.clusters.values {
+            for sample in cluster.upstream.stats.prometheusSamples() {
+                byName[sample.name, default: (sample.kind == .gauge ? "gauge" : "counter", [])].lines.append(sample.line)
+            }
+        }
+        for (name, metric) in byName.sorted(by: { $0.key < $1.key }) {
+            out += "# TYPE \(name) \(metric.kind)\n" + metric.lines.sorted().joined(separator: "\n") + "\n"
+        }
+        return out
+    }
     func requestShutdown() { server.requestShutdown() }
 }

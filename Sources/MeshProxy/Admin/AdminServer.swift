@@ -13,8 +13,10 @@ protocol AdminDataSource: Sendable {
     var isReady: Bool { get }
     /// `/server_info` JSON.
     func serverInfo() -> String
-    /// Stats.
-    var stats: StatsStore { get }
+    /// Every stat as `name: value` lines, sorted (Envoy's `/stats`).
+    func statsText() -> String
+    /// Prometheus text exposition (Envoy's `/stats/prometheus`).
+    func prometheusText() -> String
     /// Asks the proxy to exit (`/quitquitquit`).
     func requestShutdown()
 }
@@ -57,15 +59,15 @@ final class AdminServer: Sendable {
         case "/clusters":
             return (.ok, "text/plain", source.clustersText())
         case "/stats":
-            if query.contains("format=prometheus") { return (.ok, "text/plain; version=0.0.4", source.stats.prometheusText()) }
-            var text = source.stats.text()
+            if query.contains("format=prometheus") { return (.ok, "text/plain; version=0.0.4", source.prometheusText()) }
+            var text = source.statsText()
             if let raw = query.split(separator: "&").first(where: { $0.hasPrefix("filter=") })?.dropFirst(7) {
                 let filter = percentDecoded(raw)
                 text = text.split(separator: "\n").filter { $0.contains(filter) }.joined(separator: "\n") + "\n"
             }
             return (.ok, "text/plain", text)
         case "/stats/prometheus":
-            return (.ok, "text/plain; version=0.0.4", source.stats.prometheusText())
+            return (.ok, "text/plain; version=0.0.4", source.prometheusText())
         case "/quitquitquit":
             guard method == .POST else { return (.methodNotAllowed, "text/plain", "This endpoint requires POST.\n") }
             source.requestShutdown()

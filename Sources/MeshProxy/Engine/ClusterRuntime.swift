@@ -7,6 +7,7 @@ final class ClusterRuntime: Sendable {
     let name: String
     let upstream: UpstreamCluster
     let stats: ClusterTrafficStats
+    let forwardProxyHosts = ForwardProxyHosts()
     private let pools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<any UpstreamPool>]>([:])
     private let configurationBox: NIOLockedValueBox<ClusterConfiguration>
 
@@ -31,8 +32,8 @@ final class ClusterRuntime: Sendable {
     func update(endpoints: EndpointSet) { upstream.update(endpoints: endpoints) }
 
     /// The host for one attempt, or nil when no host is available (503 UH).
-    func chooseHost(hash: UInt64?, excluding: [UpstreamEndpointKey], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
-        upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority)
+    func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
+        upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority, forwardProxyHosts: forwardProxyHosts)
     }
 
     /// This event loop's HTTP/1.1 pool.
@@ -59,7 +60,7 @@ final class ClusterRuntime: Sendable {
             releaseConnectionSlot: { upstream.circuitBreakers.release(.connection); stats.connectionClosed() },
             acquirePendingSlot: { upstream.circuitBreakers.tryAcquire(.pendingRequest) },
             releasePendingSlot: { upstream.circuitBreakers.release(.pendingRequest) },
-            connectionOpened: { stats.connectionOpened() },
+            connectionOpened: { [usesHTTP2] in stats.connectionOpened(http2: usesHTTP2) },
             connectFailed: { stats.connectFailed() }
         )
     }
@@ -98,6 +99,6 @@ struct UpstreamHostHandle {
     let host: UpstreamHost
     let key: UpstreamEndpointKey
 
-    func beginRequest() { host.beginRequest() }
-    func endRequest() { host.endRequest() }
+    func beginRequest() { host.requestStarted() }
+    func endRequest() { host.requestFinished() }
 }

@@ -38,11 +38,11 @@ final class TCPProxyHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         runtime.connectionsTotal.increment()
-        connect(context: context, attempt: 1, tried: [])
+        connect(context: context, attempt: 1, tried: [UpstreamHost]())
         context.fireChannelActive()
     }
 
-    private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamEndpointKey]) {
+    private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamHost]) {
         let clusterName = runtime.configuration.cluster(random: UInt64.random(in: .min ... .max))
         guard let cluster = runtime.state.current.clusters[clusterName],
               let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil) else {
@@ -50,7 +50,6 @@ final class TCPProxyHandler: ChannelDuplexHandler {
             return
         }
         guard cluster.tryAcquireConnection() else {
-            cluster.stats.connectionOverflow()
             context.close(promise: nil)
             return
         }
@@ -71,8 +70,8 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                 let context = loopContext.value
                 switch result {
                 case .success(let channel):
-                    cluster.stats.connectionOpened()
-                    channel.closeFuture.whenComplete { _ in cluster.releaseConnection() }
+                    cluster.stats.connectionOpened(http2: false)
+                    channel.closeFuture.whenComplete { _ in cluster.releaseConnection(); cluster.stats.connectionClosed() }
                     if let partner = try? channel.pipeline.syncOperations.handler(type: TCPProxyPartner.self) {
                         handler.partner = partner
                         for buffer in handler.pending { channel.write(buffer, promise: nil) }
@@ -86,7 +85,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                     cluster.stats.connectFailed()
                     cluster.recordFailure(host: host, .connectFailed("connect"))
                     if attempt < handler.runtime.configuration.maxConnectAttempts {
-                        handler.connect(context: context, attempt: attempt + 1, tried: tried + [host.key])
+                        handler.connect(context: context, attempt: attempt + 1, tried: tried + [host.host])
                     } else {
                         context.close(promise: nil)
                     }

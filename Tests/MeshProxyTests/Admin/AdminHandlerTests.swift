@@ -16,6 +16,8 @@ import Testing
         func clustersText() -> String { "outbound|80||a::127.0.0.1:80::rq_total::3\n" }
         func serverInfo() -> String { "{\"state\": \"LIVE\"}" }
         func requestShutdown() { shutdowns.withLock { $0 += 1 } }
+        func statsText() -> String { stats.text() }
+        func prometheusText() -> String { stats.prometheusText() }
     }
 
     static func exchange(_ source: FakeSource, _ method: HTTPMethod, _ uri: String) throws -> (status: HTTPResponseStatus, headers: HTTPHeaders, body: String) {

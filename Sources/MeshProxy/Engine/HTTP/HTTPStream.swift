@@ -46,7 +46,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var upstreamHead: HTTPRequestHead?
     private var cluster: ClusterRuntime?
     private var attempt = 0
-    private var attemptedHosts: [UpstreamEndpointKey] = []
+    private var attemptedHosts: [UpstreamHost] = []
     private var upstream: UpstreamChannel?
     private var upstreamHost: UpstreamHostHandle?
     private var upstreamPool: (any UpstreamPool)?
@@ -220,7 +220,6 @@ final class HTTPStream: UpstreamResponseReceiver {
             self.plan = plan
             self.cluster = cluster
             guard cluster.tryAcquireRequest() else {
-                cluster.stats.requestOverflow()
                 sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow))
                 return
             }
@@ -289,9 +288,9 @@ final class HTTPStream: UpstreamResponseReceiver {
             return
         }
         upstreamHost = host
-        attemptedHosts.append(host.key)
+        attemptedHosts.append(host.host)
         host.beginRequest()
-        cluster.stats.requestStarted()
+        cluster.stats.attemptStarted()
         let pool = cluster.pool(on: eventLoop)
         upstreamPool = pool
         upstreamStart = .now()
@@ -341,6 +340,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         perTryTimer = nil
         let status = Int(head.status.code)
         cluster.recordResponse(host: host, status: status)
+        cluster.stats.responseReceived(status: status)
         if let retry = plan?.retry, retry.shouldRetry(status: status, headers: head.headers), canRetry(retry) {
             cluster.stats.retried()
             abandonUpstream(failedHost: false)
@@ -397,7 +397,6 @@ final class HTTPStream: UpstreamResponseReceiver {
             upstreamHost = nil
         }
         if case .overflow = failure {
-            cluster.stats.pendingOverflow()
             finishUpstream(failed: true)
             sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow))
             return
@@ -428,13 +427,15 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     private func canRetry(_ retry: RetryPlan) -> Bool {
         guard attempt <= retry.numRetries, !bodyTooLargeToRetry else {
-            if attempt > retry.numRetries { responseFlags.insert(.upstreamRetryLimitExceeded) }
+            if attempt > retry.numRetries {
+                responseFlags.insert(.upstreamRetryLimitExceeded)
+                cluster?.stats.retryLimitExceeded()
+            }
             return false
         }
         guard let cluster else { return false }
         if !holdsRetrySlot {
             guard cluster.tryAcquireRetry() else {
-                cluster.stats.retryOverflow()
                 return false
             }
             holdsRetrySlot = true
@@ -553,12 +554,11 @@ final class HTTPStream: UpstreamResponseReceiver {
         finished = true
         finishUpstream(failed: false)
         for (filter, context) in filters { filter.onStreamComplete(context: context) }
-        if let cluster, plan != nil, status > 0 { cluster.stats.requestCompleted(status: status) }
         manager.stats.downstreamRequestCompleted(status: status)
         manager.requestCompleted(RequestRecord(
             method: requestHead?.method.rawValue ?? "-", path: requestHead?.uri ?? "-", authority: requestHead?.headers.first(name: "host") ?? "-",
             status: status, flags: responseFlags, routeName: resolution?.routeName, cluster: plan?.clusterName,
-            upstreamHost: attemptedHosts.last?.description, attempts: attempt,
+            upstreamHost: attemptedHosts.last.map { "\($0.address)" }, attempts: attempt,
             bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
         responder.streamFinished(self)
         filters = []

@@ -18,10 +18,7 @@ final class ShadowRequest: UpstreamResponseReceiver {
 
     /// Sends `head` and `body` to a host of `cluster`; fire and forget.
     static func send(head: HTTPRequestHead, body: [ByteBuffer], cluster: ClusterRuntime, eventLoop: any EventLoop) {
-        guard cluster.tryAcquireRequest() else {
-            cluster.stats.requestOverflow()
-            return
-        }
+        guard cluster.tryAcquireRequest() else { return }
         guard let host = cluster.chooseHost(hash: nil, excluding: [], maxSelectionAttempts: 1, authority: head.headers.first(name: "host")) else {
             cluster.releaseRequest()
             cluster.stats.noHealthyUpstream()
@@ -31,7 +28,7 @@ final class ShadowRequest: UpstreamResponseReceiver {
         shadow.keepAlive = shadow
         shadow.host = host
         host.beginRequest()
-        cluster.stats.requestStarted()
+        cluster.stats.attemptStarted()
         var head = head
         let length = body.reduce(0) { $0 + $1.readableBytes }
         head.headers.remove(name: "transfer-encoding")
@@ -70,7 +67,7 @@ final class ShadowRequest: UpstreamResponseReceiver {
         host?.endRequest()
         host = nil
         cluster.releaseRequest()
-        if let status { cluster.stats.requestCompleted(status: status) }
+        if let status { cluster.stats.responseReceived(status: status) }
         keepAlive = nil
     }
 }

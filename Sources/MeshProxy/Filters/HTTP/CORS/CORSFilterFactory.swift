@@ -31,7 +31,7 @@ struct CORSPolicy: Sendable {
     var enabledPerMillion: UInt32
 
     init(_ policy: Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy) throws {
-        let context = RouteConfigurationContext(name: "cors")
+        let context = RouteConfigurationContext(resourceName: "cors")
         var origins: [StringMatcher] = []
         for (index, matcher) in policy.allowOriginStringMatch.enumerated() {
             origins.append(try StringMatcher(matcher, "allow_origin_string_match[\(index)]", context))

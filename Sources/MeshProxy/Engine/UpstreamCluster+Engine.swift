@@ -1,0 +1,115 @@
+import NIOConcurrencyHelpers
+
+extension ClusterConfiguration {
+    /// The `ClusterLoadAssignment` name an EDS cluster subscribes to; nil for other clusters.
+    var edsServiceName: String? {
+        if case .eds(let name) = discovery { return name }
+        return nil
+    }
+}
+
+extension ClusterRuntime {
+    /// Whether requests go over HTTP/2 (explicit HTTP/2; `useDownstream` and `automatic` use
+    /// HTTP/1.1 over plaintext, as Envoy's auto config does without ALPN).
+    var usesHTTP2: Bool { configuration.httpProtocolOptions.version == .http2 }
+}
+
+extension UpstreamCluster {
+    /// The host for one attempt. Dynamic-forward-proxy clusters connect to the request's
+    /// authority (resolved by the connect); the others ask the load balancer, avoiding `excluding`.
+    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, forwardProxyHosts: ForwardProxyHosts) -> UpstreamHostHandle? {
+        switch configuration.discovery {
+        case .dynamicForwardProxy:
+            guard let authority, let host = forwardProxyHosts.host(for: authority, clusterName: configuration.name) else { return nil }
+            return host
+        case .originalDestination:
+            return nil
+        default:
+            let context = HostSelectionContext(hash: hash, previousHosts: excluding, hostSelectionRetryMaxAttempts: maxSelectionAttempts)
+            guard let host = chooseHost(context), case .socket(let name, let port) = host.address else { return nil }
+            return UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
+        }
+    }
+
+    /// Envoy's `/clusters` lines for this cluster's hosts.
+    func adminText(prefix: String) -> String {
+        var out = ""
+        for host in hosts {
+            let address = host.address.description
+            out += "\(prefix)::\(address)::cx_active::\(host.activeConnections)\n"
+            out += "\(prefix)::\(address)::rq_active::\(host.activeRequests)\n"
+            out += "\(prefix)::\(address)::rq_total::\(host.totalRequests)\n"
+            out += "\(prefix)::\(address)::health_flags::\(isEjected(host) ? "/failed_outlier_check" : "healthy")\n"
+            out += "\(prefix)::\(address)::weight::\(host.weight)\n"
+            out += "\(prefix)::\(address)::region::\(host.locality.region)\n"
+            out += "\(prefix)::\(address)::zone::\(host.locality.zone)\n"
+        }
+        return out
+    }
+}
+
+/// The hosts a dynamic-forward-proxy cluster has connected to, by authority (so their stats and
+/// active-request counts persist across requests).
+final class ForwardProxyHosts: Sendable {
+    private let hosts = NIOLockedValueBox<[String: UpstreamHostHandle]>([:])
+    /// More distinct authorities than this and the oldest entries are forgotten.
+    private let limit = 1024
+
+    func host(for authority: String, clusterName: String) -> UpstreamHostHandle? {
+        let lowered = authority.lowercased()
+        return hosts.withLockedValue { hosts in
+            if let existing = hosts[lowered] { return existing }
+            guard let (name, port) = Self.split(lowered) else { return nil }
+            let endpoint = UpstreamEndpoint(address: .socket(host: name, port: port), hostname: name)
+            let host = UpstreamHost(endpoint: endpoint, locality: LocalityEndpoints(endpoints: [endpoint]))
+            let handle = UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
+            if hosts.count >= limit { hosts.removeAll() }
+            hosts[lowered] = handle
+            return handle
+        }
+    }
+
+    /// `host:port`, `host` (port 80), `[v6]:port`.
+    static func split(_ authority: String) -> (String, Int)? {
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            let host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let rest = authority[authority.index(after: close)...]
+            if rest.isEmpty { return (host, 80) }
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
+            return (host, port)
+        }
+        if let colon = authority.lastIndex(of: ":") {
+            guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            let host = String(authority[..<colon])
+            return host.isEmpty ? nil : (host, port)
+        }
+        return authority.isEmpty ? nil : (authority, 80)
+    }
+}
+
+/// The engine's stat bumps for one cluster, onto the cluster's Envoy-named counters (circuit
+/// breaker overflows are counted by the breakers themselves).
+struct ClusterTrafficStats: Sendable {
+    let stats: UpstreamClusterStats
+
+    init(cluster: UpstreamCluster, store: StatsStore) { stats = cluster.stats }
+
+    func attemptStarted() { stats.increment(.upstreamRqTotal) }
+    func responseReceived(status: Int) { stats.recordResponse(code: status) }
+    func retried() { stats.increment(.upstreamRqRetry) }
+    func retryLimitExceeded() { stats.increment(.upstreamRqRetryLimitExceeded) }
+    func perTryTimeout() { stats.increment(.upstreamRqPerTryTimeout) }
+    func timeout() { stats.increment(.upstreamRqTimeout) }
+    func noHealthyUpstream() { stats.increment(.upstreamCxNoneHealthy) }
+    func connectFailed() { stats.increment(.upstreamCxConnectFail) }
+    func connectionOpened(http2: Bool) {
+        stats.increment(.upstreamCxTotal)
+        stats.increment(http2 ? .upstreamCxHTTP2Total : .upstreamCxHTTP1Total)
+        stats.increment(.upstreamCxActive)
+    }
+    func connectionClosed() {
+        stats.decrement(.upstreamCxActive)
+        stats.increment(.upstreamCxDestroy)
+    }
+}
