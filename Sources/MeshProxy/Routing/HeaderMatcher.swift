@@ -80,7 +80,8 @@ public struct HeaderMatcher: Sendable {
     }
 
     /// The header name, lowercased. Pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`) are
-    /// read from the request line when matching routes.
+    /// read from the request line when matching routes, and so is `host` (as the authority; Envoy
+    /// stores Host as `:authority` and would find no `host` header at all).
     public let name: String
     let kind: Kind
     let invert: Bool

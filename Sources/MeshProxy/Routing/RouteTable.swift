@@ -46,7 +46,13 @@ public struct RouteMatchResult: Sendable {
 /// Building validates the whole resource the way Envoy does and throws a ``ProxyConfigurationError``
 /// (resource type `RouteConfiguration`) naming the offending field, so the proxy can NACK it.
 /// Fields that change behaviour this proxy does not implement are rejected as unsupported rather
-/// than ignored; `metadata`, `virtual_clusters`, `tracing`, `stat_prefix` and runtime keys are ignored.
+/// than ignored; `metadata`, `virtual_clusters`, `tracing`, `stat_prefix` and runtime keys are ignored
+/// (a `runtime_fraction` always uses its `default_value`).
+///
+/// Regular expressions (`safe_regex` everywhere) are compiled once, here, with Swift `Regex`. Its
+/// syntax covers RE2's; it also accepts backreferences and look-around, which Envoy would reject,
+/// and it backtracks instead of running in linear time. A pattern that does not compile is an
+/// invalid-configuration error naming the field.
 ///
 /// ```swift
 /// let table = try RouteTable(routeConfiguration)
