@@ -250,6 +250,15 @@ struct RouteSimulationTests {
             return
         }
         #expect(name == "session" && ttl == .seconds(3600) && path == "/checkout")
+        // The 80/20 stable/canary split, over a deterministic sweep of the per-request random value.
+        var counts: [String: Int] = [:]
+        for random in UInt64(0)..<1000 {
+            let sweep = RoutingFixture.request("/cart", authority: "cart.shop.svc.cluster.local:8080", random: random)
+            counts[try #require(table.route(for: sweep)?.forward?.selectCluster(for: sweep)).cluster, default: 0] += 1
+        }
+        #expect(counts == ["outbound|8080|stable|cart.shop.svc.cluster.local": 800, "outbound|8080|canary|cart.shop.svc.cluster.local": 200])
+        #expect(table.route(for: RoutingFixture.request("/checkout/pay", authority: "cart"))?.clusterName == "outbound|8080|stable|cart.shop.svc.cluster.local")
+
         let catalog = try #require(table.route(for: RoutingFixture.request("/", authority: "catalog"))?.forward)
         #expect(HashPolicy.hash(catalog.hashPolicies, HashPolicyInput(request: request, sourceIP: "127.0.0.1")) == 0xC08B_1587_DF65_B7A7)
         let table8081 = try Self.table("dr-hash-locality", "8081")
