@@ -20,7 +20,7 @@ public struct VirtualHostSelector<Value: Sendable>: Sendable {
         var seen: Set<String> = []
         for (list, value) in domains {
             for raw in list {
-                let domain = raw.lowercased()
+                let domain = ASCII.lowercased(raw)
                 guard seen.insert(domain).inserted else {
                     throw ConfigurationError(description: "domain \"\(raw)\" appears in more than one virtual host")
                 }
@@ -37,17 +37,24 @@ public struct VirtualHostSelector<Value: Sendable>: Sendable {
                 }
             }
         }
-        suffixes.sort { $0.suffix.count > $1.suffix.count }
-        prefixes.sort { $0.prefix.count > $1.prefix.count }
+        suffixes.sort { $0.suffix.utf8.count > $1.suffix.utf8.count }
+        prefixes.sort { $0.prefix.utf8.count > $1.prefix.utf8.count }
     }
 
-    /// The value for `authority`, or nil when nothing matches.
+    /// The value for `authority`, or nil when nothing matches. Allocates only when the authority
+    /// has upper-case letters.
     public func select(authority: String) -> Value? {
-        let host = authority.lowercased()
+        let host = authority.utf8.contains(where: { $0 &- 65 < 26 }) ? ASCII.lowercased(authority) : authority
         if let v = exact[host] { return v }
+        let hostView = host[...]
+        let count = host.utf8.count
         // Wildcards must match at least one character.
-        for entry in suffixes where host.count > entry.suffix.count && host.hasSuffix(entry.suffix) { return entry.value }
-        for entry in prefixes where host.count > entry.prefix.count && host.hasPrefix(entry.prefix) { return entry.value }
+        for entry in suffixes where count > entry.suffix.utf8.count && ASCII.hasSuffix(hostView, entry.suffix, ignoringCase: false) {
+            return entry.value
+        }
+        for entry in prefixes where count > entry.prefix.utf8.count && ASCII.hasPrefix(hostView, entry.prefix, ignoringCase: false) {
+            return entry.value
+        }
         return fallback
     }
 }
