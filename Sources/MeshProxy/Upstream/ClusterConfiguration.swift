@@ -1,3 +1,4 @@
+import Foundation
 public import MeshXDS
 public import SwiftProtobuf
 
@@ -8,8 +9,7 @@ public import SwiftProtobuf
 /// for anything invalid or not served, so the xDS client can NACK the response.
 ///
 /// Read but deliberately without effect: `common_lb_config.zone_aware_lb_config` (zone-aware routing
-/// needs the local cluster's membership, which a sidecar does not have), `slow_start_config`
-/// (hosts get their full weight at once), `update_merge_window`, `cleanup_interval`, DNS
+/// needs the local cluster's membership, which a sidecar does not have), `update_merge_window`, `cleanup_interval`, DNS
 /// `respect_dns_ttl` beyond being stored, and `upstream_connection_options.happy_eyeballs_config`.
 public struct ClusterConfiguration: Sendable, Equatable {
     /// `name`.
@@ -52,6 +52,42 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var tcpKeepalive: TCPKeepalive?
     /// `original_dst_lb_config` of an `ORIGINAL_DST` cluster.
     public var originalDestination: OriginalDestinationOptions
+    /// `slow_start_config` of `round_robin_lb_config` or `least_request_lb_config` (Istio's
+    /// `warmupDurationSecs`); nil when unset or with a zero window.
+    public var slowStart: SlowStart?
+
+    /// Envoy's slow start: a host added to the cluster ramps its weight up over a window.
+    ///
+    /// While any host is within its window the balancer uses the EDF schedule with each such host's
+    /// weight scaled by `max(min_weight_percent, (elapsed / window) ^ (1 / aggression))`. Hosts
+    /// present when the cluster is created start at full weight.
+    public struct SlowStart: Sendable, Equatable {
+        /// `slow_start_window`.
+        public var window: Duration
+        /// `aggression.default_value`, default 1.0 (linear).
+        public var aggression: Double
+        /// `min_weight_percent`, default 10.
+        public var minimumWeightPercent: Double
+
+        /// - Parameters:
+        ///   - window: The ramp-up duration.
+        ///   - aggression: The ramp's curve.
+        ///   - minimumWeightPercent: The weight floor in percent.
+        public init(window: Duration, aggression: Double = 1.0, minimumWeightPercent: Double = 10) {
+            self.window = window
+            self.aggression = aggression
+            self.minimumWeightPercent = minimumWeightPercent
+        }
+
+        /// The weight multiplier for a host that entered slow start `elapsed` ago (1 after the window).
+        /// - Parameter elapsed: Time since the host was added.
+        public func factor(elapsed: Duration) -> Double {
+            guard elapsed < window else { return 1 }
+            let timeFactor = max(Double(max(elapsed, .milliseconds(1)).milliseconds), 1) / Double(max(window.milliseconds, 1))
+            let shaped = aggression == 1 ? timeFactor : pow(timeFactor, 1 / aggression)
+            return max(shaped, minimumWeightPercent / 100)
+        }
+    }
 
     /// Envoy's default `connect_timeout`, 5 s.
     public static let defaultConnectTimeout: Duration = .seconds(5)
@@ -227,6 +263,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         self.upstreamBindAddress = nil
         self.tcpKeepalive = nil
         self.originalDestination = OriginalDestinationOptions()
+        self.slowStart = nil
     }
 
     /// The transport socket for an endpoint: Envoy's `transport_socket_matches` selection on the

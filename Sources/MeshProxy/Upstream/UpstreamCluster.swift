@@ -50,6 +50,10 @@ public final class UpstreamCluster: Sendable {
         var schedulers: [SourceKey: EDFScheduler<UpstreamHost>] = [:]
         var rings: [RingHashTable] = []
         var maglevs: [MaglevTable] = []
+        /// When each host still in (or past) slow start was added; hosts of the first assignment are absent.
+        var addedAt: [ObjectIdentifier: ContinuousClock.Instant] = [:]
+        var latestHostAdded: ContinuousClock.Instant?
+        var initialized = false
         let seed: UInt64
     }
 
@@ -125,6 +129,7 @@ public final class UpstreamCluster: Sendable {
     /// are updated in place.
     /// - Parameter endpoints: The new assignment.
     public func update(endpoints: EndpointSet) {
+        let now = clock()
         state.withLock { state in
             stats.increment(.updateAttempt)
             var hosts: [UpstreamHost] = []
@@ -137,6 +142,10 @@ public final class UpstreamCluster: Sendable {
                 } else {
                     host = UpstreamHost(endpoint: endpoint, locality: locality)
                     state.outlier?.addHost(host)
+                    if state.initialized, state.configuration.slowStart != nil, host.healthStatus.coarseHealth == .healthy {
+                        state.addedAt[ObjectIdentifier(host)] = now
+                        state.latestHostAdded = now
+                    }
                 }
                 byAddress[endpoint.address] = host
                 hosts.append(host)
@@ -144,6 +153,7 @@ public final class UpstreamCluster: Sendable {
             var membershipChanged = hosts.count != state.hosts.count
             for old in state.hosts where byAddress[old.address] !== old {
                 state.outlier?.removeHost(old)
+                state.addedAt[ObjectIdentifier(old)] = nil
                 membershipChanged = true
             }
             if membershipChanged { stats.increment(.membershipChange) }
@@ -151,6 +161,7 @@ public final class UpstreamCluster: Sendable {
             state.hosts = hosts
             state.hostsByAddress = byAddress
             state.endpoints = endpoints
+            state.initialized = true
             state.dirty = true
             if let outlier = state.outlier { stats.set(.outlierEjectionsActive, to: outlier.ejectedCount) }
             rebuild(&state)
@@ -189,7 +200,7 @@ public final class UpstreamCluster: Sendable {
             case .roundRobin, .leastRequest, .random:
                 var host: UpstreamHost?
                 for _ in 0..<attempts {
-                    host = chooseOnce(&state)
+                    host = chooseOnce(&state, now: now)
                     guard let chosen = host, previous.contains(ObjectIdentifier(chosen)) else { break }
                 }
                 return host
@@ -324,8 +335,12 @@ public final class UpstreamCluster: Sendable {
         }
     }
 
-    private func chooseOnce(_ state: inout State) -> UpstreamHost? {
+    private func chooseOnce(_ state: inout State, now: ContinuousClock.Instant) -> UpstreamHost? {
         let configuration = state.configuration
+        var slowStart: ClusterConfiguration.SlowStart?
+        if let config = configuration.slowStart, let latest = state.latestHostAdded, now - latest <= config.window {
+            slowStart = config
+        }
         let (priority, degraded) = state.load.choose(random())
         let source: SourceKey
         if state.load.panic[priority] {
@@ -339,7 +354,13 @@ public final class UpstreamCluster: Sendable {
         }
         let candidates = hosts(source, state)
         guard !candidates.isEmpty else { return nil }
-        let equalWeights = candidates.allSatisfy { $0.weight == candidates[0].weight }
+        // Envoy uses the EDF schedule when weights differ or any host is warming up.
+        let equalWeights = slowStart == nil && candidates.allSatisfy { $0.weight == candidates[0].weight }
+        let addedAt = state.addedAt
+        func warmed(_ host: UpstreamHost, _ weight: Double) -> Double {
+            guard let slowStart, let added = addedAt[ObjectIdentifier(host)] else { return weight }
+            return weight * slowStart.factor(elapsed: now - added)
+        }
         switch configuration.loadBalancer {
         case .random:
             return candidates[Int(random() % UInt64(candidates.count))]
@@ -349,7 +370,7 @@ public final class UpstreamCluster: Sendable {
                 state.roundRobinIndexes[source] = index &+ 1
                 return candidates[Int(index % UInt64(candidates.count))]
             }
-            return pickScheduled(&state, source, candidates) { Double($0.weight) }
+            return pickScheduled(&state, source, candidates) { warmed($0, Double($0.weight)) }
         case .leastRequest(let choiceCount, let bias):
             if equalWeights {
                 var best: UpstreamHost?
@@ -362,8 +383,8 @@ public final class UpstreamCluster: Sendable {
             }
             return pickScheduled(&state, source, candidates) { host in
                 let active = Double(max(0, host.activeRequests) + 1)
-                if bias == 0 { return Double(host.weight) }
-                return bias == 1 ? Double(host.weight) / active : Double(host.weight) / pow(active, bias)
+                if bias == 0 { return warmed(host, Double(host.weight)) }
+                return warmed(host, bias == 1 ? Double(host.weight) / active : Double(host.weight) / pow(active, bias))
             }
         case .ringHash, .maglev, .clusterProvided:
             return nil

@@ -34,6 +34,23 @@ import Testing
         #expect(names["cluster.c.circuit_breakers.default.cx_open"] == 1)
     }
 
+    /// Concurrent acquisitions never exceed the limit: exactly `max_requests` of many racing tasks win.
+    @Test func concurrentAcquisitionsRespectTheLimit() async {
+        let counters = CircuitBreakerCounters(thresholds: CircuitBreakerThresholds(maxRequests: 10))
+        let granted = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<200 { group.addTask { counters.tryAcquire(.request) } }
+            var count = 0
+            for await won in group where won { count += 1 }
+            return count
+        }
+        #expect(granted == 10)
+        #expect(counters.usage(.request) == 10)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 { group.addTask { counters.release(.request) } }
+        }
+        #expect(counters.usage(.request) == 0)
+    }
+
     @Test func remainingGaugesOnlyWithTrackRemaining() {
         let upstream = UpstreamCluster(configuration: ClusterConfiguration(name: "c", discovery: .eds(serviceName: "c")))
         let names = Set(upstream.stats.entries().map(\.name))

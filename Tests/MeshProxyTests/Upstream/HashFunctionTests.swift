@@ -10,6 +10,16 @@ import Testing
         #expect(XXHash64.hash("Nobody inspects the spammish repetition") == 0xFBCE_A83C_8A37_8BF1)
     }
 
+    /// Reference values from libstdc++'s `std::hash<std::string>` on x86-64 (what Envoy's
+    /// `MURMUR_HASH_2` reproduces), computed with g++.
+    @Test func murmurHash2MatchesLibstdcxx() {
+        #expect(MurmurHash2.hash("") == 0x553E_9390_1E46_2A6E)
+        #expect(MurmurHash2.hash("a") == 0x454D_DEE4_88C1_ED6B)
+        #expect(MurmurHash2.hash("abc") == 0x32D8_2BF8_ED3D_BA39)
+        #expect(MurmurHash2.hash("10.0.0.1:8080_0") == 0x2812_5CC8_3598_6945)
+        #expect(MurmurHash2.hash("Nobody inspects the spammish repetition") == 0xC3B2_3F50_33AD_E0D1)
+    }
+
     @Test func maglevTableSizeMustBePrime() {
         #expect(MaglevTable.isPrime(65537))
         #expect(MaglevTable.isPrime(1031))

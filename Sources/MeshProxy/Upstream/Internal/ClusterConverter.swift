@@ -78,6 +78,16 @@ struct ClusterConverter {
                 interval: keepalive.hasKeepaliveInterval ? keepalive.keepaliveInterval.value : nil
             )
         }
+        switch cluster.lbConfig {
+        case .roundRobinLbConfig(let config)? where config.hasSlowStartConfig && configuration.loadBalancer == .roundRobin:
+            configuration.slowStart = try convertSlowStart(config.slowStartConfig, field: "round_robin_lb_config.slow_start_config")
+        case .leastRequestLbConfig(let config)? where config.hasSlowStartConfig:
+            if case .leastRequest = configuration.loadBalancer {
+                configuration.slowStart = try convertSlowStart(config.slowStartConfig, field: "least_request_lb_config.slow_start_config")
+            }
+        default:
+            break
+        }
         if case .originalDstLbConfig(let options)? = cluster.lbConfig {
             guard case .originalDestination = discovery else {
                 throw fail(.invalid, "original_dst_lb_config", "is only valid for ORIGINAL_DST clusters")
@@ -93,6 +103,22 @@ struct ClusterConverter {
             configuration.originalDestination = converted
         }
         return configuration
+    }
+
+    private func convertSlowStart(_ config: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig, field: String) throws(ProxyConfigurationError) -> ClusterConfiguration.SlowStart? {
+        guard config.hasSlowStartWindow else { return nil }
+        let window = try duration(config.slowStartWindow, field + ".slow_start_window", positive: false)
+        guard window > .zero else { return nil }
+        var result = ClusterConfiguration.SlowStart(window: window)
+        if config.hasAggression {
+            let value = config.aggression.defaultValue
+            // Envoy logs and uses 1.0 for a non-positive or NaN aggression.
+            result.aggression = value > 0 && !value.isNaN ? value : 1.0
+        }
+        if config.hasMinWeightPercent {
+            result.minimumWeightPercent = try percent(config.minWeightPercent.value, field + ".min_weight_percent.value")
+        }
+        return result
     }
 
     private func rejectUnsupportedFields() throws(ProxyConfigurationError) {
