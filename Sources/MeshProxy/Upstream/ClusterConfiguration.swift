@@ -52,6 +52,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var tcpKeepalive: TCPKeepalive?
     /// `original_dst_lb_config` of an `ORIGINAL_DST` cluster.
     public var originalDestination: OriginalDestinationOptions
+    /// `cleanup_interval` of `ORIGINAL_DST` clusters (Envoy default 5 s): how long an unused
+    /// original-destination host is kept.
+    public var cleanupInterval: Duration
     /// `slow_start_config` of `round_robin_lb_config` or `least_request_lb_config` (Istio's
     /// `warmupDurationSecs`); nil when unset or with a zero window.
     public var slowStart: SlowStart?
@@ -264,6 +267,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         self.tcpKeepalive = nil
         self.originalDestination = OriginalDestinationOptions()
         self.slowStart = nil
+        self.cleanupInterval = .seconds(5)
     }
 
     /// The transport socket for an endpoint: Envoy's `transport_socket_matches` selection on the

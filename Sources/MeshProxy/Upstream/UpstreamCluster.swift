@@ -17,8 +17,9 @@ import Synchronization
 /// Host selection follows Envoy: a priority is chosen from the per-priority load (healthy share ×
 /// overprovisioning factor, spilling to lower priorities), hosts in panic are all eligible,
 /// locality-weighted balancing picks a locality by effective weight first, then the policy picks a
-/// host. `CLUSTER_PROVIDED` clusters (original destination, dynamic forward proxy) return nil: the
-/// engine builds their host from the connection or request.
+/// host. `CLUSTER_PROVIDED` clusters (original destination, dynamic forward proxy) return nil from
+/// ``chooseHost(_:)``: the engine takes the destination from the connection or request and asks
+/// ``providedHost(for:hostname:)`` for the host.
 public final class UpstreamCluster: Sendable {
     /// Counters and gauges under Envoy's names.
     public let stats: UpstreamClusterStats
@@ -54,6 +55,9 @@ public final class UpstreamCluster: Sendable {
         var addedAt: [ObjectIdentifier: ContinuousClock.Instant] = [:]
         var latestHostAdded: ContinuousClock.Instant?
         var initialized = false
+        /// ORIGINAL_DST and dynamic-forward-proxy hosts by address, with when they were last handed out.
+        var providedHosts: [EndpointAddress: (host: UpstreamHost, lastUsed: ContinuousClock.Instant)] = [:]
+        var lastProvidedSweep: ContinuousClock.Instant?
         let seed: UInt64
     }
 
@@ -208,6 +212,49 @@ public final class UpstreamCluster: Sendable {
         }
     }
 
+    /// The host for a destination the cluster itself provides: the original destination of an
+    /// `ORIGINAL_DST` cluster (with `upstream_port_override` applied) or a resolved address of the
+    /// dynamic forward proxy. The same address yields the same host, so connection pools, stats and
+    /// outlier state attach to it; a host unused for `cleanup_interval` with no requests or
+    /// connections is forgotten, as Envoy's cleanup timer does.
+    /// - Parameters:
+    ///   - address: The destination.
+    ///   - hostname: The requested hostname (dynamic forward proxy), for SNI and host rewrites.
+    /// - Returns: The host, or nil when the cluster is not `CLUSTER_PROVIDED`.
+    public func providedHost(for address: EndpointAddress, hostname: String = "") -> UpstreamHost? {
+        let now = clock()
+        return state.withLock { state -> UpstreamHost? in
+            guard state.configuration.loadBalancer == .clusterProvided else { return nil }
+            var target = address
+            if case .originalDestination = state.configuration.discovery,
+               let port = state.configuration.originalDestination.upstreamPortOverride,
+               case .socket(let host, _) = address {
+                target = .socket(host: host, port: Int(port))
+            }
+            let interval = state.configuration.cleanupInterval
+            if now - (state.lastProvidedSweep ?? now) >= interval {
+                for (key, entry) in state.providedHosts
+                where now - entry.lastUsed >= interval && entry.host.activeRequests == 0 && entry.host.activeConnections == 0 && key != target {
+                    state.providedHosts[key] = nil
+                    state.outlier?.removeHost(entry.host)
+                }
+                state.lastProvidedSweep = now
+            } else if state.lastProvidedSweep == nil {
+                state.lastProvidedSweep = now
+            }
+            if let existing = state.providedHosts[target] {
+                state.providedHosts[target] = (existing.host, now)
+                return existing.host
+            }
+            let host = UpstreamHost(endpoint: UpstreamEndpoint(address: target, hostname: hostname), locality: LocalityEndpoints(endpoints: []))
+            state.providedHosts[target] = (host, now)
+            state.outlier?.addHost(host)
+            stats.set(.membershipTotal, to: state.providedHosts.count)
+            stats.set(.membershipHealthy, to: state.providedHosts.count)
+            return host
+        }
+    }
+
     /// Counts a request attempt's outcome for outlier detection; may eject the host.
     /// - Parameters:
     ///   - outcome: What happened.
@@ -217,7 +264,7 @@ public final class UpstreamCluster: Sendable {
         state.withLock { state in
             guard state.outlier != nil else { return }
             refresh(&state, now: now, rebuild: false)
-            let total = state.hosts.count
+            let total = state.hosts.count + state.providedHosts.count
             if state.outlier!.record(outcome, for: host, now: now, totalHosts: total, random: random, stats: stats) {
                 state.dirty = true
             }

@@ -78,6 +78,9 @@ struct ClusterConverter {
                 interval: keepalive.hasKeepaliveInterval ? keepalive.keepaliveInterval.value : nil
             )
         }
+        if cluster.hasCleanupInterval {
+            configuration.cleanupInterval = try duration(cluster.cleanupInterval, "cleanup_interval", positive: true)
+        }
         switch cluster.lbConfig {
         case .roundRobinLbConfig(let config)? where config.hasSlowStartConfig && configuration.loadBalancer == .roundRobin:
             configuration.slowStart = try convertSlowStart(config.slowStartConfig, field: "round_robin_lb_config.slow_start_config")
