@@ -260,6 +260,7 @@ public final class UpstreamCluster: Sendable {
     ///   - outcome: What happened.
     ///   - host: The host the attempt went to.
     public func record(_ outcome: UpstreamOutcome, for host: UpstreamHost) {
+        host.count(outcome)
         let now = clock()
         state.withLock { state in
             guard state.outlier != nil else { return }
@@ -307,6 +308,42 @@ public final class UpstreamCluster: Sendable {
             refresh(&state, now: now)
             return (state.load.healthy, state.load.degraded, state.load.panic)
         }
+    }
+
+    /// The cluster as Envoy's admin `/clusters` text lists it: thresholds, then one line per host
+    /// counter and attribute (`<cluster>::<address>::<name>::<value>`).
+    /// - Parameter addedViaAPI: Whether the cluster came from CDS (`added_via_api`).
+    public func adminText(addedViaAPI: Bool = true) -> String {
+        let configuration = configuration
+        let name = configuration.name
+        var lines = ["\(name)::observability_name::\(configuration.statName)"]
+        for (label, limits) in [("default_priority", configuration.circuitBreakers), ("high_priority", configuration.highPriorityCircuitBreakers)] {
+            lines.append("\(name)::\(label)::max_connections::\(limits.maxConnections)")
+            lines.append("\(name)::\(label)::max_pending_requests::\(limits.maxPendingRequests)")
+            lines.append("\(name)::\(label)::max_requests::\(limits.maxRequests)")
+            lines.append("\(name)::\(label)::max_retries::\(limits.maxRetries)")
+        }
+        lines.append("\(name)::added_via_api::\(addedViaAPI)")
+        let now = clock()
+        let all: [UpstreamHost] = state.withLock { state in
+            refresh(&state, now: now, rebuild: false)
+            return state.hosts + state.providedHosts.values.map(\.host).sorted { $0.address.description < $1.address.description }
+        }
+        for host in all {
+            let prefix = "\(name)::\(host.address)::"
+            let counters = host.counters
+            let locality = host.locality
+            lines += [
+                "cx_active::\(host.activeConnections)", "cx_connect_fail::\(counters.connectFailures)",
+                "cx_total::\(counters.connectionsTotal)", "rq_active::\(host.activeRequests)",
+                "rq_error::\(counters.requestErrors)", "rq_success::\(counters.requestSuccesses)",
+                "rq_timeout::\(counters.requestTimeouts)", "rq_total::\(counters.requestsTotal)",
+                "hostname::\(host.hostname)", "health_flags::\(host.healthFlags)", "weight::\(host.weight)",
+                "region::\(locality.region)", "zone::\(locality.zone)", "sub_zone::\(locality.subZone)",
+                "canary::false", "priority::\(host.priority)", "success_rate::-1", "local_origin_success_rate::-1",
+            ].map { prefix + $0 }
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     // MARK: Internals

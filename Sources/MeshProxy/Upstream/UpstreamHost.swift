@@ -26,6 +26,11 @@ public final class UpstreamHost: Sendable, Hashable, CustomStringConvertible {
     private let activeConnectionCount = Atomic<Int>(0)
     private let totalRequestCount = Atomic<UInt64>(0)
     private let ejected = Atomic<Bool>(false)
+    private let connectionTotal = Atomic<UInt64>(0)
+    private let connectFailures = Atomic<UInt64>(0)
+    private let requestErrors = Atomic<UInt64>(0)
+    private let requestSuccesses = Atomic<UInt64>(0)
+    private let requestTimeouts = Atomic<UInt64>(0)
 
     /// Creates a host from an endpoint.
     /// - Parameters:
@@ -80,7 +85,66 @@ public final class UpstreamHost: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Counts a connection opened to this host.
-    public func connectionOpened() { activeConnectionCount.add(1, ordering: .relaxed) }
+    public func connectionOpened() {
+        activeConnectionCount.add(1, ordering: .relaxed)
+        connectionTotal.add(1, ordering: .relaxed)
+    }
+
+    /// Per-host counters as Envoy's `/clusters` lists them.
+    public struct Counters: Sendable, Equatable {
+        /// `cx_total`: connections opened.
+        public var connectionsTotal: UInt64
+        /// `cx_connect_fail`: connection attempts that failed.
+        public var connectFailures: UInt64
+        /// `rq_total`: requests sent.
+        public var requestsTotal: UInt64
+        /// `rq_success`: requests answered with a non-5xx status.
+        public var requestSuccesses: UInt64
+        /// `rq_error`: requests answered with a 5xx or failed locally.
+        public var requestErrors: UInt64
+        /// `rq_timeout`: requests that timed out.
+        public var requestTimeouts: UInt64
+    }
+
+    /// The host's counters; ``UpstreamCluster/record(_:for:)`` keeps the outcome counters.
+    public var counters: Counters {
+        Counters(
+            connectionsTotal: connectionTotal.load(ordering: .relaxed),
+            connectFailures: connectFailures.load(ordering: .relaxed),
+            requestsTotal: totalRequestCount.load(ordering: .relaxed),
+            requestSuccesses: requestSuccesses.load(ordering: .relaxed),
+            requestErrors: requestErrors.load(ordering: .relaxed),
+            requestTimeouts: requestTimeouts.load(ordering: .relaxed)
+        )
+    }
+
+    func count(_ outcome: UpstreamOutcome) {
+        switch outcome {
+        case .httpStatus(let code) where (500...599).contains(code): requestErrors.add(1, ordering: .relaxed)
+        case .httpStatus, .success: requestSuccesses.add(1, ordering: .relaxed)
+        case .localOriginFailure(.connectFailed):
+            connectFailures.add(1, ordering: .relaxed)
+            requestErrors.add(1, ordering: .relaxed)
+        case .localOriginFailure(.timeout):
+            requestTimeouts.add(1, ordering: .relaxed)
+            requestErrors.add(1, ordering: .relaxed)
+        case .localOriginFailure(.reset): requestErrors.add(1, ordering: .relaxed)
+        case .connectionEstablished: break
+        }
+    }
+
+    /// Envoy's `health_flags` for `/clusters`: `healthy`, or the failing flags each led by `/`.
+    public var healthFlags: String {
+        var flags = ""
+        if isEjected { flags += "/failed_outlier_check" }
+        switch healthStatus {
+        case .unhealthy, .timeout: flags += "/failed_eds_health"
+        case .degraded: flags += "/degraded_eds_health"
+        case .draining: flags += "/eds_status_draining"
+        case .unknown, .healthy: break
+        }
+        return flags.isEmpty ? "healthy" : flags
+    }
 
     /// Counts a connection to this host that closed.
     public func connectionClosed() { activeConnectionCount.subtract(1, ordering: .relaxed) }

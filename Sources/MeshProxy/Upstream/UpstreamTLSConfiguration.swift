@@ -1,5 +1,5 @@
 public import Foundation
-public import MeshXDS
+import MeshXDS
 public import SwiftProtobuf
 
 /// The transport a cluster (or one of its `transport_socket_matches`) uses towards its hosts.

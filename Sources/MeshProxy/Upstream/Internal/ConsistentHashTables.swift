@@ -46,7 +46,7 @@ struct RingHashTable {
         var current = 0.0
         var target = 0.0
         for (host, weight) in weights.entries {
-            let key = useHostname ? host.hostname : host.address.description
+            let key = useHostname && !host.hostname.isEmpty ? host.hostname : host.address.description
             target += scale * weight
             var index = 0
             while current < target {
@@ -95,7 +95,7 @@ struct MaglevTable {
             var next: UInt64 = 0
         }
         var entries = weights.entries
-            .map { (key: useHostname ? $0.host.hostname : $0.host.address.description, host: $0.host, weight: $0.weight) }
+            .map { (key: useHostname && !$0.host.hostname.isEmpty ? $0.host.hostname : $0.host.address.description, host: $0.host, weight: $0.weight) }
             .sorted { $0.key < $1.key }
             .map { BuildEntry(host: $0.host, offset: XXHash64.hash($0.key) % size, skip: XXHash64.hash($0.key, seed: 1) % (size - 1) + 1, weight: $0.weight) }
         var slots = [Int](repeating: -1, count: Int(size))
