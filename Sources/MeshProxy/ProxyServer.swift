@@ -242,8 +242,8 @@ struct AdminSource: AdminDataSource {
     func configDump() -> String { server.resources.configDump() }
     func clustersText() -> String {
         var out = ""
-        for (name, cluster) in server.state.current.clusters.sorted(by: { $0.key < $1.key }) {
-            out += cluster.upstream.adminText(prefix: name)
+        for (_, cluster) in server.state.current.clusters.sorted(by: { $0.key < $1.key }) {
+            out += cluster.upstream.adminText()
         }
         return out
     }

@@ -7,7 +7,6 @@ final class ClusterRuntime: Sendable {
     let name: String
     let upstream: UpstreamCluster
     let stats: ClusterTrafficStats
-    let forwardProxyHosts = ForwardProxyHosts()
     private let pools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<any UpstreamPool>]>([:])
     private let configurationBox: NIOLockedValueBox<ClusterConfiguration>
 
@@ -33,7 +32,7 @@ final class ClusterRuntime: Sendable {
 
     /// The host for one attempt, or nil when no host is available (503 UH).
     func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
-        upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority, forwardProxyHosts: forwardProxyHosts)
+        upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority)
     }
 
     /// This event loop's HTTP/1.1 pool.

@@ -1,5 +1,3 @@
-import NIOConcurrencyHelpers
-
 extension ClusterConfiguration {
     /// The `ClusterLoadAssignment` name an EDS cluster subscribes to; nil for other clusters.
     var edsServiceName: String? {
@@ -16,12 +14,13 @@ extension ClusterRuntime {
 
 extension UpstreamCluster {
     /// The host for one attempt. Dynamic-forward-proxy clusters connect to the request's
-    /// authority (resolved by the connect); the others ask the load balancer, avoiding `excluding`.
-    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, forwardProxyHosts: ForwardProxyHosts) -> UpstreamHostHandle? {
+    /// authority (the connect resolves it); the others ask the load balancer, avoiding `excluding`.
+    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
         switch configuration.discovery {
         case .dynamicForwardProxy:
-            guard let authority, let host = forwardProxyHosts.host(for: authority, clusterName: configuration.name) else { return nil }
-            return host
+            guard let authority, let (name, port) = Self.splitAuthority(authority.lowercased()),
+                  let host = providedHost(for: .socket(host: name, port: port), hostname: name) else { return nil }
+            return UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
         case .originalDestination:
             return nil
         default:
@@ -31,46 +30,8 @@ extension UpstreamCluster {
         }
     }
 
-    /// Envoy's `/clusters` lines for this cluster's hosts.
-    func adminText(prefix: String) -> String {
-        var out = ""
-        for host in hosts {
-            let address = host.address.description
-            out += "\(prefix)::\(address)::cx_active::\(host.activeConnections)\n"
-            out += "\(prefix)::\(address)::rq_active::\(host.activeRequests)\n"
-            out += "\(prefix)::\(address)::rq_total::\(host.totalRequests)\n"
-            out += "\(prefix)::\(address)::health_flags::\(isEjected(host) ? "/failed_outlier_check" : "healthy")\n"
-            out += "\(prefix)::\(address)::weight::\(host.weight)\n"
-            out += "\(prefix)::\(address)::region::\(host.locality.region)\n"
-            out += "\(prefix)::\(address)::zone::\(host.locality.zone)\n"
-        }
-        return out
-    }
-}
-
-/// The hosts a dynamic-forward-proxy cluster has connected to, by authority (so their stats and
-/// active-request counts persist across requests).
-final class ForwardProxyHosts: Sendable {
-    private let hosts = NIOLockedValueBox<[String: UpstreamHostHandle]>([:])
-    /// More distinct authorities than this and the oldest entries are forgotten.
-    private let limit = 1024
-
-    func host(for authority: String, clusterName: String) -> UpstreamHostHandle? {
-        let lowered = authority.lowercased()
-        return hosts.withLockedValue { hosts in
-            if let existing = hosts[lowered] { return existing }
-            guard let (name, port) = Self.split(lowered) else { return nil }
-            let endpoint = UpstreamEndpoint(address: .socket(host: name, port: port), hostname: name)
-            let host = UpstreamHost(endpoint: endpoint, locality: LocalityEndpoints(endpoints: [endpoint]))
-            let handle = UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
-            if hosts.count >= limit { hosts.removeAll() }
-            hosts[lowered] = handle
-            return handle
-        }
-    }
-
     /// `host:port`, `host` (port 80), `[v6]:port`.
-    static func split(_ authority: String) -> (String, Int)? {
+    static func splitAuthority(_ authority: String) -> (String, Int)? {
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return nil }
             let host = String(authority[authority.index(after: authority.startIndex)..<close])
