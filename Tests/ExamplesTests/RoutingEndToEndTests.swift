@@ -110,7 +110,7 @@ import Testing
         let aborts = await LoopbackMesh.tally(200, key: { "\($0.status)" }) { await mesh.reviews(setup, "/abort") }
         let abortedAfter = await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.aborts_injected") ?? 0
         let abortShare = Double(aborts["503"] ?? 0) / 200
-        print("fault abort: asked 50% 503, measured \(aborts) → \(String(format: "%.1f", abortShare * 100))% (Envoy counted \(abortedAfter - abortedBefore) aborts)")
+        print("fault abort: asked 50% 503, measured \(aborts) → \(String(format: "%.1f", abortShare * 100))% (the proxy counted \(abortedAfter - abortedBefore) aborts)")
         #expect(Set(aborts.keys).isSubset(of: ["200", "503"]), "\(aborts)")
         #expect((0.40...0.60).contains(abortShare), "asked 50%, measured \(aborts)")
         #expect(abortedAfter - abortedBefore == (aborts["503"] ?? 0))
@@ -131,7 +131,7 @@ import Testing
         print("fault delay: asked 400ms for 50%, measured \(delayed)/60 delayed (\(String(format: "%.1f", delayShare * 100))%), "
               + "\(atLeastDelay) requests ≥ 400ms, fastest delayed \(String(format: "%.0f", slowest.last?.milliseconds ?? 0))ms, "
               + "median undelayed \(String(format: "%.0f", latencies.sorted()[max(0, (60 - delayed) / 2 - 1)].milliseconds))ms")
-        #expect((0.30...0.70).contains(delayShare), "asked 50%, Envoy delayed \(delayed)/60")
+        #expect((0.30...0.70).contains(delayShare), "asked 50%, the proxy delayed \(delayed)/60")
         // Envoy's timers have millisecond granularity and may fire up to a millisecond early.
         #expect(slowest.allSatisfy { $0 >= .milliseconds(398) }, "delayed requests took \(slowest.map(\.milliseconds))ms")
 
@@ -141,7 +141,7 @@ import Testing
         let retried = await (0..<30).asyncTally { i in await mesh.reviews(setup, "/flaky/2/\(run)-r\(i)").status }
         let once = await (0..<30).asyncTally { i in await mesh.reviews(setup, "/once/2/\(run)-o\(i)").status }
         let retriesStat = await mesh.stat(setup.client, "cluster.outbound|9080|v1|\(Self.reviews).upstream_rq_retry") ?? 0
-        print("retries: asked attempts 3 over an upstream failing 2 attempts, measured \(retried) (Envoy retried \(retriesStat) times); "
+        print("retries: asked attempts 3 over an upstream failing 2 attempts, measured \(retried) (the proxy retried \(retriesStat) times); "
               + "without retries measured \(once)")
         #expect(retried == [200: 30], "with retries: \(retried)")
         #expect(once == [503: 30], "without retries: \(once)")

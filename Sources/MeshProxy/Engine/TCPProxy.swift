@@ -150,7 +150,7 @@ final class TCPProxyPartner: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private unowned(unsafe) let downstream: TCPProxyHandler
+    private weak var downstream: TCPProxyHandler?
     private var context: ChannelHandlerContext?
 
     init(downstream: TCPProxyHandler) { self.downstream = downstream }
@@ -158,21 +158,21 @@ final class TCPProxyPartner: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { downstream.write(unwrapInboundIn(data)) }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { downstream?.write(unwrapInboundIn(data)) }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        downstream.flush()
-        if !downstream.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+        downstream?.flush()
+        if downstream?.isWritable == false { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed { downstream.closeOutput() }
+        if let event = event as? ChannelEvent, event == .inputClosed { downstream?.closeOutput() }
     }
 
-    func channelInactive(context: ChannelHandlerContext) { downstream.close() }
+    func channelInactive(context: ChannelHandlerContext) { downstream?.close() }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { downstream.resumeReading() }
+        if context.channel.isWritable { downstream?.resumeReading() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }

@@ -6,50 +6,55 @@ import SwiftProtobuf
 /// ways to resume or answer the stream. Use it only on ``eventLoop``; to resume from elsewhere
 /// use ``resumer``.
 public final class HTTPFilterContext {
-    unowned(unsafe) let stream: HTTPStream
+    weak var stream: HTTPStream?
     let filterName: String
     let factory: any HTTPFilterFactory
 
+    private let loop: any EventLoop
+    private let manager: HTTPConnectionManagerRuntime
+
     init(stream: HTTPStream, filterName: String, factory: any HTTPFilterFactory) {
         self.stream = stream
+        self.loop = stream.eventLoop
+        self.manager = stream.manager
         self.filterName = filterName
         self.factory = factory
     }
 
     /// The event loop the stream runs on.
-    public var eventLoop: any EventLoop { stream.eventLoop }
+    public var eventLoop: any EventLoop { loop }
 
     /// The name of the route the request matched, if any.
-    public var routeName: String? { stream.resolution?.routeName }
+    public var routeName: String? { stream?.resolution?.routeName }
 
     /// The `typed_per_filter_config` of the matched route (or its virtual host) for this filter,
     /// parsed by the factory's ``HTTPFilterFactory/parsePerRouteConfig(_:)``.
     public var perRouteConfig: (any Sendable)? {
-        guard let raw = stream.resolution?.perFilterConfig[filterName] else { return nil }
+        guard let raw = stream?.resolution?.perFilterConfig[filterName] else { return nil }
         return try? factory.parsePerRouteConfig(raw)
     }
 
     /// The downstream peer's address.
-    public var downstreamRemoteAddress: SocketAddress? { stream.connection.remoteAddress }
+    public var downstreamRemoteAddress: SocketAddress? { stream?.connection.remoteAddress }
 
     /// Flags recorded for this request's logs and metrics.
     public var responseFlags: ResponseFlags {
-        get { stream.responseFlags }
-        set { stream.responseFlags = newValue }
+        get { stream?.responseFlags ?? [] }
+        set { stream?.responseFlags = newValue }
     }
 
     /// The counter `http.<stat_prefix>.<name>` of this connection manager (Envoy's per-filter
     /// stats, such as `fault.aborts_injected`), created on first use.
-    public func counter(_ name: String) -> StatCounter { stream.manager.filterCounter(name) }
+    public func counter(_ name: String) -> StatCounter { manager.filterCounter(name) }
 
     /// A uniformly random 64-bit value (for percentages).
     public func randomValue() -> UInt64 { UInt64.random(in: .min ... .max) }
 
     /// Resumes the request after a hook returned ``HTTPFilterStatus/stopIteration``.
-    public func continueDecoding() { stream.continueDecoding(after: self) }
+    public func continueDecoding() { stream?.continueDecoding(after: self) }
 
     /// Answers the request from the proxy; the rest of the request is discarded.
-    public func sendLocalReply(_ reply: HTTPLocalReply) { stream.sendLocalReply(reply) }
+    public func sendLocalReply(_ reply: HTTPLocalReply) { stream?.sendLocalReply(reply) }
 
     /// A handle that resumes or answers the stream from any thread or task.
     public var resumer: HTTPStreamResumer { HTTPStreamResumer(context: NIOLoopBound(self, eventLoop: eventLoop)) }

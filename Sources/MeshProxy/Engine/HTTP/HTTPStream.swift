@@ -22,7 +22,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     let eventLoop: any EventLoop
     let connection: DownstreamConnectionInfo
     let manager: HTTPConnectionManagerRuntime
-    unowned(unsafe) let responder: any DownstreamResponder
+    weak var responder: (any DownstreamResponder)?
     let startTime: NIODeadline
 
     // Request side.
@@ -260,7 +260,9 @@ final class HTTPStream: UpstreamResponseReceiver {
                 ShadowRequest.send(head: copy, body: retainedBody, cluster: cluster, eventLoop: eventLoop)
             }
         }
-        if let upstream, !awaitingConnection {
+        // The end may already have gone out with the request (it arrived while a filter held the
+        // headers, or before the connection was ready).
+        if let upstream, !awaitingConnection, !upstreamRequestEnded {
             upstreamRequestEnded = true
             upstream.sendEnd(trailers)
         }
@@ -332,7 +334,7 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     // MARK: Upstream response
 
-    var upstreamMayRead: Bool { responder.isDownstreamWritable }
+    var upstreamMayRead: Bool { responder?.isDownstreamWritable ?? false }
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished, let cluster, let host = upstreamHost else { return }
@@ -360,7 +362,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             _ = filter.encodeData(&body, endOfStream: false, context: context)
         }
         bytesSent += body.readableBytes
-        responder.writeResponseBody(body)
+        responder?.writeResponseBody(body)
     }
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
@@ -370,7 +372,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         upstream = nil
         finishUpstream(failed: false)
-        responder.writeResponseEnd(trailers)
+        responder?.writeResponseEnd(trailers)
         complete(status: responseStatus ?? 0)
     }
 
@@ -380,7 +382,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         if responseStarted {
             responseFlags.insert(.upstreamConnectionTermination)
             finishUpstream(failed: true)
-            responder.resetDownstream()
+            responder?.resetDownstream()
             complete(status: responseStatus ?? 0)
             return
         }
@@ -478,7 +480,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         finishUpstream(failed: true)
         if responseStarted {
             responseFlags.insert(.upstreamRequestTimeout)
-            responder.resetDownstream()
+            responder?.resetDownstream()
             complete(status: responseStatus ?? 0)
         } else {
             sendLocalReply(HTTPLocalReply(status: .gatewayTimeout, body: "upstream request timeout", details: "upstream_response_timeout", flags: .upstreamRequestTimeout))
@@ -505,7 +507,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         guard !finished else { return }
         responseFlags.formUnion(reply.flags)
         if responseStarted {
-            responder.resetDownstream()
+            responder?.resetDownstream()
             complete(status: responseStatus ?? 0)
             return
         }
@@ -529,22 +531,22 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         if requestHead?.method == .HEAD, body != nil {
             responseStarted = true
-            responder.writeResponseHead(head)
-            responder.writeResponseEnd(nil)
+            responder?.writeResponseHead(head)
+            responder?.writeResponseEnd(nil)
             complete(status: Int(head.status.code))
             return
         }
         responseStarted = true
         responseStatus = Int(head.status.code)
-        responder.writeResponseHead(head)
+        responder?.writeResponseHead(head)
         if let body {
             if body.readableBytes > 0 {
                 var body = body
                 for (filter, context) in filters.reversed() { _ = filter.encodeData(&body, endOfStream: true, context: context) }
                 bytesSent += body.readableBytes
-                responder.writeResponseBody(body)
+                responder?.writeResponseBody(body)
             }
-            responder.writeResponseEnd(nil)
+            responder?.writeResponseEnd(nil)
             complete(status: Int(head.status.code))
         }
     }
@@ -560,7 +562,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             status: status, flags: responseFlags, routeName: resolution?.routeName, cluster: plan?.clusterName,
             upstreamHost: attemptedHosts.last.map { "\($0.address)" }, attempts: attempt,
             bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
-        responder.streamFinished(self)
+        responder?.streamFinished(self)
         filters = []
     }
 }

@@ -33,6 +33,11 @@ final class UpstreamChannel {
         self.host = host
     }
 
+    deinit {
+        // Nobody can use it any more: do not leak the socket (or the HTTP/2 stream).
+        if !isClosed { channel.close(promise: nil) }
+    }
+
     /// Starts a request; the response goes to `receiver`.
     func send(_ head: HTTPRequestHead, receiver: any UpstreamResponseReceiver) {
         self.receiver = receiver
@@ -87,7 +92,7 @@ final class UpstreamChannel {
 final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    private unowned(unsafe) var connection: UpstreamChannel?
+    private weak var connection: UpstreamChannel?
     private var head: HTTPResponseHead?
     private var inResponse = false
 
@@ -98,6 +103,11 @@ final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandl
         switch unwrapInboundIn(data) {
         case .head(let head):
             if head.status == .continue { return }
+            guard connection.receiver != nil else {
+                // A response nobody asked for: the connection is out of step; never reuse it.
+                connection.close()
+                return
+            }
             self.head = head
             inResponse = true
             connection.receiver?.upstreamResponseHead(head)
