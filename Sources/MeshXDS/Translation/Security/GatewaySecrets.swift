@@ -69,7 +69,7 @@ public struct GatewaySecrets: Sendable {
             return "Secret \(namespace)/\(name) is in another namespace than the gateway's (\(identity.namespace)); a gateway reads secrets of its own namespace only"
         }
         guard let secret = secrets.secret(namespace: namespace, name: name) else {
-            return "Secret \(namespace)/\(name) not found"
+            return "Secret \(namespace)/\(name) not found\(elsewhere(name, not: namespace))"
         }
         guard secret.spec.tlsCredential.hasKeyPair else {
             return "Secret \(namespace)/\(name) holds no certificate and key (tls.crt and tls.key, or cert and key)"
@@ -89,9 +89,16 @@ public struct GatewaySecrets: Sendable {
         }
         guard secrets.caCertificates(namespace: namespace, name: name) != nil else {
             let base = String(name.dropLast(SecretIndex.caSuffix.count))
-            return "no CA for \(credentialName): neither Secret \(namespace)/\(name) nor Secret \(namespace)/\(base) holds ca.crt or cacert"
+            return "no CA for \(credentialName): neither Secret \(namespace)/\(name) nor Secret \(namespace)/\(base) holds ca.crt or cacert\(elsewhere(base, not: namespace))"
         }
         return nil
+    }
+
+    /// A hint when secrets of that name exist only in other namespaces.
+    private func elsewhere(_ name: String, not namespace: String) -> String {
+        let others = secrets.all.filter { $0.meta.name == name && $0.meta.namespace != namespace }.map(\.meta.namespace)
+        guard !others.isEmpty else { return "" }
+        return " (namespace \(others.joined(separator: ", ")) has one; a gateway reads secrets of its own namespace only)"
     }
 
     private static let unverified = "secrets are served only to a gateway whose xDS connection proves its identity: run the agent with --ca and connect to istiod's secure port"
