@@ -180,6 +180,13 @@ import Testing
             #expect(after.resources[type]?.version == before.resources[type]?.version, "\(type) unchanged")
         }
 
+        // istiod's config dump shows the secrets without their private keys.
+        producer.callbacks.streamClosed(XDSConnectionInfo(connectionID: "plain", mode: .stateOfTheWorld, peer: "p", node: node), error: nil)
+        #expect(await waitUntil { await cache.snapshot(for: node.id) == nil })
+        let dump = try #require(await producer.configDump(node.id))
+        #expect(dump.contains("kubernetes://web-cert") && dump.contains("[redacted]"))
+        #expect(!dump.contains(Self.b64(Self.pem("PRIVATE KEY", "web key v2"))), "no key material in the dump")
+
         // A certificate for another namespace than the node claims: no secrets.
         let other = Envoy_Config_Core_V3_Node.with {
             $0.id = "router~127.0.0.62~ingressgateway-1.edge~edge.svc.cluster.local"

@@ -324,7 +324,8 @@ public actor IstioSnapshotProducer {
         set.sorted.map { "\($0.name)=\($0.version)" }.joined(separator: ",")
     }
 
-    /// The configuration held for a proxy as protobuf JSON, by type URL (for `/debug/config_dump`).
+    /// The configuration held for a proxy as protobuf JSON, by type URL (for `/debug/config_dump`);
+    /// private keys of secrets are redacted.
     public func configDump(_ nodeID: String) async -> String? {
         var found = await cache.snapshot(for: nodeID)
         if found == nil, let verifiedCache { found = await verifiedCache.snapshot(for: nodeID) }
@@ -336,7 +337,13 @@ public actor IstioSnapshotProducer {
         for typeURL in snapshot.resources.keys.sorted() {
             let resources = snapshot.resources[typeURL]!
             let items = resources.sorted { _ in true }.map { item -> String in
-                (try? item.resource.jsonString(options: options)) ?? "{\"name\": \"\(item.name)\", \"error\": \"not encodable\"}"
+                var resource = item.resource
+                // Private keys never leave istiod in a dump (Envoy's admin redacts them too).
+                if typeURL == EnvoyTypeURL.secret, var secret = try? Envoy_Extensions_TransportSockets_Tls_V3_Secret(unpackingAny: resource) {
+                    if case .tlsCertificate? = secret.type { secret.tlsCertificate.privateKey = .with { $0.inlineString = "[redacted]" } }
+                    resource = (try? Google_Protobuf_Any(message: secret)) ?? resource
+                }
+                return (try? resource.jsonString(options: options)) ?? "{\"name\": \"\(item.name)\", \"error\": \"not encodable\"}"
             }
             sections.append("  \"\(typeURL)\": {\"version\": \"\(resources.version)\", \"resources\": [\n    \(items.joined(separator: ",\n    "))\n  ]}")
         }
