@@ -23,6 +23,8 @@ import Testing
         let web = try await mesh.startEcho("web-v1")
         let gatewayIP = LoopbackAddresses.next()
         let port = try LoopbackNetwork.freePort(on: gatewayIP)
+        var httpPort = try LoopbackNetwork.freePort(on: gatewayIP)
+        while httpPort == port { httpPort = try LoopbackNetwork.freePort(on: gatewayIP) }
         let serverCert = try certs.text("server.crt"), serverKey = try certs.text("server.key")
         let caCert = try certs.text("ca.crt")
 
@@ -52,6 +54,8 @@ import Testing
               - port: {number: \(port), name: https-foreign, protocol: HTTPS}
                 hosts: [foreign.example.com]
                 tls: {mode: SIMPLE, credentialName: foreign-cert}
+              - port: {number: \(httpPort), name: http, protocol: HTTP}
+                hosts: [origin.example.com]
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -61,12 +65,44 @@ import Testing
               gateways: [edge]
               http:
               - route: [{destination: {host: web}}]
+            ---
+            # TLS origination at the gateway with a client certificate from a Secret: plain HTTP on
+            # httpPort is sent, MUTUAL, to this gateway's own MUTUAL server (mtls.example.com).
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: mtls-upstream, namespace: edge}
+            spec:
+              hosts: [mtls-upstream.edge.svc.cluster.local]
+              location: MESH_EXTERNAL
+              resolution: STATIC
+              ports: [{number: 443, name: http-tls, protocol: HTTP, targetPort: \(port)}]
+              endpoints: [{address: \(gatewayIP)}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: mtls-upstream, namespace: edge}
+            spec:
+              host: mtls-upstream.edge.svc.cluster.local
+              trafficPolicy:
+                tls: {mode: MUTUAL, credentialName: client-cred, sni: mtls.example.com, subjectAltNames: [mtls.example.com]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: origin, namespace: edge}
+            spec:
+              hosts: [origin.example.com]
+              gateways: [edge]
+              http:
+              - rewrite: {authority: mtls.example.com}
+                route: [{destination: {host: mtls-upstream.edge.svc.cluster.local, port: {number: 443}}}]
             """)
         // Kubernetes' TLS layout; Istio's generic layout with the CA in a `-cacert` secret; and a
         // secret of another namespace that the gateway must not read.
         try mesh.write("web-cert.yaml", LoopbackMesh.secretYAML(name: "web-cert", namespace: "edge", data: ["tls.crt": serverCert, "tls.key": serverKey]))
         try mesh.write("partner-cert.yaml", LoopbackMesh.secretYAML(name: "partner-cert", namespace: "edge", type: "Opaque", data: ["cert": serverCert, "key": serverKey])
             + "\n---\n" + LoopbackMesh.secretYAML(name: "partner-cert-cacert", namespace: "edge", type: "Opaque", data: ["cacert": caCert]))
+        try mesh.write("client-cred.yaml", LoopbackMesh.secretYAML(name: "client-cred", namespace: "edge", type: "Opaque", data: [
+            "cert": try certs.text("client.crt"), "key": try certs.text("client.key"), "cacert": caCert]))
         try mesh.write("foreign-cert.yaml", LoopbackMesh.secretYAML(name: "foreign-cert", namespace: "other", data: ["tls.crt": serverCert, "tls.key": serverKey]))
 
         let gateway = try await mesh.startSecureGateway(ca: ca, namespace: Self.namespace, ip: gatewayIP)
@@ -95,6 +131,18 @@ import Testing
         print("gateway credentialName MUTUAL: without client certificate measured curl exit \(withoutClient.exitStatus) HTTP \(withoutClient.httpStatus); with one \(withClient.httpStatus) from \(withClient.echoName ?? "-")")
         #expect(withoutClient.httpStatus == 0 && withoutClient.exitStatus != 0)
         #expect(withClient.httpStatus == 200 && withClient.echoName == "web-v1", "\(withClient.stderr)")
+
+        // MUTUAL origination with credentialName: the gateway's cluster presents the client
+        // certificate of `client-cred` and verifies the upstream against its `cacert`.
+        var originated = await mesh.requestGateway(gateway, port: httpPort, host: "origin.example.com", path: "/origin")
+        _ = await LoopbackMesh.eventually(timeout: .seconds(20)) {
+            originated = await mesh.requestGateway(gateway, port: httpPort, host: "origin.example.com", path: "/origin")
+            return originated.status == 200
+        }
+        let originHandshakes = await mesh.stat(gateway, "cluster.outbound|443||mtls-upstream.edge.svc.cluster.local.ssl.handshake") ?? -1
+        print("gateway DestinationRule credentialName MUTUAL origination: asked 200 from web-v1 through the MUTUAL server, measured \(originated.status) from \(originated.echoName ?? "-"), upstream TLS handshakes \(originHandshakes)")
+        #expect(originated.status == 200 && originated.echoName == "web-v1", "\(originated)\n\(mesh.diagnostics)")
+        #expect(originHandshakes >= 1)
 
         // A secret of another namespace is not served: that server is left out, so no chain matches its SNI.
         let foreign = try await https("foreign.example.com")
