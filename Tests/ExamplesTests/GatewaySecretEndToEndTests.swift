@@ -158,7 +158,7 @@ import Testing
         try mesh.write("web-cert.yaml", LoopbackMesh.secretYAML(name: "web-cert", namespace: "edge", data: ["tls.crt": rotatedCert, "tls.key": rotatedKey]))
         let rotationStart = ContinuousClock.now
         var after = before
-        let rotated = await LoopbackMesh.eventually(timeout: .seconds(20)) {
+        let rotated = await LoopbackMesh.eventually(timeout: .seconds(30)) {
             after = (try? await ServedCertificate.observe(ip: gatewayIP, port: port, serverName: "secure.example.com", caFile: certs.caCertificate)) ?? after
             return after.serial == serial2
         }
