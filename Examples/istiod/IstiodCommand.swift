@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import MeshCA
 import MeshCore
 import MeshXDS
 import ServiceLifecycle
@@ -75,7 +76,9 @@ struct IstiodCommand: AsyncParsableCommand {
             throw ValidationError("--config-dir \(configDir) is not a folder")
         }
 
-        let store = DirectoryConfigStore(directory: configDir, mesh: mesh, logger: Logger(label: "istiod.config"))
+        // Secrets (gateway credentials) are checked with swift-certificates: a certificate that
+        // does not parse or a key that does not match rejects the file, keeping its last good version.
+        let store = DirectoryConfigStore(directory: configDir, mesh: mesh, logger: Logger(label: "istiod.config"), validators: [TLSSecretValidator()])
         let initial = await store.reload()
         logger.info("loaded \(configDir): \(initial.acceptedFiles.count) file(s) accepted, \(initial.rejectedFiles.count) rejected")
 
@@ -83,16 +86,30 @@ struct IstiodCommand: AsyncParsableCommand {
         options.domainSuffix = domain
         if mesh.outboundTrafficPolicy?.mode == .REGISTRY_ONLY { options.outboundTrafficMode = .registryOnly }
         let cache = SnapshotCache()
-        let producer = IstioSnapshotProducer(store: store, mesh: mesh, options: options, cache: cache, logger: Logger(label: "istiod.push"))
+        // Proxies on the secure port (client certificate verified) read their own cache, the only
+        // one holding secrets.
+        let verifiedCache: SnapshotCache? = caDir == nil ? nil : SnapshotCache()
+        let producer = IstioSnapshotProducer(
+            store: store, mesh: mesh, options: options, cache: cache, logger: Logger(label: "istiod.push"), verifiedCache: verifiedCache)
         let ads = AggregatedDiscoveryServer(watcher: cache, callbacks: producer.callbacks)
         let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: xdsHost, port: xdsPort), transportSecurity: .plaintext)
         let grpcServer = GRPCServer(transport: transport, services: [ads])
 
         var security: IstiodSecurity?
-        if let caDir {
+        if let caDir, let verifiedCache {
+            let trustDomain = self.trustDomain
             security = try IstiodSecurity.make(
                 caDirectory: caDir, trustDomain: trustDomain, tokenFile: bootstrapTokenFile,
-                secureAddress: try Self.split(secureAddress, option: "--secure-address"), ads: ads, logger: logger)
+                secureAddress: try Self.split(secureAddress, option: "--secure-address"),
+                ads: { peers in
+                    AggregatedDiscoveryServer(
+                        watcher: verifiedCache,
+                        callbacks: producer.verifiedCallbacks { connection in
+                            IstiodSecurity.verifiedIdentity(peers.chain(forPeer: connection.peer), trustDomain: trustDomain)
+                        },
+                        registry: ads.registry)
+                },
+                logger: logger)
         }
 
         let state = IstiodState(store: store, producer: producer, ads: ads, mesh: mesh)
@@ -106,7 +123,7 @@ struct IstiodCommand: AsyncParsableCommand {
             debug,
         ]
         if let security {
-            services.append(IstiodSecurity.SecureServerService(server: security.server, ads: ads))
+            services.append(IstiodSecurity.SecureServerService(server: security.server, ads: security.ads))
             logger.info("istiod serving ADS and the CA over TLS on \(security.host):\(security.port)")
         }
         let group = ServiceGroup(configuration: .init(

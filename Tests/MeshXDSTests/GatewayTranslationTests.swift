@@ -239,7 +239,7 @@ import Testing
         #expect(listener.listenerFilters.map(\.name) == ["envoy.filters.listener.tls_inspector"])
         let problems = GatewayListenerBuilder.problems(snapshot: snapshot, proxy: Self.router, options: TranslationOptions())
         #expect(problems.map(\.description) == [
-            "Gateway istio-system/gw: spec.servers[1].tls.credentialName: credentialName \"b-cert\" needs SDS, which is not supported yet; give serverCertificate, privateKey (and caCertificates) as files instead"
+            "Gateway istio-system/gw: spec.servers[1].tls.credentialName: secrets are served only to a gateway whose xDS connection proves its identity: run the agent with --ca and connect to istiod's secure port"
         ])
     }
 

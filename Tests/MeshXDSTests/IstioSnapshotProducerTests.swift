@@ -92,7 +92,8 @@ import Testing
         }
         #expect(bothReady)
         let a0 = await versions(cache, a.id), b0 = await versions(cache, b.id)
-        #expect(Set(a0.keys) == [EnvoyTypeURL.cluster, EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.listener, EnvoyTypeURL.routeConfiguration])
+        #expect(Set(a0.keys) == [EnvoyTypeURL.cluster, EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.listener, EnvoyTypeURL.routeConfiguration, EnvoyTypeURL.secret])
+        #expect(await cache.snapshot(for: a.id)?.resources[EnvoyTypeURL.secret]?.count == 0, "sidecars get no gateway secrets")
         let clustersOfA = await cache.snapshot(for: a.id)?.names(of: EnvoyTypeURL.cluster) ?? []
         #expect(clustersOfA.contains("outbound|80|v1|svc.a.svc.cluster.local"))
         #expect(!clustersOfA.contains("outbound|80|v1|svc.b.svc.cluster.local"), "the Sidecar scopes a's proxy to namespace a")

@@ -26,7 +26,12 @@ struct TranslationCase: CustomStringConvertible {
         if output.hasErrors { throw CaseError(message: output.errors.map(\.description).joined(separator: "\n")) }
         EnvoyAnyTypes.register()
         let node = try Envoy_Config_Core_V3_Node(jsonString: String(contentsOf: directory.appendingPathComponent("node.json"), encoding: .utf8))
-        return GenerationRequest(snapshot: MeshSnapshot(resources: output.resources), proxy: try ProxyView(node: node), options: TranslationOptions())
+        var proxy = try ProxyView(node: node)
+        // `verified-identity.txt`: the SPIFFE ID the proxy's xDS connection proved (gateway secrets).
+        if let text = try? String(contentsOf: directory.appendingPathComponent("verified-identity.txt"), encoding: .utf8) {
+            proxy.verifiedIdentity = VerifiedProxyIdentity(spiffeURI: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return GenerationRequest(snapshot: MeshSnapshot(resources: output.resources), proxy: proxy, options: TranslationOptions())
     }
 
     /// Every type's resources, by golden file name.

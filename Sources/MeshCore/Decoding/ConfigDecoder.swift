@@ -8,6 +8,8 @@ public struct ConfigDecoder: Sendable {
     public var mesh: MeshConfig
     /// When false, documents are decoded but Istio's validation rules are not applied.
     public var validates: Bool
+    /// Extra checks run on each resource that passed its kind's rules (see ``ResourceValidator``).
+    public var validators: [any ResourceValidator] = []
 
     public init(mesh: MeshConfig = MeshConfig(), validates: Bool = true) {
         self.mesh = mesh
@@ -83,7 +85,8 @@ public struct ConfigDecoder: Sendable {
             guard let slash = apiVersion.lastIndex(of: "/") else { return ("", apiVersion) }
             return (String(apiVersion[..<slash]), String(apiVersion[apiVersion.index(after: slash)...]))
         }()
-        guard ResourceKind.istioGroups.contains(group) else {
+        let coreKind = group.isEmpty ? ResourceKind.lookup(group: group, kind: kindName) : nil
+        guard coreKind != nil || ResourceKind.istioGroups.contains(group) else {
             output.skippedDocuments += 1
             output.platform.read(document: node, apiVersion: apiVersion, kind: kindName)
             return
@@ -96,7 +99,7 @@ public struct ConfigDecoder: Sendable {
             fail("\(kindName) is not served at \(apiVersion); use one of \(kind.versions.map { "\(group)/\($0)" }.joined(separator: ", "))", path: "apiVersion", line: mapping.entry("apiVersion")?.keyLine)
             return
         }
-        for entry in mapping.entries where !Self.topLevelFields.contains(entry.key) {
+        for entry in mapping.entries where !kind.isCoreKind && !Self.topLevelFields.contains(entry.key) {
             fail("unknown field \"\(entry.key)\"", path: FieldPath([.field(entry.key)]), line: entry.keyLine)
         }
 
@@ -114,10 +117,13 @@ public struct ConfigDecoder: Sendable {
         if meta.namespace.isEmpty { meta.namespace = "default" }
         key = ResourceKey(kind: kind, namespace: meta.namespace, name: meta.name)
 
-        let specNode = mapping["spec"].flatMap { $0.isNull ? nil : $0 } ?? .mapping(.init(entries: [], line: node.line))
+        // Core kinds (Secret) keep their content at the top level, next to metadata.
+        let specNode = kind.isCoreKind
+            ? .mapping(.init(entries: mapping.entries.filter { !["apiVersion", "kind", "metadata"].contains($0.key) }, line: node.line))
+            : mapping["spec"].flatMap { $0.isNull ? nil : $0 } ?? .mapping(.init(entries: [], line: node.line))
         let spec: any ResourceSpec
         do {
-            spec = try Self.decodeSpec(kind.specType, from: specNode)
+            spec = try Self.decodeSpec(kind.specType, from: specNode, at: kind.isCoreKind ? FieldPath() : "spec")
         } catch {
             report(error, file: file, resource: key, into: &output)
             return
@@ -127,7 +133,10 @@ public struct ConfigDecoder: Sendable {
             output.resources.append(resource)
             return
         }
-        let result = resource.validate(mesh: mesh)
+        var result = resource.validate(mesh: mesh)
+        if result.isValid {
+            for validator in validators { result.merge(validator.validate(resource, mesh: mesh)) }
+        }
         for issue in result.errors {
             output.diagnostics.append(Diagnostic(
                 severity: .error, location: SourceLocation(file: file, line: node.line(at: issue.path) ?? node.line),
@@ -141,8 +150,8 @@ public struct ConfigDecoder: Sendable {
         if result.isValid { output.resources.append(resource) }
     }
 
-    private static func decodeSpec<S: ResourceSpec>(_ type: S.Type, from node: ConfigNode) throws(NodeDecodingErrors) -> any ResourceSpec {
-        try NodeDecoder.decode(type, from: node, at: "spec")
+    private static func decodeSpec<S: ResourceSpec>(_ type: S.Type, from node: ConfigNode, at path: FieldPath) throws(NodeDecodingErrors) -> any ResourceSpec {
+        try NodeDecoder.decode(type, from: node, at: path)
     }
 
     private func report(_ error: NodeDecodingErrors, file: String, resource: ResourceKey?, into output: inout Output) {

@@ -57,11 +57,12 @@ extension ResourceKind {
     public static let all: [ResourceKind] = [
         .virtualService, .destinationRule, .gateway, .serviceEntry, .workloadEntry, .workloadGroup,
         .sidecar, .envoyFilter, .proxyConfig, .peerAuthentication, .requestAuthentication,
-        .authorizationPolicy, .telemetry, .wasmPlugin,
+        .authorizationPolicy, .telemetry, .wasmPlugin, .secret,
     ]
 
-    /// Istio's API groups; documents in other groups are not Istio config and are skipped.
-    public static let istioGroups: Set<String> = Set(all.map(\.group))
+    /// Istio's API groups; documents in other groups are not Istio config and are skipped
+    /// (core kinds MeshCore reads, such as `Secret`, are looked up separately).
+    public static let istioGroups: Set<String> = Set(all.filter { !$0.isCoreKind }.map(\.group))
 
     /// Looks up a kind by API group and kind name.
     public static func lookup(group: String, kind: String) -> ResourceKind? {

@@ -18,6 +18,8 @@ public struct MeshSnapshot: Sendable {
     public let wasmPlugins: PolicyIndex<WasmPlugin>
     public let envoyFilters: PolicyIndex<EnvoyFilter>
     public let proxyConfigs: PolicyIndex<ProxyConfig>
+    /// `Secret`s gateways read by `credentialName`.
+    public let secrets: SecretIndex
     /// Every resource the snapshot was built from.
     public let resources: [AnyResource]
 
@@ -56,6 +58,7 @@ public struct MeshSnapshot: Sendable {
         self.wasmPlugins = PolicyIndex(typed(WasmPlugin.self), rootNamespace: root)
         self.envoyFilters = PolicyIndex(typed(EnvoyFilter.self), rootNamespace: root)
         self.proxyConfigs = PolicyIndex(typed(ProxyConfig.self), rootNamespace: root)
+        self.secrets = SecretIndex(typed(KubernetesSecret.self))
     }
 
     /// Builds a snapshot from the current content of a store and a registry.

@@ -41,9 +41,15 @@ public actor DirectoryConfigStore: ConfigStore {
     ///   - directory: the folder to read; sub-folders are included, hidden entries skipped.
     ///   - mesh: mesh settings used for validation.
     ///   - logger: where rejections and reloads are logged.
-    public init(directory: String, mesh: MeshConfig = MeshConfig(), logger: Logger = Logger(label: "swiftmesh.config")) {
+    ///   - validators: extra checks for decoded resources (see ``ResourceValidator``).
+    public init(
+        directory: String, mesh: MeshConfig = MeshConfig(), logger: Logger = Logger(label: "swiftmesh.config"),
+        validators: [any ResourceValidator] = []
+    ) {
         self.directory = directory
-        self.decoder = ConfigDecoder(mesh: mesh)
+        var decoder = ConfigDecoder(mesh: mesh)
+        decoder.validators = validators
+        self.decoder = decoder
         self.logger = logger
     }
 

@@ -13,6 +13,12 @@ import SwiftProtobuf
 /// Wire it to the server with ``callbacks``: the server reports proxies as their first request
 /// names the node, and their streams closing.
 ///
+/// Proxies that connect over TLS with a client certificate can be served secrets (gateway
+/// credentials, ``SecretGenerator``): give a second cache as `verifiedCache`, serve it from the
+/// TLS server, and wire that server with ``verifiedCallbacks(identity:)``, which reports each
+/// connection's proven identity. Snapshots with secrets only ever go to `verifiedCache`, so a
+/// plaintext connection claiming the same node id cannot read them.
+///
 /// ```swift
 /// let cache = SnapshotCache()
 /// let producer = IstioSnapshotProducer(store: store, registry: registry, cache: cache)
@@ -22,8 +28,23 @@ import SwiftProtobuf
 public actor IstioSnapshotProducer {
     /// Lifecycle of a proxy as the server reports it.
     enum ProxyEvent: Sendable {
-        case connected(connectionID: String, node: Envoy_Config_Core_V3_Node)
+        case connected(connectionID: String, node: Envoy_Config_Core_V3_Node, channel: Channel)
         case disconnected(connectionID: String)
+    }
+
+    /// Which server a proxy reached: the plaintext one, or the TLS one with the identity its
+    /// client certificate proved (nil when it showed none).
+    enum Channel: Sendable, Hashable {
+        case plain
+        case verified(VerifiedProxyIdentity?)
+    }
+
+    /// A proxy as the producer tracks it: its node id and whether it came through the TLS server
+    /// (whose snapshots go to the verified cache).
+    struct ProxyKey: Hashable, Comparable {
+        var nodeID: String
+        var secure: Bool
+        static func < (lhs: ProxyKey, rhs: ProxyKey) -> Bool { lhs.nodeID != rhs.nodeID ? lhs.nodeID < rhs.nodeID : !lhs.secure && rhs.secure }
     }
 
     /// What the producer knows about one connected proxy.
@@ -39,12 +60,13 @@ public actor IstioSnapshotProducer {
     private let options: TranslationOptions
     private let generators: GeneratorRegistry
     private let cache: SnapshotCache
+    private let verifiedCache: SnapshotCache?
     private let logger: Logger
     private let debouncer: Debouncer<ContinuousClock>
     private let events: AsyncStream<ProxyEvent>
     private let eventSink: AsyncStream<ProxyEvent>.Continuation
 
-    private var proxies: [String: ConnectedProxy] = [:]
+    private var proxies: [ProxyKey: ConnectedProxy] = [:]
     private var meshSnapshot: MeshSnapshot
     private var sharing: OutboundSharing
     /// Shared parts generated from the current mesh snapshot, by type URL and sharing key.
@@ -69,12 +91,15 @@ public actor IstioSnapshotProducer {
     ///   - generators: the resource generators per type URL.
     ///   - cache: where proxies' snapshots go; the ADS server watches it.
     ///   - quietPeriod / maximumDelay: debounce settings.
+    ///   - verifiedCache: where the snapshots of proxies reported by ``verifiedCallbacks(identity:)``
+    ///     go (the TLS server watches it); nil serves them like any other proxy, without secrets.
     public init(
         store: any ConfigStore, registry: (any ServiceRegistry)? = nil, mesh: MeshConfig = MeshConfig(),
         options: TranslationOptions = TranslationOptions(), generators: GeneratorRegistry = .standard, cache: SnapshotCache,
         quietPeriod: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(10),
-        logger: Logger = Logger(label: "swiftmesh.xds.istio")
+        logger: Logger = Logger(label: "swiftmesh.xds.istio"), verifiedCache: SnapshotCache? = nil
     ) {
+        self.verifiedCache = verifiedCache
         self.store = store
         self.registry = registry
         self.mesh = mesh
@@ -88,7 +113,19 @@ public actor IstioSnapshotProducer {
         let (events, sink) = AsyncStream.makeStream(of: ProxyEvent.self)
         self.events = events
         self.eventSink = sink
-        self.callbacks = ProxyEventCallbacks(sink: sink)
+        self.callbacks = ProxyEventCallbacks(sink: sink, identity: nil)
+    }
+
+    /// Server hooks for the TLS server whose streams read `verifiedCache`: each connection's
+    /// identity comes from `identity` (the SPIFFE ID of the client certificate the transport
+    /// verified, nil when none), and only a proxy whose identity's namespace is its node's own is
+    /// served secrets of that namespace.
+    /// - Parameter identity: looks up the verified identity of a connection, by its peer address.
+    ///   Called once per request that names a node; keep it quick.
+    public nonisolated func verifiedCallbacks(
+        identity: @escaping @Sendable (XDSConnectionInfo) -> VerifiedProxyIdentity?
+    ) -> any XDSServerCallbacks {
+        ProxyEventCallbacks(sink: eventSink, identity: identity)
     }
 
     /// The mesh view the last push was computed from (for `/debug/configz`).
@@ -98,7 +135,7 @@ public actor IstioSnapshotProducer {
     public var pushes: Int { pushCount }
 
     /// Node ids of the proxies currently connected.
-    public var connectedProxies: [String] { proxies.keys.sorted() }
+    public var connectedProxies: [String] { Set(proxies.keys.map(\.nodeID)).sorted() }
 
     /// Builds the first mesh view, then follows config, registry and proxy events until cancelled.
     public func run() async {
@@ -148,31 +185,42 @@ public actor IstioSnapshotProducer {
 
     private func handle(_ event: ProxyEvent) async {
         switch event {
-        case .connected(let connectionID, let node):
-            if var known = proxies[node.id] {
+        case .connected(let connectionID, let node, let channel):
+            let secure = channel != .plain && verifiedCache != nil
+            let key = ProxyKey(nodeID: node.id, secure: secure)
+            if var known = proxies[key] {
                 known.connections.insert(connectionID)
-                proxies[node.id] = known
+                proxies[key] = known
                 return
             }
-            let view: ProxyView
+            var view: ProxyView
             do {
                 view = try ProxyView(node: node)
             } catch {
                 logger.error("proxy rejected, no configuration generated: \(error)", metadata: ["node": "\(node.id)"])
                 return
             }
-            proxies[node.id] = ConnectedProxy(node: node, view: view, connections: [connectionID])
-            logger.info("proxy connected", metadata: ["node": "\(node.id)"])
-            await update(node.id, full: true)
+            if secure, case .verified(let identity?) = channel {
+                if identity.namespace == view.namespace {
+                    view.verifiedIdentity = identity
+                } else {
+                    // Istio refuses such a connection; here it gets configuration but no secrets.
+                    logger.warning("proxy's certificate identity is not in its node's namespace; it gets no secrets",
+                                   metadata: ["node": "\(node.id)", "identity": "\(identity)"])
+                }
+            }
+            proxies[key] = ConnectedProxy(node: node, view: view, connections: [connectionID])
+            logger.info("proxy connected", metadata: ["node": "\(node.id)", "identity": "\(view.verifiedIdentity.map(\.description) ?? "-")"])
+            await update(key, full: true)
         case .disconnected(let connectionID):
-            for (id, var proxy) in proxies where proxy.connections.contains(connectionID) {
+            for (key, var proxy) in proxies where proxy.connections.contains(connectionID) {
                 proxy.connections.remove(connectionID)
                 if proxy.connections.isEmpty {
-                    proxies[id] = nil
-                    await cache.clearSnapshot(for: id)
-                    logger.info("proxy disconnected", metadata: ["node": "\(id)"])
+                    proxies[key] = nil
+                    await cache(for: key).clearSnapshot(for: key.nodeID)
+                    logger.info("proxy disconnected", metadata: ["node": "\(key.nodeID)"])
                 } else {
-                    proxies[id] = proxy
+                    proxies[key] = proxy
                 }
             }
         }
@@ -182,7 +230,7 @@ public actor IstioSnapshotProducer {
         await rebuildMesh()
         pushCount += 1
         logger.debug("push", metadata: ["full": "\(request.full)", "reasons": "\(request.reasons)", "proxies": "\(proxies.count)"])
-        for id in proxies.keys.sorted() { await update(id, full: request.full) }
+        for key in proxies.keys.sorted() { await update(key, full: request.full) }
     }
 
     private func rebuildMesh() async {
@@ -204,17 +252,19 @@ public actor IstioSnapshotProducer {
     /// Regenerates one proxy's resources and stores them when they changed.
     ///
     /// An endpoint-only update regenerates EDS and keeps the other types from the stored snapshot.
-    private func update(_ nodeID: String, full: Bool) async {
-        guard let proxy = proxies[nodeID] else { return }
+    private func update(_ key: ProxyKey, full: Bool) async {
+        guard let proxy = proxies[key] else { return }
+        let nodeID = key.nodeID
+        let cache = cache(for: key)
         let previous = await cache.snapshot(for: nodeID)
         var next = previous ?? Snapshot()
         let types = full || previous == nil ? generators.typeURLs : [EnvoyTypeURL.clusterLoadAssignment]
-        let key = sharing.key(for: proxy.view)
+        let sharingKey = sharing.key(for: proxy.view)
         for typeURL in types {
             guard let generator = generators.generator(for: typeURL) else { continue }
             // A type's version digests its resources' versions, so unchanged content keeps it.
-            if let key, generator.splitsSharedPart {
-                let shared = sharedPart(typeURL, key: key, proxy: proxy.view)
+            if let sharingKey, generator.splitsSharedPart {
+                let shared = sharedPart(typeURL, key: sharingKey, proxy: proxy.view)
                 let own = Snapshot.ResourceSet(Self.pack(generators.generate(
                     typeURL, GenerationRequest(snapshot: meshSnapshot, proxy: proxy.view, options: options, part: .own)) ?? []))
                 let version = own.isEmpty ? shared.digest : Self.digest(shared.digest + "|" + Self.versions(of: own))
@@ -232,12 +282,21 @@ public actor IstioSnapshotProducer {
             for problem in GatewayListenerBuilder.problems(snapshot: meshSnapshot, proxy: proxy.view, options: options) {
                 logger.warning("gateway server left out: \(problem)", metadata: ["node": "\(nodeID)"])
             }
+            for problem in SecurityTranslation.diagnostics(snapshot: meshSnapshot, proxy: proxy.view, options: options)
+            where problem.field.hasSuffix("credentialName") {
+                logger.warning("gateway cluster waits for a secret: \(problem)", metadata: ["node": "\(nodeID)"])
+            }
         }
         do {
             try await cache.setSnapshot(next, for: nodeID)
         } catch {
             logger.error("generated configuration is inconsistent, proxy keeps its last one: \(error)", metadata: ["node": "\(nodeID)"])
         }
+    }
+
+    /// The cache a proxy's snapshots go to: the verified one for proxies of the TLS server.
+    private func cache(for key: ProxyKey) -> SnapshotCache {
+        key.secure ? verifiedCache ?? cache : cache
     }
 
     /// A type's resources shared by proxies with the same key, generated and packed once per mesh snapshot.
@@ -265,9 +324,12 @@ public actor IstioSnapshotProducer {
         set.sorted.map { "\($0.name)=\($0.version)" }.joined(separator: ",")
     }
 
-    /// The configuration held for a proxy as protobuf JSON, by type URL (for `/debug/config_dump`).
+    /// The configuration held for a proxy as protobuf JSON, by type URL (for `/debug/config_dump`);
+    /// private keys of secrets are redacted.
     public func configDump(_ nodeID: String) async -> String? {
-        guard let snapshot = await cache.snapshot(for: nodeID) else { return nil }
+        var found = await cache.snapshot(for: nodeID)
+        if found == nil, let verifiedCache { found = await verifiedCache.snapshot(for: nodeID) }
+        guard let snapshot = found else { return nil }
         EnvoyAnyTypes.register()
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
@@ -275,7 +337,13 @@ public actor IstioSnapshotProducer {
         for typeURL in snapshot.resources.keys.sorted() {
             let resources = snapshot.resources[typeURL]!
             let items = resources.sorted { _ in true }.map { item -> String in
-                (try? item.resource.jsonString(options: options)) ?? "{\"name\": \"\(item.name)\", \"error\": \"not encodable\"}"
+                var resource = item.resource
+                // Private keys never leave istiod in a dump (Envoy's admin redacts them too).
+                if typeURL == EnvoyTypeURL.secret, var secret = try? Envoy_Extensions_TransportSockets_Tls_V3_Secret(unpackingAny: resource) {
+                    if case .tlsCertificate? = secret.type { secret.tlsCertificate.privateKey = .with { $0.inlineString = "[redacted]" } }
+                    resource = (try? Google_Protobuf_Any(message: secret)) ?? resource
+                }
+                return (try? resource.jsonString(options: options)) ?? "{\"name\": \"\(item.name)\", \"error\": \"not encodable\"}"
             }
             sections.append("  \"\(typeURL)\": {\"version\": \"\(resources.version)\", \"resources\": [\n    \(items.joined(separator: ",\n    "))\n  ]}")
         }
@@ -297,13 +365,19 @@ public actor IstioSnapshotProducer {
 /// Forwards the server's stream events to the producer.
 struct ProxyEventCallbacks: XDSServerCallbacks {
     let sink: AsyncStream<IstioSnapshotProducer.ProxyEvent>.Continuation
+    /// Set for the TLS server: the verified identity of a connection.
+    let identity: (@Sendable (XDSConnectionInfo) -> VerifiedProxyIdentity?)?
+
+    private func channel(_ connection: XDSConnectionInfo) -> IstioSnapshotProducer.Channel {
+        identity.map { .verified($0(connection)) } ?? .plain
+    }
 
     func requestReceived(_ request: Envoy_Service_Discovery_V3_DiscoveryRequest, on connection: XDSConnectionInfo) {
-        if let node = connection.node { sink.yield(.connected(connectionID: connection.connectionID, node: node)) }
+        if let node = connection.node { sink.yield(.connected(connectionID: connection.connectionID, node: node, channel: channel(connection))) }
     }
 
     func deltaRequestReceived(_ request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest, on connection: XDSConnectionInfo) {
-        if let node = connection.node { sink.yield(.connected(connectionID: connection.connectionID, node: node)) }
+        if let node = connection.node { sink.yield(.connected(connectionID: connection.connectionID, node: node, channel: channel(connection))) }
     }
 
     func streamClosed(_ connection: XDSConnectionInfo, error: (any Error)?) {

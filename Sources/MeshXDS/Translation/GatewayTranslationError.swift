@@ -12,8 +12,9 @@ public struct GatewayTranslationError: Error, Sendable, Hashable, CustomStringCo
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
-        /// The server takes its certificate from a secret (`credentialName`, `ISTIO_MUTUAL`),
-        /// which needs SDS; SwiftMesh does not serve gateway secrets over SDS yet.
+        /// The server takes its certificate from a secret (`credentialName`, `ISTIO_MUTUAL`) that
+        /// the proxy cannot be served: the secret is missing or in another namespace, the proxy's
+        /// connection proved no identity, or the mode (`ISTIO_MUTUAL`) is not supported at gateways.
         public static let needsSDS = Code(.needsSDS)
         /// A TLS-terminating server names no certificate or key file (or no CA for MUTUAL).
         public static let missingCertificate = Code(.missingCertificate)

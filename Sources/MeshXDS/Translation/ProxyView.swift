@@ -42,6 +42,11 @@ public struct ProxyView: Sendable, Hashable {
     public var locality: String
     /// The node metadata's string-valued entries (EnvoyFilter `match.proxy.metadata` compares them).
     public var metadata: [String: String] = [:]
+    /// The identity the proxy proved on its xDS connection (the SPIFFE ID of its client
+    /// certificate), nil over plaintext or without a certificate. Unlike everything above, which
+    /// the node claims, this is what authorizes secrets: gateway credentials are served only to
+    /// a proxy verified in the secret's namespace.
+    public var verifiedIdentity: VerifiedProxyIdentity?
 
     /// The proxy's role.
     public var type: ProxyType { identity.type }

@@ -18,11 +18,14 @@ extension ClusterBuilder {
     ///   - instances: the service's instances.
     ///   - rule: the DestinationRule that applies, if any.
     ///   - mesh: the mesh config (trust domain and aliases, `enableAutoMtls`).
+    ///   - proxyType: the proxy's role; at a gateway (`router`) a `credentialName` is fetched
+    ///     from istiod over ADS (`kubernetes://NAME`, `kubernetes://NAME-cacert`), as Istio does.
     public func withUpstreamTLS(
         _ clusters: [Envoy_Config_Cluster_V3_Cluster], service: MeshService, port: ServicePortInfo,
-        instances: [WorkloadInstance], rule: DestinationRuleIndex.Merged?, mesh: MeshConfig
+        instances: [WorkloadInstance], rule: DestinationRuleIndex.Merged?, mesh: MeshConfig, proxyType: ProxyType = .sidecar
     ) -> [Envoy_Config_Cluster_V3_Cluster] {
-        let tls = UpstreamTLSBuilder(mesh: mesh)
+        var tls = UpstreamTLSBuilder(mesh: mesh)
+        tls.credentialsFromIstiod = proxyType == .router
         return clusters.map { tls.secure($0, service: service, port: port, instances: instances, rule: rule).cluster }
     }
 }
@@ -34,6 +37,10 @@ struct UpstreamTLSBuilder {
     var trustDomain: String
     var trustDomainAliases: [String]
     var autoMutualTLS: Bool
+    /// Whether `credentialName` secrets come from istiod over ADS (gateways) rather than the agent.
+    var credentialsFromIstiod = false
+    /// When set, a gateway's `credentialName` that it cannot read is reported.
+    var gatewaySecrets: GatewaySecrets?
 
     init(mesh: MeshConfig) {
         trustDomain = mesh.trustDomain ?? "cluster.local"
@@ -110,12 +117,24 @@ struct UpstreamTLSBuilder {
                 context.sni = service.hostname
             }
             if let credential = tls.credentialName, !credential.isEmpty {
-                problem("spec.trafficPolicy.tls.credentialName", "credentialName \"\(credential)\" needs a secret store the node agent does not serve; the cluster waits for SDS secret kubernetes://\(credential) and sends nothing until it exists")
-                if mutual { context.commonTlsContext.tlsCertificateSdsSecretConfigs = [TLSContexts.sdsSecret("kubernetes://\(credential)")] }
+                // Gateways fetch `kubernetes://` secrets from istiod over ADS (the secret must be in
+                // the gateway's namespace); a sidecar's agent serves no such secret.
+                let sdsSecret = credentialsFromIstiod ? GatewaySecrets.sdsSecret : TLSContexts.sdsSecret
+                if let gatewaySecrets {
+                    if mutual, let missing = gatewaySecrets.keyPairProblem(credential) {
+                        problem("spec.trafficPolicy.tls.credentialName", "\(missing); the cluster waits for it and sends nothing until it exists")
+                    }
+                    if tls.insecureSkipVerify != true, let missing = gatewaySecrets.caProblem(credential) {
+                        problem("spec.trafficPolicy.tls.credentialName", "\(missing); the cluster waits for it and sends nothing until it exists")
+                    }
+                } else if !credentialsFromIstiod {
+                    problem("spec.trafficPolicy.tls.credentialName", "credentialName \"\(credential)\" is served to gateways only; the sidecar's cluster waits for SDS secret kubernetes://\(credential) and sends nothing until it exists")
+                }
+                if mutual { context.commonTlsContext.tlsCertificateSdsSecretConfigs = [sdsSecret(GatewaySecrets.resourceName(credential))] }
                 if tls.insecureSkipVerify != true {
                     context.commonTlsContext.combinedValidationContext = .with {
                         $0.defaultValidationContext = .with { $0.matchTypedSubjectAltNames = (tls.subjectAltNames ?? []).map(TLSContexts.sanMatcher) }
-                        $0.validationContextSdsSecretConfig = TLSContexts.sdsSecret("kubernetes://\(credential)-cacert")
+                        $0.validationContextSdsSecretConfig = sdsSecret(GatewaySecrets.caResourceName(credential))
                     }
                 }
             } else {

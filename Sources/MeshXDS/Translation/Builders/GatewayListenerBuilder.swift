@@ -6,7 +6,7 @@ public import MeshCore
 /// - plain-text HTTP servers: one listener per port, an HTTP connection manager with RDS
 ///   `http.<port>` (see ``GatewayRouteBuilder``);
 /// - HTTPS servers that terminate TLS (`SIMPLE`, `MUTUAL`, `OPTIONAL_MUTUAL`): a filter chain per
-///   server matching its hosts by SNI, certificates from files, RDS `https.<port>.<portName>.<gateway>.<namespace>`;
+///   server matching its hosts by SNI, certificates from files or from secrets over SDS, RDS `https.<port>.<portName>.<gateway>.<namespace>`;
 /// - TLS `PASSTHROUGH`: a filter chain per VirtualService `tls` route, matched by SNI, to a TCP proxy;
 /// - `AUTO_PASSTHROUGH`: a filter chain per service port and subset admitted by the server hosts,
 ///   matched by SNI `outbound_.PORT_.SUBSET_.HOST` and proxied to the cluster of that name;
@@ -32,7 +32,8 @@ public struct GatewayListenerBuilder: Sendable {
     }
 
     /// Servers of the gateways selecting `proxy` that translation leaves out, and why (a
-    /// `credentialName` that needs SDS, a missing certificate file, a port conflict).
+    /// `credentialName` whose secret is missing or not readable by the proxy, a missing
+    /// certificate file, a port conflict).
     public static func problems(snapshot: MeshSnapshot, proxy: ProxyView, options: TranslationOptions) -> [GatewayTranslationError] {
         let scope = GatewayScope(snapshot: snapshot, proxy: proxy, options: options)
         var problems = scope.problems
@@ -41,7 +42,8 @@ public struct GatewayListenerBuilder: Sendable {
             for server in listener.servers where server.kind == .https || server.kind == .tlsTerminate {
                 do {
                     _ = try builder.downstreamTLSContext(server.server.tls ?? ServerTLSSettings(), http: server.kind == .https,
-                                                         gateway: server.gatewayKey, field: server.field + ".tls")
+                                                         gateway: server.gatewayKey, field: server.field + ".tls",
+                                                         secrets: GatewaySecrets(snapshot: snapshot, proxy: proxy))
                 } catch {
                     problems.append(error)
                 }
@@ -81,7 +83,8 @@ public struct GatewayListenerBuilder: Sendable {
                 case .https, .tlsTerminate:
                     guard let context = try? downstreamTLSContext(
                         server.server.tls ?? ServerTLSSettings(), http: server.kind == .https,
-                        gateway: server.gatewayKey, field: server.field + ".tls") else { continue }
+                        gateway: server.gatewayKey, field: server.field + ".tls",
+                        secrets: GatewaySecrets(snapshot: scope.snapshot, proxy: scope.proxy)) else { continue }
                     let filter: Envoy_Config_Listener_V3_Filter
                     if server.kind == .https {
                         filter = httpConnectionManager(statPrefix: "outbound_\(port.bind)_\(port.port)", routeName: server.httpsRouteName)
@@ -153,24 +156,26 @@ public struct GatewayListenerBuilder: Sendable {
 
     // MARK: TLS
 
-    /// Istio's gateway `DownstreamTlsContext` for a server that terminates TLS, with the
-    /// certificate, key and CA bundle read by Envoy from files.
+    /// Istio's gateway `DownstreamTlsContext` for a server that terminates TLS.
     ///
-    /// `SIMPLE` needs `serverCertificate` and `privateKey` (or `tlsCertificates`); `MUTUAL` also
-    /// `caCertificates` and requires a client certificate; `OPTIONAL_MUTUAL` verifies one if sent.
-    /// The minimum version is TLS 1.2 unless `minProtocolVersion` says otherwise.
-    ///
-    /// Secrets by name (`credentialName`, `credentialNames`, `caCertCredentialName`) and
-    /// `ISTIO_MUTUAL` need SDS: this is where an SDS-backed context (`tls_certificate_sds_secret_configs`
-    /// named `kubernetes://<credentialName>`) plugs in once SwiftMesh serves gateway secrets.
+    /// With files, `SIMPLE` needs `serverCertificate` and `privateKey` (or `tlsCertificates`);
+    /// `MUTUAL` also `caCertificates` and requires a client certificate; `OPTIONAL_MUTUAL`
+    /// verifies one if sent. With secrets, `credentialName` (or up to two `credentialNames`, an
+    /// RSA and an ECDSA certificate) become SDS references to `kubernetes://NAME` over ADS, and
+    /// the CA of `MUTUAL` comes from `kubernetes://NAME-cacert` (`caCertCredentialName`, when set,
+    /// names the secret that holds it), as Istio does; the secrets must exist in the namespace the
+    /// proxy's connection was verified for (see ``GatewaySecrets``). The minimum version is TLS 1.2
+    /// unless `minProtocolVersion` says otherwise.
     /// - Parameters:
     ///   - tls: the server's TLS settings.
     ///   - http: true for HTTPS (ALPN `h2`, `http/1.1`), false for TLS terminated to TCP.
     ///   - gateway: `namespace/name`, for errors.
     ///   - field: the settings' field path, for errors.
-    /// - Throws: ``GatewayTranslationError`` with code `needsSDS` or `missingCertificate`.
+    ///   - secrets: what the proxy may read of the mesh's secrets; nil when secrets cannot be served.
+    /// - Throws: ``GatewayTranslationError`` with code `needsSDS` (no secrets, or a missing or
+    ///   unreadable one) or `missingCertificate`.
     public func downstreamTLSContext(
-        _ tls: ServerTLSSettings, http: Bool, gateway: String, field: String
+        _ tls: ServerTLSSettings, http: Bool, gateway: String, field: String, secrets: GatewaySecrets? = nil
     ) throws(GatewayTranslationError) -> Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext {
         func fail(_ code: GatewayTranslationError.Code, _ subfield: String, _ message: String) -> GatewayTranslationError {
             GatewayTranslationError(code: code, message: message, gateway: gateway, field: subfield.isEmpty ? field : "\(field).\(subfield)")
@@ -179,13 +184,51 @@ public struct GatewayListenerBuilder: Sendable {
         if mode == .ISTIO_MUTUAL {
             throw fail(.needsSDS, "mode", "ISTIO_MUTUAL needs the workload certificate over SDS, which SwiftMesh does not serve to gateways yet")
         }
-        for (name, value) in [("credentialName", tls.credentialName), ("caCertCredentialName", tls.caCertCredentialName)] {
-            if let value, !value.isEmpty {
-                throw fail(.needsSDS, name, "\(name) \"\(value)\" needs SDS, which is not supported yet; give serverCertificate, privateKey (and caCertificates) as files instead")
+        let verifies = mode == .MUTUAL || mode == .OPTIONAL_MUTUAL
+        var credentialNames: [(name: String, field: String)] = []
+        if let name = tls.credentialName, !name.isEmpty { credentialNames.append((name, "credentialName")) }
+        for (i, name) in (tls.credentialNames ?? []).enumerated() where !name.isEmpty {
+            credentialNames.append((name, "credentialNames[\(i)]"))
+        }
+        if !credentialNames.isEmpty {
+            guard let secrets else {
+                throw fail(.needsSDS, credentialNames[0].field, "\(credentialNames[0].name) needs SDS, which this translation cannot serve; give serverCertificate, privateKey (and caCertificates) as files instead")
+            }
+            for credential in credentialNames {
+                if let problem = secrets.keyPairProblem(credential.name) { throw fail(.needsSDS, credential.field, problem) }
+            }
+            var caCredential: (name: String, field: String)?
+            if verifies {
+                if let name = tls.caCertCredentialName, !name.isEmpty {
+                    caCredential = (name, "caCertCredentialName")
+                } else {
+                    caCredential = credentialNames[0]
+                }
+                if let caCredential, let problem = secrets.caProblem(caCredential.name) { throw fail(.needsSDS, caCredential.field, problem) }
+            }
+            return .with { context in
+                context.commonTlsContext = .with { common in
+                    common.tlsCertificateSdsSecretConfigs = credentialNames.map { GatewaySecrets.sdsSecret(GatewaySecrets.resourceName($0.name)) }
+                    if http { common.alpnProtocols = ["h2", "http/1.1"] }
+                    common.tlsParams = Self.tlsParameters(tls)
+                    if let caCredential {
+                        common.combinedValidationContext = .with {
+                            $0.defaultValidationContext = Self.peerChecks(tls)
+                            $0.validationContextSdsSecretConfig = GatewaySecrets.sdsSecret(GatewaySecrets.caResourceName(caCredential.name))
+                        }
+                    }
+                }
+                context.requireClientCertificate = .init(mode == .MUTUAL)
             }
         }
-        if let names = tls.credentialNames, !names.isEmpty {
-            throw fail(.needsSDS, "credentialNames", "credentialNames \(names) need SDS, which is not supported yet; use tlsCertificates with files instead")
+        // Certificate files, with the CA from a file or, by caCertCredentialName, from a secret.
+        var caSecret: String?
+        if verifies, let name = tls.caCertCredentialName, !name.isEmpty {
+            guard let secrets else {
+                throw fail(.needsSDS, "caCertCredentialName", "\(name) needs SDS, which this translation cannot serve; give caCertificates as a file instead")
+            }
+            if let problem = secrets.caProblem(name) { throw fail(.needsSDS, "caCertCredentialName", problem) }
+            caSecret = name
         }
         var pairs: [(cert: String, key: String, field: String)] = []
         if let cert = tls.serverCertificate, !cert.isEmpty || !(tls.privateKey ?? "").isEmpty {
@@ -205,8 +248,7 @@ public struct GatewayListenerBuilder: Sendable {
         }
         let caFile = tls.caCertificates.flatMap { $0.isEmpty ? nil : $0 }
             ?? tls.tlsCertificates?.compactMap({ $0.caCertificates }).first { !$0.isEmpty }
-        let verifies = mode == .MUTUAL || mode == .OPTIONAL_MUTUAL
-        if verifies, caFile == nil {
+        if verifies, caFile == nil, caSecret == nil {
             throw fail(.missingCertificate, "caCertificates", "\(mode.rawValue) needs caCertificates to verify client certificates")
         }
         return .with { context in
@@ -218,32 +260,48 @@ public struct GatewayListenerBuilder: Sendable {
                     }
                 }
                 if http { common.alpnProtocols = ["h2", "http/1.1"] }
-                common.tlsParams = .with {
-                    $0.tlsMinimumProtocolVersion = Self.protocolVersion(tls.minProtocolVersion) ?? .tlsv12
-                    if let max = Self.protocolVersion(tls.maxProtocolVersion) { $0.tlsMaximumProtocolVersion = max }
-                    if let suites = tls.cipherSuites, !suites.isEmpty { $0.cipherSuites = suites }
-                }
-                if verifies, let caFile {
-                    common.validationContext = .with { validation in
-                        validation.trustedCa = .with { $0.filename = caFile }
-                        if let crl = tls.caCrl, !crl.isEmpty { validation.crl = .with { $0.filename = crl } }
-                        validation.verifyCertificateSpki = tls.verifyCertificateSpki ?? []
-                        validation.verifyCertificateHash = tls.verifyCertificateHash ?? []
-                        typealias SANMatcher = Envoy_Extensions_TransportSockets_Tls_V3_SubjectAltNameMatcher
-                        var matchers: [SANMatcher] = []
-                        for san in tls.subjectAltNames ?? [] {
-                            for type in [SANMatcher.SanType.dns, .uri] {
-                                var matcher = SANMatcher()
-                                matcher.sanType = type
-                                matcher.matcher.exact = san
-                                matchers.append(matcher)
-                            }
-                        }
-                        validation.matchTypedSubjectAltNames = matchers
+                common.tlsParams = Self.tlsParameters(tls)
+                if verifies, let caSecret {
+                    common.combinedValidationContext = .with {
+                        $0.defaultValidationContext = Self.peerChecks(tls)
+                        $0.validationContextSdsSecretConfig = GatewaySecrets.sdsSecret(GatewaySecrets.caResourceName(caSecret))
                     }
+                } else if verifies, let caFile {
+                    common.validationContext = Self.peerChecks(tls)
+                    common.validationContext.trustedCa = .with { $0.filename = caFile }
+                    if let crl = tls.caCrl, !crl.isEmpty { common.validationContext.crl = .with { $0.filename = crl } }
                 }
             }
             context.requireClientCertificate = .init(mode == .MUTUAL)
+        }
+    }
+
+    /// TLS versions and cipher suites of a server.
+    private static func tlsParameters(_ tls: ServerTLSSettings) -> Envoy_Extensions_TransportSockets_Tls_V3_TlsParameters {
+        .with {
+            $0.tlsMinimumProtocolVersion = protocolVersion(tls.minProtocolVersion) ?? .tlsv12
+            if let max = protocolVersion(tls.maxProtocolVersion) { $0.tlsMaximumProtocolVersion = max }
+            if let suites = tls.cipherSuites, !suites.isEmpty { $0.cipherSuites = suites }
+        }
+    }
+
+    /// The checks on a client certificate beyond its chain: SPKI and hash pins, and SANs (each
+    /// as DNS and URI, as Istio matches them).
+    private static func peerChecks(_ tls: ServerTLSSettings) -> Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext {
+        .with { validation in
+            validation.verifyCertificateSpki = tls.verifyCertificateSpki ?? []
+            validation.verifyCertificateHash = tls.verifyCertificateHash ?? []
+            typealias SANMatcher = Envoy_Extensions_TransportSockets_Tls_V3_SubjectAltNameMatcher
+            var matchers: [SANMatcher] = []
+            for san in tls.subjectAltNames ?? [] {
+                for type in [SANMatcher.SanType.dns, .uri] {
+                    var matcher = SANMatcher()
+                    matcher.sanType = type
+                    matcher.matcher.exact = san
+                    matchers.append(matcher)
+                }
+            }
+            validation.matchTypedSubjectAltNames = matchers
         }
     }
 

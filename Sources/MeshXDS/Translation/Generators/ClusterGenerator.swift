@@ -18,7 +18,8 @@ public struct ClusterGenerator: ResourceGenerator {
             for port in service.ports {
                 clusters += builder.withUpstreamTLS(
                     builder.outboundClusters(service: service, port: port, instances: instances, rule: rule, proxy: request.proxy),
-                    service: service, port: port, instances: instances, rule: rule, mesh: request.snapshot.mesh)
+                    service: service, port: port, instances: instances, rule: rule, mesh: request.snapshot.mesh,
+                    proxyType: request.proxy.type)
             }
         }
         guard request.includesOwn else {

@@ -43,7 +43,7 @@ public struct GenerationRequest: Sendable {
 /// One generated xDS resource and its name.
 public struct GeneratedResource: Sendable {
     public var name: String
-    /// A `Cluster`, `ClusterLoadAssignment`, `Listener` or `RouteConfiguration`.
+    /// A `Cluster`, `ClusterLoadAssignment`, `Listener`, `RouteConfiguration` or `Secret`.
     public var message: any SwiftProtobuf.Message
 
     public init(name: String, message: any SwiftProtobuf.Message) {
@@ -92,9 +92,9 @@ public struct GeneratorRegistry: Sendable {
         self.generators = byType
     }
 
-    /// CDS, EDS, LDS and RDS.
+    /// CDS, EDS, LDS, RDS and SDS (gateway credentials, see ``SecretGenerator``).
     public static var standard: GeneratorRegistry {
-        GeneratorRegistry([ClusterGenerator(), EndpointGenerator(), ListenerGenerator(), RouteGenerator()])
+        GeneratorRegistry([ClusterGenerator(), EndpointGenerator(), ListenerGenerator(), RouteGenerator(), SecretGenerator()])
     }
 
     /// The type URLs served, sorted.

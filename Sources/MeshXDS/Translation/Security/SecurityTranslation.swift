@@ -14,7 +14,11 @@ public enum SecurityTranslation {
         var result = InboundFilterChainBuilder(snapshot: snapshot, proxy: proxy, options: options).diagnostics
         let scope = ProxyScope(snapshot: snapshot, proxy: proxy, options: options)
         let builder = ClusterBuilder(options: options)
-        let tls = UpstreamTLSBuilder(mesh: snapshot.mesh)
+        var tls = UpstreamTLSBuilder(mesh: snapshot.mesh)
+        if proxy.type == .router {
+            tls.credentialsFromIstiod = true
+            tls.gatewaySecrets = GatewaySecrets(snapshot: snapshot, proxy: proxy)
+        }
         var seen = Set<SecurityDiagnostic>()
         for service in scope.services {
             let instances = snapshot.services.instances(of: service)
