@@ -1,0 +1,107 @@
+import Logging
+import MeshXDS
+@testable import MeshProxy
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import SwiftProtobuf
+import Testing
+
+/// The HTTP connection manager on an `EmbeddedChannel`: local replies (direct responses, no
+/// route, unknown cluster, fault aborts), Envoy's response headers, keep-alive and close.
+@Suite struct DownstreamHTTP1HandlerTests {
+    static func routeConfiguration() throws -> Envoy_Config_Route_V3_RouteConfiguration {
+        try Envoy_Config_Route_V3_RouteConfiguration(jsonString: """
+            {"name": "inline", "virtual_hosts": [{"name": "vh", "domains": ["app.local"], "routes": [
+              {"name": "direct", "match": {"path": "/direct"}, "direct_response": {"status": 202, "body": {"inline_string": "direct answer"}}},
+              {"name": "abort", "match": {"prefix": "/abort"}, "route": {"cluster": "missing"},
+               "typed_per_filter_config": {"envoy.filters.http.fault": {
+                 "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+                 "abort": {"http_status": 418, "percentage": {"numerator": 100}}}}},
+              {"name": "nowhere", "match": {"prefix": "/"}, "route": {"cluster": "missing"}}
+            ]}]}
+            """)
+    }
+
+    static func manager() throws -> (HTTPConnectionManagerRuntime, StatsStore) {
+        EnvoyAnyTypes.register()
+        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
+        hcm.statPrefix = "test"
+        hcm.routeConfig = try routeConfiguration()
+        var fault = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
+        fault.name = "envoy.filters.http.fault"
+        fault.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault())
+        var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
+        router.name = "envoy.filters.http.router"
+        router.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Router_V3_Router())
+        hcm.httpFilters = [fault, router]
+        let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: .standard)
+        let stats = StatsStore()
+        let runtime = try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: stats, bufferLimit: 1 << 20, direction: "outbound", logger: Logger(label: "test"))
+        return (runtime, stats)
+    }
+
+    struct Exchange {
+        var head: HTTPResponseHead
+        var body: String
+        var channelOpen: Bool
+    }
+
+    static func send(_ channel: EmbeddedChannel, _ path: String, host: String = "app.local", close: Bool = false) throws -> Exchange? {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+        head.headers.add(name: "host", value: host)
+        if close { head.headers.add(name: "connection", value: "close") }
+        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.embeddedEventLoop.run()
+        guard case .head(let response)? = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
+        var body = ""
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            if case .body(.byteBuffer(let buffer)) = part { body += String(buffer: buffer) }
+            if case .end = part { break }
+        }
+        return Exchange(head: response, body: body, channelOpen: channel.isActive)
+    }
+
+    static func channel(_ runtime: HTTPConnectionManagerRuntime) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: runtime, isTLS: false))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        return channel
+    }
+
+    @Test func directResponseNoRouteAndUnknownClusterAreLocalReplies() throws {
+        let (runtime, stats) = try Self.manager()
+        let channel = try Self.channel(runtime)
+        let direct = try #require(try Self.send(channel, "/direct"))
+        #expect(direct.head.status.code == 202 && direct.body == "direct answer")
+        #expect(direct.head.headers.first(name: "content-length") == "13")
+        #expect(direct.head.headers.first(name: "server") == "envoy")
+        let noRoute = try #require(try Self.send(channel, "/x", host: "other.local"))
+        #expect(noRoute.head.status == .notFound && noRoute.body.isEmpty)
+        let noCluster = try #require(try Self.send(channel, "/anything"))
+        #expect(noCluster.head.status == .serviceUnavailable)
+        #expect(stats.value("http.test.downstream_rq_total") == 3)
+        #expect(stats.value("http.test.downstream_rq_2xx") == 1 && stats.value("http.test.downstream_rq_4xx") == 1 && stats.value("http.test.downstream_rq_5xx") == 1)
+        #expect(channel.isActive)
+        _ = try? channel.finish()
+    }
+
+    @Test func routeFaultConfigAbortsBeforeTheRouterAndIsCounted() throws {
+        let (runtime, stats) = try Self.manager()
+        let channel = try Self.channel(runtime)
+        let aborted = try #require(try Self.send(channel, "/abort/1"))
+        #expect(aborted.head.status.code == 418 && aborted.body == "fault filter abort")
+        #expect(stats.value("http.test.fault.aborts_injected") == 1)
+        _ = try? channel.finish()
+    }
+
+    @Test func connectionCloseIsHonouredAfterTheResponse() throws {
+        let (runtime, _) = try Self.manager()
+        let channel = try Self.channel(runtime)
+        let response = try #require(try Self.send(channel, "/direct", close: true))
+        #expect(response.head.headers.first(name: "connection") == "close")
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+}
