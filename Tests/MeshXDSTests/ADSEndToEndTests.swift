@@ -64,7 +64,7 @@ struct ADSHarness {
     static let allTypes = [EnvoyTypeURL.cluster, EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.listener, EnvoyTypeURL.routeConfiguration]
 
     func waitForVersion(_ xds: XDSClient, _ version: String, types: [String] = allTypes) async throws {
-        try await eventually(10, "client at \(version)") {
+        try await eventually(30, "client at \(version)") {
             for typeURL in types where await xds.version(typeURL) != version { return false }
             return true
         }
@@ -72,14 +72,14 @@ struct ADSHarness {
 
     func waitForAcks(_ version: String, types: [String] = allTypes) async throws {
         let registry = server.registry
-        try await eventually(10, "server recorded ACKs of \(version)") {
+        try await eventually(30, "server recorded ACKs of \(version)") {
             guard let status = await registry.statuses(nodeID: XDSFixtures.nodeID).first else { return false }
             return types.allSatisfy { status.types[$0]?.lastAckedVersion == version && status.types[$0]?.syncState == .synced }
         }
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ADSEndToEndTests {
+@Suite(.timeLimit(.minutes(3))) struct ADSEndToEndTests {
     static let modes: [XDSProtocolMode] = [.stateOfTheWorld, .delta]
 
     @Test(arguments: modes) func initialFetchIsAcknowledged(mode: XDSProtocolMode) async throws {
