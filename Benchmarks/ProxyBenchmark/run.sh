@@ -32,7 +32,7 @@ ENVOY_BIN="${ENVOY_BIN:-$(.venv/bin/python3 -c "import envoy, os; print(os.path.
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+if [ -z "${KEEP:-}" ]; then trap cleanup EXIT; fi
 
 ECHO=127.0.0.61; ENVOY_IP=127.0.0.62; SWIFT_IP=127.0.0.63; XDS=127.0.0.1:15710; PORT=9080
 cat > "$WORK/mesh.yaml" <<YAML
@@ -74,7 +74,7 @@ for ip in $ENVOY_IP $SWIFT_IP; do
         if curl -sf "http://$ip:15000/ready" >/dev/null 2>&1 && curl -sf -H "host: echo.bench.svc.cluster.local" "http://$ip:$PORT/" >/dev/null 2>&1; then break; fi
         sleep 0.5
     done
-    curl -sf -H "host: echo.bench.svc.cluster.local" "http://$ip:$PORT/" >/dev/null || { echo "proxy on $ip never served traffic"; tail -20 "$WORK"/*.log; exit 1; }
+    curl -sf -H "host: echo.bench.svc.cluster.local" "http://$ip:$PORT/" >/dev/null || { echo "proxy on $ip never served traffic"; tail -n 20 "$WORK"/*.log; exit 1; }
 done
 ENVOY_PID=$(pgrep -P "$ENVOY_AGENT" envoy | head -1)
 
@@ -82,7 +82,7 @@ rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 
 run_wrk() {  # name url
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "host: echo.bench.svc.cluster.local" "$2" > "$WORK/wrk-$1.txt"
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: echo.bench.svc.cluster.local" "$2" > "$WORK/wrk-$1.txt"
     python3 - "$1" "$WORK/wrk-$1.txt" <<'PY'
 import re, sys
 name, path = sys.argv[1], sys.argv[2]
@@ -103,7 +103,7 @@ echo "== HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s), proxies wit
     run_wrk direct "http://$ECHO:18080/"
     run_wrk envoy "http://$ENVOY_IP:$PORT/"
     echo "rss-envoy $(rss "$ENVOY_PID") $(hwm "$ENVOY_PID")"
-    run_wrk swift "http://$SWIFT_IP:$PORT/"
+    run_wrk swift "http://$SWIFT_IP:$PORT/" || cat "$WORK/wrk-swift.txt"
     echo "rss-swift $(rss "$SWIFT_AGENT") $(hwm "$SWIFT_AGENT")"
 } | tee "$WORK/results.txt"
 
@@ -111,7 +111,7 @@ if command -v h2load >/dev/null; then
     echo "== HTTP/2 h2c (h2load -c $CONNECTIONS -m 10 -D $DURATION)"
     for target in "direct http://$ECHO:18080/" "envoy http://$ENVOY_IP:$PORT/" "swift http://$SWIFT_IP:$PORT/"; do
         set -- $target
-        h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" -H "host: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
+        h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" -H ":authority: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
         rps=$(grep -o 'finished in [^,]*, [0-9.]* req/s' "$WORK/h2-$1.txt" | awk '{print $(NF-1)}')
         echo "h2-$1 ${rps:-failed} $(grep -E '^requests:' "$WORK/h2-$1.txt")"
     done | tee -a "$WORK/results.txt"

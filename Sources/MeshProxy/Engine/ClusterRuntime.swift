@@ -12,7 +12,7 @@ final class ClusterRuntime: Sendable {
 
     init(configuration: ClusterConfiguration, endpoints: EndpointSet?, stats: StatsStore) {
         self.name = configuration.name
-        self.upstream = UpstreamCluster(configuration: configuration, endpoints: endpoints)
+        self.upstream = UpstreamCluster(configuration: configuration, endpoints: endpoints, random: { FastRandom.next() })
         self.stats = ClusterTrafficStats(cluster: upstream, store: stats)
         self.configurationBox = NIOLockedValueBox(configuration)
     }

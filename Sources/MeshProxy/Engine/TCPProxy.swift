@@ -43,7 +43,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     }
 
     private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamHost]) {
-        let clusterName = runtime.configuration.cluster(random: UInt64.random(in: .min ... .max))
+        let clusterName = runtime.configuration.cluster(random: FastRandom.next())
         guard let cluster = runtime.state.current.clusters[clusterName],
               let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil) else {
             context.close(promise: nil)

@@ -80,8 +80,11 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
     }
 
     func writeResponseBody(_ body: ByteBuffer) {
-        context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        // Flushed when the upstream read that carried it completes (``flushResponse()``) or at the end.
+        context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
     }
+
+    func flushResponse() { context?.flush() }
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }

@@ -5,7 +5,7 @@ extension HTTPConnectionManagerRuntime {
     /// Routes a request with the current route table: Envoy's 404 (NR) when nothing matches, a
     /// local reply for redirects and direct responses, or a ``ForwardPlan``.
     func resolveRoute(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo) -> RouteResolution {
-        let random = UInt64.random(in: .min ... .max)
+        let random = FastRandom.next()
         let authority = head.headers.first(name: "host") ?? ""
         let request = RouteRequest(method: head.method.rawValue, path: head.uri, authority: authority, headers: head.headers, scheme: connection.scheme, randomValue: random)
         guard let table = routeTable, let match = table.route(for: request) else {
@@ -45,7 +45,7 @@ extension HTTPConnectionManagerRuntime {
             let appendForwardedHost = action.appendXForwardedHost
             let decorator = route.decorator
             var mirrors: [MirrorTarget] = []
-            for policy in action.requestMirrorPolicies where policy.shouldMirror(random: UInt64.random(in: .min ... .max)) {
+            for policy in action.requestMirrorPolicies where policy.shouldMirror(random: FastRandom.next()) {
                 guard let cluster = policy.cluster(for: request) else { continue }
                 let host = policy.hostRewriteLiteral ?? (newAuthority ?? authority)
                 mirrors.append(MirrorTarget(cluster: cluster, authority: policy.disableShadowHostSuffixAppend ? host : Self.shadowAuthority(host)))
@@ -97,6 +97,6 @@ extension RetryPlan {
                 case .overflow: false
                 }
             },
-            backoffFor: { attempt in policy.backoff(attempt: attempt, random: UInt64.random(in: .min ... .max)) })
+            backoffFor: { attempt in policy.backoff(attempt: attempt, random: FastRandom.next()) })
     }
 }

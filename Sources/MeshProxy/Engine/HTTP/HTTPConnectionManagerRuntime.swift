@@ -145,8 +145,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
 
     /// `http://host:port/path?q` → (`host:port`, `/path?q`); nil when not an absolute URI.
     static func splitAbsoluteURI(_ uri: String) -> (authority: String, path: String)? {
-        guard let scheme = uri.range(of: "://") else { return nil }
-        let rest = uri[scheme.upperBound...]
+        guard let schemeEnd = uri.firstRange(of: "://") else { return nil }
+        let rest = uri[schemeEnd.upperBound...]
         let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
         let authority = String(rest[..<end])
         guard !authority.isEmpty else { return nil }
@@ -156,9 +156,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
     }
 
     static func makeRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let a = generator.next() as UInt64
-        let b = generator.next() as UInt64
+        let a = FastRandom.next()
+        let b = FastRandom.next()
         let hex = String(a, radix: 16).leftPadded(16) + String(b, radix: 16).leftPadded(16)
         let chars = Array(hex)
         var out = ""

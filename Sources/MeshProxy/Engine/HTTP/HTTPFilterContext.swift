@@ -48,7 +48,7 @@ public final class HTTPFilterContext {
     public func counter(_ name: String) -> StatCounter { manager.filterCounter(name) }
 
     /// A uniformly random 64-bit value (for percentages).
-    public func randomValue() -> UInt64 { UInt64.random(in: .min ... .max) }
+    public func randomValue() -> UInt64 { FastRandom.next() }
 
     /// Resumes the request after a hook returned ``HTTPFilterStatus/stopIteration``.
     public func continueDecoding() { stream?.continueDecoding(after: self) }

@@ -7,6 +7,8 @@ protocol DownstreamResponder: AnyObject {
     func writeResponseHead(_ head: HTTPResponseHead)
     func writeResponseBody(_ body: ByteBuffer)
     func writeResponseEnd(_ trailers: HTTPHeaders?)
+    /// Sends what was written so far.
+    func flushResponse()
     /// False while the downstream cannot take more bytes.
     var isDownstreamWritable: Bool { get }
     /// Ends the stream abruptly (closes an HTTP/1.1 connection, resets an HTTP/2 stream).
@@ -63,6 +65,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var responseStarted = false
     private var responseStatus: Int?
     private(set) var finished = false
+    private var responseEndWritten = false
     private var bytesSent = 0
     private var bytesReceived = 0
 
@@ -117,7 +120,8 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     /// The downstream went away before the response ended.
     func downstreamClosed() {
-        guard !finished else { return }
+        // An HTTP/2 stream closes as its end is written: that is not a termination.
+        guard !finished, !responseEndWritten else { return }
         responseFlags.insert(.downstreamConnectionTermination)
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
@@ -327,9 +331,11 @@ final class HTTPStream: UpstreamResponseReceiver {
         if requestComplete && pendingBody.isEmpty && !decodingStopped {
             upstreamRequestEnded = true
             connection.sendEnd(pendingTrailers)
-        } else {
+        } else if !retainedBody.isEmpty {
             connection.flush()
         }
+        // Otherwise the head goes out with the first body chunk or the end (one write, not two);
+        // with HTTP/1.1 the end arrives in the same read as a body-less request's head.
     }
 
     // MARK: Upstream response
@@ -355,6 +361,8 @@ final class HTTPStream: UpstreamResponseReceiver {
         encodeHeaders(response, endOfStream: false)
     }
 
+    func upstreamReadComplete() { responder?.flushResponse() }
+
     func upstreamResponseBody(_ body: ByteBuffer) {
         guard !finished, responseStarted else { return }
         var body = body
@@ -372,6 +380,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         upstream = nil
         finishUpstream(failed: false)
+        responseEndWritten = true
         responder?.writeResponseEnd(trailers)
         complete(status: responseStatus ?? 0)
     }
@@ -531,6 +540,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         if requestHead?.method == .HEAD, body != nil {
             responseStarted = true
+            responseEndWritten = true
             responder?.writeResponseHead(head)
             responder?.writeResponseEnd(nil)
             complete(status: Int(head.status.code))
@@ -546,6 +556,7 @@ final class HTTPStream: UpstreamResponseReceiver {
                 bytesSent += body.readableBytes
                 responder?.writeResponseBody(body)
             }
+            responseEndWritten = true
             responder?.writeResponseEnd(nil)
             complete(status: Int(head.status.code))
         }

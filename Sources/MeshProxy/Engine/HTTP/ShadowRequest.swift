@@ -51,6 +51,7 @@ final class ShadowRequest: UpstreamResponseReceiver {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) { status = Int(head.status.code) }
     func upstreamResponseBody(_ body: ByteBuffer) {}
+    func upstreamReadComplete() {}
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         if let connection { pool.release(connection) }

@@ -5,6 +5,8 @@ import NIOHTTP1
 protocol UpstreamResponseReceiver: AnyObject {
     func upstreamResponseHead(_ head: HTTPResponseHead)
     func upstreamResponseBody(_ body: ByteBuffer)
+    /// The upstream read that delivered the last parts is done: a good moment to flush downstream.
+    func upstreamReadComplete()
     func upstreamResponseEnd(_ trailers: HTTPHeaders?)
     /// The connection failed or closed before the response ended.
     func upstreamReset(_ error: any Error)
@@ -126,6 +128,11 @@ final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandl
                 connection.responseEnded(finished)
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection?.receiver?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
