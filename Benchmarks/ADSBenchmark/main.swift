@@ -1,11 +1,11 @@
-// ADS convergence against the real istiod binary: N simulated proxies (XDSClient, SotW or delta)
+// ADS convergence against the real istiod binary: N simulated proxies (SimulatedProxy, SotW or delta)
 // fetch and ACK their configuration, then one VirtualService and one WorkloadEntry are edited on
 // disk and the time until every affected proxy has received and ACKed the new version is measured.
 //
 //   swift build -c release --product ADSBenchmark --product istiod
 //   .build/release/ADSBenchmark [--services 1000] [--proxies 2000] [--mode sotw|delta|both]
 //                               [--istiod .build/release/istiod] [--connections 50]
-//                               [--poll-interval 100] [--timeout 600]
+//                               [--poll-interval 100] [--timeout 600] [--change-timeout 180]
 //
 // Per mode a fresh istiod runs on loopback over a temporary folder with one YAML file per service
 // (MeshTestSupport.SyntheticMesh). Baseline in the same run and istiod: the same kinds of edit with
@@ -50,6 +50,7 @@ struct Options {
             case "--connections": connections = max(1, Int(value(arg)) ?? connections)
             case "--poll-interval": pollInterval = Int(value(arg)) ?? pollInterval
             case "--timeout": timeout = Double(value(arg)) ?? timeout
+            case "--change-timeout": changeTimeout = Double(value(arg)) ?? changeTimeout
             case "--mode":
                 switch value(arg) {
                 case "sotw": modes = [.stateOfTheWorld]
@@ -215,88 +216,63 @@ func shortName(_ typeURL: String) -> String {
 }
 
 /// Per proxy and type: accepted (and so ACKed) updates, their count and time, and the EDS/RDS
-/// names the proxy asked for. Written from the proxies' tasks, read by the phases.
+/// names the proxy asked for. Written from the proxies' tasks, read by the phases. Resources are
+/// held as interned ``HeldSet``s, so a record costs a few pointers, not the configuration.
 final class Recorder: Sendable {
     struct TypeRecord {
         var version: String?
         var count = 0
         var last: Instant?
-        var held: Set<String> = []
-        var wanted: Set<String>?
+        var held: HeldSet?
+        /// The CDS or LDS resources whose dependents this type must hold.
+        var wantedBy: HeldSet?
     }
 
     struct ProxyRecord {
         var types: [String: TypeRecord] = [:]
-
-        /// Initial configuration complete: CDS and LDS accepted, and every EDS/RDS name they led to held.
-        var isComplete: Bool {
-            guard types[EnvoyTypeURL.cluster]?.version != nil, types[EnvoyTypeURL.listener]?.version != nil else { return false }
-            for typeURL in [EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.routeConfiguration] {
-                guard let record = types[typeURL], record.version != nil, let wanted = record.wanted, wanted.isSubset(of: record.held) else { return false }
-            }
-            return true
-        }
-
-        var lastUpdate: Instant? { types.values.compactMap(\.last).max() }
+        var lastUpdate: Instant?
     }
 
+    let catalog: ResourceCatalog
     let state: Mutex<[ProxyRecord]>
+    let failures = Mutex<(count: Int, last: String?)>((0, nil))
 
-    init(count: Int) { state = Mutex(Array(repeating: ProxyRecord(), count: count)) }
+    init(count: Int, catalog: ResourceCatalog) {
+        self.catalog = catalog
+        state = Mutex(Array(repeating: ProxyRecord(), count: count))
+    }
 
-    func accepted(_ proxy: Int, _ update: XDSClientUpdate, at instant: Instant) {
+    func accepted(_ proxy: Int, _ typeURL: String, version: String, held: HeldSet, at instant: Instant) {
         state.withLock {
-            var record = $0[proxy].types[update.typeURL] ?? TypeRecord()
-            record.version = update.version
+            var record = $0[proxy].types[typeURL] ?? TypeRecord()
+            record.version = version
             record.count += 1
             record.last = instant
-            record.held = Set(update.resources.keys)
-            $0[proxy].types[update.typeURL] = record
+            record.held = held
+            $0[proxy].types[typeURL] = record
+            $0[proxy].lastUpdate = instant
         }
     }
 
-    func wanted(_ proxy: Int, _ typeURL: String, _ names: Set<String>) {
-        state.withLock { $0[proxy].types[typeURL, default: TypeRecord()].wanted = names }
+    func wanted(_ proxy: Int, _ typeURL: String, by source: HeldSet) {
+        state.withLock { $0[proxy].types[typeURL, default: TypeRecord()].wantedBy = source }
+    }
+
+    func streamFailed(_ proxy: Int, _ error: any Error) {
+        failures.withLock { $0 = ($0.count + 1, "proxy \(proxy): \(error)") }
+    }
+
+    /// Initial configuration complete: CDS and LDS accepted, and every EDS/RDS name they led to held.
+    func isComplete(_ record: ProxyRecord) -> Bool {
+        guard record.types[EnvoyTypeURL.cluster]?.version != nil, record.types[EnvoyTypeURL.listener]?.version != nil else { return false }
+        for typeURL in [EnvoyTypeURL.clusterLoadAssignment, EnvoyTypeURL.routeConfiguration] {
+            guard let type = record.types[typeURL], type.version != nil, let held = type.held, let wanted = type.wantedBy,
+                  catalog.satisfies(held, wanted) else { return false }
+        }
+        return true
     }
 
     var snapshot: [ProxyRecord] { state.withLock { $0 } }
-}
-
-/// EDS service names of clusters and RDS names of listeners, memoized by the resource's bytes:
-/// most proxies receive identical resources, and decoding 10^7 clusters would load the machine
-/// the benchmark shares with istiod.
-final class NameExtractor: Sendable {
-    private let edsNames = Mutex<[Data: String]>([:])
-    private let routeNames = Mutex<[Data: [String]]>([:])
-
-    func edsName(_ any: Google_Protobuf_Any) -> String? {
-        if let known = edsNames.withLock({ $0[any.value] }) { return known.isEmpty ? nil : known }
-        var name = ""
-        if let cluster = try? Envoy_Config_Cluster_V3_Cluster(unpackingAny: any), case .type(.eds)? = cluster.clusterDiscoveryType {
-            name = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
-        }
-        edsNames.withLock { $0[any.value] = name }
-        return name.isEmpty ? nil : name
-    }
-
-    func routeNames(_ any: Google_Protobuf_Any) -> [String] {
-        if let known = routeNames.withLock({ $0[any.value] }) { return known }
-        var names: [String] = []
-        if let listener = try? Envoy_Config_Listener_V3_Listener(unpackingAny: any) {
-            var chains = listener.filterChains
-            if listener.hasDefaultFilterChain { chains.append(listener.defaultFilterChain) }
-            for chain in chains {
-                for filter in chain.filters {
-                    guard case .typedConfig(let config)? = filter.configType,
-                          let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(unpackingAny: config),
-                          case .rds(let rds)? = manager.routeSpecifier else { continue }
-                    names.append(rds.routeConfigName)
-                }
-            }
-        }
-        routeNames.withLock { $0[any.value] = names }
-        return names
-    }
 }
 
 // MARK: - Simulated proxies
@@ -328,71 +304,32 @@ struct ProxySpec {
     }
 }
 
-/// Runs one proxy: subscribes CDS and LDS wildcard, then EDS and RDS to the names they name, as
-/// Envoy does, and records every accepted update until cancelled.
-func drive(_ xds: XDSClient, slot: Int, recorder: Recorder, names: NameExtractor) async {
-    var streams: [(String, AsyncStream<XDSClientUpdate>)] = []
-    for typeURL in trackedTypes { streams.append((typeURL, await xds.updates(typeURL))) }
-    await xds.subscribe(EnvoyTypeURL.cluster, .wildcard)
-    await xds.subscribe(EnvoyTypeURL.listener, .wildcard)
-    await withTaskGroup(of: Void.self) { group in
-        group.addTask { await xds.run() }
-        for (typeURL, stream) in streams {
-            group.addTask {
-                var subscribed: Set<String>?
-                for await update in stream {
-                    recorder.accepted(slot, update, at: clock.now)
-                    let dependent: Set<String>
-                    let dependentType: String
-                    switch typeURL {
-                    case EnvoyTypeURL.cluster:
-                        dependentType = EnvoyTypeURL.clusterLoadAssignment
-                        dependent = Set(update.resources.values.compactMap { names.edsName($0) })
-                    case EnvoyTypeURL.listener:
-                        dependentType = EnvoyTypeURL.routeConfiguration
-                        dependent = Set(update.resources.values.flatMap { names.routeNames($0) })
-                    default:
-                        continue
-                    }
-                    if dependent != subscribed {
-                        subscribed = dependent
-                        recorder.wanted(slot, dependentType, dependent)
-                        await xds.subscribe(dependentType, .names(dependent))
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// A fleet of proxies sharing `connections` HTTP/2 connections (streams multiplexed).
 final class Fleet {
     let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
     let recorder: Recorder
     let specs: [ProxySpec]
-    var xdsClients: [XDSClient] = []
     var tasks: [Task<Void, Never>] = []
     var connectionTasks: [Task<Void, Never>] = []
 
-    init(port: Int, connections: Int, specs: [ProxySpec]) throws {
+    init(port: Int, connections: Int, specs: [ProxySpec], catalog: ResourceCatalog) throws {
         var config = HTTP2ClientTransport.Posix.Config.defaults
         config.http2.targetWindowSize = 8 * 1024 * 1024
         clients = try (0..<connections).map { _ in
             GRPCClient(transport: try HTTP2ClientTransport.Posix(
                 target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext, config: config))
         }
-        recorder = Recorder(count: specs.count)
+        recorder = Recorder(count: specs.count, catalog: catalog)
         self.specs = specs
     }
 
-    func start(mode: XDSProtocolMode, names: NameExtractor) {
+    func start(mode: XDSProtocolMode) {
         for client in clients { connectionTasks.append(Task { try? await client.runConnections() }) }
         for (slot, spec) in specs.enumerated() {
-            let xds = XDSClient(client: clients[slot % clients.count], node: spec.node, mode: mode,
-                                backoff: .init(initial: .milliseconds(200), maximum: .seconds(5)))
-            xdsClients.append(xds)
-            let recorder = recorder
-            tasks.append(Task { await drive(xds, slot: slot, recorder: recorder, names: names) })
+            let proxy = SimulatedProxy(
+                stub: .init(wrapping: clients[slot % clients.count]), node: spec.node, mode: mode,
+                slot: slot, recorder: recorder, catalog: recorder.catalog)
+            tasks.append(Task { await proxy.run() })
         }
     }
 
@@ -404,12 +341,15 @@ final class Fleet {
         for task in connectionTasks { await task.value }
     }
 
-    /// Waits until `done` holds for the records, polling every 10 ms.
+    /// Waits until `done` holds for the records, polling every 20 ms.
     func wait(timeout: Double, _ what: String, _ done: ([Recorder.ProxyRecord]) -> Bool) async throws {
         let deadline = clock.now + .seconds(timeout)
         while !done(recorder.snapshot) {
-            guard clock.now < deadline else { throw BenchmarkError("timed out after \(Int(timeout)) s waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(10))
+            guard clock.now < deadline else {
+                let failures = recorder.failures.withLock { $0 }
+                throw BenchmarkError("timed out after \(Int(timeout)) s waiting for \(what); \(failures.count) stream failures, last: \(failures.last ?? "none")")
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 
@@ -450,7 +390,8 @@ func percentile(_ sorted: [Duration], _ p: Double) -> Duration {
 
 /// Time from `start` until every proxy holds complete initial configuration.
 func initialFetch(_ fleet: Fleet, start: Instant, timeout: Double) async throws -> Convergence {
-    try await fleet.wait(timeout: timeout, "initial configuration of \(fleet.specs.count) proxies") { records in records.allSatisfy(\.isComplete) }
+    let recorder = fleet.recorder
+    try await fleet.wait(timeout: timeout, "initial configuration of \(fleet.specs.count) proxies") { records in records.allSatisfy(recorder.isComplete) }
     let times = fleet.recorder.snapshot.map { $0.lastUpdate! - start }.sorted()
     var perType: [String: Int] = [:]
     for record in fleet.recorder.snapshot { for (typeURL, r) in record.types where r.count > 0 { perType[typeURL, default: 0] += 1 } }
@@ -463,15 +404,13 @@ func change(
     _ fleet: Fleet, typeURL: String, marker: String, file: URL, timeout: Double, edit: (String) -> String
 ) async throws -> Convergence {
     try await fleet.settle(timeout: timeout)
-    let needle = Data(marker.utf8)
     var expected: [Int: String] = [:]
-    for (slot, xds) in fleet.xdsClients.enumerated() {
-        let resources = await xds.resources(typeURL)
-        if resources.values.contains(where: { $0.value.range(of: needle) != nil }) {
-            expected[slot] = await xds.version(typeURL)
+    let before = fleet.recorder.snapshot
+    for (slot, record) in before.enumerated() {
+        if let type = record.types[typeURL], let held = type.held, fleet.recorder.catalog.contains(held, marker: marker) {
+            expected[slot] = type.version
         }
     }
-    let before = fleet.recorder.snapshot
     let text = try String(contentsOf: file, encoding: .utf8)
     let edited = edit(text)
     precondition(edited != text, "edit of \(file.lastPathComponent) changed nothing")
@@ -541,14 +480,14 @@ func run(mode: XDSProtocolMode, options: Options, mesh: SyntheticMesh) async thr
     let istiod = try Istiod(binary: options.istiod, configDir: configDir, pollInterval: options.pollInterval, log: dir.appendingPathComponent("istiod.log"))
     defer { istiod.stop() }
     try await istiod.waitUntilServing(timeout: .seconds(120))
-    let names = NameExtractor()
+    let catalog = ResourceCatalog()
     let floor = Double(100 + options.pollInterval)
     print("\n== \(label): istiod pid \(istiod.pid), xDS 127.0.0.1:\(istiod.xdsPort), \(mesh.services) services in \(mesh.services + 1) files; after load: RSS \(mib(memory(pid: istiod.pid).current))")
 
     // Baseline: one proxy alone, same kinds of edit.
-    let single = try Fleet(port: istiod.xdsPort, connections: 1, specs: [ProxySpec(index: 0, name: "baseline", mesh: mesh)])
+    let single = try Fleet(port: istiod.xdsPort, connections: 1, specs: [ProxySpec(index: 0, name: "baseline", mesh: mesh)], catalog: catalog)
     var start = clock.now
-    single.start(mode: mode, names: names)
+    single.start(mode: mode)
     let singleInitial = try await initialFetch(single, start: start, timeout: options.timeout)
     let a = 1
     let singleVS = try await change(single, typeURL: EnvoyTypeURL.routeConfiguration, marker: "svc-\(a).\(mesh.namespace(of: a))",
@@ -558,9 +497,9 @@ func run(mode: XDSProtocolMode, options: Options, mesh: SyntheticMesh) async thr
     var heldCounts: [String] = []
     var bytes = 0
     for typeURL in trackedTypes {
-        let resources = await single.xdsClients[0].resources(typeURL)
-        heldCounts.append("\(shortName(typeURL)) \(resources.count)")
-        bytes += resources.values.reduce(0) { $0 + $1.value.count }
+        let held = single.recorder.snapshot[0].types[typeURL]?.held
+        heldCounts.append("\(shortName(typeURL)) \(held?.digests.count ?? 0)")
+        bytes += held?.serializedBytes ?? 0
     }
     let held = heldCounts.joined(separator: ", ")
     await single.stop()
@@ -574,10 +513,10 @@ func run(mode: XDSProtocolMode, options: Options, mesh: SyntheticMesh) async thr
     // N proxies.
     let specs = (0..<options.proxies).map { ProxySpec(index: $0, name: "proxy-\($0)", mesh: mesh) }
     let connections = min(options.connections, options.proxies)
-    let fleet = try Fleet(port: istiod.xdsPort, connections: connections, specs: specs)
+    let fleet = try Fleet(port: istiod.xdsPort, connections: connections, specs: specs, catalog: catalog)
     let cpuBefore = cpuSeconds(pid: istiod.pid)
     start = clock.now
-    fleet.start(mode: mode, names: names)
+    fleet.start(mode: mode)
     let initial = try await initialFetch(fleet, start: start, timeout: options.timeout)
     let cpuInitial = cpuSeconds(pid: istiod.pid) - cpuBefore
     print("\(options.proxies) proxies over \(connections) HTTP/2 connections (\(Int((Double(options.proxies) / Double(connections)).rounded(.up))) ADS streams each):")

@@ -19,10 +19,17 @@ public struct XDSResource: Sendable, Hashable {
     ///   - name: The resource's name.
     ///   - resource: The packed message.
     ///   - version: Its version; by default a hash of its bytes.
+    ///
+    /// The resource is kept as bytes: an `Any` packed from a message (`Google_Protobuf_Any(message:)`)
+    /// serializes that message again each time its bytes are read, which would happen once per
+    /// stream that sends it.
     public init(name: String, resource: Google_Protobuf_Any, version: String? = nil) {
+        var packed = Google_Protobuf_Any()
+        packed.typeURL = resource.typeURL
+        packed.value = resource.value
         self.name = name
-        self.resource = resource
-        self.version = version ?? Self.contentVersion(resource.typeURL, resource.value)
+        self.resource = packed
+        self.version = version ?? Self.contentVersion(packed.typeURL, packed.value)
     }
 
     /// Packs a typed message, serialized deterministically, named by ``XDSResource/name(of:)``

@@ -315,8 +315,10 @@ public actor IstioSnapshotProducer {
         return part
     }
 
+    /// Serializes each resource once (deterministically, so unchanged content keeps its version);
+    /// every stream then sends these bytes as they are.
     private static func pack(_ generated: [GeneratedResource]) -> [XDSResource] {
-        generated.map { XDSResource(name: $0.name, resource: $0.packed) }
+        generated.map { (try? XDSResource($0.message, name: $0.name)) ?? XDSResource(name: $0.name, resource: $0.packed) }
     }
 
     /// `name=version` of every resource, in name order.
