@@ -156,7 +156,7 @@ public final class ProxyServer: Service, Sendable {
                     if existing.configuration != configuration { existing.update(configuration: configuration) }
                     next[name] = existing
                 } else {
-                    next[name] = ClusterRuntime(configuration: configuration, endpoints: resources.endpoints(for: configuration), stats: stats)
+                    next[name] = ClusterRuntime(configuration: configuration, endpoints: resources.endpoints(for: configuration))
                 }
             }
             removed = state.clusters.filter { next[$0.key] == nil }.map(\.value)
@@ -219,19 +219,12 @@ public final class ProxyServer: Service, Sendable {
     var isReady: Bool {
         guard resources.hasReceived(EnvoyTypeURL.cluster), resources.hasReceived(EnvoyTypeURL.listener) else { return false }
         let current = state.current
-        let needed = listeners.withLock { $0 }.count
-        let bindable = resources.listenerCount
-        guard needed >= bindable else { return false }
+        guard listeners.withLock({ $0.count }) >= resources.listenerCount else { return false }
         for name in resources.referencedRouteNames where current.routeTables[name] == nil { return false }
-        for cluster in current.clusters.values where cluster.configuration.edsServiceName != nil && !resources.hasEndpoints(cluster.configuration.edsServiceName!) {
-            return false
+        for cluster in current.clusters.values {
+            if let service = cluster.configuration.edsServiceName, !resources.hasEndpoints(service) { return false }
         }
         return true
-    }
-
-    /// Names and addresses of the listeners being served.
-    var listenerSummaries: [(name: String, address: ListenerAddress)] {
-        listeners.withLock { $0.values.map { ($0.name, $0.address) } }.sorted { $0.name < $1.name }
     }
 }
 

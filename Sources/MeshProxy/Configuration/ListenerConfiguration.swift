@@ -18,7 +18,11 @@ public struct ListenerConfiguration: Sendable {
     /// The listener filters that run before filter-chain matching.
     public var listenerFilters: Set<ListenerFilterKind>
     /// The filter chains in configuration order.
-    public var filterChains: [FilterChainConfiguration]
+    public var filterChains: [FilterChainConfiguration] {
+        didSet { filterChainMatches = filterChains.map(\.match) }
+    }
+    /// Each chain's match, in the same order (kept so per-connection selection does not rebuild it).
+    private(set) var filterChainMatches: [FilterChainMatch] = []
     /// The chain for connections no `filter_chain_match` selects.
     public var defaultFilterChain: FilterChainConfiguration?
     /// `INBOUND`, `OUTBOUND` or unspecified, as the control plane marked it.
@@ -83,20 +87,21 @@ public struct ListenerConfiguration: Sendable {
             chains.append(try FilterChainConfiguration(chain, field: "filter_chains[\(index)]", context: context, registry: httpFilters))
         }
         filterChains = chains
+        filterChainMatches = chains.map(\.match)
         defaultFilterChain = listener.hasDefaultFilterChain
             ? try FilterChainConfiguration(listener.defaultFilterChain, field: "default_filter_chain", context: context, registry: httpFilters)
             : nil
         if chains.isEmpty && defaultFilterChain == nil {
             throw context.error(.invalid, "filter_chains", "a listener needs at least one filter chain")
         }
-        try FilterChainSelector.checkUnique(chains.map(\.match), context: context)
+        try FilterChainSelector.checkUnique(filterChainMatches, context: context)
     }
 
     /// The filter chain for a connection, with Envoy's matching order and specificity rules, or
     /// nil when no chain matches (Envoy closes the connection).
     /// - Parameter connection: What is known about the connection after the listener filters.
     public func filterChain(for connection: FilterChainMatchInput) -> FilterChainConfiguration? {
-        if let index = FilterChainSelector.select(filterChains.map(\.match), connection) { return filterChains[index] }
+        if let index = FilterChainSelector.select(filterChainMatches, connection) { return filterChains[index] }
         return defaultFilterChain
     }
 

@@ -8,22 +8,19 @@ final class ClusterRuntime: Sendable {
     let upstream: UpstreamCluster
     let stats: ClusterTrafficStats
     private let pools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<any UpstreamPool>]>([:])
-    private let configurationBox: NIOLockedValueBox<ClusterConfiguration>
 
-    init(configuration: ClusterConfiguration, endpoints: EndpointSet?, stats: StatsStore) {
+    init(configuration: ClusterConfiguration, endpoints: EndpointSet?) {
         self.name = configuration.name
         self.upstream = UpstreamCluster(configuration: configuration, endpoints: endpoints, random: { FastRandom.next() })
-        self.stats = ClusterTrafficStats(cluster: upstream, store: stats)
-        self.configurationBox = NIOLockedValueBox(configuration)
+        self.stats = ClusterTrafficStats(cluster: upstream)
     }
 
-    var configuration: ClusterConfiguration { configurationBox.withLockedValue { $0 } }
+    var configuration: ClusterConfiguration { upstream.configuration }
 
     var connectTimeout: Duration { configuration.connectTimeout }
 
     /// Applies a changed Cluster resource, keeping hosts, pools and stats.
     func update(configuration: ClusterConfiguration) {
-        configurationBox.withLockedValue { $0 = configuration }
         upstream.update(configuration: configuration)
     }
 

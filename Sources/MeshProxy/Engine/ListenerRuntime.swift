@@ -41,10 +41,9 @@ final class ListenerRuntime: Sendable {
     /// Compiles a listener's chains against the proxy state.
     static func compile(_ configuration: ListenerConfiguration, state: ProxyStateStore, stats: StatsStore, logger: Logger) throws(ProxyConfigurationError) -> Chains {
         func runtime(_ chain: FilterChainConfiguration) throws(ProxyConfigurationError) -> ChainRuntime {
-            let direction = configuration.trafficDirection == .inbound ? "inbound" : "outbound"
             switch chain.terminal {
             case .http(let manager):
-                return .http(try HTTPConnectionManagerRuntime(configuration: manager, state: state, stats: stats, bufferLimit: configuration.perConnectionBufferLimitBytes, direction: direction, logger: logger))
+                return .http(try HTTPConnectionManagerRuntime(configuration: manager, state: state, stats: stats, bufferLimit: configuration.perConnectionBufferLimitBytes, logger: logger))
             case .tcp(let proxy):
                 return .tcp(TCPProxyRuntime(configuration: proxy, state: state, stats: stats, logger: logger))
             }
@@ -100,7 +99,7 @@ final class ListenerRuntime: Sendable {
             sourceAddress: remote?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
             sourcePort: remote?.port ?? 0)
         let runtime: ChainRuntime?
-        if let index = FilterChainSelector.select(current.configuration.filterChains.map(\.match), input) {
+        if let index = FilterChainSelector.select(current.configuration.filterChainMatches, input) {
             runtime = current.runtimes[index]
         } else {
             runtime = current.defaultRuntime

@@ -54,7 +54,7 @@ extension UpstreamCluster {
 struct ClusterTrafficStats: Sendable {
     let stats: UpstreamClusterStats
 
-    init(cluster: UpstreamCluster, store: StatsStore) { stats = cluster.stats }
+    init(cluster: UpstreamCluster) { stats = cluster.stats }
 
     func attemptStarted() { stats.increment(.upstreamRqTotal) }
     func responseReceived(status: Int) { stats.recordResponse(code: status) }

@@ -37,7 +37,7 @@ import Testing
         hcm.httpFilters = [fault, router]
         let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: .standard)
         let stats = StatsStore()
-        let runtime = try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: stats, bufferLimit: 1 << 20, direction: "outbound", logger: Logger(label: "test"))
+        let runtime = try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: stats, bufferLimit: 1 << 20, logger: Logger(label: "test"))
         return (runtime, stats)
     }
 

@@ -19,10 +19,9 @@ final class HTTPConnectionManagerRuntime: Sendable {
     let logger: Logger
     /// Bytes of request body kept for retries (Envoy's connection buffer limit).
     let retryBufferLimit: Int
-    let direction: String
     let statsStore: StatsStore
 
-    init(configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int, direction: String, logger: Logger) throws(ProxyConfigurationError) {
+    init(configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int, logger: Logger) throws(ProxyConfigurationError) {
         self.configuration = configuration
         self.state = state
         self.stats = HTTPManagerStats(store: stats, prefix: configuration.statPrefix)
@@ -33,7 +32,6 @@ final class HTTPConnectionManagerRuntime: Sendable {
             inlineRoutes = nil
         }
         self.retryBufferLimit = bufferLimit
-        self.direction = direction
         self.logger = logger
     }
 

@@ -175,9 +175,8 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     private func decodeBody(_ body: ByteBuffer, endOfStream: Bool) {
         var body = body
-        if let index = bufferingFilterIndex {
+        if bufferingFilterIndex != nil {
             if bufferedBody == nil { bufferedBody = body } else { bufferedBody!.writeImmutableBuffer(body) }
-            _ = index
             return
         }
         for (filter, context) in filters {
@@ -351,7 +350,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         cluster.stats.responseReceived(status: status)
         if let retry = plan?.retry, retry.shouldRetry(status: status, headers: head.headers), canRetry(retry) {
             cluster.stats.retried()
-            abandonUpstream(failedHost: false)
+            abandonUpstream()
             scheduleRetry(retry)
             return
         }
@@ -464,7 +463,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
     }
 
-    private func abandonUpstream(failedHost: Bool) {
+    private func abandonUpstream() {
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
         upstreamHost?.endRequest()
