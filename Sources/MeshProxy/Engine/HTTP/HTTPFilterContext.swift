@@ -37,6 +37,12 @@ public final class HTTPFilterContext {
     /// The downstream peer's address.
     public var downstreamRemoteAddress: SocketAddress? { stream?.connection.remoteAddress }
 
+    /// The local address the downstream connection arrived on.
+    public var downstreamLocalAddress: SocketAddress? { stream?.connection.localAddress }
+
+    /// The downstream TLS session (peer certificate SANs, SNI, ALPN), or nil for plaintext.
+    public var downstreamTLS: DownstreamTLSInfo? { stream?.connection.tls }
+
     /// Flags recorded for this request's logs and metrics.
     public var responseFlags: ResponseFlags {
         get { stream?.responseFlags ?? [] }

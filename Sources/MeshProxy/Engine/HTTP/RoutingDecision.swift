@@ -67,6 +67,8 @@ struct DownstreamConnectionInfo {
     var remoteAddress: SocketAddress?
     var localAddress: SocketAddress?
     var isTLS: Bool
+    /// What the TLS handshake established, when the connection is TLS (set by the TLS layer).
+    var tls: DownstreamTLSInfo? = nil
     /// `http` or `https`.
     var scheme: String { isTLS ? "https" : "http" }
 }
