@@ -443,16 +443,52 @@ func change(
 }
 
 /// Checks istiod's own view (/debug/syncz): every proxy's last sent version ACKed, no NACK.
-func serverSideAcks(_ istiod: Istiod, proxies: Int) async -> String {
-    guard let data = try? await httpGet("http://127.0.0.1:\(istiod.debugPort)/debug/syncz"),
-          let entries = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return "syncz unavailable" }
-    var acked = 0, nacks = 0
-    for entry in entries {
-        let types = entry["types"] as? [String: [String: Any]] ?? [:]
-        if types.values.allSatisfy({ ($0["sent"] as? String) != nil && ($0["sent"] as? String) == ($0["acked"] as? String) }) { acked += 1 }
-        if types.values.contains(where: { $0["lastNack"] as? String != nil }) { nacks += 1 }
+///
+/// The benchmark's proxies record a response when they receive it and ACK it right after, so a
+/// read taken the moment they settle can still find ACKs in flight. The check therefore reads
+/// again (every 2 s, for at most `patience`) until every stream is in sync, and reports the first
+/// read's out-of-sync types and how long it took to reach a clean read.
+func serverSideAcks(_ istiod: Istiod, proxies: Int, patience: Duration = .seconds(120)) async -> String {
+    struct Read {
+        var streams = 0, acked = 0, nacks = 0
+        var unackedByType: [String: Int] = [:]
     }
-    return "istiod /debug/syncz: \(entries.count) streams, \(acked) with every sent version ACKed, \(nacks) with a NACK (expected \(proxies))"
+    func read() async -> Read? {
+        guard let data = try? await httpGet("http://127.0.0.1:\(istiod.debugPort)/debug/syncz"),
+              let entries = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
+        var result = Read(streams: entries.count)
+        for entry in entries {
+            let types = entry["types"] as? [String: [String: Any]] ?? [:]
+            var inSync = true
+            for (typeURL, type) in types {
+                let sent = type["sent"] as? String
+                if sent == nil || sent != type["acked"] as? String {
+                    inSync = false
+                    result.unackedByType[shortName(typeURL), default: 0] += 1
+                }
+            }
+            if inSync { result.acked += 1 }
+            if types.values.contains(where: { $0["lastNack"] as? String != nil }) { result.nacks += 1 }
+        }
+        return result
+    }
+    let start = clock.now
+    guard let first = await read() else { return "syncz unavailable" }
+    var last = first
+    while last.acked < last.streams, clock.now - start < patience {
+        try? await Task.sleep(for: .seconds(2))
+        guard let next = await read() else { break }
+        last = next
+    }
+    func describe(_ r: Read) -> String {
+        let pending = r.unackedByType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return "\(r.streams) streams, \(r.acked) with every sent version ACKed\(pending.isEmpty ? "" : " (awaiting ACK: \(pending))"), \(r.nacks) with a NACK"
+    }
+    if first.acked == first.streams {
+        return "istiod /debug/syncz: \(describe(first)) (expected \(proxies))"
+    }
+    let waited = String(format: "%.1f s", Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) / 1e18)
+    return "istiod /debug/syncz: first read \(describe(first)); after \(waited): \(describe(last)) (expected \(proxies))"
 }
 
 // MARK: - One mode

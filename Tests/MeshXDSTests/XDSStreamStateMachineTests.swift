@@ -229,6 +229,23 @@ import Testing
         #expect(machine.types[EnvoyTypeURL.clusterLoadAssignment]?.known.keys.sorted() == ["c2"])
     }
 
+    @Test func resubscribingAfterAnUnsubscribeResendsAndARepeatedSubscribeSendsNothing() throws {
+        var snapshot = try XDSFixtures.snapshot("v1")
+        try snapshot.set(EnvoyTypeURL.clusterLoadAssignment, version: "v1", messages: [XDSFixtures.endpoints("c1"), XDSFixtures.endpoints("c2")])
+        var machine = DeltaStateMachine()
+        _ = machine.snapshotChanged(snapshot)
+        let first = Self.sends(machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, subscribe: ["c1", "c2"], node: true)))
+        #expect(first.map(\.resourceNames) == [["c1", "c2"]])
+        // An ACK that also repeats a name already subscribed changes nothing.
+        #expect(Self.sends(machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, subscribe: ["c1"], nonce: first[0].nonce))).isEmpty)
+        // Unsubscribing sends nothing (the proxy drops it itself) ...
+        #expect(Self.sends(machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, unsubscribe: ["c1"]))).isEmpty)
+        // ... and subscribing again sends it again, unchanged as it is.
+        let again = Self.sends(machine.receive(Self.request(EnvoyTypeURL.clusterLoadAssignment, subscribe: ["c1"])))
+        #expect(again.map(\.resourceNames) == [["c1"]])
+        #expect(again.map(\.removedNames) == [[]])
+    }
+
     @Test func nackIsReportedAndNotResent() throws {
         var machine = DeltaStateMachine()
         _ = machine.snapshotChanged(try XDSFixtures.snapshot("v1"))

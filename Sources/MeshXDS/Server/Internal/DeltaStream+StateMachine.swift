@@ -21,6 +21,17 @@ struct DeltaStateMachine: XDSStreamStateMachine {
         var ackedVersion = ""
         var responded = false
         var forceResend = false
+        /// Bumped whenever the subscription changes.
+        var subscriptionGeneration = 0
+        /// The snapshot version and subscription generation last found to need nothing sent:
+        /// while both stay the same, the type is not diffed again (every ACK would otherwise
+        /// rescan thousands of resources).
+        var evaluated: Evaluation?
+    }
+
+    struct Evaluation: Hashable {
+        var version: String
+        var generation: Int
     }
 
     private(set) var node: Envoy_Config_Core_V3_Node?
@@ -44,7 +55,8 @@ struct DeltaStateMachine: XDSStreamStateMachine {
             return actions + [.fail(XDSError(code: .invalidRequest, message: "an ADS delta discovery request must name its type_url"))]
         }
         let isFirst = types[typeURL] == nil
-        var state = types[typeURL] ?? TypeState(subscription: .names([]))
+        // Taken out of the dictionary so that mutating `known` does not copy it.
+        var state = types.removeValue(forKey: typeURL) ?? TypeState(subscription: .names([]))
         if isFirst {
             state.known = request.initialResourceVersions
         }
@@ -57,24 +69,31 @@ struct DeltaStateMachine: XDSStreamStateMachine {
                 actions.append(.ack(typeURL: typeURL, version: state.pendingVersion, nonce: pending))
             }
         }
-        let before = state.subscription
+        var grew = false, shrank = false
         if isFirst && request.resourceNamesSubscribe.isEmpty {
             state.subscription.isWildcard = true
         }
         for name in request.resourceNamesSubscribe {
-            if name == "*" { state.subscription.isWildcard = true } else { state.subscription.names.insert(name) }
+            if name == "*" {
+                if !state.subscription.isWildcard { state.subscription.isWildcard = true; grew = true }
+            } else if state.subscription.names.insert(name).inserted {
+                grew = true
+            }
         }
         for name in request.resourceNamesUnsubscribe {
             if name == "*" {
-                state.subscription.isWildcard = false
-            } else {
-                state.subscription.names.remove(name)
+                if state.subscription.isWildcard { state.subscription.isWildcard = false; shrank = true }
+            } else if state.subscription.names.remove(name) != nil {
+                shrank = true
             }
         }
-        // Forget what the proxy no longer subscribes to: it dropped those resources itself.
-        let subscription = state.subscription
-        state.known = state.known.filter { subscription.contains($0.key) }
-        if isFirst || state.subscription != before {
+        if shrank {
+            // Forget what the proxy no longer subscribes to: it dropped those resources itself.
+            let subscription = state.subscription
+            state.known = state.known.filter { subscription.contains($0.key) }
+        }
+        if isFirst || grew || shrank {
+            state.subscriptionGeneration &+= 1
             actions.append(.subscribed(typeURL: typeURL, state.subscription))
         }
         types[typeURL] = state
@@ -98,13 +117,25 @@ struct DeltaStateMachine: XDSStreamStateMachine {
         var actions: [Action] = []
         var blocked = false
         for typeURL in XDSTypeOrder.sorted(types.keys) {
-            var state = types[typeURL]!
             guard let resources = snapshot.resources[typeURL] else { continue }
+            if let evaluated = types[typeURL]!.evaluated, !types[typeURL]!.forceResend,
+               evaluated.version == resources.version, evaluated.generation == types[typeURL]!.subscriptionGeneration {
+                continue
+            }
+            // Taken out of the dictionary so that mutating `known` does not copy it.
+            var state = types.removeValue(forKey: typeURL)!
+            defer { types[typeURL] = state }
             let wanted = resources.sorted { state.subscription.contains($0.name) }
             let changed = wanted.filter { state.forceResend || state.known[$0.name] != $0.version }
-            let wantedNames = Set(wanted.map(\.name))
-            let removed = state.known.keys.filter { !wantedNames.contains($0) }.sorted()
-            guard !changed.isEmpty || !removed.isEmpty || !state.responded else { continue }
+            var removed: [String] = []
+            if state.known.count > wanted.count - changed.count {
+                let wantedNames = Set(wanted.map(\.name))
+                removed = state.known.keys.filter { !wantedNames.contains($0) }.sorted()
+            }
+            guard !changed.isEmpty || !removed.isEmpty || !state.responded else {
+                state.evaluated = Evaluation(version: resources.version, generation: state.subscriptionGeneration)
+                continue
+            }
             if blocked || state.pendingNonce != nil {
                 blocked = true
                 continue
@@ -128,7 +159,7 @@ struct DeltaStateMachine: XDSStreamStateMachine {
             state.pendingVersion = resources.version
             state.responded = true
             state.forceResend = false
-            types[typeURL] = state
+            state.evaluated = Evaluation(version: resources.version, generation: state.subscriptionGeneration)
             actions.append(.send(response, XDSSentResponse(
                 typeURL: typeURL, version: resources.version, nonce: nonce,
                 resourceNames: changed.map(\.name), removedNames: removed
