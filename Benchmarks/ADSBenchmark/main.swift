@@ -453,9 +453,19 @@ func serverSideAcks(_ istiod: Istiod, proxies: Int, patience: Duration = .second
         var streams = 0, acked = 0, nacks = 0
         var unackedByType: [String: Int] = [:]
     }
+    var lastError = ""
     func read() async -> Read? {
-        guard let data = try? await httpGet("http://127.0.0.1:\(istiod.debugPort)/debug/syncz"),
-              let entries = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
+        let data: Data
+        do {
+            data = try await httpGet("http://127.0.0.1:\(istiod.debugPort)/debug/syncz")
+        } catch {
+            lastError = "\(error)"
+            return nil
+        }
+        guard let entries = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+            lastError = "not a JSON array (\(data.count) bytes)"
+            return nil
+        }
         var result = Read(streams: entries.count)
         for entry in entries {
             let types = entry["types"] as? [String: [String: Any]] ?? [:]
@@ -473,7 +483,14 @@ func serverSideAcks(_ istiod: Istiod, proxies: Int, patience: Duration = .second
         return result
     }
     let start = clock.now
-    guard let first = await read() else { return "syncz unavailable" }
+    var firstRead: Read?
+    var attempts = 0
+    while firstRead == nil, attempts < 5 {
+        attempts += 1
+        firstRead = await read()
+        if firstRead == nil { try? await Task.sleep(for: .seconds(2)) }
+    }
+    guard let first = firstRead else { return "syncz unavailable after \(attempts) reads: \(lastError)" }
     var last = first
     while last.acked < last.streams, clock.now - start < patience {
         try? await Task.sleep(for: .seconds(2))
