@@ -5,11 +5,15 @@
 # with the same connections, threads and duration for every target. Prints requests per second,
 # p50/p99 latency and proxy RSS, and the ratios Swift/Envoy and proxy/direct.
 #
-#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2]
+# With --mtls, istiod also runs its CA, every sidecar gets a workload certificate from it, and a
+# second section measures client sidecar -> server sidecar over Istio mutual TLS (STRICT) -> echo,
+# Envoy to Envoy and Swift to Swift.
+#
+#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2] [--mtls]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release
+DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
@@ -17,6 +21,7 @@ while [ $# -gt 0 ]; do
         --threads) THREADS="$2"; shift 2 ;;
         --proxy-workers) WORKERS="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
+        --mtls) MTLS=1; shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -63,11 +68,74 @@ spec:
   - {port: {number: $PORT, protocol: HTTP, name: http}, bind: $SWIFT_IP, captureMode: NONE, hosts: ["./*"]}
 YAML
 
+# --mtls: a server sidecar of each kind in front of its own echo (same address, as in a pod), STRICT.
+ENVOY_SERVER_IP=127.0.0.64; SWIFT_SERVER_IP=127.0.0.65; INBOUND=15090; SECURE=127.0.0.1:15712
+if [ -n "$MTLS" ]; then
+    for kind in envoy swift; do
+        if [ $kind = envoy ]; then ip=$ENVOY_SERVER_IP; else ip=$SWIFT_SERVER_IP; fi
+        cat >> "$WORK/mesh.yaml" <<YAML
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo-$kind, namespace: bench}
+spec:
+  hosts: [echo-$kind.bench.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: $PORT, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: server-$kind}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: server-$kind, namespace: bench}
+spec:
+  address: $ip
+  serviceAccount: server
+  ports: {http: $INBOUND}
+  labels: {app: server-$kind, security.istio.io/tlsMode: istio}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: server-$kind, namespace: bench}
+spec:
+  workloadSelector: {labels: {app: server-$kind}}
+  ingress:
+  - {port: {number: $INBOUND, protocol: HTTP, name: http}, bind: $ip, captureMode: NONE, defaultEndpoint: "0.0.0.0:18080"}
+YAML
+    done
+    cat >> "$WORK/mesh.yaml" <<YAML
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: bench}
+spec:
+  mtls: {mode: STRICT}
+YAML
+    mkdir -p "$WORK/ca"
+    TOKEN="bench-$RANDOM$RANDOM"
+    echo "$TOKEN spiffe://cluster.local/ns/bench/sa/*" > "$WORK/ca/tokens"
+    echo "$TOKEN" > "$WORK/ca/token"
+    ISTIOD_CA=(--ca-dir "$WORK/ca/cacerts" --secure-address "$SECURE" --bootstrap-token-file "$WORK/ca/tokens")
+    AGENT_CA=(--xds "$SECURE" --ca "$SECURE" --root-cert "$WORK/ca/cacerts/root-cert.pem" --token-file "$WORK/ca/token")
+else
+    ISTIOD_CA=(); AGENT_CA=()
+fi
+
 "$BIN/echo-server" --address "$ECHO:18080" --name echo > "$WORK/echo.log" 2>&1 & PIDS+=($!)
-"$BIN/istiod" --config-dir "$WORK" --xds-address "$XDS" --debug-address 127.0.0.1:15714 --log-level warning > "$WORK/istiod.log" 2>&1 & PIDS+=($!)
+"$BIN/istiod" --config-dir "$WORK" --xds-address "$XDS" --debug-address 127.0.0.1:15714 --log-level warning "${ISTIOD_CA[@]}" > "$WORK/istiod.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 1 60); do
+    if [ -z "$MTLS" ] || [ -s "$WORK/ca/cacerts/root-cert.pem" ]; then break; fi
+    sleep 0.5
+done
 sleep 1
-"$BIN/sidecar" --proxy envoy --envoy-bin "$ENVOY_BIN" --ip "$ENVOY_IP" --namespace bench --labels app=envoy-client --xds "$XDS" --concurrency "$WORKERS" --log-level warning > "$WORK/envoy.log" 2>&1 & ENVOY_AGENT=$!; PIDS+=($ENVOY_AGENT)
-"$BIN/sidecar" --proxy swift --ip "$SWIFT_IP" --namespace bench --labels app=swift-client --xds "$XDS" --concurrency "$WORKERS" --log-level warning > "$WORK/swift.log" 2>&1 & SWIFT_AGENT=$!; PIDS+=($SWIFT_AGENT)
+"$BIN/sidecar" --proxy envoy --envoy-bin "$ENVOY_BIN" --ip "$ENVOY_IP" --namespace bench --labels app=envoy-client --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/envoy.log" 2>&1 & ENVOY_AGENT=$!; PIDS+=($ENVOY_AGENT)
+"$BIN/sidecar" --proxy swift --ip "$SWIFT_IP" --namespace bench --labels app=swift-client --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/swift.log" 2>&1 & SWIFT_AGENT=$!; PIDS+=($SWIFT_AGENT)
+if [ -n "$MTLS" ]; then
+    "$BIN/echo-server" --address "$ENVOY_SERVER_IP:18080" --name echo-envoy > "$WORK/echo-envoy.log" 2>&1 & PIDS+=($!)
+    "$BIN/echo-server" --address "$SWIFT_SERVER_IP:18080" --name echo-swift > "$WORK/echo-swift.log" 2>&1 & PIDS+=($!)
+    "$BIN/sidecar" --proxy envoy --envoy-bin "$ENVOY_BIN" --ip "$ENVOY_SERVER_IP" --namespace bench --labels app=server-envoy,security.istio.io/tlsMode=istio --service-account server "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/envoy-server.log" 2>&1 & ENVOY_SERVER_AGENT=$!; PIDS+=($ENVOY_SERVER_AGENT)
+    "$BIN/sidecar" --proxy swift --ip "$SWIFT_SERVER_IP" --namespace bench --labels app=server-swift,security.istio.io/tlsMode=istio --service-account server "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/swift-server.log" 2>&1 & SWIFT_SERVER_AGENT=$!; PIDS+=($SWIFT_SERVER_AGENT)
+fi
 
 for ip in $ENVOY_IP $SWIFT_IP; do
     for _ in $(seq 1 120); do
@@ -119,18 +187,52 @@ else
     echo "== HTTP/2: h2load not installed (apt-get install nghttp2-client); skipped"
 fi
 
+if [ -n "$MTLS" ]; then
+    for pair in "envoy $ENVOY_IP" "swift $SWIFT_IP"; do
+        set -- $pair
+        for _ in $(seq 1 120); do
+            if curl -sf -H "host: echo-$1.bench.svc.cluster.local" "http://$2:$PORT/" >/dev/null 2>&1; then break; fi
+            sleep 0.5
+        done
+        curl -sf -H "host: echo-$1.bench.svc.cluster.local" "http://$2:$PORT/" >/dev/null || { echo "mTLS pair $1 never served traffic"; tail -n 20 "$WORK"/*.log; exit 1; }
+    done
+    echo "== mutual TLS: client sidecar -> server sidecar (STRICT) -> echo, HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s)"
+    run_wrk_host() {  # name url host
+        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: $3" "$2" > "$WORK/wrk-$1.txt"
+        python3 - "$1" "$WORK/wrk-$1.txt" <<'PY'
+import re, sys
+name, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(\w+)", v).groups(); n = float(n)
+    return n * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {errors.group(1) if errors else 0}")
+PY
+    }
+    {
+        run_wrk_host mtls-envoy "http://$ENVOY_IP:$PORT/" echo-envoy.bench.svc.cluster.local
+        ENVOY_SERVER_PID=$(pgrep -P "$ENVOY_SERVER_AGENT" envoy | head -1)
+        echo "rss-mtls-envoy $(( $(rss "$ENVOY_PID") + $(rss "$ENVOY_SERVER_PID") )) $(( $(hwm "$ENVOY_PID") + $(hwm "$ENVOY_SERVER_PID") ))"
+        run_wrk_host mtls-swift "http://$SWIFT_IP:$PORT/" echo-swift.bench.svc.cluster.local
+        echo "rss-mtls-swift $(( $(rss "$SWIFT_AGENT") + $(rss "$SWIFT_SERVER_AGENT") )) $(( $(hwm "$SWIFT_AGENT") + $(hwm "$SWIFT_SERVER_AGENT") ))"
+    } | tee -a "$WORK/results.txt"
+fi
+
 python3 - "$WORK/results.txt" <<'PY'
 import sys
 rows = {}
 for line in open(sys.argv[1]):
     parts = line.split()
-    if parts and parts[0] in ("direct", "envoy", "swift"):
+    if parts and parts[0] in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
         rows[parts[0]] = dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4])
     elif parts and parts[0].startswith("rss-"):
         rows[parts[0]] = dict(rss=int(parts[1]), hwm=int(parts[2]))
 print("\n| target | req/s | p50 ms | p99 ms | non-2xx | RSS MiB (peak) |")
 print("| --- | --- | --- | --- | --- | --- |")
-for name in ("direct", "envoy", "swift"):
+for name in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
     r = rows.get(name)
     if not r: continue
     mem = rows.get("rss-" + name)
@@ -144,4 +246,10 @@ if "envoy" in rows and "swift" in rows:
     if "direct" in rows:
         d = rows["direct"]
         print(f"        envoy/direct req/s = {e['rps']/d['rps']:.2f}x, swift/direct req/s = {s['rps']/d['rps']:.2f}x")
+if "mtls-envoy" in rows and "mtls-swift" in rows:
+    e, s = rows["mtls-envoy"], rows["mtls-swift"]
+    print(f"mTLS ratios (two sidecars each): swift/envoy req/s = {s['rps']/e['rps']:.2f}x, p99 swift/envoy = {s['p99']/e['p99']:.2f}x", end="")
+    if "rss-mtls-envoy" in rows and "rss-mtls-swift" in rows:
+        print(f", RSS swift/envoy = {rows['rss-mtls-swift']['rss']/rows['rss-mtls-envoy']['rss']:.2f}x", end="")
+    print()
 PY
