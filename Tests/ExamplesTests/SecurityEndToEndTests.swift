@@ -2,9 +2,10 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// AuthorizationPolicy and RequestAuthentication enforced by a real Envoy: istiod translates
-/// them, `sidecar --proxy envoy` runs Envoy with a Sidecar `ingress` listener (captureMode NONE)
-/// in front of an echo-server, and requests go straight to that listener.
+/// AuthorizationPolicy and RequestAuthentication enforced by each data plane: istiod translates
+/// them, the sidecar runs Envoy (`--proxy envoy`) or the Swift proxy (`--proxy swift`) with a
+/// Sidecar `ingress` listener (captureMode NONE) in front of an echo-server, and requests go
+/// straight to that listener. The same test body runs against both proxies.
 ///
 /// Tokens are RS256 JWTs signed in the test with `openssl` (key generated per run); the public
 /// key is inlined in the RequestAuthentication as a JWKS.
@@ -127,8 +128,9 @@ import Testing
         """
     }
 
-    @Test func authorizationAndJWTAreEnforcedByEnvoy() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func authorizationAndJWTAreEnforced(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
         defer { mesh.stop() }
         let key = try SigningKey.make()
         defer { key.remove() }
@@ -184,7 +186,7 @@ import Testing
             Case(name: "GET /claims no token", path: "/claims/x", status: 403, body: "RBAC: access denied"),
         ]
         let repeats = 3
-        print("SecurityEndToEndTests: expected vs observed status over \(repeats) requests each")
+        print("SecurityEndToEndTests (\(dataPlane)): expected vs observed status over \(repeats) requests each")
         for item in cases {
             var observed: [Int: Int] = [:]
             var last = LoopbackMesh.Response(status: -1, headers: [], body: "")
@@ -203,7 +205,7 @@ import Testing
         #expect(withClaim.echoHeaders["x-jwt-sub"] == "alice", "\(withClaim.echoHeaders)")
         let rbacDenied = await mesh.stat(proxy, "http.inbound_\(proxyIP)_\(port).rbac.denied")
         let jwtDenied = await mesh.stat(proxy, "http.inbound_\(proxyIP)_\(port).jwt_authn.denied")
-        print("  Envoy counters: rbac.denied=\(rbacDenied.map(String.init) ?? "n/a") jwt_authn.denied=\(jwtDenied.map(String.init) ?? "n/a")")
+        print("  \(dataPlane) counters: rbac.denied=\(rbacDenied.map(String.init) ?? "n/a") jwt_authn.denied=\(jwtDenied.map(String.init) ?? "n/a")")
         #expect((rbacDenied ?? 0) > 0)
     }
 }
