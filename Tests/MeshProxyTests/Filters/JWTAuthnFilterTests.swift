@@ -124,7 +124,7 @@ import Testing
             #expect(response.status == status, "\(name): \(response.body)")
             if status != 200 {
                 #expect(response.body == body, "\(name)")
-                #expect(response.headers.first(name: "www-authenticate") == #"Bearer realm="http://app.local/path", error="invalid_token""#, "\(name)")
+                #expect(response.headers.first(name: "www-authenticate") == #"Bearer realm="http://app.local/path?q=1", error="invalid_token""#, "\(name)")
             }
         }
         // No token at all passes (allow_missing) and leaves no metadata.

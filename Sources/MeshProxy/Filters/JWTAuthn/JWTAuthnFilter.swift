@@ -20,7 +20,7 @@ public import SwiftProtobuf
 /// `payload_in_metadata` (space-delimited claims split into lists), its claims to
 /// `claim_to_headers`, its payload (base64url) to `forward_payload_header`; without `forward`
 /// the token is removed from its header. A failing request gets a 401 (403 for an audience
-/// mismatch) with the status as body and `www-authenticate: Bearer realm="<url>"` (plus
+/// mismatch) with the status as body and `www-authenticate: Bearer realm="<request url>"` (plus
 /// `, error="invalid_token"` unless the token is missing), and counts
 /// `http.<stat_prefix>.jwt_authn.denied` (`allowed` otherwise).
 ///
@@ -318,7 +318,8 @@ final class JWTAuthnFilter: HTTPFilter {
         if !verification.metadata.fields.isEmpty { context.setDynamicMetadata(namespace: JWTAuthnFilterFactory.metadataNamespace, verification.metadata) }
         guard status == .ok else {
             context.counter(stats + "denied").increment()
-            let uri = "\(context.downstreamScheme)://\(head.headers.first(name: "host") ?? "")\(ASCII.pathWithoutQuery(head.uri))"
+            // Envoy's original URI: scheme, host and the path with its query.
+            let uri = "\(context.downstreamScheme)://\(head.headers.first(name: "host") ?? "")\(head.uri)"
             var challenge = "Bearer realm=\"\(uri)\""
             if status != .missing { challenge += ", error=\"invalid_token\"" }
             var headers = HTTPHeaders()
