@@ -37,6 +37,8 @@ public final class ProxyServer: Service, Sendable {
         public var workerThreads: Int
         /// The HTTP filters HTTP connection managers may use.
         public var httpFilters: HTTPFilterRegistry
+        /// The network filters listener chains may use before their terminal filter.
+        public var networkFilters: NetworkFilterRegistry = .standard
 
         /// - Parameters: see the properties.
         public init(node: Envoy_Config_Core_V3_Node, xdsHost: String, xdsPort: Int, xdsTransportSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
@@ -98,9 +100,10 @@ public final class ProxyServer: Service, Sendable {
         let grpc = GRPCClient(transport: transport)
         let resources = self.resources
         let registry = configuration.httpFilters
+        let networkRegistry = configuration.networkFilters
         let xds = XDSClient(client: grpc, node: configuration.node, mode: configuration.xdsMode,
                             backoff: .init(initial: .milliseconds(200), maximum: .seconds(10)),
-                            validate: { typeURL, items in try resources.validate(typeURL: typeURL, items: items, registry: registry) })
+                            validate: { typeURL, items in try resources.validate(typeURL: typeURL, items: items, registry: registry, networkRegistry: networkRegistry) })
         await xds.subscribe(EnvoyTypeURL.cluster, .wildcard)
         await xds.subscribe(EnvoyTypeURL.listener, .wildcard)
 
@@ -137,7 +140,7 @@ public final class ProxyServer: Service, Sendable {
 
     private func follow(_ typeURL: String, xds: XDSClient, group: any EventLoopGroup) async {
         for await update in await xds.updates(typeURL) {
-            guard let compiled = resources.accepted(typeURL: typeURL, version: update.version, resources: update.resources, registry: configuration.httpFilters) else { continue }
+            guard let compiled = resources.accepted(typeURL: typeURL, version: update.version, resources: update.resources, registry: configuration.httpFilters, networkRegistry: configuration.networkFilters) else { continue }
             switch compiled {
             case .clusters(let clusters): await apply(clusters: clusters, xds: xds)
             case .endpoints(let endpoints): apply(endpoints: endpoints)

@@ -2,9 +2,10 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// AuthorizationPolicy and RequestAuthentication enforced by a real Envoy: istiod translates
-/// them, `sidecar --proxy envoy` runs Envoy with a Sidecar `ingress` listener (captureMode NONE)
-/// in front of an echo-server, and requests go straight to that listener.
+/// AuthorizationPolicy and RequestAuthentication enforced by each data plane: istiod translates
+/// them, the sidecar runs Envoy (`--proxy envoy`) or the Swift proxy (`--proxy swift`) with a
+/// Sidecar `ingress` listener (captureMode NONE) in front of an echo-server, and requests go
+/// straight to that listener. The same test body runs against both proxies.
 ///
 /// Tokens are RS256 JWTs signed in the test with `openssl` (key generated per run); the public
 /// key is inlined in the RequestAuthentication as a JWKS.
@@ -127,8 +128,9 @@ import Testing
         """
     }
 
-    @Test func authorizationAndJWTAreEnforcedByEnvoy() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func authorizationAndJWTAreEnforced(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
         defer { mesh.stop() }
         let key = try SigningKey.make()
         defer { key.remove() }
@@ -184,7 +186,7 @@ import Testing
             Case(name: "GET /claims no token", path: "/claims/x", status: 403, body: "RBAC: access denied"),
         ]
         let repeats = 3
-        print("SecurityEndToEndTests: expected vs observed status over \(repeats) requests each")
+        print("SecurityEndToEndTests (\(dataPlane)): expected vs observed status over \(repeats) requests each")
         for item in cases {
             var observed: [Int: Int] = [:]
             var last = LoopbackMesh.Response(status: -1, headers: [], body: "")
@@ -198,12 +200,71 @@ import Testing
             if let body = item.body { #expect(last.body.contains(body), "\(item.name): body \(last.body)") }
             if item.status == 200 { #expect(last.echoName == "httpbin", "\(item.name): \(last)") }
         }
+        // The challenge names the request URL (query included), as Envoy builds it.
+        let challenge = await send("/jwt/x?debug=1", headers: bearer(forged))
+        #expect(challenge.header("www-authenticate") == #"Bearer realm="http://httpbin.foo/jwt/x?debug=1", error="invalid_token""#, "\(challenge)")
         // jwt_authn copied the verified subject into a header for the application.
         let withClaim = await send("/jwt/x", headers: bearer(alice))
         #expect(withClaim.echoHeaders["x-jwt-sub"] == "alice", "\(withClaim.echoHeaders)")
         let rbacDenied = await mesh.stat(proxy, "http.inbound_\(proxyIP)_\(port).rbac.denied")
         let jwtDenied = await mesh.stat(proxy, "http.inbound_\(proxyIP)_\(port).jwt_authn.denied")
-        print("  Envoy counters: rbac.denied=\(rbacDenied.map(String.init) ?? "n/a") jwt_authn.denied=\(jwtDenied.map(String.init) ?? "n/a")")
+        print("  \(dataPlane) counters: rbac.denied=\(rbacDenied.map(String.init) ?? "n/a") jwt_authn.denied=\(jwtDenied.map(String.init) ?? "n/a")")
         #expect((rbacDenied ?? 0) > 0)
+    }
+
+    /// AuthorizationPolicy on TCP ports: istiod puts the network RBAC filter before `tcp_proxy`;
+    /// a DENY rule for one port closes its connections on their first bytes, the other port passes.
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func tcpAuthorizationIsEnforced(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        defer { mesh.stop() }
+        let proxyIP = LoopbackAddresses.next()
+        let app = try await mesh.startEcho("tcpapp", ip: proxyIP)
+        let open = try LoopbackNetwork.freePort(on: proxyIP)
+        let closed = try LoopbackNetwork.freePort(on: proxyIP)
+        try mesh.write("tcp.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: tcpapp, namespace: foo}
+            spec:
+              workloadSelector: {labels: {app: tcpapp}}
+              ingress:
+              - {port: {number: \(open), protocol: TCP, name: tcp-open}, bind: \(proxyIP), captureMode: NONE, defaultEndpoint: "0.0.0.0:\(app.port)"}
+              - {port: {number: \(closed), protocol: TCP, name: tcp-closed}, bind: \(proxyIP), captureMode: NONE, defaultEndpoint: "0.0.0.0:\(app.port)"}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-closed, namespace: foo}
+            spec:
+              selector: {matchLabels: {app: tcpapp}}
+              action: DENY
+              rules:
+              - to: [{operation: {ports: ["\(closed)"]}}]
+            """)
+        let proxy = try await mesh.startProxy(namespace: "foo", labels: ["app": "tcpapp"], serviceAccount: "tcpapp", ip: proxyIP)
+        let ready = await mesh.waitUntilReady(proxy)
+        try #require(ready, "\(mesh.diagnostics)")
+        func send(_ port: Int) async -> LoopbackMesh.Response {
+            await LoopbackMesh.request(host: proxyIP, port: port, path: "/tcp", authority: "tcpapp.foo", timeout: .seconds(5))
+        }
+        var last = LoopbackMesh.Response(status: -1, headers: [], body: "")
+        let live = await LoopbackMesh.eventually {
+            last = await send(open)
+            return last.status == 200
+        }
+        try #require(live, "\(last)\n\(mesh.diagnostics)")
+        var openStatuses: [Int] = [], closedStatuses: [Int] = []
+        for _ in 0..<3 {
+            let allowed = await send(open)
+            openStatuses.append(allowed.status)
+            #expect(allowed.echoName == "tcpapp", "\(allowed)")
+            closedStatuses.append(await send(closed).status)
+        }
+        print("SecurityEndToEndTests TCP (\(dataPlane)): open port \(openStatuses), denied port \(closedStatuses) (-1 = closed without a response)")
+        #expect(openStatuses == [200, 200, 200])
+        #expect(closedStatuses == [-1, -1, -1])
+        let denied = await mesh.stat(proxy, "tcp.rbac.denied")
+        print("  \(dataPlane) counters: tcp.rbac.denied=\(denied.map(String.init) ?? "n/a")")
+        #expect((denied ?? 0) >= 3)
     }
 }

@@ -41,7 +41,7 @@ import Testing
     static let unsupportedFilter = """
         apiVersion: networking.istio.io/v1alpha3
         kind: EnvoyFilter
-        metadata: {name: add-rbac, namespace: shop}
+        metadata: {name: add-ext-authz, namespace: shop}
         spec:
           workloadSelector: {labels: {app: client}}
           configPatches:
@@ -56,8 +56,11 @@ import Testing
             patch:
               operation: INSERT_BEFORE
               value:
-                name: envoy.filters.http.rbac
-                typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC}
+                name: envoy.filters.http.ext_authz
+                typed_config:
+                  "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+                  type_url: type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+                  value: {}
         """
 
     /// curl with HTTP/2 prior knowledge; returns (status, HTTP version, body).

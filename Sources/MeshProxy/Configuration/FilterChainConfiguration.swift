@@ -22,7 +22,8 @@ public struct FilterChainConfiguration: Sendable {
         case tcp(TCPProxyConfiguration)
     }
 
-    init(_ chain: Envoy_Config_Listener_V3_FilterChain, field: String, context: ConfigurationContext, registry: HTTPFilterRegistry) throws(ProxyConfigurationError) {
+    init(_ chain: Envoy_Config_Listener_V3_FilterChain, field: String, context: ConfigurationContext, registry: HTTPFilterRegistry,
+         networkRegistry: NetworkFilterRegistry = .standard) throws(ProxyConfigurationError) {
         name = chain.name
         match = try FilterChainMatch(chain.filterChainMatch, field: "\(field).filter_chain_match", context: context)
         if chain.hasTransportSocket {
@@ -41,7 +42,7 @@ public struct FilterChainConfiguration: Sendable {
         }
         var before: [NetworkFilterConfiguration] = []
         for (index, filter) in chain.filters.dropLast().enumerated() {
-            before.append(try NetworkFilterConfiguration(filter, field: "\(field).filters[\(index)]", context: context))
+            before.append(try NetworkFilterConfiguration(filter, field: "\(field).filters[\(index)]", context: context, registry: networkRegistry))
         }
         networkFilters = before
         let lastField = "\(field).filters[\(chain.filters.count - 1)]"
@@ -70,11 +71,23 @@ public struct NetworkFilterConfiguration: Sendable {
     public var name: String
     /// Its typed configuration.
     public var typedConfig: Google_Protobuf_Any
+    /// The factory that validated the configuration and makes the filter for each connection.
+    public var factory: any NetworkFilterFactory
 
-    init(_ filter: Envoy_Config_Listener_V3_Filter, field: String, context: ConfigurationContext) throws(ProxyConfigurationError) {
+    init(_ filter: Envoy_Config_Listener_V3_Filter, field: String, context: ConfigurationContext, registry: NetworkFilterRegistry) throws(ProxyConfigurationError) {
         name = filter.name
         typedConfig = filter.typedConfig
-        throw context.error(.unsupported, "\(field).typed_config", "network filter \"\(filter.name)\" (\(filter.typedConfig.typeURL)) is not supported before the terminal filter yet")
+        guard case .typedConfig? = filter.configType else {
+            throw context.error(.unsupported, "\(field).config_discovery", "network filter \"\(filter.name)\" needs ECDS, which is not supported")
+        }
+        guard let type = registry.factory(for: filter.typedConfig) else {
+            throw context.error(.unsupported, "\(field).typed_config", "network filter \"\(filter.name)\" (\(filter.typedConfig.typeURL)) is not supported by the Swift proxy before the terminal filter")
+        }
+        do {
+            factory = try type.init(config: filter.typedConfig)
+        } catch {
+            throw context.error(.invalid, "\(field).typed_config", "\(error)")
+        }
     }
 }
 

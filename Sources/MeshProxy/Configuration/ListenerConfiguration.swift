@@ -46,8 +46,10 @@ public struct ListenerConfiguration: Sendable {
     /// - Parameters:
     ///   - listener: The Envoy resource.
     ///   - httpFilters: The HTTP filters its connection managers may use.
+    ///   - networkFilters: The network filters its chains may use before the terminal filter.
     /// - Throws: ``ProxyConfigurationError`` naming the field the proxy cannot honour.
-    public init(_ listener: Envoy_Config_Listener_V3_Listener, httpFilters: HTTPFilterRegistry = .standard) throws(ProxyConfigurationError) {
+    public init(_ listener: Envoy_Config_Listener_V3_Listener, httpFilters: HTTPFilterRegistry = .standard,
+                networkFilters: NetworkFilterRegistry = .standard) throws(ProxyConfigurationError) {
         let context = ConfigurationContext(resourceType: "Listener", resourceName: listener.name)
         guard !listener.name.isEmpty else { throw context.error(.invalid, "name", "a listener needs a name") }
         name = listener.name
@@ -84,12 +86,12 @@ public struct ListenerConfiguration: Sendable {
         listenerFilters = filters
         var chains: [FilterChainConfiguration] = []
         for (index, chain) in listener.filterChains.enumerated() {
-            chains.append(try FilterChainConfiguration(chain, field: "filter_chains[\(index)]", context: context, registry: httpFilters))
+            chains.append(try FilterChainConfiguration(chain, field: "filter_chains[\(index)]", context: context, registry: httpFilters, networkRegistry: networkFilters))
         }
         filterChains = chains
         filterChainMatches = chains.map(\.match)
         defaultFilterChain = listener.hasDefaultFilterChain
-            ? try FilterChainConfiguration(listener.defaultFilterChain, field: "default_filter_chain", context: context, registry: httpFilters)
+            ? try FilterChainConfiguration(listener.defaultFilterChain, field: "default_filter_chain", context: context, registry: httpFilters, networkRegistry: networkFilters)
             : nil
         if chains.isEmpty && defaultFilterChain == nil {
             throw context.error(.invalid, "filter_chains", "a listener needs at least one filter chain")

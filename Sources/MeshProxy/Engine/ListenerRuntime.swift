@@ -28,6 +28,8 @@ final class ListenerRuntime: Sendable {
     private let channel: NIOLockedValueBox<(any Channel)?>
     let stats: ListenerStats
     private let logger: Logger
+    /// The root stats scope network filters count in (`tcp.rbac.denied`).
+    private let statsStore: StatsStore
 
     init(chains: Chains, stats: StatsStore, logger: Logger) {
         self.name = chains.configuration.name
@@ -35,6 +37,7 @@ final class ListenerRuntime: Sendable {
         self.chains = NIOLockedValueBox(chains)
         self.channel = NIOLockedValueBox(nil)
         self.stats = ListenerStats(store: stats, address: chains.configuration.address)
+        self.statsStore = stats
         self.logger = logger
     }
 
@@ -99,7 +102,8 @@ final class ListenerRuntime: Sendable {
             sourceAddress: remote?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
             sourcePort: remote?.port ?? 0)
         let runtime: ChainRuntime?
-        if let index = FilterChainSelector.select(current.configuration.filterChainMatches, input) {
+        let selected = FilterChainSelector.select(current.configuration.filterChainMatches, input)
+        if let index = selected {
             runtime = current.runtimes[index]
         } else {
             runtime = current.defaultRuntime
@@ -110,6 +114,11 @@ final class ListenerRuntime: Sendable {
             return
         }
         let sync = channel.pipeline.syncOperations
+        // Network filters (RBAC ...) sit between the transport and the terminal filter.
+        let chain = selected.map { current.configuration.filterChains[$0] } ?? current.configuration.defaultFilterChain
+        if let networkFilters = chain?.networkFilters, !networkFilters.isEmpty {
+            try sync.addHandler(NetworkFilterChainHandler(entries: networkFilters.map { .init(name: $0.name, factory: $0.factory) }, stats: statsStore))
+        }
         switch runtime {
         case .http(let manager):
             switch manager.configuration.codec {

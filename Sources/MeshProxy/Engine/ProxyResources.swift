@@ -43,7 +43,7 @@ final class ProxyResources: Sendable {
     private let state = Mutex<State>(State())
 
     /// Compiles every resource of a response; throws the first problem (the client NACKs it).
-    func validate(typeURL: String, items: [String: Google_Protobuf_Any], registry: HTTPFilterRegistry) throws {
+    func validate(typeURL: String, items: [String: Google_Protobuf_Any], registry: HTTPFilterRegistry, networkRegistry: NetworkFilterRegistry = .standard) throws {
         var compiled: [String: Cached] = [:]
         for (name, any) in items.sorted(by: { $0.key < $1.key }) {
             let bytes = [UInt8](any.value)
@@ -51,14 +51,14 @@ final class ProxyResources: Sendable {
                 compiled[name] = cached
                 continue
             }
-            compiled[name] = Cached(bytes: bytes, item: try Self.compile(typeURL: typeURL, name: name, any: any, registry: registry))
+            compiled[name] = Cached(bytes: bytes, item: try Self.compile(typeURL: typeURL, name: name, any: any, registry: registry, networkRegistry: networkRegistry))
         }
         state.withLock { state in
             for (name, cached) in compiled { state.cache[typeURL, default: [:]][name] = cached }
         }
     }
 
-    private static func compile(typeURL: String, name: String, any: Google_Protobuf_Any, registry: HTTPFilterRegistry) throws -> Item {
+    private static func compile(typeURL: String, name: String, any: Google_Protobuf_Any, registry: HTTPFilterRegistry, networkRegistry: NetworkFilterRegistry) throws -> Item {
         func decodeFailure(_ kind: String, _ error: any Error) -> ProxyConfigurationError {
             ProxyConfigurationError(.invalid, resourceType: kind, resourceName: name, field: "", "cannot decode: \(error)")
         }
@@ -74,7 +74,7 @@ final class ProxyResources: Sendable {
         case EnvoyTypeURL.listener:
             let listener: Envoy_Config_Listener_V3_Listener
             do { listener = try .init(unpackingAny: any) } catch { throw decodeFailure("Listener", error) }
-            let configuration = try ListenerConfiguration(listener, httpFilters: registry)
+            let configuration = try ListenerConfiguration(listener, httpFilters: registry, networkFilters: networkRegistry)
             for chain in configuration.filterChains + (configuration.defaultFilterChain.map { [$0] } ?? []) {
                 if case .http(let manager) = chain.terminal, case .inline(let routes) = manager.routes { _ = try RouteTable(routes) }
             }
@@ -89,7 +89,7 @@ final class ProxyResources: Sendable {
     }
 
     /// The compiled resources of an accepted update (every resource the client now holds).
-    func accepted(typeURL: String, version: String, resources: [String: Google_Protobuf_Any], registry: HTTPFilterRegistry) -> Compiled? {
+    func accepted(typeURL: String, version: String, resources: [String: Google_Protobuf_Any], registry: HTTPFilterRegistry, networkRegistry: NetworkFilterRegistry = .standard) -> Compiled? {
         state.withLock { state in
             state.accepted[typeURL] = Accepted(version: version, raw: resources)
             var items: [String: Item] = [:]
@@ -97,7 +97,7 @@ final class ProxyResources: Sendable {
                 let bytes = [UInt8](any.value)
                 if let cached = state.cache[typeURL]?[name], cached.bytes == bytes {
                     items[name] = cached.item
-                } else if let item = try? Self.compile(typeURL: typeURL, name: name, any: any, registry: registry) {
+                } else if let item = try? Self.compile(typeURL: typeURL, name: name, any: any, registry: registry, networkRegistry: networkRegistry) {
                     state.cache[typeURL, default: [:]][name] = Cached(bytes: bytes, item: item)
                     items[name] = item
                 }

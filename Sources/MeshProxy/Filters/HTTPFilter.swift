@@ -131,12 +131,15 @@ public struct HTTPFilterRegistry: Sendable {
         return factory(forTypeURL: config.typeURL)
     }
 
-    /// The filters the Swift proxy ships: fault injection, CORS and the dynamic forward proxy.
+    /// The filters the Swift proxy ships: fault injection, CORS, the dynamic forward proxy, RBAC
+    /// and JWT authentication.
     public static var standard: HTTPFilterRegistry {
         var registry = HTTPFilterRegistry()
         registry.register(FaultFilterFactory.self)
         registry.register(CORSFilterFactory.self)
         registry.register(DynamicForwardProxyFilterFactory.self)
+        registry.register(RBACFilterFactory.self)
+        registry.register(JWTAuthnFilterFactory.self)
         return registry
     }
 

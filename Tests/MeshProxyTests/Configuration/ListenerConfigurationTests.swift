@@ -158,12 +158,16 @@ import Testing
 
     @Test func httpFiltersMustEndWithTheRouterAndBeKnownUnlessOptional() throws {
         let router = Self.httpFilter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())
-        let rbac = Self.httpFilter("envoy.filters.http.rbac", Envoy_Extensions_Filters_Http_Rbac_V3_RBAC())
-        do { _ = try ListenerConfiguration(Self.httpListener(filters: [rbac, router])); Issue.record("accepted an unknown filter") } catch {
+        // ext_authz is a filter the Swift proxy does not implement (RBAC now is one it does).
+        var unknown = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
+        unknown.name = "envoy.filters.http.ext_authz"
+        unknown.typedConfig.typeURL = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz"
+        do { _ = try ListenerConfiguration(Self.httpListener(filters: [unknown, router])); Issue.record("accepted an unknown filter") } catch {
             #expect(error.code == .unsupported)
             #expect(error.field == "filter_chains[0].filters[0].typed_config.http_filters[0].typed_config")
         }
-        let optional = Self.httpFilter("envoy.filters.http.rbac", Envoy_Extensions_Filters_Http_Rbac_V3_RBAC(), optional: true)
+        var optional = unknown
+        optional.isOptional = true
         let accepted = try ListenerConfiguration(Self.httpListener(filters: [optional, router]))
         guard case .http(let manager) = accepted.filterChains[0].terminal else { Issue.record("not HTTP"); return }
         #expect(manager.filters.isEmpty)

@@ -1,6 +1,6 @@
 public import NIOCore
-import NIOHTTP1
-import SwiftProtobuf
+public import NIOHTTP1
+public import SwiftProtobuf
 
 /// A filter's view of its stream: the route, the per-route configuration, the connection, and the
 /// ways to resume or answer the stream. Use it only on ``eventLoop``; to resume from elsewhere
@@ -61,6 +61,56 @@ public final class HTTPFilterContext {
 
     /// Answers the request from the proxy; the rest of the request is discarded.
     public func sendLocalReply(_ reply: HTTPLocalReply) { stream?.sendLocalReply(reply) }
+
+    // MARK: Dynamic metadata
+
+    /// The stream's dynamic metadata (Envoy's `StreamInfo` dynamic metadata): one `Struct` per
+    /// namespace, conventionally the writing filter's name. Filters share per-request facts this
+    /// way, as `jwt_authn` hands verified token payloads to `rbac`
+    /// (`envoy.filters.http.jwt_authn` → issuer → claims). Empty when the stream has ended.
+    public var allDynamicMetadata: [String: Google_Protobuf_Struct] { stream?.dynamicMetadata ?? [:] }
+
+    /// The metadata of one namespace, if any filter wrote it.
+    public func dynamicMetadata(namespace: String) -> Google_Protobuf_Struct? { stream?.dynamicMetadata[namespace] }
+
+    /// Merges `fields` into a namespace as Envoy's `setDynamicMetadata` does: each top-level field
+    /// replaces the field of the same name; other fields stay.
+    public func setDynamicMetadata(namespace: String, _ fields: Google_Protobuf_Struct) {
+        guard let stream else { return }
+        var current = stream.dynamicMetadata[namespace] ?? Google_Protobuf_Struct()
+        for (key, value) in fields.fields { current.fields[key] = value }
+        stream.dynamicMetadata[namespace] = current
+    }
+
+    // MARK: Addresses
+
+    /// `http` or `https`: how the request reached this proxy (the `:scheme` pseudo-header).
+    public var downstreamScheme: String { stream?.connection.scheme ?? "http" }
+
+    /// Envoy's "downstream remote address" of a request, as address bytes: with
+    /// `use_remote_address` the TCP peer (or, with `xff_num_trusted_hops` N > 0, the N-th
+    /// `x-forwarded-for` entry from the right before this proxy appended the peer); without it the
+    /// last `x-forwarded-for` entry after skipping `xff_num_trusted_hops`. Nil when that entry is
+    /// missing or not an IP (callers then use the TCP peer). RBAC's `remote_ip` matches this.
+    public func downstreamEffectiveRemoteAddress(_ head: HTTPRequestHead) -> [UInt8]? {
+        guard let stream else { return nil }
+        let configuration = stream.manager.configuration
+        let skip: Int
+        if configuration.useRemoteAddress {
+            guard configuration.xffNumTrustedHops > 0 else { return nil }
+            // The connection manager already appended the peer to x-forwarded-for.
+            skip = configuration.xffNumTrustedHops - (configuration.skipXFFAppend ? 1 : 0)
+        } else {
+            skip = configuration.xffNumTrustedHops
+        }
+        guard let forwarded = head.headers.joinedValue(lowercasedName: "x-forwarded-for") else { return nil }
+        let entries = forwarded.split(separator: ",", omittingEmptySubsequences: false)
+        guard skip >= 0, entries.count > skip else { return nil }
+        var entry = entries[entries.count - 1 - skip]
+        while let first = entry.first, first == " " || first == "\t" { entry = entry.dropFirst() }
+        while let last = entry.last, last == " " || last == "\t" { entry = entry.dropLast() }
+        return IPAddressBytes.parse(String(entry))
+    }
 
     /// A handle that resumes or answers the stream from any thread or task.
     public var resumer: HTTPStreamResumer { HTTPStreamResumer(context: NIOLoopBound(self, eventLoop: eventLoop)) }

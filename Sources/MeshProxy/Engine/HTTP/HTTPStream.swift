@@ -42,6 +42,8 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var bufferedBody: ByteBuffer?
     private(set) var resolution: RouteResolution?
     var responseFlags: ResponseFlags = []
+    /// Dynamic metadata filters share (``HTTPFilterContext/setDynamicMetadata(namespace:_:)``).
+    var dynamicMetadata: [String: Google_Protobuf_Struct] = [:]
 
     // Router state.
     private var plan: ForwardPlan?
