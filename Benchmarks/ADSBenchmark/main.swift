@@ -147,6 +147,15 @@ func httpGet(_ url: String) async throws -> Data {
     return data
 }
 
+/// ``httpGet(_:)`` with its error as a value.
+func httpGetResult(_ url: String) async -> Result<Data, any Error> {
+    do {
+        return .success(try await httpGet(url))
+    } catch {
+        return .failure(error)
+    }
+}
+
 // MARK: - istiod child process
 
 final class Istiod {
@@ -456,9 +465,9 @@ func serverSideAcks(_ istiod: Istiod, proxies: Int, patience: Duration = .second
     var lastError = ""
     func read() async -> Read? {
         let data: Data
-        do {
-            data = try await httpGet("http://127.0.0.1:\(istiod.debugPort)/debug/syncz")
-        } catch {
+        switch await httpGetResult("http://127.0.0.1:\(istiod.debugPort)/debug/syncz") {
+        case .success(let body): data = body
+        case .failure(let error):
             lastError = "\(error)"
             return nil
         }
