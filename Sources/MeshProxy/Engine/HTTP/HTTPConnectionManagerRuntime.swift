@@ -6,6 +6,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOHTTP1
+import SwiftProtobuf
 
 /// One HTTP connection manager (a listener filter chain) at one configuration version: the
 /// compiled configuration plus access to the proxy's live routes and clusters. Connections keep
@@ -20,12 +21,15 @@ final class HTTPConnectionManagerRuntime: Sendable {
     /// Bytes of request body kept for retries (Envoy's connection buffer limit).
     let retryBufferLimit: Int
     let statsStore: StatsStore
+    /// Per filter name: its routes' parsed `typed_per_filter_config`, shared by every stream.
+    let perRouteConfigs: [String: ParsedConfigCache<ParsedPerRouteConfig>]
 
     init(configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int, logger: Logger) throws(ProxyConfigurationError) {
         self.configuration = configuration
         self.state = state
         self.stats = HTTPManagerStats(store: stats, prefix: configuration.statPrefix)
         self.statsStore = stats
+        self.perRouteConfigs = Dictionary(configuration.filters.map { ($0.name, ParsedConfigCache<ParsedPerRouteConfig>()) }) { first, _ in first }
         if case .inline(let config) = configuration.routes {
             inlineRoutes = try RouteTable(config)
         } else {
@@ -43,6 +47,13 @@ final class HTTPConnectionManagerRuntime: Sendable {
     }
 
     func cluster(named name: String) -> ClusterRuntime? { state.current.clusters[name] }
+
+    /// `raw` parsed by `factory` once per distinct configuration (nil when it does not parse: the
+    /// filter then runs with its listener-level configuration).
+    func parsedPerRouteConfig(filterName: String, raw: Google_Protobuf_Any, factory: any HTTPFilterFactory) -> (any Sendable)? {
+        guard let cache = perRouteConfigs[filterName] else { return try? factory.parsePerRouteConfig(raw) }
+        return (try? cache.value(for: raw) { ParsedPerRouteConfig(value: try factory.parsePerRouteConfig($0)) })?.value
+    }
 
     /// `http.<prefix>.<name>`, as Envoy's HTTP filters name their stats.
     func filterCounter(_ name: String) -> StatCounter {

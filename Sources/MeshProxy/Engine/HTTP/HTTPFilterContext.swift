@@ -29,10 +29,15 @@ public final class HTTPFilterContext {
 
     /// The `typed_per_filter_config` of the matched route (or its virtual host) for this filter,
     /// parsed by the factory's ``HTTPFilterFactory/parsePerRouteConfig(_:)``.
+    /// Parsed once per distinct configuration and remembered for the stream.
     public var perRouteConfig: (any Sendable)? {
+        if let parsedPerRoute { return parsedPerRoute.value }
         guard let raw = stream?.resolution?.perFilterConfig[filterName] else { return nil }
-        return try? factory.parsePerRouteConfig(raw)
+        let value = manager.parsedPerRouteConfig(filterName: filterName, raw: raw, factory: factory)
+        parsedPerRoute = ParsedPerRouteConfig(value: value)
+        return value
     }
+    private var parsedPerRoute: ParsedPerRouteConfig?
 
     /// The downstream peer's address.
     public var downstreamRemoteAddress: SocketAddress? { stream?.connection.remoteAddress }

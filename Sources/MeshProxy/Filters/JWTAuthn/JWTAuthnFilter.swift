@@ -4,7 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import NIOHTTP1
+import NIOHTTP1
 public import SwiftProtobuf
 
 /// Envoy's JWT authentication filter (`envoy.filters.http.jwt_authn`), as Istio's

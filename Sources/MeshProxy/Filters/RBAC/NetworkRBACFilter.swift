@@ -1,5 +1,5 @@
 internal import MeshXDS
-public import NIOCore
+import NIOCore
 public import SwiftProtobuf
 
 /// Envoy's RBAC network filter (`envoy.filters.network.rbac`), which Istio puts before

@@ -1,5 +1,5 @@
 internal import MeshXDS
-public import NIOHTTP1
+import NIOHTTP1
 public import SwiftProtobuf
 import NIOCore
 import Synchronization
@@ -130,30 +130,6 @@ final class RBACFilter: HTTPFilter {
             return .stopIteration
         }
         return .continue
-    }
-}
-
-/// Parsed per-route configurations keyed by their serialized bytes, so a route's
-/// `typed_per_filter_config` is parsed once, not on every request. Bounded: it starts over
-/// when it holds too many entries (configs of routes that no longer exist).
-final class ParsedConfigCache<Value: Sendable>: Sendable {
-    private let storage = Mutex<[Key: Value]>([:])
-    private static var limit: Int { 4096 }
-
-    private struct Key: Hashable, Sendable {
-        var typeURL: String
-        var bytes: [UInt8]
-    }
-
-    func value(for config: Google_Protobuf_Any, parse: (Google_Protobuf_Any) throws -> Value) throws -> Value {
-        let key = Key(typeURL: config.typeURL, bytes: [UInt8](config.value))
-        if let cached = storage.withLock({ $0[key] }) { return cached }
-        let parsed = try parse(config)
-        storage.withLock { storage in
-            if storage.count >= Self.limit { storage.removeAll() }
-            storage[key] = parsed
-        }
-        return parsed
     }
 }
 

@@ -1,0 +1,64 @@
+import MeshXDS
+@testable import MeshProxy
+import NIOHTTP1
+import Synchronization
+import SwiftProtobuf
+import Testing
+
+/// A route's `typed_per_filter_config` is parsed once per distinct configuration, not per
+/// request, and every stream sees the parsed value.
+@Suite struct PerRouteConfigTests {
+    static let parses = Atomic<Int>(0)
+
+    /// Puts the route's per-route string (a `StringValue`) into a response header.
+    struct TaggingFilterFactory: HTTPFilterFactory {
+        static let typeURL = "type.googleapis.com/google.protobuf.BoolValue"
+        init(config: Google_Protobuf_Any) throws {}
+        func makeFilter() -> any HTTPFilter { TaggingFilter() }
+        func parsePerRouteConfig(_ config: Google_Protobuf_Any) throws -> (any Sendable)? {
+            PerRouteConfigTests.parses.add(1, ordering: .relaxed)
+            return try Google_Protobuf_StringValue(unpackingAny: config).value
+        }
+    }
+
+    final class TaggingFilter: HTTPFilter {
+        func decodeHeaders(_ head: inout HTTPRequestHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
+            // Read twice: the stream remembers the value.
+            let tag = context.perRouteConfig as? String
+            #expect(context.perRouteConfig as? String == tag)
+            head.headers.replaceOrAdd(name: "x-route-tag", value: tag ?? "none")
+            return .continue
+        }
+    }
+
+    @Test func parsedOncePerDistinctConfigAndSeenByEveryStream() throws {
+        EnvoyAnyTypes.register()
+        var registry = FilterTestSupport.registry
+        registry.register(TaggingFilterFactory.self)
+        let tagA = try Google_Protobuf_Any(message: Google_Protobuf_StringValue("a")).jsonString()
+        let tagB = try Google_Protobuf_Any(message: Google_Protobuf_StringValue("b")).jsonString()
+        let routes = try FilterTestSupport.routes([
+            #"{"name": "a", "match": {"prefix": "/a"}, "direct_response": {"status": 599}, "typed_per_filter_config": {"tag": \#(tagA)}}"#,
+            #"{"name": "b", "match": {"prefix": "/b"}, "direct_response": {"status": 599}, "typed_per_filter_config": {"tag": \#(tagB)}}"#,
+        ])
+        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
+        hcm.statPrefix = "test"
+        hcm.routeConfig = routes
+        hcm.httpFilters = [
+            try FilterTestSupport.filter("tag", Google_Protobuf_BoolValue(true)),
+            try FilterTestSupport.filter("echo", Google_Protobuf_Empty()),
+            try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router()),
+        ]
+        let configuration = try HTTPConnectionManagerConfiguration(
+            hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
+        let (runtime, _) = try FilterTestSupport.runtime(configuration)
+        let channel = try FilterTestSupport.channel(runtime)
+        let before = Self.parses.load(ordering: .relaxed)
+        for _ in 0..<3 {
+            #expect(try FilterTestSupport.send(channel, "/a").echoed("x-route-tag") == "a")
+            #expect(try FilterTestSupport.send(channel, "/b").echoed("x-route-tag") == "b")
+            #expect(try FilterTestSupport.send(channel, "/other").echoed("x-route-tag") == "none")
+        }
+        #expect(Self.parses.load(ordering: .relaxed) - before == 2)
+    }
+}
