@@ -1,4 +1,6 @@
+import GRPCNIOTransportHTTP2
 import Logging
+import MeshCA
 import MeshProxy
 import MeshXDS
 import ServiceLifecycle
@@ -32,16 +34,95 @@ enum SwiftProxyRunner {
         }
     }
 
-    static func run(node: ProxyNode, xdsHost: String, xdsPort: Int, adminPort: Int, concurrency: Int, logger: Logger) async throws {
-        let proxy = ProxyServer(
-            configuration: .init(node: Self.node(node), xdsHost: xdsHost, xdsPort: xdsPort,
-                                 adminHost: node.ip, adminPort: adminPort, workerThreads: max(1, concurrency)),
-            logger: logger)
+    static func run(node: ProxyNode, xdsHost: String, xdsPort: Int, adminPort: Int, concurrency: Int, security: Security? = nil, logger: Logger) async throws {
+        let configuration = ProxyServer.Configuration(
+            node: Self.node(node), xdsHost: xdsHost, xdsPort: xdsPort,
+            adminHost: node.ip, adminPort: adminPort, workerThreads: max(1, concurrency))
+        var services: [any Service] = [ProxyLauncher(configuration: configuration, security: security, logger: logger)]
+        if let security {
+            services += [WorkloadSecurity.RotatorService(rotator: security.rotator), SecretFeed(rotator: security.rotator, publisher: security.publisher)]
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// The agent's security half for the Swift proxy (`--proxy swift --ca`): the same certificate
+    /// rotator as for Envoy (CSR to istiod's CA, renewal at half the lifetime), but the workload
+    /// certificate (`default`) and trust bundle (`ROOTCA`) go to the proxy in-process instead of
+    /// over an SDS socket, and the proxy talks xDS to istiod over mutual TLS with that certificate.
+    struct Security: Sendable {
+        var rotator: CertificateRotator
+        var publisher: ProxySecretPublisher
+
+        static func make(
+            identity: SPIFFEIdentity, ca: (host: String, port: Int), rootCertificateFile: String, tokenFile: String?,
+            lifetime: Duration, logger: Logger
+        ) throws -> Security {
+            let rootsText: String
+            do { rootsText = try String(contentsOfFile: rootCertificateFile, encoding: .utf8) } catch {
+                throw AgentError(.invalidOption, "--root-cert \(rootCertificateFile) cannot be read: \(error)")
+            }
+            let roots = try TrustBundle(pem: rootsText, source: rootCertificateFile)
+            let token: @Sendable () -> String?
+            if let tokenFile { token = IstioCAClient.tokenFile(tokenFile) } else { token = { nil } }
+            let client = IstioCAClient(host: ca.host, port: ca.port, trustBundle: roots, token: token)
+            var rotatorLogger = logger
+            rotatorLogger[metadataKey: "component"] = "ca-client"
+            let rotator = CertificateRotator(identity: identity, issuer: client, trustBundle: roots, lifetime: lifetime, logger: rotatorLogger)
+            let publisher = ProxySecretPublisher(secretNames: [SecretDiscoveryServer.workloadSecretName, SecretDiscoveryServer.rootSecretName])
+            return Security(rotator: rotator, publisher: publisher)
+        }
+    }
+
+    /// Publishes every certificate the rotator obtains (and the current trust bundle) to the proxy.
+    struct SecretFeed: Service {
+        var rotator: CertificateRotator
+        var publisher: ProxySecretPublisher
+
+        func run() async throws {
+            await cancelWhenGracefulShutdown {
+                for await certificate in await rotator.updates() {
+                    let roots = await rotator.trustBundle
+                    publisher.publish([
+                        SecretDiscoveryServer.workloadSecretName: .certificate(chainPEM: certificate.certificateChainPEM, privateKeyPEM: certificate.privateKeyPEM),
+                        SecretDiscoveryServer.rootSecretName: .trustedCA(pem: roots.pem),
+                    ])
+                }
+            }
+        }
+    }
+
+    /// Starts the proxy; with security, once the first workload certificate is there, and with
+    /// mutual TLS towards istiod (chain verified against the mesh roots; the certificate of the
+    /// first connection is the one presented on xDS reconnects too).
+    struct ProxyLauncher: Service {
+        var configuration: ProxyServer.Configuration
+        var security: Security?
+        var logger: Logger
+
+        func run() async throws {
+            var configuration = self.configuration
+            if let security {
+                let first = await cancelWhenGracefulShutdown { () async -> WorkloadCertificate? in
+                    for await certificate in await security.rotator.updates() { return certificate }
+                    return nil
+                }
+                guard let first else { return }
+                let roots = await security.rotator.trustBundle
+                configuration.secrets = security.publisher
+                configuration.xdsTransportSecurity = .mTLS(
+                    certificateChain: [.bytes(Array(first.certificateChainPEM.utf8), format: .pem)],
+                    privateKey: .bytes(Array(first.privateKeyPEM.utf8), format: .pem)
+                ) { tls in
+                    tls.serverCertificateVerification = .noHostnameVerification
+                    tls.trustRoots = .certificates([.bytes(Array(roots.pem.utf8), format: .pem)])
+                }
+            }
+            try await ProxyServer(configuration: configuration, logger: logger).run()
+        }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// Mesh mutual TLS between two real Envoy sidecars whose certificates come from istiod's CA: the
+/// Mesh mutual TLS between two real sidecars (Envoy, or the Swift proxy: the same test body runs on
+/// both data planes) whose certificates come from istiod's CA: the
 /// client's sidecar (an HTTP_PROXY egress listener) reaches a `reviews` workload through auto mTLS
 /// (its WorkloadEntry is labelled `security.istio.io/tlsMode: istio`), and the server's sidecar
 /// (a Sidecar `ingress` listener in front of an echo-server) enforces PeerAuthentication and
@@ -82,8 +83,9 @@ import Testing
         """
     }
 
-    @Test func sidecarsTalkMutualTLSWithIstiodCertificates() async throws {
-        guard let started = try await LoopbackMesh.startWithCA(namespace: Self.namespace) else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func sidecarsTalkMutualTLSWithIstiodCertificates(dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let started = try await LoopbackMesh.startWithCA(namespace: Self.namespace, dataPlane: dataPlane) else { return }
         let (mesh, ca) = started
         defer {
             mesh.stop()
@@ -171,6 +173,9 @@ import Testing
         #expect(refusedAgain, "STRICT restored still answers plaintext")
 
         // 3. AuthorizationPolicy principals: the client's identity is allowed, another one is not.
+        //    Envoy only for now: the Swift proxy's RBAC filter is being built on another branch
+        //    (proxy-rbac); until it lands, the Swift proxy NACKs listeners that carry it.
+        guard dataPlane == .envoy else { return }
         try mesh.write("authorization.yaml", Self.authorization(principal: Self.clientPrincipal))
         let allowed = await LoopbackMesh.eventually { await viaClient().status == 200 }
         #expect(allowed, "the client's principal is allowed")
