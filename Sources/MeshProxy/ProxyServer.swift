@@ -100,7 +100,7 @@ public final class ProxyServer: Service, Sendable {
         logger.info("admin on \(configuration.adminHost):\(adminChannel.localAddress?.port ?? 0)")
 
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: configuration.xdsHost, port: configuration.xdsPort),
+            target: Self.xdsTarget(host: configuration.xdsHost, port: configuration.xdsPort),
             transportSecurity: configuration.xdsTransportSecurity,
             config: {
                 var config = HTTP2ClientTransport.Posix.Config.defaults
@@ -153,6 +153,14 @@ public final class ProxyServer: Service, Sendable {
         try? await adminChannel.close()
         try? await group.shutdownGracefully()
         logger.info("proxy stopped")
+    }
+
+    /// An IP literal as an IP target (over TLS, a DNS target would send the address as SNI, which
+    /// TLS forbids), anything else as a DNS name.
+    static func xdsTarget(host: String, port: Int) -> any ResolvableTarget {
+        if IPAddressBytes.parse(host)?.count == 16 { return .ipv6(address: host, port: port) }
+        if IPAddressBytes.parse(host)?.count == 4 { return .ipv4(address: host, port: port) }
+        return .dns(host: host, port: port)
     }
 
     /// Stops the proxy (what `/quitquitquit` does).
