@@ -187,9 +187,7 @@ public final class ProxyServer: Service, Sendable {
                 // resource changed (a secret rotation changes none).
                 stats.counter("listener_manager.lds.update_success", prometheus: .init(name: "envoy_listener_manager_lds_update_success", labels: [])).increment()
                 let modified = compiled.filter { name, listener in previous[name].map { $0.source != listener.source } ?? false }.count
-                if modified > 0 {
-                    stats.counter("listener_manager.listener_modified", prometheus: .init(name: "envoy_listener_manager_listener_modified", labels: [])).increment(by: modified)
-                }
+                stats.counter("listener_manager.listener_modified", prometheus: .init(name: "envoy_listener_manager_listener_modified", labels: [])).increment(by: modified)
                 listenerSignal.continuation.yield(())
             case .routes(let routes): state.update { $0.routeTables = routes }
             case .secrets(let secrets):
