@@ -3,7 +3,10 @@ import Logging
 import MeshCA
 import MeshProxy
 import MeshXDS
+import NIOCertificateReloading
+import NIOSSL
 import ServiceLifecycle
+import Synchronization
 import SwiftProtobuf
 
 /// Runs the Swift proxy in the agent's process (`sidecar --proxy swift`): same node identity and
@@ -40,7 +43,7 @@ enum SwiftProxyRunner {
             adminHost: node.ip, adminPort: adminPort, workerThreads: max(1, concurrency))
         var services: [any Service] = [ProxyLauncher(configuration: configuration, security: security, logger: logger)]
         if let security {
-            services += [WorkloadSecurity.RotatorService(rotator: security.rotator), SecretFeed(rotator: security.rotator, publisher: security.publisher)]
+            services += [WorkloadSecurity.RotatorService(rotator: security.rotator), SecretFeed(rotator: security.rotator, publisher: security.publisher, xdsCertificate: security.xdsCertificate)]
         }
         let group = ServiceGroup(
             configuration: .init(
@@ -57,6 +60,8 @@ enum SwiftProxyRunner {
     struct Security: Sendable {
         var rotator: CertificateRotator
         var publisher: ProxySecretPublisher
+        /// The certificate the xDS connection presents on each new handshake.
+        var xdsCertificate = XDSClientCertificate()
 
         static func make(
             identity: SPIFFEIdentity, ca: (host: String, port: Int), rootCertificateFile: String, tokenFile: String?,
@@ -82,11 +87,13 @@ enum SwiftProxyRunner {
     struct SecretFeed: Service {
         var rotator: CertificateRotator
         var publisher: ProxySecretPublisher
+        var xdsCertificate: XDSClientCertificate
 
         func run() async throws {
             await cancelWhenGracefulShutdown {
                 for await certificate in await rotator.updates() {
                     let roots = await rotator.trustBundle
+                    xdsCertificate.update(certificate)
                     publisher.publish([
                         SecretDiscoveryServer.workloadSecretName: .certificate(chainPEM: certificate.certificateChainPEM, privateKeyPEM: certificate.privateKeyPEM),
                         SecretDiscoveryServer.rootSecretName: .trustedCA(pem: roots.pem),
@@ -97,8 +104,8 @@ enum SwiftProxyRunner {
     }
 
     /// Starts the proxy; with security, once the first workload certificate is there, and with
-    /// mutual TLS towards istiod (chain verified against the mesh roots; the certificate of the
-    /// first connection is the one presented on xDS reconnects too).
+    /// mutual TLS towards istiod (chain verified against the mesh roots; each new connection
+    /// presents the newest workload certificate, so reconnects after a renewal use the renewed one).
     struct ProxyLauncher: Service {
         var configuration: ProxyServer.Configuration
         var security: Security?
@@ -118,6 +125,7 @@ enum SwiftProxyRunner {
                     certificateChain: [.bytes(Array(first.certificateChainPEM.utf8), format: .pem)],
                     privateKey: .bytes(Array(first.privateKeyPEM.utf8), format: .pem)
                 ) { tls in
+                    tls.certificateReloader = security.xdsCertificate
                     tls.serverCertificateVerification = .noHostnameVerification
                     tls.trustRoots = .certificates([.bytes(Array(roots.pem.utf8), format: .pem)])
                 }
@@ -125,4 +133,23 @@ enum SwiftProxyRunner {
             try await ProxyServer(configuration: configuration, logger: logger).run()
         }
     }
+}
+
+/// The workload certificate as the xDS client's TLS presents it: NIOSSL asks for it on every new
+/// handshake (a `CertificateReloader`), so a reconnect to istiod after a renewal uses the renewed
+/// certificate rather than the one the proxy started with.
+final class XDSClientCertificate: CertificateReloader {
+    private let current = Mutex<NIOSSLContextConfigurationOverride>(.noChanges)
+
+    /// Uses `certificate` for the next handshakes.
+    func update(_ certificate: WorkloadCertificate) {
+        var override = NIOSSLContextConfigurationOverride()
+        guard let chain = try? NIOSSLCertificate.fromPEMBytes(Array(certificate.certificateChainPEM.utf8)),
+              let key = try? NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem) else { return }
+        override.certificateChain = chain.map { .certificate($0) }
+        override.privateKey = .privateKey(key)
+        current.withLock { $0 = override }
+    }
+
+    var sslContextConfigurationOverride: NIOSSLContextConfigurationOverride { current.withLock { $0 } }
 }
