@@ -268,14 +268,15 @@ public final class ProxyServer: Service, Sendable {
                 logger.error("listener \(name) not applied: \(error)")
                 continue
             }
-            if let existing = listeners.withLock({ $0[name] }) {
-                existing.replace(chains)
-                continue
-            }
             // Envoy's listener warming: a listener whose TLS secrets have not arrived is not
-            // bound yet; it starts when they do (the secret store's change signal re-applies).
+            // bound yet, and an updated one keeps serving its previous chains until they arrive;
+            // the secret store's change signal re-applies.
             guard state.secrets.hasAll(configuration.sdsSecretNames) else {
                 logger.debug("listener \(name) waits for secrets \(configuration.sdsSecretNames.sorted())")
+                continue
+            }
+            if let existing = listeners.withLock({ $0[name] }) {
+                existing.replace(chains)
                 continue
             }
             let runtime = ListenerRuntime(chains: chains, stats: stats, logger: logger)
