@@ -96,9 +96,6 @@ struct SidecarCommand: AsyncParsableCommand {
             guard Self.splitHostPort(ca) != nil else { throw ValidationError("--ca must be HOST:PORT, got \"\(ca)\"") }
             guard rootCert != nil else { throw ValidationError("--ca needs --root-cert to verify istiod") }
         }
-        if proxy == .swift, ca != nil {
-            throw ValidationError("--ca is not supported with --proxy swift yet (the Swift proxy has no SDS client); use --proxy envoy for mTLS")
-        }
         guard WorkloadSecurity.parseLifetime(certTtl) != nil else { throw ValidationError("--cert-ttl must be a number and s, m, h or d, got \"\(certTtl)\"") }
         _ = try makeNode()
     }
@@ -148,7 +145,15 @@ struct SidecarCommand: AsyncParsableCommand {
         guard let (xdsHost, xdsPort) = Self.splitHostPort(xds) else { throw ValidationError("invalid --xds") }
         if proxy == .swift {
             logger.info("starting the Swift proxy", metadata: ["node": "\(node.identity.nodeID)", "xds": "\(xds)"])
-            try await SwiftProxyRunner.run(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort, concurrency: concurrency, logger: logger)
+            var security: SwiftProxyRunner.Security?
+            if let ca, let (caHost, caPort) = Self.splitHostPort(ca), let rootCert {
+                let identity = SPIFFEIdentity(trustDomain: trustDomain, namespace: namespace, serviceAccount: serviceAccount ?? "default")
+                security = try SwiftProxyRunner.Security.make(
+                    identity: identity, ca: (caHost, caPort), rootCertificateFile: rootCert, tokenFile: tokenFile,
+                    lifetime: WorkloadSecurity.parseLifetime(certTtl) ?? .seconds(86400), logger: logger)
+                logger.info("workload identity \(identity): certificates from \(ca), handed to the Swift proxy in-process")
+            }
+            try await SwiftProxyRunner.run(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort, concurrency: concurrency, security: security, logger: logger)
             return
         }
         var bootstrap = EnvoyBootstrap(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminPort: adminPort)

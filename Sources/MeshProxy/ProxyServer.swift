@@ -39,6 +39,9 @@ public final class ProxyServer: Service, Sendable {
         public var httpFilters: HTTPFilterRegistry
         /// The network filters listener chains may use before their terminal filter.
         public var networkFilters: NetworkFilterRegistry = .standard
+        /// Secrets provided in-process (the agent's workload certificate and trust bundle); the
+        /// other secrets listeners and clusters name are requested over ADS.
+        public var secrets: (any ProxySecretProvider)? = nil
 
         /// - Parameters: see the properties.
         public init(node: Envoy_Config_Core_V3_Node, xdsHost: String, xdsPort: Int, xdsTransportSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
@@ -66,6 +69,16 @@ public final class ProxyServer: Service, Sendable {
     private let shutdownSignal: AsyncStream<Void>.Continuation
     private let shutdownStream: AsyncStream<Void>
     private let adminPortBox = Mutex<Int?>(nil)
+    /// When the proxy was created (`server.uptime`).
+    let startTime = ContinuousClock.now
+    /// The listeners of the last accepted LDS update, kept so a secret arriving later can start
+    /// the listeners that were waiting for it.
+    private let lastListeners = Mutex<[String: ListenerConfiguration]>([:])
+    /// Wakes the one task that applies listeners (LDS updates and secret arrivals), so
+    /// applications never run concurrently.
+    private let listenerSignal = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// SDS names referenced by listeners and by clusters.
+    private let referencedSecrets = Mutex<(listeners: Set<String>, clusters: Set<String>)>(([], []))
 
     /// - Parameters:
     ///   - configuration: How to run.
@@ -89,7 +102,7 @@ public final class ProxyServer: Service, Sendable {
         logger.info("admin on \(configuration.adminHost):\(adminChannel.localAddress?.port ?? 0)")
 
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: configuration.xdsHost, port: configuration.xdsPort),
+            target: Self.xdsTarget(host: configuration.xdsHost, port: configuration.xdsPort),
             transportSecurity: configuration.xdsTransportSecurity,
             config: {
                 var config = HTTP2ClientTransport.Posix.Config.defaults
@@ -115,6 +128,22 @@ public final class ProxyServer: Service, Sendable {
                 tasks.addTask { await self.follow(EnvoyTypeURL.clusterLoadAssignment, xds: xds, group: group) }
                 tasks.addTask { await self.follow(EnvoyTypeURL.listener, xds: xds, group: group) }
                 tasks.addTask { await self.follow(EnvoyTypeURL.routeConfiguration, xds: xds, group: group) }
+                tasks.addTask { await self.follow(EnvoyTypeURL.secret, xds: xds, group: group) }
+                if let provider = self.configuration.secrets {
+                    let secrets = self.state.secrets
+                    tasks.addTask {
+                        for await snapshot in provider.updates() { secrets.replace(owned: provider.secretNames, with: snapshot) }
+                    }
+                }
+                tasks.addTask {
+                    // A secret that arrives (or changes) may let waiting listeners start.
+                    for await _ in self.state.secrets.changes() { self.listenerSignal.continuation.yield(()) }
+                }
+                tasks.addTask {
+                    for await _ in self.listenerSignal.stream {
+                        await self.apply(listeners: self.lastListeners.withLock { $0 }, xds: xds, group: group)
+                    }
+                }
                 for await _ in self.shutdownStream { break }
                 tasks.cancelAll()
                 grpc.beginGracefulShutdown()
@@ -127,6 +156,14 @@ public final class ProxyServer: Service, Sendable {
         try? await adminChannel.close()
         try? await group.shutdownGracefully()
         logger.info("proxy stopped")
+    }
+
+    /// An IP literal as an IP target (over TLS, a DNS target would send the address as SNI, which
+    /// TLS forbids), anything else as a DNS name.
+    static func xdsTarget(host: String, port: Int) -> any ResolvableTarget {
+        if IPAddressBytes.parse(host)?.count == 16 { return .ipv6(address: host, port: port) }
+        if IPAddressBytes.parse(host)?.count == 4 { return .ipv4(address: host, port: port) }
+        return .dns(host: host, port: port)
     }
 
     /// Stops the proxy (what `/quitquitquit` does).
@@ -144,14 +181,30 @@ public final class ProxyServer: Service, Sendable {
             switch compiled {
             case .clusters(let clusters): await apply(clusters: clusters, xds: xds)
             case .endpoints(let endpoints): apply(endpoints: endpoints)
-            case .listeners(let compiled): await apply(listeners: compiled, xds: xds, group: group)
+            case .listeners(let compiled):
+                let previous = lastListeners.withLock { last in
+                    defer { last = compiled }
+                    return last
+                }
+                // Envoy's listener manager stats: accepted LDS updates, and listeners whose
+                // resource changed (a secret rotation changes none).
+                stats.counter("listener_manager.lds.update_success", prometheus: .init(name: "envoy_listener_manager_lds_update_success", labels: [])).increment()
+                let modified = compiled.filter { name, listener in previous[name].map { $0.source != listener.source } ?? false }.count
+                stats.counter("listener_manager.listener_modified", prometheus: .init(name: "envoy_listener_manager_listener_modified", labels: [])).increment(by: modified)
+                listenerSignal.continuation.yield(())
             case .routes(let routes): state.update { $0.routeTables = routes }
+            case .secrets(let secrets):
+                // SDS over ADS: the names not provided in-process.
+                let provided = configuration.secrets?.secretNames ?? []
+                let subscribed = referencedSecrets.withLock { $0.listeners.union($0.clusters) }.subtracting(provided)
+                state.secrets.replace(owned: subscribed, with: secrets.filter { !provided.contains($0.key) })
             }
         }
     }
 
     private func apply(clusters: [String: ClusterConfiguration], xds: XDSClient) async {
         var removed: [ClusterRuntime] = []
+        let secrets = state.secrets
         state.update { state in
             var next: [String: ClusterRuntime] = [:]
             for (name, configuration) in clusters {
@@ -159,7 +212,7 @@ public final class ProxyServer: Service, Sendable {
                     if existing.configuration != configuration { existing.update(configuration: configuration) }
                     next[name] = existing
                 } else {
-                    next[name] = ClusterRuntime(configuration: configuration, endpoints: resources.endpoints(for: configuration))
+                    next[name] = ClusterRuntime(configuration: configuration, endpoints: resources.endpoints(for: configuration), secrets: secrets)
                 }
             }
             removed = state.clusters.filter { next[$0.key] == nil }.map(\.value)
@@ -171,6 +224,20 @@ public final class ProxyServer: Service, Sendable {
         }
         let names = Set(clusters.values.compactMap(\.edsServiceName))
         await xds.subscribe(EnvoyTypeURL.clusterLoadAssignment, .names(names))
+        let secretNames = state.current.clusters.values.reduce(into: Set<String>()) { $0.formUnion($1.sdsSecretNames) }
+        await subscribeSecrets(clusters: secretNames, xds: xds)
+    }
+
+    /// Asks the control plane for the secrets listeners and clusters name that the in-process
+    /// provider does not serve (SDS over ADS).
+    private func subscribeSecrets(listeners: Set<String>? = nil, clusters: Set<String>? = nil, xds: XDSClient) async {
+        let all = referencedSecrets.withLock { current -> Set<String> in
+            if let listeners { current.listeners = listeners }
+            if let clusters { current.clusters = clusters }
+            return current.listeners.union(current.clusters)
+        }
+        let remote = all.subtracting(configuration.secrets?.secretNames ?? [])
+        await xds.subscribe(EnvoyTypeURL.secret, .names(remote))
     }
 
     private func apply(endpoints: [String: EndpointSet]) {
@@ -189,6 +256,7 @@ public final class ProxyServer: Service, Sendable {
             }
         }
         await xds.subscribe(EnvoyTypeURL.routeConfiguration, .names(routeNames))
+        await subscribeSecrets(listeners: compiled.values.reduce(into: Set<String>()) { $0.formUnion($1.sdsSecretNames) }, xds: xds)
         let running = listeners.withLock { $0 }
         // Stop listeners that went away or moved.
         for (name, runtime) in running where compiled[name] == nil || compiled[name]?.address != runtime.address {
@@ -201,6 +269,13 @@ public final class ProxyServer: Service, Sendable {
                 chains = try ListenerRuntime.compile(configuration, state: state, stats: stats, logger: logger)
             } catch {
                 logger.error("listener \(name) not applied: \(error)")
+                continue
+            }
+            // Envoy's listener warming: a listener whose TLS secrets have not arrived is not
+            // bound yet, and an updated one keeps serving its previous chains until they arrive;
+            // the secret store's change signal re-applies.
+            guard state.secrets.hasAll(configuration.sdsSecretNames) else {
+                logger.debug("listener \(name) waits for secrets \(configuration.sdsSecretNames.sorted())")
                 continue
             }
             if let existing = listeners.withLock({ $0[name] }) {
@@ -226,6 +301,7 @@ public final class ProxyServer: Service, Sendable {
         for name in resources.referencedRouteNames where current.routeTables[name] == nil { return false }
         for cluster in current.clusters.values {
             if let service = cluster.configuration.edsServiceName, !resources.hasEndpoints(service) { return false }
+            if !state.secrets.hasAll(cluster.sdsSecretNames) { return false }
         }
         return true
     }
@@ -253,6 +329,7 @@ struct AdminSource: AdminDataSource {
         for cluster in server.state.current.clusters.values {
             for entry in cluster.upstream.stats.entries() { lines.append("\(entry.name): \(entry.value)") }
         }
+        lines.append("server.uptime: \((ContinuousClock.now - server.startTime).components.seconds)")
         return lines.sorted().joined(separator: "\n") + "\n"
     }
 
@@ -270,4 +347,5 @@ struct AdminSource: AdminDataSource {
         return out
     }
     func requestShutdown() { server.requestShutdown() }
+    func certsJSON() -> String { server.state.secrets.certsJSON() }
 }

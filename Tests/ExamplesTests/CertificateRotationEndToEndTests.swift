@@ -3,11 +3,12 @@ import MeshTestSupport
 import Synchronization
 import Testing
 
-/// Workload certificate rotation under load: two Envoy sidecars with istiod certificates of a
+/// Workload certificate rotation under load, on both data planes (Envoy, and the Swift proxy fed
+/// in-process by its agent): two sidecars with istiod certificates of a
 /// short lifetime (`--cert-ttl 24s`, so the agents renew at half-life, ±1 % jitter, about 12 s
 /// after issue) carry steady traffic (a request every 100 ms on one keep-alive connection to the
 /// client's sidecar, mutual TLS STRICT between the sidecars) across both renewals; every request
-/// must succeed, and Envoy's `/certs` must show each sidecar's certificate replaced.
+/// must succeed, and the proxy's `/certs` must show each sidecar's certificate replaced.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CertificateRotationEndToEndTests {
     /// Set once the traffic loop should stop.
     final class StopFlag: Sendable {
@@ -38,8 +39,9 @@ import Testing
         return serials
     }
 
-    @Test func certificatesRotateUnderSteadyTrafficWithoutFailures() async throws {
-        guard let (mesh, ca) = try await LoopbackMesh.startWithCA(namespace: MutualTLSEndToEndTests.namespace) else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func certificatesRotateUnderSteadyTrafficWithoutFailures(dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let (mesh, ca) = try await LoopbackMesh.startWithCA(namespace: MutualTLSEndToEndTests.namespace, dataPlane: dataPlane) else { return }
         defer {
             mesh.stop()
             ca.remove()

@@ -98,11 +98,13 @@ import Testing
         #expect(unknown.status == 404)
     }
 
-    @Test func httpsWithFileCertificatesAndHTTPSRedirect() async throws {
+    /// The same body on Envoy and on the Swift proxy (`--proxy swift --type router`).
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func httpsWithFileCertificatesAndHTTPSRedirect(dataPlane: LoopbackMesh.DataPlane) async throws {
         guard let curl = Curl.binary() else { return }
         guard let certs = try await TestCertificates.make(dnsNames: ["bookinfo.example.com", "partner.example.com"]) else { return }
         defer { certs.remove() }
-        guard let mesh = try await LoopbackMesh.start() else { return }
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
         defer { mesh.stop() }
         let productpage = try await mesh.startEcho("productpage-v1")
         let reviews = try await mesh.startEcho("reviews-v1")

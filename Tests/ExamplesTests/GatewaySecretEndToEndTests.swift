@@ -2,20 +2,22 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// Gateway TLS with credentials from Kubernetes `Secret`s, as in Istio: a router Envoy (through
-/// `sidecar --proxy envoy --type router --ca ...`) whose xDS connection proves its namespace gets
+/// Gateway TLS with credentials from Kubernetes `Secret`s, as in Istio: a router (Envoy through
+/// `sidecar --proxy envoy --type router --ca ...`, or the Swift proxy with `--proxy swift`; the
+/// same test body runs on both) whose xDS connection proves its namespace gets
 /// `kubernetes://NAME` and `kubernetes://NAME-cacert` from istiod over ADS. Certificates are made
 /// at test time with openssl; nothing private is committed.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct GatewaySecretEndToEndTests {
     static let namespace = "edge"
 
-    @Test func credentialNameServesRotatesAndRequiresClientCertificates() async throws {
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func credentialNameServesRotatesAndRequiresClientCertificates(dataPlane: LoopbackMesh.DataPlane) async throws {
         guard let curl = Curl.binary() else { return }
         let hosts = ["secure.example.com", "mtls.example.com", "foreign.example.com"]
         guard let certs = try await TestCertificates.make(dnsNames: hosts) else { return }
         defer { certs.remove() }
         try await certs.issueServer("server2", subject: "secure.example.com rotated", dnsNames: hosts)
-        guard let (mesh, ca) = try await LoopbackMesh.startWithCA(namespace: Self.namespace) else { return }
+        guard let (mesh, ca) = try await LoopbackMesh.startWithCA(namespace: Self.namespace, dataPlane: dataPlane) else { return }
         defer {
             mesh.stop()
             ca.remove()

@@ -19,7 +19,7 @@ extension LoopbackMesh {
     /// fresh folder); one bootstrap token is accepted for every service account of `namespace`.
     ///
     /// Returns nil when Envoy is not installed (recorded as a failure under `CI=true`).
-    static func startWithCA(namespace: String, files: [String: String] = [:]) async throws -> (LoopbackMesh, MeshCA)? {
+    static func startWithCA(namespace: String, files: [String: String] = [:], dataPlane: DataPlane = .envoy) async throws -> (LoopbackMesh, MeshCA)? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mesh-ca-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ca = MeshCA(directory: directory, securePort: try LoopbackNetwork.freePort(on: "127.0.0.1"))
@@ -30,7 +30,7 @@ extension LoopbackMesh {
         guard let mesh = try await start(files: files, istiodArguments: [
             "--ca-dir", directory.appendingPathComponent("cacerts").path, "--secure-address", "127.0.0.1:\(ca.securePort)",
             "--bootstrap-token-file", tokenFile.path,
-        ]) else {
+        ], dataPlane: dataPlane) else {
             ca.remove()
             return nil
         }

@@ -2,7 +2,8 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// Mesh mutual TLS between two real Envoy sidecars whose certificates come from istiod's CA: the
+/// Mesh mutual TLS between two real sidecars (Envoy, or the Swift proxy: the same test body runs on
+/// both data planes) whose certificates come from istiod's CA: the
 /// client's sidecar (an HTTP_PROXY egress listener) reaches a `reviews` workload through auto mTLS
 /// (its WorkloadEntry is labelled `security.istio.io/tlsMode: istio`), and the server's sidecar
 /// (a Sidecar `ingress` listener in front of an echo-server) enforces PeerAuthentication and
@@ -82,8 +83,9 @@ import Testing
         """
     }
 
-    @Test func sidecarsTalkMutualTLSWithIstiodCertificates() async throws {
-        guard let started = try await LoopbackMesh.startWithCA(namespace: Self.namespace) else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func sidecarsTalkMutualTLSWithIstiodCertificates(dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let started = try await LoopbackMesh.startWithCA(namespace: Self.namespace, dataPlane: dataPlane) else { return }
         let (mesh, ca) = started
         defer {
             mesh.stop()
@@ -171,6 +173,9 @@ import Testing
         #expect(refusedAgain, "STRICT restored still answers plaintext")
 
         // 3. AuthorizationPolicy principals: the client's identity is allowed, another one is not.
+        //    Envoy only for now: the Swift proxy's RBAC filter is being built on another branch
+        //    (proxy-rbac); until it lands, the Swift proxy NACKs listeners that carry it.
+        guard dataPlane == .envoy else { return }
         try mesh.write("authorization.yaml", Self.authorization(principal: Self.clientPrincipal))
         let allowed = await LoopbackMesh.eventually { await viaClient().status == 200 }
         #expect(allowed, "the client's principal is allowed")
@@ -188,5 +193,101 @@ import Testing
         #expect(allowedAgain, "allowed again")
         let rbacDenied = await mesh.stat(server, "http.inbound_\(serverIP)_\(ingressPort).rbac.denied")
         print("  server rbac.denied=\(rbacDenied.map(String.init) ?? "n/a"), client ssl.handshake=\(handshakes)")
+    }
+
+    /// A TCP service (`protocol: TCP`): the client's sidecar proxies bytes over auto mTLS, the
+    /// server's sidecar terminates mutual TLS on a TCP proxy chain (chosen by the TLS inspector)
+    /// and STRICT refuses plaintext. HTTP is used only as the bytes the echo-server answers.
+    static func tcpServices(serverIP: String, ingressPort: Int, echoPort: Int, clientIP: String, servicePort: Int) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: ledger, namespace: bookinfo}
+        spec:
+          hosts: [ledger.bookinfo.svc.cluster.local]
+          location: MESH_INTERNAL
+          resolution: STATIC
+          ports: [{number: \(servicePort), name: tcp, protocol: TCP}]
+          workloadSelector: {labels: {app: ledger}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: ledger-1, namespace: bookinfo}
+        spec:
+          address: \(serverIP)
+          serviceAccount: ledger
+          ports: {tcp: \(ingressPort)}
+          labels:
+            app: ledger
+            security.istio.io/tlsMode: istio
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: ledger, namespace: bookinfo}
+        spec:
+          workloadSelector: {labels: {app: ledger}}
+          ingress:
+          - port: {number: \(ingressPort), protocol: TCP, name: tcp}
+            bind: \(serverIP)
+            captureMode: NONE
+            defaultEndpoint: 0.0.0.0:\(echoPort)
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: client, namespace: bookinfo}
+        spec:
+          workloadSelector: {labels: {app: client}}
+          egress:
+          - port: {number: \(servicePort), protocol: TCP, name: tcp}
+            bind: \(clientIP)
+            captureMode: NONE
+            hosts: ["./ledger.bookinfo.svc.cluster.local"]
+        """
+    }
+
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func tcpTrafficGoesOverMutualTLSBetweenSidecars(dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let started = try await LoopbackMesh.startWithCA(namespace: Self.namespace, dataPlane: dataPlane) else { return }
+        let (mesh, ca) = started
+        defer {
+            mesh.stop()
+            ca.remove()
+        }
+        let serverIP = LoopbackAddresses.next(), clientIP = LoopbackAddresses.next()
+        let echo = try await mesh.startEcho("ledger", ip: serverIP)
+        let ingressPort = try LoopbackNetwork.freePort(on: serverIP)
+        let servicePort = try LoopbackNetwork.freePort(on: clientIP)
+        try mesh.write("services.yaml", Self.tcpServices(serverIP: serverIP, ingressPort: ingressPort, echoPort: echo.port, clientIP: clientIP, servicePort: servicePort))
+        try mesh.write("peer-authentication.yaml", """
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: ledger, namespace: bookinfo}
+            spec:
+              selector: {matchLabels: {app: ledger}}
+              mtls: {mode: STRICT}
+            """)
+        let tlsMode = ["security.istio.io/tlsMode": "istio"]
+        let server = try await mesh.startSecureProxy(
+            ca: ca, namespace: Self.namespace, labels: tlsMode.merging(["app": "ledger"]) { a, _ in a }, serviceAccount: "ledger", ip: serverIP)
+        let client = try await mesh.startSecureProxy(
+            ca: ca, namespace: Self.namespace, labels: tlsMode.merging(["app": "client"]) { a, _ in a }, serviceAccount: "client", ip: clientIP)
+        let ready = await mesh.waitUntilReady(server, timeout: .seconds(60))
+        let clientReady = await mesh.waitUntilReady(client, timeout: .seconds(60))
+        try #require(ready && clientReady, "\(mesh.diagnostics)")
+
+        var response = LoopbackMesh.Response(status: -1, headers: [], body: "")
+        let through = await LoopbackMesh.eventually(timeout: .seconds(45)) {
+            response = await LoopbackMesh.request(host: clientIP, port: servicePort, path: "/ledger", authority: "ledger", timeout: .seconds(3))
+            return response.status == 200
+        }
+        try #require(through, "no answer through the client's TCP listener: \(response)\n\(mesh.diagnostics)")
+        #expect(response.echoName == "ledger")
+        #expect(response.echoHeaders["x-forwarded-client-cert"] == nil, "a TCP proxy adds no HTTP headers")
+        let cluster = "cluster.outbound|\(servicePort)||ledger.bookinfo.svc.cluster.local.ssl.handshake"
+        let handshakes = await mesh.stat(client, cluster) ?? 0
+        print("MutualTLSEndToEndTests TCP (\(dataPlane)): status \(response.status) from \(response.echoName ?? "-"), client TLS handshakes \(handshakes)")
+        #expect(handshakes >= 1, "the client's TCP cluster made TLS handshakes")
+        let plain = await LoopbackMesh.request(host: serverIP, port: ingressPort, path: "/ledger", authority: "ledger", timeout: .seconds(3))
+        #expect(plain.status == -1, "STRICT answered plaintext on the TCP port: \(plain)")
     }
 }

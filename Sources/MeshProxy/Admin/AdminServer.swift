@@ -19,6 +19,12 @@ protocol AdminDataSource: Sendable {
     func prometheusText() -> String
     /// Asks the proxy to exit (`/quitquitquit`).
     func requestShutdown()
+    /// Envoy's `/certs` JSON: the certificates the proxy holds for TLS.
+    func certsJSON() -> String
+}
+
+extension AdminDataSource {
+    func certsJSON() -> String { "{\n \"certificates\": []\n}\n" }
 }
 
 /// The admin endpoint on the admin port, with Envoy's paths: `/ready`, `/server_info`,
@@ -68,6 +74,8 @@ final class AdminServer: Sendable {
             return (.ok, "text/plain", text)
         case "/stats/prometheus":
             return (.ok, "text/plain; version=0.0.4", source.prometheusText())
+        case "/certs":
+            return (.ok, "application/json", source.certsJSON())
         case "/quitquitquit":
             guard method == .POST else { return (.methodNotAllowed, "text/plain", "This endpoint requires POST.\n") }
             source.requestShutdown()

@@ -13,6 +13,8 @@ public struct FilterChainConfiguration: Sendable {
     public var terminal: Terminal
     /// The downstream TLS context, when the chain terminates TLS.
     public var transportSocket: Google_Protobuf_Any?
+    /// The chain's TLS termination (its `DownstreamTlsContext`), nil for plaintext chains.
+    public var tls: DownstreamTLSConfiguration?
 
     /// The filter that ends a chain.
     public enum Terminal: Sendable {
@@ -32,7 +34,8 @@ public struct FilterChainConfiguration: Sendable {
             if type.hasSuffix("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer") || (socket.configType == nil && socket.name.hasSuffix("raw_buffer")) {
                 transportSocket = nil
             } else {
-                throw context.error(.unsupported, "\(field).transport_socket", "transport socket \"\(socket.name)\" (\(type)) is not supported yet; downstream TLS comes with SDS support in the Swift proxy")
+                tls = try DownstreamTLSConfiguration(socket, field: "\(field).transport_socket", context: context)
+                transportSocket = socket.typedConfig
             }
         } else {
             transportSocket = nil

@@ -8,11 +8,16 @@ final class ClusterRuntime: Sendable {
     let upstream: UpstreamCluster
     let stats: ClusterTrafficStats
     private let pools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<any UpstreamPool>]>([:])
+    let secrets: SecretStore
+    /// TLS contexts of the cluster's transport sockets (its own and its `transport_socket_matches`
+    /// entries') for the current configuration.
+    private let tlsSources = NIOLockedValueBox<[(UpstreamTLSConfiguration, TLSContextSource)]>([])
 
-    init(configuration: ClusterConfiguration, endpoints: EndpointSet?) {
+    init(configuration: ClusterConfiguration, endpoints: EndpointSet?, secrets: SecretStore = SecretStore()) {
         self.name = configuration.name
         self.upstream = UpstreamCluster(configuration: configuration, endpoints: endpoints, random: { FastRandom.next() })
         self.stats = ClusterTrafficStats(cluster: upstream)
+        self.secrets = secrets
     }
 
     var configuration: ClusterConfiguration { upstream.configuration }
@@ -22,6 +27,7 @@ final class ClusterRuntime: Sendable {
     /// Applies a changed Cluster resource, keeping hosts, pools and stats.
     func update(configuration: ClusterConfiguration) {
         upstream.update(configuration: configuration)
+        tlsSources.withLockedValue { $0 = [] }
     }
 
     /// Applies a new ClusterLoadAssignment.
@@ -29,7 +35,32 @@ final class ClusterRuntime: Sendable {
 
     /// The host for one attempt, or nil when no host is available (503 UH).
     func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
-        upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority)
+        guard let handle = upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority) else { return nil }
+        guard let tls = tlsSource(for: handle.host) else { return handle }
+        var key = handle.key
+        key.tls = tls
+        return UpstreamHostHandle(host: handle.host, key: key)
+    }
+
+    /// The TLS context for connections to `host`: the transport socket its metadata selects.
+    func tlsSource(for host: UpstreamHost) -> TLSContextSource? {
+        let configuration = self.configuration
+        if configuration.transportSocketMatches.isEmpty, configuration.transportSocket == .plaintext { return nil }
+        let (socket, _) = configuration.transportSocket(endpointMetadata: host.metadata, localityMetadata: host.localityMetadata)
+        guard case .tls(let tls) = socket else { return nil }
+        return tlsSources.withLockedValue { sources in
+            if let existing = sources.first(where: { $0.0 == tls }) { return existing.1 }
+            let source = TLSContextSource(upstream: tls, resource: "cluster \(name)", alpnFallback: usesHTTP2 ? ["h2"] : ["http/1.1"], secrets: secrets)
+            sources.append((tls, source))
+            return source
+        }
+    }
+
+    /// The SDS secrets the cluster's transport sockets need.
+    var sdsSecretNames: Set<String> {
+        var names = Set(configuration.transportSocket.tls?.sdsSecretNames ?? [])
+        for match in configuration.transportSocketMatches { names.formUnion(match.transportSocket.tls?.sdsSecretNames ?? []) }
+        return names
     }
 
     /// This event loop's HTTP/1.1 pool.
@@ -57,7 +88,9 @@ final class ClusterRuntime: Sendable {
             acquirePendingSlot: { upstream.circuitBreakers.tryAcquire(.pendingRequest) },
             releasePendingSlot: { upstream.circuitBreakers.release(.pendingRequest) },
             connectionOpened: { [usesHTTP2] in stats.connectionOpened(http2: usesHTTP2) },
-            connectFailed: { stats.connectFailed() }
+            connectFailed: { stats.connectFailed() },
+            tlsHandshake: { upstream.stats.increment(.sslHandshake) },
+            tlsError: { upstream.stats.increment(.sslConnectionError) }
         )
     }
 

@@ -14,6 +14,9 @@ final class ListenerRuntime: Sendable {
         var configuration: ListenerConfiguration
         var runtimes: [Int: ChainRuntime]
         var defaultRuntime: ChainRuntime?
+        /// The TLS contexts of chains that terminate TLS (by chain index), and of the default chain.
+        var tls: [Int: TLSContextSource] = [:]
+        var defaultTLS: TLSContextSource?
     }
 
     /// A chain's terminal filter, ready to serve.
@@ -29,7 +32,7 @@ final class ListenerRuntime: Sendable {
     let stats: ListenerStats
     private let logger: Logger
     /// The root stats scope network filters count in (`tcp.rbac.denied`).
-    private let statsStore: StatsStore
+    let statsStore: StatsStore
 
     init(chains: Chains, stats: StatsStore, logger: Logger) {
         self.name = chains.configuration.name
@@ -54,7 +57,9 @@ final class ListenerRuntime: Sendable {
         var runtimes: [Int: ChainRuntime] = [:]
         for (index, chain) in configuration.filterChains.enumerated() { runtimes[index] = try runtime(chain) }
         let fallback = try configuration.defaultFilterChain.map { (chain) throws(ProxyConfigurationError) in try runtime(chain) }
-        return Chains(configuration: configuration, runtimes: runtimes, defaultRuntime: fallback)
+        var chains = Chains(configuration: configuration, runtimes: runtimes, defaultRuntime: fallback)
+        chains.compileTLS(secrets: state.secrets)
+        return chains
     }
 
     /// Replaces the chains for new connections.
@@ -101,23 +106,52 @@ final class ListenerRuntime: Sendable {
             destinationAddress: local?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
             sourceAddress: remote?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
             sourcePort: remote?.port ?? 0)
+        if current.configuration.needsTLSInspection {
+            try channel.pipeline.syncOperations.addHandler(TLSInspectorHandler(
+                timeout: current.configuration.listenerFiltersTimeout, continueOnTimeout: current.configuration.continuesOnListenerFiltersTimeout
+            ) { [self] context, hello in
+                var inspected = input
+                if let hello {
+                    inspected.transportProtocol = "tls"
+                    inspected.serverName = hello.serverName
+                    inspected.applicationProtocols = hello.applicationProtocols
+                }
+                try self.install(context.channel, chains: current, input: inspected)
+            })
+            return
+        }
+        try install(channel, chains: current, input: input)
+    }
+
+    /// Picks the connection's filter chain and sets up its pipeline: TLS termination when the
+    /// chain has a `DownstreamTlsContext`, then the terminal filter.
+    private func install(_ channel: any Channel, chains current: Chains, input: FilterChainMatchInput) throws {
         let runtime: ChainRuntime?
+        let tls: TLSContextSource?
         let selected = FilterChainSelector.select(current.configuration.filterChainMatches, input)
         if let index = selected {
             runtime = current.runtimes[index]
+            tls = current.tls[index]
         } else {
             runtime = current.defaultRuntime
+            tls = current.defaultTLS
         }
         guard let runtime else {
             stats.noFilterChainMatch.increment()
             channel.close(promise: nil)
             return
         }
-        let sync = channel.pipeline.syncOperations
-        // Network filters (RBAC ...) sit between the transport and the terminal filter.
+        // Network filters (RBAC ...) sit between the transport (after the TLS handshake, which
+        // gives them the peer's identity) and the terminal filter.
         let chain = selected.map { current.configuration.filterChains[$0] } ?? current.configuration.defaultFilterChain
-        if let networkFilters = chain?.networkFilters, !networkFilters.isEmpty {
-            try sync.addHandler(NetworkFilterChainHandler(entries: networkFilters.map { .init(name: $0.name, factory: $0.factory) }, stats: statsStore))
+        let networkFilters = (chain?.networkFilters ?? []).map { NetworkFilterChainHandler.Entry(name: $0.name, factory: $0.factory) }
+        if let tls {
+            try installTLS(channel, source: tls, serverName: input.serverName, runtime: runtime, networkFilters: networkFilters)
+            return
+        }
+        let sync = channel.pipeline.syncOperations
+        if !networkFilters.isEmpty {
+            try sync.addHandler(NetworkFilterChainHandler(entries: networkFilters, stats: statsStore))
         }
         switch runtime {
         case .http(let manager):
@@ -137,6 +171,9 @@ final class ListenerStats: Sendable {
     let connectionsTotal: StatCounter
     let connectionsActive: StatGauge
     let noFilterChainMatch: StatCounter
+    /// `ssl.handshake` and `ssl.connection_error`, as Envoy's TLS transport socket counts them.
+    let sslHandshake: StatCounter
+    let sslConnectionError: StatCounter
 
     init(store: StatsStore, address: ListenerAddress) {
         let prefix = "listener.\(address.host)_\(address.port)"
@@ -144,5 +181,7 @@ final class ListenerStats: Sendable {
         connectionsTotal = store.counter("\(prefix).downstream_cx_total", prometheus: .init(name: "envoy_listener_downstream_cx_total", labels: [label]))
         connectionsActive = store.gauge("\(prefix).downstream_cx_active", prometheus: .init(name: "envoy_listener_downstream_cx_active", labels: [label]))
         noFilterChainMatch = store.counter("\(prefix).no_filter_chain_match", prometheus: .init(name: "envoy_listener_no_filter_chain_match", labels: [label]))
+        sslHandshake = store.counter("\(prefix).ssl.handshake", prometheus: .init(name: "envoy_listener_ssl_handshake", labels: [label]))
+        sslConnectionError = store.counter("\(prefix).ssl.connection_error", prometheus: .init(name: "envoy_listener_ssl_connection_error", labels: [label]))
     }
 }

@@ -13,6 +13,7 @@ final class ProxyResources: Sendable {
         case endpoints([String: EndpointSet])
         case listeners([String: ListenerConfiguration])
         case routes([String: RouteTable])
+        case secrets([String: ProxySecret])
     }
 
     private enum Item {
@@ -20,6 +21,7 @@ final class ProxyResources: Sendable {
         case endpoints(EndpointSet)
         case listener(ListenerConfiguration)
         case routes(RouteTable)
+        case secret(ProxySecret)
     }
 
     private struct Cached {
@@ -83,6 +85,10 @@ final class ProxyResources: Sendable {
             let routes: Envoy_Config_Route_V3_RouteConfiguration
             do { routes = try .init(unpackingAny: any) } catch { throw decodeFailure("RouteConfiguration", error) }
             return .routes(try RouteTable(routes))
+        case EnvoyTypeURL.secret:
+            let secret: Envoy_Extensions_TransportSockets_Tls_V3_Secret
+            do { secret = try .init(unpackingAny: any) } catch { throw decodeFailure("Secret", error) }
+            return .secret(try ProxySecret(secret))
         default:
             throw ProxyConfigurationError(.unsupported, resourceType: typeURL, resourceName: name, field: "", "the Swift proxy does not subscribe to this type")
         }
@@ -123,6 +129,8 @@ final class ProxyResources: Sendable {
                 return .listeners(listeners)
             case EnvoyTypeURL.routeConfiguration:
                 return .routes(items.compactMapValues { if case .routes(let r) = $0 { r } else { nil } })
+            case EnvoyTypeURL.secret:
+                return .secrets(items.compactMapValues { if case .secret(let s) = $0 { s } else { nil } })
             default:
                 return nil
             }

@@ -10,6 +10,8 @@ struct ProxyState: Sendable {
 /// Holds the current ``ProxyState``; read on every request, replaced on updates.
 final class ProxyStateStore: Sendable {
     private let box = NIOLockedValueBox(ProxyState())
+    /// The TLS secrets listeners and clusters use (SDS over ADS and the embedder's provider).
+    let secrets = SecretStore()
 
     var current: ProxyState { box.withLockedValue { $0 } }
 

@@ -31,15 +31,26 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     private var pendingClose = false
     private var context: ChannelHandlerContext?
     private var idleTimer: Scheduled<Void>?
+    private var started = false
 
     init(runtime: TCPProxyRuntime) { self.runtime = runtime }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Added after TLS termination, the connection is already active.
+        if context.channel.isActive { start(context: context) }
+    }
 
     func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         runtime.connectionsTotal.increment()
         connect(context: context, attempt: 1, tried: [UpstreamHost]())
-        context.fireChannelActive()
     }
 
     private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamHost]) {
@@ -55,16 +66,23 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         }
         let downstream = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(cluster.connectTimeout.timeAmount)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = host.key.tls {
+                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(
+                            tls, onHandshake: { cluster.upstream.stats.increment(.sslHandshake) },
+                            onError: { cluster.upstream.stats.increment(.sslConnectionError) })
+                    }
                     try channel.pipeline.syncOperations.addHandler(TCPProxyPartner(downstream: downstream.value))
                 }
             }
             .connect(host: host.key.host, port: host.key.port)
+            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel } }
             .whenComplete { result in
                 let handler = downstream.value
                 let context = loopContext.value

@@ -64,6 +64,8 @@ public final class UpstreamClusterStats: Sendable {
         case outlierEjectionsDetectedConsecutiveGatewayFailure = "outlier_detection.ejections_detected_consecutive_gateway_failure"
         case outlierEjectionsEnforcedConsecutiveLocalOriginFailure = "outlier_detection.ejections_enforced_consecutive_local_origin_failure"
         case outlierEjectionsDetectedConsecutiveLocalOriginFailure = "outlier_detection.ejections_detected_consecutive_local_origin_failure"
+        case sslHandshake = "ssl.handshake"
+        case sslConnectionError = "ssl.connection_error"
 
         /// Whether Envoy reports the stat as a gauge (the rest are counters).
         public var isGauge: Bool {

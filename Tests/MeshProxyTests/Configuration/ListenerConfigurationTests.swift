@@ -36,6 +36,10 @@ import Testing
             do {
                 _ = try ListenerConfiguration(listener)
                 compiled += 1
+            } catch where error.code == .invalid && error.field.hasSuffix(".filename") {
+                // Certificate files named relative to where Envoy runs: like Envoy, the proxy
+                // reads them when the listener loads and refuses it when they are missing.
+                unsupported.append("\(file) \(listener.name): \(error.field) (file not found from here)")
             } catch {
                 #expect(error.code == .unsupported, "\(file): \(error)")
                 #expect(error.resourceName == listener.name && !error.field.isEmpty)

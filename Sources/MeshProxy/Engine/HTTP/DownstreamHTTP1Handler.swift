@@ -11,6 +11,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
 
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
+    private let tls: DownstreamTLSInfo?
     private let closesAfterResponse: Bool
     private var context: ChannelHandlerContext?
     private var stream: HTTPStream?
@@ -18,9 +19,10 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
     private var requestsOnConnection = 0
     private var idleTimer: Scheduled<Void>?
 
-    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, closesAfterResponse: Bool = true) {
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, closesAfterResponse: Bool = true) {
         self.manager = manager
         self.isTLS = isTLS
+        self.tls = tls
         self.closesAfterResponse = closesAfterResponse
     }
 
@@ -42,7 +44,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
-            let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS)
+            let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
             let stream = HTTPStream(eventLoop: context.eventLoop, connection: info, manager: manager, responder: self)
             self.stream = stream
             stream.receiveHead(head, endOfStream: false)

@@ -4,14 +4,14 @@ import NIOHTTP2
 
 extension ChannelPipeline.SynchronousOperations {
     /// The HTTP connection manager over HTTP/1.1.
-    func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool) throws {
+    func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
         try configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS))
+        try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls))
     }
 
     /// The HTTP connection manager over HTTP/2: every stream becomes HTTP/1-style request parts
     /// served by its own ``DownstreamHTTP1Handler``.
-    func configureDownstreamHTTP2(manager: HTTPConnectionManagerRuntime, isTLS: Bool) throws {
+    func configureDownstreamHTTP2(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
@@ -25,7 +25,7 @@ extension ChannelPipeline.SynchronousOperations {
             inboundStreamInitializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, closesAfterResponse: false))
+                    try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, closesAfterResponse: false))
                 }
             })
     }
@@ -41,11 +41,13 @@ final class DownstreamProtocolSniffer: ChannelInboundHandler, RemovableChannelHa
     private static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
+    private let tls: DownstreamTLSInfo?
     private var buffered: ByteBuffer?
 
-    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool) {
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
         self.manager = manager
         self.isTLS = isTLS
+        self.tls = tls
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -67,9 +69,9 @@ final class DownstreamProtocolSniffer: ChannelInboundHandler, RemovableChannelHa
         do {
             let pipeline = context.pipeline.syncOperations
             if http2 {
-                try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: isTLS)
+                try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: isTLS, tls: tls)
             } else {
-                try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: isTLS)
+                try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: isTLS, tls: tls)
             }
         } catch {
             context.close(promise: nil)

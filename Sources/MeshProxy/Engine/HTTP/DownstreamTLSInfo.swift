@@ -15,6 +15,8 @@ public struct DownstreamTLSInfo: Sendable, Hashable {
     public var peerSubject: String
     /// URI SANs of the certificate this proxy presented.
     public var localURISANs: [String]
+    /// Lowercase hex SHA-256 of the client certificate (DER), or empty.
+    public var peerCertificateSHA256: String = ""
 
     /// Creates a record.
     public init(serverName: String? = nil, negotiatedProtocol: String? = nil, peerCertificatePresented: Bool = false,

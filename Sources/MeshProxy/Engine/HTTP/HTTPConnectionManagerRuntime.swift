@@ -87,6 +87,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         } else if !headers.contains(name: "x-forwarded-proto") {
             headers.add(name: "x-forwarded-proto", value: connection.scheme)
         }
+        applyForwardedClientCert(&headers, connection: connection)
         if configuration.generateRequestID, !headers.contains(name: "x-request-id") {
             headers.add(name: "x-request-id", value: Self.makeRequestID())
         }

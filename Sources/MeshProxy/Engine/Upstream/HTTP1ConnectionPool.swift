@@ -124,16 +124,22 @@ final class HTTP1ConnectionPool: UpstreamPool {
 
     private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: eventLoop)
+        let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = key.tls {
+                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error)
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
             .connect(host: key.host, port: key.port)
+            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel } }
             .assumeIsolated()
             .whenComplete { [weak self] result in
                 switch result {
@@ -151,6 +157,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     }
 
     static func reason(_ error: any Error) -> String {
+        if let failure = error as? UpstreamFailure, case .connectFailed(let reason) = failure { return reason }
         if let io = error as? IOError { return "delayed connect error: \(io.errnoCode)" }
         if error is ChannelError { return "\(error)" }
         return "\(error)"
@@ -170,4 +177,8 @@ struct UpstreamPoolSettings {
     var releasePendingSlot: () -> Void
     var connectionOpened: () -> Void
     var connectFailed: () -> Void
+    /// A TLS handshake with a host completed (`ssl.handshake`).
+    var tlsHandshake: () -> Void = {}
+    /// A TLS handshake failed or the server failed verification (`ssl.connection_error`).
+    var tlsError: () -> Void = {}
 }

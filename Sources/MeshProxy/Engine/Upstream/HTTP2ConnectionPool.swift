@@ -112,11 +112,16 @@ final class HTTP2ConnectionPool: UpstreamPool {
         let promise = eventLoop.makePromise(of: Void.self)
         let connection = Connection(key: key, ready: promise.futureResult)
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: eventLoop)
+        let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = key.tls {
+                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error)
+                    }
                     var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
                     connectionConfiguration.initialSettings = [
                         HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
@@ -132,6 +137,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
                 }
             }
             .connect(host: key.host, port: key.port)
+            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel } }
             .assumeIsolated()
             .whenComplete { [weak self] result in
                 switch result {

@@ -179,5 +179,8 @@ enum UpstreamFailure: Error, Sendable, Hashable, CustomStringConvertible {
 struct UpstreamEndpointKey: Hashable, Sendable, CustomStringConvertible {
     var host: String
     var port: Int
+    /// The TLS context connections to the host use (from the cluster's transport socket, or the
+    /// `transport_socket_matches` entry the host's metadata selects); nil for plaintext.
+    var tls: TLSContextSource? = nil
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

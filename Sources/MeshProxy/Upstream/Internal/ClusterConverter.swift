@@ -5,13 +5,25 @@ import SwiftProtobuf
 /// validation rules and defaults.
 struct ClusterConverter {
     let cluster: Envoy_Config_Cluster_V3_Cluster
+    private let resourceType: String
+    private let resourceName: String
 
     init(cluster: Envoy_Config_Cluster_V3_Cluster) {
         self.cluster = cluster
+        self.resourceType = "Cluster"
+        self.resourceName = cluster.name
+    }
+
+    /// A converter for the TLS contexts of another resource (a listener's `DownstreamTlsContext`
+    /// shares `CommonTlsContext` with clusters); errors name that resource.
+    init(tlsContextsOf context: ConfigurationContext) {
+        self.cluster = Envoy_Config_Cluster_V3_Cluster()
+        self.resourceType = context.resourceType
+        self.resourceName = context.resourceName
     }
 
     private func fail(_ code: ProxyConfigurationError.Code, _ field: String, _ message: String) -> ProxyConfigurationError {
-        ProxyConfigurationError(code, resourceType: "Cluster", resourceName: cluster.name, field: field, message)
+        ProxyConfigurationError(code, resourceType: resourceType, resourceName: resourceName, field: field, message)
     }
 
     private func duration(_ value: Google_Protobuf_Duration, _ field: String, positive: Bool) throws(ProxyConfigurationError) -> Duration {
@@ -601,11 +613,14 @@ struct ClusterConverter {
         }
     }
 
-    private func convertTLS(_ context: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext, field: String) throws(ProxyConfigurationError) -> UpstreamTLSConfiguration {
+    func convertTLS(_ context: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext, field: String) throws(ProxyConfigurationError) -> UpstreamTLSConfiguration {
         var result = UpstreamTLSConfiguration(sni: context.sni)
         guard context.sni.utf8.count <= 255 else { throw fail(.invalid, field + ".sni", "must be at most 255 bytes") }
         result.autoHostSNI = context.autoHostSni
         result.autoSNISANValidation = context.autoSniSanValidation
+        if context.autoHostSni || context.autoSniSanValidation {
+            throw fail(.unsupported, field + (context.autoHostSni ? ".auto_host_sni" : ".auto_sni_san_validation"), "SNI from the request host is not supported by the Swift proxy; set sni")
+        }
         if context.hasMaxSessionKeys { result.maxSessionKeys = context.maxSessionKeys.value }
         let common = context.commonTlsContext
         let commonField = field + ".common_tls_context"
@@ -619,6 +634,15 @@ struct ClusterConverter {
             }
             result.cipherSuites = params.cipherSuites
             result.ecdhCurves = params.ecdhCurves
+            for (index, name) in params.cipherSuites.enumerated() where !TLSParameterNames.isKnownCipherSuite(name) {
+                throw fail(.invalid, "\(commonField).tls_params.cipher_suites[\(index)]", "unknown cipher suite \"\(name)\"")
+            }
+            for (index, name) in params.ecdhCurves.enumerated() where TLSParameterNames.curve(name) == nil {
+                throw fail(.invalid, "\(commonField).tls_params.ecdh_curves[\(index)]", "unknown or unsupported ECDH curve \"\(name)\"")
+            }
+            if !params.signatureAlgorithms.isEmpty {
+                throw fail(.unsupported, commonField + ".tls_params.signature_algorithms", "signature algorithm lists are not supported")
+            }
         }
         for (index, certificate) in common.tlsCertificates.enumerated() {
             let certificateField = "\(commonField).tls_certificates[\(index)]"
@@ -677,8 +701,18 @@ struct ClusterConverter {
         var validation = UpstreamTLSConfiguration.Validation()
         if context.hasTrustedCa { validation.trustedCA = try dataSource(context.trustedCa, field + ".trusted_ca") }
         validation.certificateHashes = context.verifyCertificateHash
-        validation.spkiPins = context.verifyCertificateSpki
-        validation.allowExpiredCertificate = context.allowExpiredCertificate
+        for (index, hash) in context.verifyCertificateHash.enumerated() where TLSPeerCertificate.normalizedHash(hash) == nil {
+            throw fail(.invalid, "\(field).verify_certificate_hash[\(index)]", "\"\(hash)\" is not a hex SHA-256 fingerprint")
+        }
+        if !context.verifyCertificateSpki.isEmpty {
+            throw fail(.unsupported, field + ".verify_certificate_spki", "SPKI pinning is not supported by the Swift proxy")
+        }
+        if context.allowExpiredCertificate {
+            throw fail(.unsupported, field + ".allow_expired_certificate", "accepting expired certificates is not supported by the Swift proxy")
+        }
+        if context.hasSystemRootCerts {
+            throw fail(.unsupported, field + ".system_root_certs", "the system trust store is not supported; name a trusted_ca")
+        }
         switch context.trustChainVerification {
         case .verifyTrustChain: validation.acceptUntrusted = false
         case .acceptUntrusted: validation.acceptUntrusted = true
