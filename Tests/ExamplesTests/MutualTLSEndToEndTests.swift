@@ -172,10 +172,8 @@ import Testing
         let refusedAgain = await LoopbackMesh.eventually(timeout: .seconds(30)) { await plaintext().status == -1 }
         #expect(refusedAgain, "STRICT restored still answers plaintext")
 
-        // 3. AuthorizationPolicy principals: the client's identity is allowed, another one is not.
-        //    Envoy only for now: the Swift proxy's RBAC filter is being built on another branch
-        //    (proxy-rbac); until it lands, the Swift proxy NACKs listeners that carry it.
-        guard dataPlane == .envoy else { return }
+        // 3. AuthorizationPolicy principals: the client's identity (from its certificate) is
+        //    allowed, another one is not.
         try mesh.write("authorization.yaml", Self.authorization(principal: Self.clientPrincipal))
         let allowed = await LoopbackMesh.eventually { await viaClient().status == 200 }
         #expect(allowed, "the client's principal is allowed")

@@ -89,7 +89,7 @@ public struct NetworkFilterConfiguration: Sendable {
         do {
             factory = try type.init(config: filter.typedConfig)
         } catch {
-            throw context.error(.invalid, "\(field).typed_config", "\(error)")
+            throw context.error((error as? FilterConfigurationError)?.isUnsupported == true ? .unsupported : .invalid, "\(field).typed_config", "\(error)")
         }
     }
 }

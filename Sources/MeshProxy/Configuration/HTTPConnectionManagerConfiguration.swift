@@ -125,7 +125,7 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
             do {
                 filters.append(Filter(name: filter.name, factory: try factoryType.init(config: typed)))
             } catch {
-                throw context.error(.invalid, "\(filterField).typed_config", "\(error)")
+                throw context.error((error as? FilterConfigurationError)?.isUnsupported == true ? .unsupported : .invalid, "\(filterField).typed_config", "\(error)")
             }
         }
         guard sawRouter else { throw context.error(.invalid, "\(field).http_filters", "the last HTTP filter must be envoy.filters.http.router") }

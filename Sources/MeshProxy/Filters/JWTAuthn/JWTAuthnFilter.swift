@@ -110,7 +110,7 @@ public indirect enum JWTRequirement: Sendable {
         case .allowMissing: self = .allowMissing
         case .allowMissingOrFailed: self = .allowMissingOrFailed
         case .extractOnlyWithoutValidation:
-            throw FilterConfigurationError(field: field + ".extract_only_without_validation", "is not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: field + ".extract_only_without_validation", "is not supported by the Swift proxy")
         case nil:
             throw FilterConfigurationError(field: field, "a requirement needs one of provider_name, provider_and_audiences, requires_any, requires_all, allow_missing or allow_missing_or_failed")
         }
@@ -160,7 +160,7 @@ struct JWTProviderConfiguration: Sendable {
                 throw FilterConfigurationError(field: field + ".local_jwks", "only inline_string and inline_bytes JWKS are supported by the Swift proxy")
             }
         case .remoteJwks(let remote):
-            throw FilterConfigurationError(field: field + ".remote_jwks", "fetching JWKS from \(remote.httpUri.uri) is not supported by the Swift proxy yet; use local_jwks (RequestAuthentication jwks)")
+            throw FilterConfigurationError.unsupported(field: field + ".remote_jwks", "fetching JWKS from \(remote.httpUri.uri) is not supported by the Swift proxy yet; use local_jwks (RequestAuthentication jwks)")
         case nil:
             throw FilterConfigurationError(field: field, "a provider needs local_jwks or remote_jwks")
         }
@@ -197,7 +197,7 @@ struct JWTProviderConfiguration: Sendable {
             // A verified-token cache is an optimisation; verification without it is equivalent.
         }
         if !proto.failedStatusInMetadata.isEmpty {
-            throw FilterConfigurationError(field: field + ".failed_status_in_metadata", "is not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: field + ".failed_status_in_metadata", "is not supported by the Swift proxy")
         }
     }
 
@@ -268,7 +268,7 @@ struct JWTAuthnConfiguration: Sendable {
         }
         self.rules = rules
         if proto.hasFilterStateRules {
-            throw FilterConfigurationError(field: "filter_state_rules", "filter state rules are not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: "filter_state_rules", "filter state rules are not supported by the Swift proxy")
         }
         bypassCORSPreflight = proto.bypassCorsPreflight
         statPrefix = proto.statPrefix

@@ -26,7 +26,7 @@ public struct NetworkRBACFilterFactory: NetworkFilterFactory {
         let rbac = try Envoy_Extensions_Filters_Network_Rbac_V3_RBAC(unpackingAny: config)
         guard !rbac.statPrefix.isEmpty else { throw FilterConfigurationError(field: "stat_prefix", "must not be empty") }
         if rbac.hasDelayDeny, rbac.delayDeny.seconds != 0 || rbac.delayDeny.nanos != 0 {
-            throw FilterConfigurationError(field: "delay_deny", "delayed denial is not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: "delay_deny", "delayed denial is not supported by the Swift proxy")
         }
         rules = try RBACRules(rules: rbac.hasRules ? rbac.rules : nil, shadow: rbac.hasShadowRules ? rbac.shadowRules : nil,
                               rulesStatPrefix: "", shadowRulesStatPrefix: rbac.shadowRulesStatPrefix)

@@ -89,7 +89,7 @@ public struct RBACFilterFactory: HTTPFilterFactory {
     }
 
     static func parse(_ rbac: Envoy_Extensions_Filters_Http_Rbac_V3_RBAC) throws(FilterConfigurationError) -> RBACRules {
-        if rbac.trackPerRuleStats { throw FilterConfigurationError(field: "track_per_rule_stats", "per-rule stats are not supported by the Swift proxy") }
+        if rbac.trackPerRuleStats { throw FilterConfigurationError.unsupported(field: "track_per_rule_stats", "per-rule stats are not supported by the Swift proxy") }
         return try RBACRules(rules: rbac.hasRules ? rbac.rules : nil, shadow: rbac.hasShadowRules ? rbac.shadowRules : nil,
                              rulesStatPrefix: rbac.rulesStatPrefix, shadowRulesStatPrefix: rbac.shadowRulesStatPrefix)
     }

@@ -9,11 +9,20 @@ public struct FilterConfigurationError: Error, Sendable, Hashable, CustomStringC
     public var field: String
     /// What is wrong, in a sentence.
     public var message: String
+    /// Whether the configuration is valid for Envoy but uses something this proxy does not
+    /// implement (reported as unsupported rather than invalid).
+    public var isUnsupported: Bool
 
     /// - Parameters: see the properties.
-    public init(field: String, _ message: String) {
+    public init(field: String, _ message: String, isUnsupported: Bool = false) {
         self.field = field
         self.message = message
+        self.isUnsupported = isUnsupported
+    }
+
+    /// A valid setting this proxy does not implement.
+    public static func unsupported(field: String, _ message: String) -> FilterConfigurationError {
+        FilterConfigurationError(field: field, message, isUnsupported: true)
     }
 
     public var description: String { field.isEmpty ? message : "\(field): \(message)" }
@@ -305,13 +314,13 @@ indirect enum RBACPermission: Sendable {
             self = .metadata(try RBACMetadataMatcher(matcher, field: field + ".metadata"))
         case .sourcedMetadata(let sourced):
             guard sourced.metadataSource == .dynamic else {
-                throw FilterConfigurationError(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
+                throw FilterConfigurationError.unsupported(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
             }
             self = .metadata(try RBACMetadataMatcher(sourced.metadataMatcher, field: field + ".sourced_metadata.metadata_matcher"))
         case .requestedServerName(let matcher):
             self = .requestedServerName(try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(matcher, field + ".requested_server_name", c) })
         case .matcher:
-            throw FilterConfigurationError(field: field + ".matcher", "extension permission matchers are not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: field + ".matcher", "extension permission matchers are not supported by the Swift proxy")
         case nil:
             throw FilterConfigurationError(field: field, "a permission needs a rule")
         }
@@ -387,13 +396,13 @@ indirect enum RBACPrincipal: Sendable {
         case .metadata(let matcher): self = .metadata(try RBACMetadataMatcher(matcher, field: field + ".metadata"))
         case .sourcedMetadata(let sourced):
             guard sourced.metadataSource == .dynamic else {
-                throw FilterConfigurationError(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
+                throw FilterConfigurationError.unsupported(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
             }
             self = .metadata(try RBACMetadataMatcher(sourced.metadataMatcher, field: field + ".sourced_metadata.metadata_matcher"))
         case .filterState:
-            throw FilterConfigurationError(field: field + ".filter_state", "filter state principals are not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: field + ".filter_state", "filter state principals are not supported by the Swift proxy")
         case .custom:
-            throw FilterConfigurationError(field: field + ".custom", "custom principal extensions are not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: field + ".custom", "custom principal extensions are not supported by the Swift proxy")
         case nil:
             throw FilterConfigurationError(field: field, "a principal needs an identifier")
         }
@@ -472,7 +481,7 @@ public struct RBACEngine: Sendable {
         case .UNRECOGNIZED(let raw): throw FilterConfigurationError(field: field + ".action", "unknown action \(raw)")
         }
         if proto.hasAuditLoggingOptions, proto.auditLoggingOptions.auditCondition != .none {
-            throw FilterConfigurationError(field: field + ".audit_logging_options", "RBAC audit loggers are not supported by the Swift proxy")
+            throw FilterConfigurationError.unsupported(field: field + ".audit_logging_options", "RBAC audit loggers are not supported by the Swift proxy")
         }
         var policies: [Policy] = []
         for name in proto.policies.keys.sorted() {
