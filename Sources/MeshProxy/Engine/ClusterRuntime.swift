@@ -57,7 +57,8 @@ final class ClusterRuntime: Sendable {
             acquirePendingSlot: { upstream.circuitBreakers.tryAcquire(.pendingRequest) },
             releasePendingSlot: { upstream.circuitBreakers.release(.pendingRequest) },
             connectionOpened: { [usesHTTP2] in stats.connectionOpened(http2: usesHTTP2) },
-            connectFailed: { stats.connectFailed() }
+            connectFailed: { stats.connectFailed() },
+            forceConnectionSlot: { upstream.circuitBreakers.forceAcquire(.connection) }
         )
     }
 
