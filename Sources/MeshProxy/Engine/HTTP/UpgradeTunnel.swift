@@ -25,8 +25,8 @@ final class UpgradeTunnel {
     private var heldForUpstream: [ByteBuffer] = []
     private var heldForDownstream: [ByteBuffer] = []
 
-    /// Relays between `downstream` and `upstream` once ``install(downstreamContext:)`` has put the
-    /// relay handlers in both pipelines.
+    /// Relays between `downstream` and `upstream` once ``installUpstream()`` and
+    /// ``installDownstream(removing:)`` have put relay handlers in both pipelines and ``open()`` ran.
     init(downstream: any Channel, upstream: any Channel, observer: any Observer) {
         self.downstream = downstream
         self.upstream = upstream
