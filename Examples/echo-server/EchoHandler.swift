@@ -5,7 +5,8 @@ import NIOHTTP1
 ///
 /// It counts the request body as it arrives, then answers through ``EchoResponder``:
 /// `/status/CODE` sets the status, `/delay/MS` schedules the answer MS milliseconds later,
-/// `/flaky/N/KEY` fails the first N attempts per key (``EchoRequestLog``).
+/// `/flaky/N/KEY` fails the first N attempts per key (``EchoRequestLog``), `/ws` with
+/// `upgrade: websocket` becomes a WebSocket echo (``WebSocketEcho``).
 /// HTTP/1 connections stay open unless the request asked to close them; the pipeline handler in
 /// front of this one orders pipelined requests and closes idle connections on quiesce.
 final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -31,6 +32,10 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let requestHead = head else { return }
             head = nil
+            if WebSocketEcho.isRequest(requestHead) {
+                WebSocketEcho.upgrade(context: context, head: requestHead)
+                return
+            }
             let route = EchoFailure.apply(to: EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), uri: requestHead.uri))
             if route.delayMilliseconds > 0 {
                 let size = bodySize

@@ -114,9 +114,18 @@ public final class ProxyServer: Service, Sendable {
         let resources = self.resources
         let registry = configuration.httpFilters
         let networkRegistry = configuration.networkFilters
+        let updateStats = XDSUpdateStats(stats)
         let xds = XDSClient(client: grpc, node: configuration.node, mode: configuration.xdsMode,
                             backoff: .init(initial: .milliseconds(200), maximum: .seconds(10)),
-                            validate: { typeURL, items in try resources.validate(typeURL: typeURL, items: items, registry: registry, networkRegistry: networkRegistry) })
+                            validate: { typeURL, items in
+                                do {
+                                    try resources.validate(typeURL: typeURL, items: items, registry: registry, networkRegistry: networkRegistry)
+                                    updateStats.accepted(typeURL)
+                                } catch {
+                                    updateStats.rejected(typeURL)
+                                    throw error
+                                }
+                            })
         await xds.subscribe(EnvoyTypeURL.cluster, .wildcard)
         await xds.subscribe(EnvoyTypeURL.listener, .wildcard)
 
@@ -348,4 +357,38 @@ struct AdminSource: AdminDataSource {
     }
     func requestShutdown() { server.requestShutdown() }
     func certsJSON() -> String { server.state.secrets.certsJSON() }
+}
+
+/// Envoy's subscription counters for the wildcard resource types:
+/// `listener_manager.lds.update_{attempt,success,rejected}` and `cluster_manager.cds.update_*`.
+struct XDSUpdateStats: Sendable {
+    private struct Counters: Sendable {
+        var attempt: StatCounter
+        var success: StatCounter
+        var rejected: StatCounter
+    }
+
+    private let byType: [String: Counters]
+
+    init(_ stats: StatsStore) {
+        func counters(_ prefix: String) -> Counters {
+            func counter(_ name: String) -> StatCounter {
+                stats.counter("\(prefix).\(name)", prometheus: .init(name: "envoy_" + String(prefix.map { $0 == "." ? "_" : $0 }) + "_\(name)", labels: []))
+            }
+            return Counters(attempt: counter("update_attempt"), success: counter("update_success"), rejected: counter("update_rejected"))
+        }
+        byType = [EnvoyTypeURL.listener: counters("listener_manager.lds"), EnvoyTypeURL.cluster: counters("cluster_manager.cds")]
+    }
+
+    func accepted(_ typeURL: String) {
+        guard let counters = byType[typeURL] else { return }
+        counters.attempt.increment()
+        counters.success.increment()
+    }
+
+    func rejected(_ typeURL: String) {
+        guard let counters = byType[typeURL] else { return }
+        counters.attempt.increment()
+        counters.rejected.increment()
+    }
 }

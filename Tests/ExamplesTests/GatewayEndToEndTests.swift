@@ -2,9 +2,10 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// An Envoy ingress gateway (`sidecar --proxy envoy --type router`) driven by istiod, in front of
-/// echo-server workloads, and `outboundTrafficPolicy` through a sidecar's HTTP proxy listener —
-/// all real processes on loopback.
+/// An ingress gateway (`sidecar --proxy envoy|swift --type router`) driven by istiod, in front of
+/// echo-server workloads, an egress gateway, and `outboundTrafficPolicy` through a sidecar's HTTP
+/// proxy listener — all real processes on loopback. The plain-text scenarios run the same body on
+/// Envoy and on the Swift proxy; the HTTPS one runs on Envoy.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct GatewayEndToEndTests {
     /// ServiceEntries `<name>.bookinfo.svc.cluster.local:9080` for the workloads.
     static func services(_ workloads: [(service: String, workload: LoopbackMesh.Workload)]) -> String {
@@ -33,8 +34,10 @@ import Testing
         return last
     }
 
-    @Test func ingressGatewayRoutesByHostAndPath() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func ingressGatewayRoutesByHostAndPath(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        print("data plane: \(dataPlane)")
         defer { mesh.stop() }
         let productpage = try await mesh.startEcho("productpage-v1")
         let reviews = try await mesh.startEcho("reviews-v1")
@@ -199,8 +202,10 @@ import Testing
                 || redirect.header("location") == "https://bookinfo.example.com:\(httpPort)/reviews/1")
     }
 
-    @Test func registryOnlyRefusesAnUnknownHostThatAllowAnyPasses() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func registryOnlyRefusesAnUnknownHostThatAllowAnyPasses(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        print("data plane: \(dataPlane)")
         defer { mesh.stop() }
         let reviews = try await mesh.startEcho("reviews-v1")
         // Not in any registry: only reachable when the policy lets unknown hosts through.
@@ -257,8 +262,10 @@ import Testing
 
     /// Istio's egress gateway task on loopback: the client's sidecar sends an external host to the
     /// egress gateway (the VirtualService's `mesh` match), which sends it out (its gateway match).
-    @Test func egressGatewayCarriesExternalTraffic() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func egressGatewayCarriesExternalTraffic(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        print("data plane: \(dataPlane)")
         defer { mesh.stop() }
         let external = try await mesh.startEcho("edition")
         let gatewayIP = LoopbackAddresses.next()

@@ -2,10 +2,10 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// DestinationRule traffic policies proven on a real Envoy sidecar driven by istiod: subset routing
-/// by labels, circuit breaking (503 with Envoy's overflow marker), outlier ejection of a failing
-/// endpoint, consistent-hash stickiness and locality failover. Each scenario prints what was asked
-/// and what was measured.
+/// DestinationRule traffic policies proven on sidecars driven by istiod — real Envoy and the Swift
+/// proxy, one parameterised test: subset routing by labels, circuit breaking (503 with Envoy's
+/// overflow marker), outlier ejection of a failing endpoint, consistent-hash stickiness and
+/// locality failover. Each scenario prints what was asked and what was measured.
 @Suite(.serialized, .timeLimit(.minutes(6))) struct TrafficPolicyEndToEndTests {
     static let namespace = "shop"
 
@@ -34,8 +34,10 @@ import Testing
 
     static func cluster(_ app: String) -> String { "outbound|8080||\(app).\(namespace).svc.cluster.local" }
 
-    @Test func destinationRulePoliciesOnRealEnvoy() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func destinationRulePolicies(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        print("data plane: \(dataPlane)")
         defer { mesh.stop() }
 
         // Workloads: two web versions, one slow server, two healthy and one failing flaky servers,

@@ -76,6 +76,11 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     public var upgradeTypes: Set<String>
     /// Strip the port from `host` before routing (`strip_any_host_port`).
     public var stripAnyHostPort: Bool
+    /// How long any stream may last (`common_http_protocol_options.max_stream_duration`; nil for no limit).
+    public var maxStreamDuration: Duration?
+    /// How long a downstream connection may stay open before it is drained
+    /// (`common_http_protocol_options.max_connection_duration`; nil for no limit).
+    public var maxConnectionDuration: Duration?
     /// The Envoy resource, for `/config_dump`.
     public var source: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
 
@@ -158,6 +163,9 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         }
         upgradeTypes = upgrades
         if case .stripAnyHostPort(let strip) = manager.stripPortMode { stripAnyHostPort = strip } else { stripAnyHostPort = false }
+        let common = manager.commonHTTPProtocolOptions
+        maxStreamDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxStreamDuration ? common.maxStreamDuration.durationOrNil : nil
+        maxConnectionDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxConnectionDuration ? common.maxConnectionDuration.durationOrNil : nil
     }
 }
 

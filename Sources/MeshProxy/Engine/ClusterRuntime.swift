@@ -90,7 +90,8 @@ final class ClusterRuntime: Sendable {
             connectionOpened: { [usesHTTP2] in stats.connectionOpened(http2: usesHTTP2) },
             connectFailed: { stats.connectFailed() },
             tlsHandshake: { upstream.stats.increment(.sslHandshake) },
-            tlsError: { upstream.stats.increment(.sslConnectionError) }
+            tlsError: { upstream.stats.increment(.sslConnectionError) },
+            forceConnectionSlot: { upstream.circuitBreakers.forceAcquire(.connection) }
         )
     }
 

@@ -114,6 +114,13 @@ public final class CircuitBreakerCounters: Sendable {
         return false
     }
 
+    /// Takes one unit of `resource` even over the limit (Envoy opens a first connection to a
+    /// host from a pool that has none, circuit breaker or not); release it with ``release(_:)``.
+    /// - Parameter resource: The resource.
+    public func forceAcquire(_ resource: CircuitBreakerResource) {
+        withCounter(resource) { atomic in _ = atomic.add(1, ordering: .acquiringAndReleasing) }
+    }
+
     /// Returns one unit taken with ``tryAcquire(_:)``.
     /// - Parameter resource: The resource.
     public func release(_ resource: CircuitBreakerResource) {

@@ -4,7 +4,7 @@ import NIOHTTP1
 
 /// The HTTP connection manager on one HTTP/1.1 (or one HTTP/2 stream's) downstream channel:
 /// turns request parts into ``HTTPStream``s, one at a time, and writes their responses.
-final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
+final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
     typealias OutboundOut = HTTPServerResponsePart
@@ -18,6 +18,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
     private var keepAlive = true
     private var requestsOnConnection = 0
     private var idleTimer: Scheduled<Void>?
+    private var connectionDurationTimer: Scheduled<Void>?
+    /// `max_connection_duration` was reached: the connection closes after the current response.
+    private var draining = false
 
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, closesAfterResponse: Bool = true) {
         self.manager = manager
@@ -29,11 +32,13 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         armIdleTimer()
+        armConnectionDurationTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         idleTimer?.cancel()
+        connectionDurationTimer?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -42,7 +47,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
             idleTimer?.cancel()
             idleTimer = nil
             requestsOnConnection += 1
-            keepAlive = head.isKeepAlive
+            keepAlive = head.isKeepAlive && !draining
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
             let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
             let stream = HTTPStream(eventLoop: context.eventLoop, connection: info, manager: manager, responder: self)
@@ -77,7 +82,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
     func writeResponseHead(_ head: HTTPResponseHead) {
         guard let context else { return }
         var head = head
-        if !keepAlive, closesAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        // Not on a switch to another protocol: what follows is no longer HTTP/1.1.
+        if !keepAlive, closesAfterResponse, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
@@ -105,6 +111,42 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder {
     func streamFinished(_ stream: HTTPStream) {
         if self.stream === stream { self.stream = nil }
         armIdleTimer()
+    }
+
+    var supportsUpgrade: Bool { closesAfterResponse && context != nil }
+
+    func closeAfterResponse() { keepAlive = false }
+
+    func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel? {
+        guard let context, closesAfterResponse else { return nil }
+        idleTimer?.cancel()
+        idleTimer = nil
+        connectionDurationTimer?.cancel()
+        connectionDurationTimer = nil
+        let tunnel = UpgradeTunnel(downstream: context.channel, upstream: upstream, observer: observer)
+        stream = nil
+        do {
+            try tunnel.installDownstream(removing: self)
+        } catch {
+            return nil
+        }
+        return tunnel
+    }
+
+    /// Envoy's `max_connection_duration` for HTTP/1.1: an idle connection closes at once, a busy one
+    /// after its current response (`connection: close`).
+    private func armConnectionDurationTimer() {
+        guard let context, let limit = manager.configuration.maxConnectionDuration, closesAfterResponse else { return }
+        connectionDurationTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [weak self] in
+            guard let self, let context = self.context else { return }
+            self.manager.filterCounter("downstream_cx_max_duration_reached").increment()
+            self.draining = true
+            if self.stream == nil {
+                context.close(promise: nil)
+            } else {
+                self.keepAlive = false
+            }
+        }
     }
 
     private func armIdleTimer() {

@@ -5,7 +5,9 @@ import NIOHTTP2
 extension ChannelPipeline.SynchronousOperations {
     /// The HTTP connection manager over HTTP/1.1.
     func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
-        try configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        // An upgrade configuration without upgraders: NIO never upgrades by itself, but its request
+        // decoder forwards the bytes after an upgrade request when removed (``UpgradeTunnel``).
+        try configureHTTPServerPipeline(withPipeliningAssistance: true, withServerUpgrade: ([], { _ in }), withErrorHandling: true)
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls))
     }
 

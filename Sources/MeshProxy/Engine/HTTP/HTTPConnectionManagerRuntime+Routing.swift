@@ -51,7 +51,7 @@ extension HTTPConnectionManagerRuntime {
                 mirrors.append(MirrorTarget(cluster: cluster, authority: policy.disableShadowHostSuffixAppend ? host : Self.shadowAuthority(host)))
             }
             let retryPolicy = action.retryPolicy ?? match.virtualHost.retryPolicy
-            let plan = ForwardPlan(
+            var plan = ForwardPlan(
                 clusterName: selection.cluster,
                 transformRequest: { head in
                     head.uri = path
@@ -63,11 +63,16 @@ extension HTTPConnectionManagerRuntime {
                     requestMutations.apply(to: &head.headers, context: formatter)
                 },
                 transformResponse: { headers in responseMutations.apply(to: &headers, context: formatter) },
-                timeout: action.timeout,
+                // A route with max_stream_duration uses stream-duration timeouts: the route
+                // timeout no longer applies (Envoy's `usingNewTimeouts`).
+                timeout: action.maxStreamDuration == nil ? action.timeout : nil,
                 retry: retryPolicy.map(RetryPlan.init),
                 hashKey: action.hashPolicies.isEmpty ? nil : HashPolicy.hash(action.hashPolicies, HashPolicyInput(request: request, sourceIP: remote)),
                 includeAttemptCount: match.virtualHost.includeRequestAttemptCount,
                 mirrors: mirrors)
+            plan.streamIdleTimeout = action.idleTimeout
+            plan.maxStreamDuration = action.maxStreamDuration
+            plan.upgrades = action.upgrades
             return RouteResolution(decision: .forward(plan), routeName: route.name, perFilterConfig: route.typedPerFilterConfig(for: selection.weightedCluster))
         }
     }

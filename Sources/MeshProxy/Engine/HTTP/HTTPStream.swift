@@ -15,6 +15,14 @@ protocol DownstreamResponder: AnyObject {
     func resetDownstream()
     /// The stream is done; the responder may take the next request.
     func streamFinished(_ stream: HTTPStream)
+    /// Whether the connection can become a byte pipe after a `101` (HTTP/1.1, not an HTTP/2 stream).
+    var supportsUpgrade: Bool { get }
+    /// Closes the connection once the current response is written (an upgrade request that was
+    /// not upgraded: the HTTP/1.1 decoder does not parse past it).
+    func closeAfterResponse()
+    /// Turns the connection into a tunnel to `upstream` after the `101` head was written; nil
+    /// when it cannot.
+    func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel?
 }
 
 /// One request and its response through the HTTP connection manager: decoder filters, the
@@ -71,6 +79,24 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var bytesSent = 0
     private var bytesReceived = 0
 
+    // Stream timeouts (HCM stream_idle_timeout, request_timeout, max_stream_duration) and upgrades.
+    private var streamIdleTimeout: Duration?
+    private var streamIdleTimer: Scheduled<Void>?
+    private var requestTimer: Scheduled<Void>?
+    private var durationTimer: Scheduled<Void>?
+    /// The upgrade (`websocket`) the request asks for, when it is allowed.
+    private var upgradeType: String?
+    /// Whether the request is an HTTP/1.1 upgrade request (`connection: upgrade` and `upgrade`).
+    private var isUpgradeRequest = false
+    private var tunnel: UpgradeTunnel?
+    /// The upstream answered `101`: the tunnel opens when that response ends.
+    private var switchingProtocols = false
+    /// The request head says no body follows (no `content-length` above 0, no `transfer-encoding`):
+    /// Envoy's HTTP/1.1 codec ends such a request with its headers.
+    private var headEndsRequest = false
+    /// Whether the whole request has arrived, as Envoy's timers and connection reuse see it.
+    private var requestEnded: Bool { requestComplete || headEndsRequest }
+
     init(eventLoop: any EventLoop, connection: DownstreamConnectionInfo, manager: HTTPConnectionManagerRuntime, responder: any DownstreamResponder) {
         self.eventLoop = eventLoop
         self.connection = connection
@@ -84,10 +110,35 @@ final class HTTPStream: UpstreamResponseReceiver {
     func receiveHead(_ head: HTTPRequestHead, endOfStream: Bool) {
         manager.stats.downstreamRequestStarted()
         var head = head
+        isUpgradeRequest = Self.isUpgrade(head.headers)
         manager.prepareRequest(&head, connection: connection)
         requestHead = head
         requestComplete = endOfStream
+        headEndsRequest = !head.headers.contains(name: "transfer-encoding")
+            && (head.headers.first(name: "content-length").map { $0 == "0" } ?? true)
+        startStreamTimers()
         resolution = manager.resolveRoute(head, connection: connection)
+        var forward: ForwardPlan?
+        if case .forward(let plan)? = resolution?.decision { forward = plan }
+        if let forward { applyRouteTimeouts(forward) }
+        if isUpgradeRequest, let type = head.headers.first(name: "upgrade").map(ASCII.lowercased) {
+            switch upgradeAllowed(type, routeUpgrades: forward?.upgrades ?? []) {
+            case nil:
+                // An h2c upgrade is not an upgrade to proxy: the request goes on as HTTP/1.1.
+                responder?.closeAfterResponse()
+                isUpgradeRequest = false
+            case false?:
+                responder?.closeAfterResponse()
+                sendLocalReply(HTTPLocalReply(status: .forbidden, details: "upgrade_failed"))
+                return
+            case true?:
+                if forward != nil { upgradeType = type } else { responder?.closeAfterResponse() }
+            }
+        }
+        finishReceiveHead()
+    }
+
+    private func finishReceiveHead() {
         filters = manager.configuration.filters.map { entry in
             let filter = entry.factory.makeFilter()
             return (filter, HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory))
@@ -98,6 +149,7 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     func receiveBody(_ body: ByteBuffer) {
         guard !finished else { return }
+        resetStreamIdleTimer()
         bytesReceived += body.readableBytes
         if decodingStopped || plan == nil && !finishedDecodingHeaders {
             pendingBody.append(body)
@@ -109,6 +161,9 @@ final class HTTPStream: UpstreamResponseReceiver {
     func receiveEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
         requestComplete = true
+        requestTimer?.cancel()
+        requestTimer = nil
+        resetStreamIdleTimer()
         if decodingStopped || plan == nil && !finishedDecodingHeaders {
             pendingTrailers = trailers
             pendingEnd = true
@@ -123,7 +178,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     /// The downstream went away before the response ended.
     func downstreamClosed() {
         // An HTTP/2 stream closes as its end is written: that is not a termination.
-        guard !finished, !responseEndWritten else { return }
+        guard !finished, !responseEndWritten, tunnel == nil else { return }
         responseFlags.insert(.downstreamConnectionTermination)
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
@@ -225,7 +280,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             self.plan = plan
             self.cluster = cluster
             guard cluster.tryAcquireRequest() else {
-                sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow))
+                sendLocalReply(Self.overflowReply)
                 return
             }
             holdsRequestSlot = true
@@ -284,6 +339,11 @@ final class HTTPStream: UpstreamResponseReceiver {
         if upstreamHead == nil, var head = requestHead {
             plan.transformRequest(&head)
             manager.prepareUpstreamRequest(&head, plan: plan)
+            if let upgradeType {
+                // Allowed by the route or the connection manager: the upstream is asked to switch too.
+                head.headers.replaceOrAdd(name: "upgrade", value: requestHead?.headers.first(name: "upgrade") ?? upgradeType)
+                head.headers.replaceOrAdd(name: "connection", value: "upgrade")
+            }
             upstreamHead = head
         }
         let upstreamAuthority = upstreamHead?.headers.first(name: "host")
@@ -359,13 +419,25 @@ final class HTTPStream: UpstreamResponseReceiver {
         responseStatus = status
         var response = head
         manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart)
+        if status == 101, let upgradeType, upstream != nil {
+            sendSwitchingProtocols(response, upgradeType: upgradeType)
+            return
+        }
+        if status == 101 {
+            // A switch nobody asked for (or the downstream cannot take): Envoy treats it as an upstream protocol error.
+            abandonUpstream()
+            finishUpstream(failed: true)
+            sendLocalReply(HTTPLocalReply(status: .badGateway, body: "upstream connect error or disconnect/reset before headers. reset reason: protocol error", details: "upstream_reset_before_response_started{protocol_error}", flags: .upstreamConnectionTermination))
+            return
+        }
         encodeHeaders(response, endOfStream: false)
     }
 
     func upstreamReadComplete() { responder?.flushResponse() }
 
     func upstreamResponseBody(_ body: ByteBuffer) {
-        guard !finished, responseStarted else { return }
+        guard !finished, responseStarted, tunnel == nil else { return }
+        resetStreamIdleTimer()
         var body = body
         for (filter, context) in filters.reversed() {
             _ = filter.encodeData(&body, endOfStream: false, context: context)
@@ -375,7 +447,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     }
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
-        guard !finished else { return }
+        // The end of a 101: both connections become the tunnel.
+        if switchingProtocols, tunnel == nil, !finished, let upstream {
+            openTunnel(upstream)
+            return
+        }
+        guard !finished, tunnel == nil else { return }
         if let upstream, let upstreamPool {
             if upstreamRequestEnded { upstreamPool.release(upstream) } else { upstreamPool.discard(upstream) }
         }
@@ -387,7 +464,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     }
 
     func upstreamReset(_ error: any Error) {
-        guard !finished else { return }
+        guard !finished, tunnel == nil else { return }
         upstream = nil
         if responseStarted {
             responseFlags.insert(.upstreamConnectionTermination)
@@ -410,7 +487,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         if case .overflow = failure {
             finishUpstream(failed: true)
-            sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: overflow", details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow))
+            sendLocalReply(Self.overflowReply)
             return
         }
         if case .connectFailed = failure { cluster.stats.connectFailed() }
@@ -516,6 +593,13 @@ final class HTTPStream: UpstreamResponseReceiver {
     func sendLocalReply(_ reply: HTTPLocalReply) {
         guard !finished else { return }
         responseFlags.formUnion(reply.flags)
+        if let tunnel {
+            // An upgraded stream has no HTTP left to answer in: end the pipe.
+            self.tunnel = nil
+            tunnel.close()
+            complete(status: responseStatus ?? 101)
+            return
+        }
         if responseStarted {
             responder?.resetDownstream()
             complete(status: responseStatus ?? 0)
@@ -535,6 +619,9 @@ final class HTTPStream: UpstreamResponseReceiver {
     }
 
     private func encodeHeaders(_ head: HTTPResponseHead, endOfStream: Bool, body: ByteBuffer? = nil) {
+        resetStreamIdleTimer()
+        // A response before the whole request arrived: an HTTP/1.1 connection cannot be reused (Envoy closes it).
+        if !requestEnded { responder?.closeAfterResponse() }
         var head = head
         for (filter, context) in filters.reversed() {
             _ = filter.encodeHeaders(&head, endOfStream: endOfStream, context: context)
@@ -566,6 +653,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     private func complete(status: Int) {
         guard !finished else { return }
         finished = true
+        cancelStreamTimers()
         finishUpstream(failed: false)
         for (filter, context) in filters { filter.onStreamComplete(context: context) }
         manager.stats.downstreamRequestCompleted(status: status)
@@ -576,6 +664,200 @@ final class HTTPStream: UpstreamResponseReceiver {
             bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
         responder?.streamFinished(self)
         filters = []
+    }
+}
+
+// MARK: Stream timeouts and upgrades
+
+extension HTTPStream: UpgradeTunnel.Observer {
+    /// Envoy's `Utility::isUpgrade`: a `connection` header naming `upgrade`, and an `upgrade` header.
+    static func isUpgrade(_ headers: HTTPHeaders) -> Bool {
+        guard headers.contains(name: "upgrade") else { return false }
+        return headers[canonicalForm: "connection"].contains { ASCII.lowercased(String($0)) == "upgrade" }
+    }
+
+    /// Whether the route (`upgrade_configs`, `enabled` defaulting to true) or else the connection
+    /// manager allows `type`, as Envoy's `createUpgradeFilterChain` decides; nil for `h2c`, which
+    /// Envoy's HTTP/1.1 codec drops instead of proxying.
+    fileprivate func upgradeAllowed(_ type: String, routeUpgrades: [ForwardAction.Upgrade]) -> Bool? {
+        if type == "h2c" { return nil }
+        if let route = routeUpgrades.first(where: { $0.type == type }) {
+            if route.enabled == false { return false }
+            return responder?.supportsUpgrade ?? false
+        }
+        return manager.configuration.upgradeTypes.contains(type) && (responder?.supportsUpgrade ?? false)
+    }
+
+    /// Arms the connection manager's timers as a stream starts: the stream idle timeout, the
+    /// request timeout (until the request is complete) and `max_stream_duration`.
+    fileprivate func startStreamTimers() {
+        streamIdleTimeout = manager.configuration.streamIdleTimeout
+        resetStreamIdleTimer()
+        if let timeout = manager.configuration.requestTimeout, !requestEnded {
+            requestTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in self?.requestTimedOut() }
+        }
+        if let limit = manager.configuration.maxStreamDuration {
+            durationTimer = eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [weak self] in self?.maxDurationReached() }
+        }
+    }
+
+    /// The route's `idle_timeout` replaces the stream idle timeout (zero disables it), and its
+    /// `max_stream_duration` (or a capped `grpc-timeout`) replaces the stream duration limit,
+    /// counted from the start of the stream (Envoy's `refreshIdleTimeout` and `refreshDurationTimeout`).
+    fileprivate func applyRouteTimeouts(_ plan: ForwardPlan) {
+        if let routeIdle = plan.streamIdleTimeout {
+            streamIdleTimeout = routeIdle == .zero ? nil : routeIdle
+            if streamIdleTimeout == nil {
+                streamIdleTimer?.cancel()
+                streamIdleTimer = nil
+            } else {
+                resetStreamIdleTimer()
+            }
+        }
+        guard let route = plan.maxStreamDuration, var head = requestHead else { return }
+        let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+        var limit: Duration?
+        if let grpcTimeout = Self.grpcTimeout(head.headers), let cap = route.grpcTimeoutHeaderMax {
+            var timeout = grpcTimeout
+            if cap != .zero, timeout > cap { timeout = cap }
+            if timeout != .zero, let offset = route.grpcTimeoutHeaderOffset { timeout = offset < timeout ? timeout - offset : .zero }
+            limit = timeout
+        } else {
+            limit = route.maxStreamDuration ?? manager.configuration.maxStreamDuration
+        }
+        durationTimer?.cancel()
+        durationTimer = nil
+        guard let limit, limit != .zero || Self.grpcTimeout(head.headers) != nil else {
+            if isGRPC {
+                head.headers.remove(name: "grpc-timeout")
+                requestHead = head
+            }
+            return
+        }
+        if isGRPC {
+            head.headers.replaceOrAdd(name: "grpc-timeout", value: Self.grpcTimeoutValue(limit))
+            requestHead = head
+        }
+        let used = Duration.nanoseconds((NIODeadline.now() - startTime).nanoseconds)
+        let remaining = limit > used ? limit - used : .zero
+        durationTimer = eventLoop.assumeIsolated().scheduleTask(in: remaining.timeAmount) { [weak self] in self?.maxDurationReached() }
+    }
+
+    /// Restarts the stream idle timer (any activity on the stream, either way).
+    fileprivate func resetStreamIdleTimer() {
+        guard let timeout = streamIdleTimeout, !finished else { return }
+        streamIdleTimer?.cancel()
+        streamIdleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in self?.streamIdleTimedOut() }
+    }
+
+    fileprivate func cancelStreamTimers() {
+        streamIdleTimer?.cancel()
+        streamIdleTimer = nil
+        requestTimer?.cancel()
+        requestTimer = nil
+        durationTimer?.cancel()
+        durationTimer = nil
+    }
+
+    /// Envoy's `maybeRequestTimeoutCode`: 504 once the whole request arrived, 408 before.
+    private var timeoutStatus: HTTPResponseStatus { requestEnded ? .gatewayTimeout : .requestTimeout }
+
+    private func streamIdleTimedOut() {
+        guard !finished else { return }
+        manager.filterCounter("downstream_rq_idle_timeout").increment()
+        sendLocalReply(HTTPLocalReply(status: timeoutStatus, body: "stream timeout", details: "stream_idle_timeout", flags: .streamIdleTimeout))
+    }
+
+    private func requestTimedOut() {
+        guard !finished else { return }
+        manager.filterCounter("downstream_rq_timeout").increment()
+        sendLocalReply(HTTPLocalReply(status: timeoutStatus, body: "request timeout", details: "request_overall_timeout"))
+    }
+
+    private func maxDurationReached() {
+        guard !finished else { return }
+        manager.filterCounter("downstream_rq_max_duration_reached").increment()
+        sendLocalReply(HTTPLocalReply(status: timeoutStatus, body: "downstream duration timeout", details: "max_duration_timeout"))
+    }
+
+    /// A `grpc-timeout` header's value (`<up to 8 digits><H|M|S|m|u|n>`), nil when absent or malformed.
+    static func grpcTimeout(_ headers: HTTPHeaders) -> Duration? {
+        guard let value = headers.first(name: "grpc-timeout"), value.count >= 2, value.count <= 9,
+              let amount = Int64(value.dropLast()), amount >= 0 else { return nil }
+        switch value.last {
+        case "H": return .seconds(amount * 3600)
+        case "M": return .seconds(amount * 60)
+        case "S": return .seconds(amount)
+        case "m": return .milliseconds(amount)
+        case "u": return .microseconds(amount)
+        case "n": return .nanoseconds(amount)
+        default: return nil
+        }
+    }
+
+    /// A `grpc-timeout` value for `duration` in milliseconds, or a coarser unit when it needs more than 8 digits.
+    static func grpcTimeoutValue(_ duration: Duration) -> String {
+        var amount = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        for (unit, factor) in [("m", Int64(1000)), ("S", 60), ("M", 60), ("H", 1)] {
+            if amount <= 99_999_999 || unit == "H" { return "\(min(amount, 99_999_999))\(unit)" }
+            amount /= factor
+        }
+        return "99999999H"
+    }
+
+    /// The upstream switched protocols: the `101` goes downstream at once; route timeouts end
+    /// here. The stream idle timeout and the stream duration limit keep applying to the tunnel,
+    /// as in Envoy.
+    fileprivate func sendSwitchingProtocols(_ response: HTTPResponseHead, upgradeType: String) {
+        globalTimer?.cancel()
+        globalTimer = nil
+        var head = response
+        for (filter, context) in filters.reversed() { _ = filter.encodeHeaders(&head, endOfStream: false, context: context) }
+        head.headers.replaceOrAdd(name: "connection", value: "upgrade")
+        if !head.headers.contains(name: "upgrade") { head.headers.add(name: "upgrade", value: upgradeType) }
+        responseStarted = true
+        switchingProtocols = true
+        resetStreamIdleTimer()
+        responder?.writeResponseHead(head)
+        responder?.flushResponse()
+    }
+
+    /// The `101` ended: turn both connections into one byte pipe.
+    fileprivate func openTunnel(_ upstream: UpstreamChannel) {
+        guard let tunnel = responder?.upgrade(to: upstream.channel, observer: self) else {
+            responseFlags.insert(.upstreamConnectionTermination)
+            abandonUpstream()
+            responder?.resetDownstream()
+            complete(status: 101)
+            return
+        }
+        self.tunnel = tunnel
+        manager.filterCounter("downstream_cx_upgrades_total").increment()
+        do {
+            try tunnel.installUpstream()
+            tunnel.open()
+        } catch {
+            tunnel.close()
+        }
+    }
+
+    /// The router's answer when a circuit breaker is full (`UO`), with Envoy's `x-envoy-overloaded: true`.
+    static let overflowReply = HTTPLocalReply(
+        status: .serviceUnavailable, headers: HTTPHeaders([("x-envoy-overloaded", "true")]),
+        body: "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+        details: "upstream_reset_before_response_started{overflow}", flags: .upstreamOverflow)
+
+    func tunnelRelayed(bytes: Int, toUpstream: Bool) {
+        if toUpstream { bytesReceived += bytes } else { bytesSent += bytes }
+        resetStreamIdleTimer()
+    }
+
+    func tunnelClosed() {
+        tunnel = nil
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        responseEndWritten = true
+        complete(status: 101)
     }
 }
 

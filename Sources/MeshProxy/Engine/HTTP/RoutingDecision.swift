@@ -38,6 +38,13 @@ struct ForwardPlan {
     var includeAttemptCount: Bool
     /// Clusters that get a copy of the request (responses discarded).
     var mirrors: [MirrorTarget]
+    /// The route's `idle_timeout`, replacing the connection manager's stream idle timeout
+    /// (`.zero` disables it); nil keeps the connection manager's.
+    var streamIdleTimeout: Duration? = nil
+    /// The route's `max_stream_duration`, when set (Envoy then ignores the route `timeout`).
+    var maxStreamDuration: ForwardAction.MaxStreamDuration? = nil
+    /// The route's `upgrade_configs`.
+    var upgrades: [ForwardAction.Upgrade] = []
 }
 
 /// Where a mirrored copy of a request goes.

@@ -31,6 +31,8 @@ final class HTTP1ConnectionPool: UpstreamPool {
     let eventLoop: any EventLoop
     private var idle: [UpstreamEndpointKey: [UpstreamChannel]] = [:]
     private var waiters: [Waiter] = []
+    /// Connections open or opening per host (idle or busy), each holding a connection slot.
+    private var connections: [UpstreamEndpointKey: Int] = [:]
     var settings: Settings
 
     init(eventLoop: any EventLoop, settings: Settings) {
@@ -51,9 +53,18 @@ final class HTTP1ConnectionPool: UpstreamPool {
                 return
             }
             connection.close()
+            connectionGone(key)
             settings.releaseConnectionSlot()
         }
         if settings.acquireConnectionSlot() {
+            connect(key, completion)
+            return
+        }
+        if connections[key, default: 0] == 0 {
+            // As Envoy's pools: one without a connection to the host opens one even when the
+            // cluster's connections are all taken (by other workers), so its requests cannot wait
+            // for connections they will never get. The overflow was counted.
+            settings.forceConnectionSlot()
             connect(key, completion)
             return
         }
@@ -70,6 +81,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
         let exhausted = settings.maxRequestsPerConnection.map { connection.requestsServed >= $0 } ?? false
         guard connection.isReusable, !connection.isClosed, !exhausted else {
             connection.close()
+            connectionGone(connection.host)
             slotFreed()
             return
         }
@@ -94,12 +106,13 @@ final class HTTP1ConnectionPool: UpstreamPool {
     /// (HTTP/1.1 cannot cancel a request in flight except by closing the connection.)
     func discard(_ connection: UpstreamChannel) {
         connection.abandon()
+        connectionGone(connection.host)
         slotFreed()
     }
 
     /// Closes every idle connection (cluster removed or engine stopping).
     func closeAll() {
-        for list in idle.values { for connection in list { connection.idleTimer?.cancel(); connection.onClose = nil; connection.close(); settings.releaseConnectionSlot() } }
+        for list in idle.values { for connection in list { connection.idleTimer?.cancel(); connection.onClose = nil; connection.close(); connectionGone(connection.host); settings.releaseConnectionSlot() } }
         idle = [:]
         for waiter in waiters { settings.releasePendingSlot(); waiter.completion(.failure(.connectionClosed)) }
         waiters = []
@@ -110,7 +123,13 @@ final class HTTP1ConnectionPool: UpstreamPool {
         list.remove(at: index)
         idle[connection.host] = list.isEmpty ? nil : list
         connection.idleTimer?.cancel()
+        connectionGone(connection.host)
         settings.releaseConnectionSlot()
+    }
+
+    private func connectionGone(_ key: UpstreamEndpointKey) {
+        let count = connections[key, default: 0] - 1
+        connections[key] = count > 0 ? count : nil
     }
 
     /// A connection slot was freed: a pending request may connect now.
@@ -123,6 +142,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     }
 
     private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+        connections[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
         let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
@@ -150,6 +170,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                     completion(.success(connection))
                 case .failure(let error):
                     self?.settings.connectFailed()
+                    self?.connectionGone(key)
                     self?.slotFreed()
                     completion(.failure(.connectFailed(Self.reason(error))))
                 }
@@ -181,4 +202,6 @@ struct UpstreamPoolSettings {
     var tlsHandshake: () -> Void = {}
     /// A TLS handshake failed or the server failed verification (`ssl.connection_error`).
     var tlsError: () -> Void = {}
+    /// Takes a connection slot over the limit (see ``HTTP1ConnectionPool/acquire(_:_:)``).
+    var forceConnectionSlot: () -> Void = {}
 }
