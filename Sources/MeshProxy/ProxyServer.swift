@@ -273,6 +273,9 @@ public final class ProxyServer: Service, Sendable {
             listeners.withLock { _ = $0.removeValue(forKey: name) }
         }
         for (name, configuration) in compiled.sorted(by: { $0.key < $1.key }) where configuration.bindsToPort {
+            // An unchanged listener keeps its chains and connections (a secret rotation needs no
+            // new chains: TLS contexts follow the secret store).
+            if let existing = listeners.withLock({ $0[name] }), existing.source == configuration.source { continue }
             let chains: ListenerRuntime.Chains
             do {
                 chains = try ListenerRuntime.compile(configuration, state: state, stats: stats, logger: logger)

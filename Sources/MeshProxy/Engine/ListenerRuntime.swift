@@ -1,4 +1,5 @@
 import Logging
+import MeshXDS
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -29,6 +30,8 @@ final class ListenerRuntime: Sendable {
     let address: ListenerAddress
     private let chains: NIOLockedValueBox<Chains>
     private let channel: NIOLockedValueBox<(any Channel)?>
+    /// Accepted connections still open, to drain on an update.
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     let stats: ListenerStats
     private let logger: Logger
     /// The root stats scope network filters count in (`tcp.rbac.denied`).
@@ -63,7 +66,22 @@ final class ListenerRuntime: Sendable {
     }
 
     /// Replaces the chains for new connections.
-    func replace(_ chains: Chains) { self.chains.withLockedValue { $0 = chains } }
+    ///
+    /// Connections accepted with the previous chains drain, as Envoy drains a listener's
+    /// connections on an update: HTTP/1.1 ones close when idle (at once, or after the response in
+    /// flight, which carries `connection: close`), HTTP/2 ones get a GOAWAY and finish their
+    /// streams; the next requests arrive on new connections and the new chains. TCP proxy
+    /// connections run to their end.
+    func replace(_ chains: Chains) {
+        self.chains.withLockedValue { $0 = chains }
+        let open = connections.withLockedValue { $0.values }
+        for channel in open {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ListenerDrainEvent()) }
+        }
+    }
+
+    /// The xDS resource the current chains were compiled from.
+    var source: Envoy_Config_Listener_V3_Listener { chains.withLockedValue { $0.configuration.source } }
 
     /// Binds and starts accepting.
     func start(group: any EventLoopGroup) async throws {
@@ -97,7 +115,12 @@ final class ListenerRuntime: Sendable {
         stats.connectionsTotal.increment()
         stats.connectionsActive.add(1)
         let gauge = stats.connectionsActive
-        channel.closeFuture.whenComplete { _ in gauge.subtract(1) }
+        let id = ObjectIdentifier(channel)
+        connections.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { [connections] _ in
+            gauge.subtract(1)
+            connections.withLockedValue { _ = $0.removeValue(forKey: id) }
+        }
         let current = chains.withLockedValue { $0 }
         let local = channel.localAddress
         let remote = channel.remoteAddress
@@ -185,3 +208,7 @@ final class ListenerStats: Sendable {
         sslConnectionError = store.counter("\(prefix).ssl.connection_error", prometheus: .init(name: "envoy_listener_ssl_connection_error", labels: [label]))
     }
 }
+
+/// Sent through a downstream connection's pipeline when its listener was updated: the HTTP
+/// connection manager stops reusing the connection (see ``ListenerRuntime/replace(_:)``).
+struct ListenerDrainEvent: Sendable {}

@@ -66,6 +66,22 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ListenerDrainEvent {
+            // The listener was updated: finish the response in flight with `connection: close`,
+            // or close an idle connection now.
+            guard closesAfterResponse else { return }
+            draining = true
+            if stream == nil {
+                context.close(promise: nil)
+            } else {
+                keepAlive = false
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { stream?.downstreamWritable() }
         context.fireChannelWritabilityChanged()

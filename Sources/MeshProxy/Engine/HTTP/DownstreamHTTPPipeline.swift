@@ -30,6 +30,29 @@ extension ChannelPipeline.SynchronousOperations {
                     try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, closesAfterResponse: false))
                 }
             })
+        try addHandler(DownstreamHTTP2DrainHandler())
+    }
+}
+
+/// On an HTTP/2 downstream connection: when the listener is updated, sends a GOAWAY (no error,
+/// every open stream still served) so the client opens a new connection for new requests.
+final class DownstreamHTTP2DrainHandler: ChannelInboundHandler {
+    typealias InboundIn = Any
+    typealias OutboundOut = HTTP2Frame
+
+    private var sentGoAway = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ListenerDrainEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        guard !sentGoAway else { return }
+        sentGoAway = true
+        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+        context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
     }
 }
 
