@@ -110,12 +110,19 @@ func withTimeout<T: Sendable>(_ seconds: Double = 10, _ what: String = "operatio
     }
 }
 
-/// Polls `condition` until it holds, failing after `seconds`.
+/// Polls `condition` every 20 ms until it holds, failing once `seconds` have passed AND the
+/// condition was checked as many times as `seconds` allows at that pace. When the whole test run
+/// keeps both cores busy, this task may not be scheduled for seconds at a time; wall-clock time
+/// alone would then fail a wait that simply never got to look.
 func eventually(_ seconds: Double = 10, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
+    let interval = Duration.milliseconds(20)
     let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
+    let minimumPolls = Int(seconds * 50)
+    var polls = 0
+    while ContinuousClock.now < deadline || polls < minimumPolls {
         if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
+        polls += 1
+        try await Task.sleep(for: interval)
     }
     throw TimeoutError(what: what)
 }
