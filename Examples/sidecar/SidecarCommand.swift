@@ -5,7 +5,8 @@ import MeshCA
 import MeshXDS
 import ServiceLifecycle
 
-/// `sidecar`: the node agent. In Envoy mode it writes Envoy's bootstrap (node id and metadata
+/// `sidecar`: the node agent. By default it runs the Swift proxy in this process (`--proxy swift`).
+/// In Envoy mode it writes Envoy's bootstrap (node id and metadata
 /// from its flags, ADS to `--xds`, admin on `IP:admin-port`), starts Envoy, forwards its output
 /// and stops it on exit; it exits with Envoy's status.
 @main
@@ -21,8 +22,8 @@ struct SidecarCommand: AsyncParsableCommand {
 
     enum ProxyKind: String, ExpressibleByArgument, CaseIterable { case envoy, swift }
 
-    @Option(help: "The proxy to run: envoy (an Envoy process with a bootstrap) or swift (the Swift proxy in this process).")
-    var proxy: ProxyKind = .envoy
+    @Option(help: "The proxy to run: swift (the Swift proxy in this process, the default) or envoy (an Envoy process with a bootstrap).")
+    var proxy: ProxyKind = .swift
 
     @Option(help: "The workload's IP address; Envoy's admin endpoint listens on it.")
     var ip: String
@@ -95,6 +96,9 @@ struct SidecarCommand: AsyncParsableCommand {
         if let ca {
             guard Self.splitHostPort(ca) != nil else { throw ValidationError("--ca must be HOST:PORT, got \"\(ca)\"") }
             guard rootCert != nil else { throw ValidationError("--ca needs --root-cert to verify istiod") }
+        }
+        if proxy == .swift, envoyBin != nil {
+            throw ValidationError("--envoy-bin applies to --proxy envoy (the default proxy is swift)")
         }
         guard WorkloadSecurity.parseLifetime(certTtl) != nil else { throw ValidationError("--cert-ttl must be a number and s, m, h or d, got \"\(certTtl)\"") }
         _ = try makeNode()

@@ -197,7 +197,7 @@ enum EnvoyForTests {
 
     @Test func failsClearlyWithoutEnvoy() async throws {
         let run = try await ChildProcess.run(ExampleBinary.url(named: "sidecar"), [
-            "--ip", "127.0.0.1", "--namespace", "default", "--xds", "127.0.0.1:15010", "--envoy-bin", "/nonexistent/envoy",
+            "--proxy", "envoy", "--ip", "127.0.0.1", "--namespace", "default", "--xds", "127.0.0.1:15010", "--envoy-bin", "/nonexistent/envoy",
         ])
         #expect(run.status != 0)
         #expect(run.stderr.contains("/nonexistent/envoy"), "\(run.stderr)")
