@@ -23,7 +23,10 @@ struct SidecarCommand: AsyncParsableCommand {
     enum ProxyKind: String, ExpressibleByArgument, CaseIterable { case envoy, swift }
 
     @Option(help: "The proxy to run: swift (the Swift proxy in this process, the default) or envoy (an Envoy process with a bootstrap).")
-    var proxy: ProxyKind = .swift
+    var proxy: ProxyKind?
+
+    /// The proxy to run: `--proxy`, else the Swift proxy.
+    var proxyKind: ProxyKind { proxy ?? .swift }
 
     @Option(help: "The workload's IP address; Envoy's admin endpoint listens on it.")
     var ip: String
@@ -97,8 +100,8 @@ struct SidecarCommand: AsyncParsableCommand {
             guard Self.splitHostPort(ca) != nil else { throw ValidationError("--ca must be HOST:PORT, got \"\(ca)\"") }
             guard rootCert != nil else { throw ValidationError("--ca needs --root-cert to verify istiod") }
         }
-        if proxy == .swift, envoyBin != nil {
-            throw ValidationError("--envoy-bin applies to --proxy envoy (the default proxy is swift)")
+        if proxy == nil, envoyBin != nil {
+            throw ValidationError("--envoy-bin needs --proxy envoy (the default proxy is swift)")
         }
         guard WorkloadSecurity.parseLifetime(certTtl) != nil else { throw ValidationError("--cert-ttl must be a number and s, m, h or d, got \"\(certTtl)\"") }
         _ = try makeNode()
@@ -147,7 +150,7 @@ struct SidecarCommand: AsyncParsableCommand {
         logger.logLevel = level
         let node = try makeNode()
         guard let (xdsHost, xdsPort) = Self.splitHostPort(xds) else { throw ValidationError("invalid --xds") }
-        if proxy == .swift {
+        if proxyKind == .swift {
             logger.info("starting the Swift proxy", metadata: ["node": "\(node.identity.nodeID)", "xds": "\(xds)"])
             var security: SwiftProxyRunner.Security?
             if let ca, let (caHost, caPort) = Self.splitHostPort(ca), let rootCert {

@@ -195,6 +195,15 @@ enum EnvoyForTests {
         #expect(!LoopbackNetwork.accepts(host: ip, port: adminPort))
     }
 
+    @Test func envoyBinaryWithoutProxyEnvoyIsRefused() async throws {
+        // The default proxy is the Swift proxy: an Envoy binary alone does not silently select it.
+        let run = try await ChildProcess.run(ExampleBinary.url(named: "sidecar"), [
+            "--ip", "127.0.0.1", "--namespace", "default", "--xds", "127.0.0.1:15010", "--envoy-bin", "/usr/bin/true",
+        ])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("--envoy-bin needs --proxy envoy"), "\(run.stderr)")
+    }
+
     @Test func failsClearlyWithoutEnvoy() async throws {
         let run = try await ChildProcess.run(ExampleBinary.url(named: "sidecar"), [
             "--proxy", "envoy", "--ip", "127.0.0.1", "--namespace", "default", "--xds", "127.0.0.1:15010", "--envoy-bin", "/nonexistent/envoy",
