@@ -157,7 +157,10 @@ import Testing
             print("route config near the timeout route:\n\(dump[..<at].suffix(1800))")
         }
         #expect(timedOut.status == 504 && inTime.status == 200)
-        #expect(timeoutLatency >= .milliseconds(250) && timeoutLatency < .milliseconds(1000))
+        // The proxy's own timeout answered (not the upstream, which would answer 200 after 1000ms),
+        // and not before the 250ms it was given. No upper bound: a loaded machine may be slow.
+        #expect(timedOut.body.contains("duration timeout") || timedOut.body.contains("request timeout"), "\(timedOut.body)")
+        #expect(timeoutLatency >= .milliseconds(250))
 
         // Mirroring: every request also reaches the shadow service, whose answers are discarded.
         let shadowBefore = await mesh.echoTotal(setup.shadow) ?? -1
