@@ -149,8 +149,8 @@ ENVOY_PID=$(pgrep -P "$ENVOY_AGENT" envoy | head -1)
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 
-run_wrk() {  # name url
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: echo.bench.svc.cluster.local" "$2" > "$WORK/wrk-$1.txt"
+run_wrk() {  # name url [host]
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: ${3:-echo.bench.svc.cluster.local}" "$2" > "$WORK/wrk-$1.txt"
     python3 - "$1" "$WORK/wrk-$1.txt" <<'PY'
 import re, sys
 name, path = sys.argv[1], sys.argv[2]
@@ -197,26 +197,11 @@ if [ -n "$MTLS" ]; then
         curl -sf -H "host: echo-$1.bench.svc.cluster.local" "http://$2:$PORT/" >/dev/null || { echo "mTLS pair $1 never served traffic"; tail -n 20 "$WORK"/*.log; exit 1; }
     done
     echo "== mutual TLS: client sidecar -> server sidecar (STRICT) -> echo, HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s)"
-    run_wrk_host() {  # name url host
-        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: $3" "$2" > "$WORK/wrk-$1.txt"
-        python3 - "$1" "$WORK/wrk-$1.txt" <<'PY'
-import re, sys
-name, path = sys.argv[1], sys.argv[2]
-text = open(path).read()
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(\w+)", v).groups(); n = float(n)
-    return n * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {errors.group(1) if errors else 0}")
-PY
-    }
     {
-        run_wrk_host mtls-envoy "http://$ENVOY_IP:$PORT/" echo-envoy.bench.svc.cluster.local
+        run_wrk mtls-envoy "http://$ENVOY_IP:$PORT/" echo-envoy.bench.svc.cluster.local
         ENVOY_SERVER_PID=$(pgrep -P "$ENVOY_SERVER_AGENT" envoy | head -1)
         echo "rss-mtls-envoy $(( $(rss "$ENVOY_PID") + $(rss "$ENVOY_SERVER_PID") )) $(( $(hwm "$ENVOY_PID") + $(hwm "$ENVOY_SERVER_PID") ))"
-        run_wrk_host mtls-swift "http://$SWIFT_IP:$PORT/" echo-swift.bench.svc.cluster.local
+        run_wrk mtls-swift "http://$SWIFT_IP:$PORT/" echo-swift.bench.svc.cluster.local
         echo "rss-mtls-swift $(( $(rss "$SWIFT_AGENT") + $(rss "$SWIFT_SERVER_AGENT") )) $(( $(hwm "$SWIFT_AGENT") + $(hwm "$SWIFT_SERVER_AGENT") ))"
     } | tee -a "$WORK/results.txt"
 fi
