@@ -15,6 +15,12 @@ final class ProxyStateStore: Sendable {
 
     var current: ProxyState { box.withLockedValue { $0 } }
 
+    /// The route table `name` of the current state (looked up under the lock, without copying the state).
+    func routeTable(named name: String) -> RouteTable? { box.withLockedValue { $0.routeTables[name] } }
+
+    /// The cluster `name` of the current state (looked up under the lock, without copying the state).
+    func cluster(named name: String) -> ClusterRuntime? { box.withLockedValue { $0.clusters[name] } }
+
     func update(_ change: (inout ProxyState) -> Void) {
         box.withLockedValue { change(&$0) }
     }

@@ -49,7 +49,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive && !draining
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
-            let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
+            let info = connectionInfo(context)
             let stream = HTTPStream(eventLoop: context.eventLoop, connection: info, manager: manager, responder: self)
             self.stream = stream
             stream.receiveHead(head, endOfStream: false)
@@ -58,6 +58,16 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         case .end(let trailers):
             stream?.receiveEnd(trailers)
         }
+    }
+
+    /// The connection's addresses and TLS, read once per connection (the channel's address getters take a lock).
+    private var cachedConnectionInfo: DownstreamConnectionInfo?
+
+    private func connectionInfo(_ context: ChannelHandlerContext) -> DownstreamConnectionInfo {
+        if let cachedConnectionInfo { return cachedConnectionInfo }
+        let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
+        cachedConnectionInfo = info
+        return info
     }
 
     func channelInactive(context: ChannelHandlerContext) {

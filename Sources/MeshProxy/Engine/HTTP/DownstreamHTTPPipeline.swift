@@ -22,6 +22,8 @@ extension ChannelPipeline.SynchronousOperations {
         ]
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
+        // Below the codec: the responses of the streams answered in one event-loop iteration go out in one write.
+        try addHandler(FlushCoalescingHandler())
         _ = try configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
             inboundStreamInitializer: { channel in

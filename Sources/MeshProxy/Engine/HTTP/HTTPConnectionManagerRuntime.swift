@@ -42,11 +42,11 @@ final class HTTPConnectionManagerRuntime: Sendable {
     /// The route table for the next request.
     var routeTable: RouteTable? {
         if let inlineRoutes { return inlineRoutes }
-        if case .rds(let name) = configuration.routes { return state.current.routeTables[name] }
+        if case .rds(let name) = configuration.routes { return state.routeTable(named: name) }
         return nil
     }
 
-    func cluster(named name: String) -> ClusterRuntime? { state.current.clusters[name] }
+    func cluster(named name: String) -> ClusterRuntime? { state.cluster(named: name) }
 
     /// `raw` parsed by `factory` once per distinct configuration (nil when it does not parse: the
     /// filter then runs with its listener-level configuration).
@@ -65,7 +65,9 @@ final class HTTPConnectionManagerRuntime: Sendable {
 
     /// Connection-manager mutations of the incoming request (Envoy's `mutateRequestHeaders`).
     func prepareRequest(_ head: inout HTTPRequestHead, connection: DownstreamConnectionInfo) {
+        // Moved out of the head so that the mutations below do not copy the header storage.
         var headers = head.headers
+        head.headers = HTTPHeaders()
         // Absolute-form targets (HTTP proxy clients: `GET http://host:port/path`): the URL's authority
         // becomes the host and the path is routed, as Envoy does.
         if !head.uri.hasPrefix("/"), head.method != .CONNECT, let (authority, path) = Self.splitAbsoluteURI(head.uri) {
@@ -91,8 +93,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
         if configuration.generateRequestID, !headers.contains(name: "x-request-id") {
             headers.add(name: "x-request-id", value: Self.makeRequestID())
         }
-        for name in ["x-envoy-decorator-operation", "x-envoy-internal"] where configuration.useRemoteAddress {
-            headers.remove(name: name)
+        if configuration.useRemoteAddress {
+            for name in Self.externalOnlyHeaders { headers.remove(name: name) }
         }
         if configuration.normalizePath || configuration.mergeSlashes {
             head.uri = PathNormalizer.normalize(head.uri, mergeSlashes: configuration.mergeSlashes, normalize: configuration.normalizePath)
@@ -103,11 +105,13 @@ final class HTTPConnectionManagerRuntime: Sendable {
     /// Router mutations of the upstream request: hop-by-hop headers out, Envoy's headers in.
     func prepareUpstreamRequest(_ head: inout HTTPRequestHead, plan: ForwardPlan) {
         var headers = head.headers
+        head.headers = HTTPHeaders()
         let upgrade = headers.first(name: "upgrade")?.lowercased()
         let allowedUpgrade = upgrade.map { configuration.upgradeTypes.contains($0) } ?? false
-        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"] { headers.remove(name: name) }
+        let teTrailers = headers.first(name: "te").map { $0.lowercased().contains("trailers") } ?? false
+        for name in Self.hopByHopRequestHeaders { headers.remove(name: name) }
         if !allowedUpgrade { headers.remove(name: "upgrade") } else { headers.add(name: "connection", value: "upgrade") }
-        if let trailers = head.headers.first(name: "te"), trailers.lowercased().contains("trailers") { headers.add(name: "te", value: "trailers") }
+        if teTrailers { headers.add(name: "te", value: "trailers") }
         if let timeout = plan.timeout {
             let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
             headers.replaceOrAdd(name: "x-envoy-expected-rq-timeout-ms", value: String(milliseconds))
@@ -119,7 +123,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
     /// Connection-manager and route mutations of an upstream response.
     func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?) {
         var headers = head.headers
-        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding"] { headers.remove(name: name) }
+        head.headers = HTTPHeaders()
+        for name in Self.hopByHopResponseHeaders { headers.remove(name: name) }
         if let upstreamStart {
             let elapsed = (NIODeadline.now() - upstreamStart).nanoseconds / 1_000_000
             headers.replaceOrAdd(name: "x-envoy-upstream-service-time", value: String(elapsed))
@@ -146,6 +151,16 @@ final class HTTPConnectionManagerRuntime: Sendable {
         }
     }
 
+    /// Hop-by-hop headers the router removes from upstream requests (`te: trailers` is re-added).
+    private static let hopByHopRequestHeaders = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"]
+    /// Hop-by-hop headers removed from upstream responses.
+    private static let hopByHopResponseHeaders = ["connection", "keep-alive", "proxy-connection", "transfer-encoding"]
+    /// Headers only Envoy sets, removed from requests of external clients (`use_remote_address`).
+    private static let externalOnlyHeaders = ["x-envoy-decorator-operation", "x-envoy-internal"]
+
+    /// Whether finished requests are logged (``requestCompleted(_:)``): the record is built only then.
+    var logsRequests: Bool { logger.logLevel <= .debug }
+
     func requestCompleted(_ record: RequestRecord) {
         if logger.logLevel <= .debug {
             let duration = (record.end - record.start).nanoseconds / 1_000_000
@@ -165,25 +180,25 @@ final class HTTPConnectionManagerRuntime: Sendable {
         return (authority, path)
     }
 
+    /// A random UUID-formatted request id (`xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx`), written into the
+    /// string's storage directly.
     static func makeRequestID() -> String {
         let a = FastRandom.next()
         let b = FastRandom.next()
-        let hex = String(a, radix: 16).leftPadded(16) + String(b, radix: 16).leftPadded(16)
-        let chars = Array(hex)
-        var out = ""
-        out.reserveCapacity(36)
-        for (i, c) in chars.enumerated() {
-            if i == 8 || i == 12 || i == 16 || i == 20 { out.append("-") }
-            if i == 12 { out.append("4"); continue }
-            out.append(c)
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            var out = 0
+            for i in 0..<32 {
+                if i == 8 || i == 12 || i == 16 || i == 20 {
+                    buffer[out] = UInt8(ascii: "-")
+                    out += 1
+                }
+                let nibble: UInt64 = i < 16 ? (a >> (60 - 4 * UInt64(i))) & 0xF : (b >> (60 - 4 * UInt64(i - 16))) & 0xF
+                buffer[out] = i == 12 ? UInt8(ascii: "4") : digits.utf8Start[Int(nibble)]
+                out += 1
+            }
+            return out
         }
-        return out
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(_ length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
 
@@ -234,6 +249,18 @@ enum HTTPDate {
 enum PathNormalizer {
     static func normalize(_ uri: String, mergeSlashes: Bool, normalize: Bool) -> String {
         guard uri.hasPrefix("/") else { return uri }
+        // The common case, nothing to change, found in one pass over the bytes of the path.
+        var previousIsSlash = false
+        var changes = false
+        for byte in uri.utf8 {
+            if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") { break }
+            if previousIsSlash, byte == UInt8(ascii: ".") || (mergeSlashes && byte == UInt8(ascii: "/")) {
+                changes = true
+                break
+            }
+            previousIsSlash = byte == UInt8(ascii: "/")
+        }
+        if !changes { return uri }
         let queryStart = uri.firstIndex(where: { $0 == "?" || $0 == "#" }) ?? uri.endIndex
         let path = uri[..<queryStart]
         if !path.contains("/.") && !(mergeSlashes && path.contains("//")) { return uri }

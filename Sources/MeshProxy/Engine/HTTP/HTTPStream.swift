@@ -82,6 +82,11 @@ final class HTTPStream: UpstreamResponseReceiver {
     // Stream timeouts (HCM stream_idle_timeout, request_timeout, max_stream_duration) and upgrades.
     private var streamIdleTimeout: Duration?
     private var streamIdleTimer: Scheduled<Void>?
+    /// When the stream idle timeout expires, moved forward by every activity; the timer, armed for
+    /// an earlier point, re-arms itself for the rest instead of being rescheduled on each activity.
+    private var streamIdleDeadline: NIODeadline?
+    /// The point ``streamIdleTimer`` is armed for.
+    private var streamIdleTimerDeadline: NIODeadline?
     private var requestTimer: Scheduled<Void>?
     private var durationTimer: Scheduled<Void>?
     /// The upgrade (`websocket`) the request asks for, when it is allowed.
@@ -657,11 +662,14 @@ final class HTTPStream: UpstreamResponseReceiver {
         finishUpstream(failed: false)
         for (filter, context) in filters { filter.onStreamComplete(context: context) }
         manager.stats.downstreamRequestCompleted(status: status)
-        manager.requestCompleted(RequestRecord(
-            method: requestHead?.method.rawValue ?? "-", path: requestHead?.uri ?? "-", authority: requestHead?.headers.first(name: "host") ?? "-",
-            status: status, flags: responseFlags, routeName: resolution?.routeName, cluster: plan?.clusterName,
-            upstreamHost: attemptedHosts.last.map { "\($0.address)" }, attempts: attempt,
-            bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
+        // The record (strings for the method, host address...) is only built when it is logged.
+        if manager.logsRequests {
+            manager.requestCompleted(RequestRecord(
+                method: requestHead?.method.rawValue ?? "-", path: requestHead?.uri ?? "-", authority: requestHead?.headers.first(name: "host") ?? "-",
+                status: status, flags: responseFlags, routeName: resolution?.routeName, cluster: plan?.clusterName,
+                upstreamHost: attemptedHosts.last.map { "\($0.address)" }, attempts: attempt,
+                bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
+        }
         responder?.streamFinished(self)
         filters = []
     }
@@ -710,6 +718,8 @@ extension HTTPStream: UpgradeTunnel.Observer {
             if streamIdleTimeout == nil {
                 streamIdleTimer?.cancel()
                 streamIdleTimer = nil
+                streamIdleTimerDeadline = nil
+                streamIdleDeadline = nil
             } else {
                 resetStreamIdleTimer()
             }
@@ -746,13 +756,36 @@ extension HTTPStream: UpgradeTunnel.Observer {
     /// Restarts the stream idle timer (any activity on the stream, either way).
     fileprivate func resetStreamIdleTimer() {
         guard let timeout = streamIdleTimeout, !finished else { return }
+        // The loop's clock (the one its timers use; a test loop has its own).
+        let deadline = eventLoop.now + timeout.timeAmount
+        streamIdleDeadline = deadline
+        // An armed timer fires no later than the new deadline, or it is replaced (a shorter route timeout).
+        if let armed = streamIdleTimerDeadline, streamIdleTimer != nil, armed <= deadline { return }
+        armStreamIdleTimer(at: deadline)
+    }
+
+    private func armStreamIdleTimer(at deadline: NIODeadline) {
         streamIdleTimer?.cancel()
-        streamIdleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in self?.streamIdleTimedOut() }
+        streamIdleTimerDeadline = deadline
+        streamIdleTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.streamIdleTimerFired() }
+    }
+
+    private func streamIdleTimerFired() {
+        streamIdleTimer = nil
+        streamIdleTimerDeadline = nil
+        guard !finished, streamIdleTimeout != nil, let deadline = streamIdleDeadline else { return }
+        if deadline > eventLoop.now {
+            armStreamIdleTimer(at: deadline)
+            return
+        }
+        streamIdleTimedOut()
     }
 
     fileprivate func cancelStreamTimers() {
         streamIdleTimer?.cancel()
         streamIdleTimer = nil
+        streamIdleTimerDeadline = nil
+        streamIdleDeadline = nil
         requestTimer?.cancel()
         requestTimer = nil
         durationTimer?.cancel()

@@ -43,8 +43,9 @@ final class HTTP1ConnectionPool: UpstreamPool {
     /// A connection to `key`: an idle one, a new one, or one released later (pending).
     func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         eventLoop.preconditionInEventLoop()
-        while var list = idle[key], let connection = list.popLast() {
-            idle[key] = list.isEmpty ? nil : list
+        // Popped in place (no copy of the list); an emptied list stays until the host's last
+        // connection is gone (``connectionGone(_:)``), so the next release does not allocate one.
+        while let connection = idle[key]?.popLast() {
             connection.idleTimer?.cancel()
             connection.idleTimer = nil
             connection.onClose = nil
@@ -130,6 +131,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private func connectionGone(_ key: UpstreamEndpointKey) {
         let count = connections[key, default: 0] - 1
         connections[key] = count > 0 ? count : nil
+        if count <= 0, idle[key]?.isEmpty == true { idle[key] = nil }
     }
 
     /// A connection slot was freed: a pending request may connect now.
