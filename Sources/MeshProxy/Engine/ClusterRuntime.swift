@@ -12,12 +12,16 @@ final class ClusterRuntime: Sendable {
     /// TLS contexts of the cluster's transport sockets (its own and its `transport_socket_matches`
     /// entries') for the current configuration.
     private let tlsSources = NIOLockedValueBox<[(UpstreamTLSConfiguration, TLSContextSource)]>([])
+    /// The re-resolution loop of a `STRICT_DNS` / `LOGICAL_DNS` cluster.
+    let dnsResolution = NIOLockedValueBox(DNSResolutionState())
 
-    init(configuration: ClusterConfiguration, endpoints: EndpointSet?, secrets: SecretStore = SecretStore()) {
+    /// `resolvesDNS: false` leaves a DNS cluster's re-resolution to explicit ``refreshDNS(resolver:)`` calls (tests).
+    init(configuration: ClusterConfiguration, endpoints: EndpointSet?, secrets: SecretStore = SecretStore(), resolvesDNS: Bool = true) {
         self.name = configuration.name
         self.upstream = UpstreamCluster(configuration: configuration, endpoints: endpoints, random: { FastRandom.next() })
         self.stats = ClusterTrafficStats(cluster: upstream)
         self.secrets = secrets
+        if resolvesDNS { restartDNSResolution() }
     }
 
     var configuration: ClusterConfiguration { upstream.configuration }
@@ -26,16 +30,19 @@ final class ClusterRuntime: Sendable {
 
     /// Applies a changed Cluster resource, keeping hosts, pools and stats.
     func update(configuration: ClusterConfiguration) {
+        let discoveryChanged = configuration.discovery != self.configuration.discovery
         upstream.update(configuration: configuration)
         tlsSources.withLockedValue { $0 = [] }
+        if discoveryChanged { restartDNSResolution() }
     }
 
     /// Applies a new ClusterLoadAssignment.
     func update(endpoints: EndpointSet) { upstream.update(endpoints: endpoints) }
 
     /// The host for one attempt, or nil when no host is available (503 UH).
-    func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
-        guard let handle = upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority) else { return nil }
+    /// `downstream` is what an `ORIGINAL_DST` cluster takes its destination from.
+    func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil) -> UpstreamHostHandle? {
+        guard let handle = upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority, downstream: downstream) else { return nil }
         guard let tls = tlsSource(for: handle.host) else { return handle }
         var key = handle.key
         key.tls = tls
@@ -97,6 +104,7 @@ final class ClusterRuntime: Sendable {
 
     /// Closes idle pooled connections (the cluster was removed).
     func shutdown() {
+        stopDNSResolution()
         let all = pools.withLockedValue { $0.values }
         for box in all {
             box.value.eventLoop.execute { box.value.closeAll() }

@@ -56,7 +56,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamHost]) {
         let clusterName = runtime.configuration.cluster(random: FastRandom.next())
         guard let cluster = runtime.state.current.clusters[clusterName],
-              let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil) else {
+              let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil, downstream: DownstreamDestination(localAddress: context.channel.localAddress)) else {
             context.close(promise: nil)
             return
         }

@@ -15,14 +15,17 @@ extension ClusterRuntime {
 extension UpstreamCluster {
     /// The host for one attempt. Dynamic-forward-proxy clusters connect to the request's
     /// authority (the connect resolves it); the others ask the load balancer, avoiding `excluding`.
-    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?) -> UpstreamHostHandle? {
+    /// `ORIGINAL_DST` clusters connect to the destination `downstream` names (header or local address).
+    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil) -> UpstreamHostHandle? {
         switch configuration.discovery {
         case .dynamicForwardProxy:
             guard let authority, let (name, port) = Self.splitAuthority(authority.lowercased()),
                   let host = providedHost(for: .socket(host: name, port: port), hostname: name) else { return nil }
             return UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
         case .originalDestination:
-            return nil
+            guard case .address(let address) = (downstream ?? DownstreamDestination()).address(options: configuration.originalDestination),
+                  let host = providedHost(for: address), case .socket(let name, let port) = host.address else { return nil }
+            return UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
         default:
             let context = HostSelectionContext(hash: hash, previousHosts: excluding, hostSelectionRetryMaxAttempts: maxSelectionAttempts)
             guard let host = chooseHost(context), case .socket(let name, let port) = host.address else { return nil }

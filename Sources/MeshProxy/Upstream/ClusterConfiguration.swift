@@ -9,8 +9,9 @@ public import SwiftProtobuf
 /// for anything invalid or not served, so the xDS client can NACK the response.
 ///
 /// Read but deliberately without effect: `common_lb_config.zone_aware_lb_config` (zone-aware routing
-/// needs the local cluster's membership, which a sidecar does not have), `update_merge_window`, `cleanup_interval`, DNS
-/// `respect_dns_ttl` beyond being stored, and `upstream_connection_options.happy_eyeballs_config`.
+/// needs the local cluster's membership, which a sidecar does not have), `update_merge_window`, DNS
+/// `respect_dns_ttl` beyond being stored (the system resolver reports no TTL), and
+/// `upstream_connection_options.happy_eyeballs_config`.
 public struct ClusterConfiguration: Sendable, Equatable {
     /// `name`.
     public var name: String

@@ -99,11 +99,12 @@ public final class UpstreamCluster: Sendable {
 
     /// Applies a CDS update. Hosts, their counters and their outlier state are kept; load-balancer
     /// structures are rebuilt. (Envoy rebuilds a changed cluster from scratch; keeping host state
-    /// lets in-flight accounting and ejections carry over.) A STATIC or DNS cluster also takes the
-    /// new inline endpoints.
+    /// lets in-flight accounting and ejections carry over.) A STATIC or DNS cluster also takes
+    /// changed inline endpoints.
     /// - Parameter configuration: The new configuration (same cluster name).
     public func update(configuration: ClusterConfiguration) {
         let now = clock()
+        let oldInline = state.withLock { $0.configuration.discovery.inlineEndpoints }
         state.withLock { state in
             let oldPolicy = state.configuration.outlierDetection
             state.configuration = configuration
@@ -123,7 +124,8 @@ public final class UpstreamCluster: Sendable {
             state.dirty = true
         }
         circuitBreakers.update(thresholds: configuration.circuitBreakers)
-        if let inline = configuration.discovery.inlineEndpoints {
+        // Unchanged inline endpoints keep the hosts in force (a DNS cluster's resolved addresses).
+        if let inline = configuration.discovery.inlineEndpoints, inline != oldInline {
             update(endpoints: inline)
         }
     }

@@ -353,7 +353,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         let upstreamAuthority = upstreamHead?.headers.first(name: "host")
         let exclude = plan.retry?.avoidsPreviousHosts == true ? attemptedHosts : []
-        guard let host = cluster.chooseHost(hash: plan.hashKey, excluding: exclude, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority) else {
+        guard let host = cluster.chooseHost(hash: plan.hashKey, excluding: exclude, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority, downstream: DownstreamDestination(localAddress: connection.localAddress, headers: requestHead?.headers)) else {
             cluster.stats.noHealthyUpstream()
             finishUpstream(failed: true)
             sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "no healthy upstream", details: "no_healthy_upstream", flags: .noHealthyUpstream))
