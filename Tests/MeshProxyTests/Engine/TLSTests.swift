@@ -183,7 +183,7 @@ final class InboundCollector: ChannelInboundHandler {
         let after = try Handshake(serverSource: serverSource, clientSource: clientSource)
         let newHash = try #require(after.serverCertificateHash)
         #expect(newHash != oldHash, "a new handshake presents the rotated certificate")
-        guard case .certificate(let chain, _) = rotated else { return }
+        guard case .certificate(let chain, _) = rotated else { Issue.record("the rotated workload secret is not a certificate: \(rotated)"); return }
         #expect(newHash == TLSPeerCertificate(try NIOSSLCertificate.fromPEMBytes(Array(chain.utf8))[0]).sha256Hex)
 
         // The connection established before the rotation keeps working.
