@@ -67,17 +67,8 @@ enum SwiftProxyRunner {
             identity: SPIFFEIdentity, ca: (host: String, port: Int), rootCertificateFile: String, tokenFile: String?,
             lifetime: Duration, logger: Logger
         ) throws -> Security {
-            let rootsText: String
-            do { rootsText = try String(contentsOfFile: rootCertificateFile, encoding: .utf8) } catch {
-                throw AgentError(.invalidOption, "--root-cert \(rootCertificateFile) cannot be read: \(error)")
-            }
-            let roots = try TrustBundle(pem: rootsText, source: rootCertificateFile)
-            let token: @Sendable () -> String?
-            if let tokenFile { token = IstioCAClient.tokenFile(tokenFile) } else { token = { nil } }
-            let client = IstioCAClient(host: ca.host, port: ca.port, trustBundle: roots, token: token)
-            var rotatorLogger = logger
-            rotatorLogger[metadataKey: "component"] = "ca-client"
-            let rotator = CertificateRotator(identity: identity, issuer: client, trustBundle: roots, lifetime: lifetime, logger: rotatorLogger)
+            let rotator = try WorkloadSecurity.makeRotator(
+                identity: identity, ca: ca, rootCertificateFile: rootCertificateFile, tokenFile: tokenFile, lifetime: lifetime, logger: logger)
             let publisher = ProxySecretPublisher(secretNames: [SecretDiscoveryServer.workloadSecretName, SecretDiscoveryServer.rootSecretName])
             return Security(rotator: rotator, publisher: publisher)
         }

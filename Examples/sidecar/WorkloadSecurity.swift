@@ -28,17 +28,8 @@ struct WorkloadSecurity {
         identity: SPIFFEIdentity, ca: (host: String, port: Int), rootCertificateFile: String, tokenFile: String?,
         lifetime: Duration, directory: URL, logger: Logger
     ) throws -> WorkloadSecurity {
-        let rootsText: String
-        do { rootsText = try String(contentsOfFile: rootCertificateFile, encoding: .utf8) } catch {
-            throw AgentError(.invalidOption, "--root-cert \(rootCertificateFile) cannot be read: \(error)")
-        }
-        let roots = try TrustBundle(pem: rootsText, source: rootCertificateFile)
-        let token: @Sendable () -> String?
-        if let tokenFile { token = IstioCAClient.tokenFile(tokenFile) } else { token = { nil } }
-        let client = IstioCAClient(host: ca.host, port: ca.port, trustBundle: roots, token: token)
-        var rotatorLogger = logger
-        rotatorLogger[metadataKey: "component"] = "ca-client"
-        let rotator = CertificateRotator(identity: identity, issuer: client, trustBundle: roots, lifetime: lifetime, logger: rotatorLogger)
+        let rotator = try makeRotator(
+            identity: identity, ca: ca, rootCertificateFile: rootCertificateFile, tokenFile: tokenFile, lifetime: lifetime, logger: logger)
 
         let socketDirectory = directory.appendingPathComponent("workload-spiffe-uds")
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -53,6 +44,25 @@ struct WorkloadSecurity {
         return WorkloadSecurity(
             rotator: rotator, sdsServer: server,
             bootstrap: BootstrapSecurity(sdsSocketPath: socket))
+    }
+
+    /// The certificate rotator both proxies use: CSRs to istiod's CA at `ca`, trusting the roots in
+    /// `rootCertificateFile`, authenticated by the token in `tokenFile` until a certificate exists.
+    static func makeRotator(
+        identity: SPIFFEIdentity, ca: (host: String, port: Int), rootCertificateFile: String, tokenFile: String?,
+        lifetime: Duration, logger: Logger
+    ) throws -> CertificateRotator {
+        let rootsText: String
+        do { rootsText = try String(contentsOfFile: rootCertificateFile, encoding: .utf8) } catch {
+            throw AgentError(.invalidOption, "--root-cert \(rootCertificateFile) cannot be read: \(error)")
+        }
+        let roots = try TrustBundle(pem: rootsText, source: rootCertificateFile)
+        let token: @Sendable () -> String?
+        if let tokenFile { token = IstioCAClient.tokenFile(tokenFile) } else { token = { nil } }
+        let client = IstioCAClient(host: ca.host, port: ca.port, trustBundle: roots, token: token)
+        var rotatorLogger = logger
+        rotatorLogger[metadataKey: "component"] = "ca-client"
+        return CertificateRotator(identity: identity, issuer: client, trustBundle: roots, lifetime: lifetime, logger: rotatorLogger)
     }
 
     /// The services to run next to Envoy.

@@ -181,6 +181,15 @@ struct RBACMetadataMatcher: Sendable {
         invert = proto.invert
     }
 
+    /// A `sourced_metadata` rule of a permission or principal (`field` names that rule): only
+    /// DYNAMIC metadata exists in the Swift proxy.
+    init(sourced: Envoy_Config_Rbac_V3_SourcedMetadata, field: String) throws(FilterConfigurationError) {
+        guard sourced.metadataSource == .dynamic else {
+            throw FilterConfigurationError.unsupported(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
+        }
+        try self.init(sourced.metadataMatcher, field: field + ".sourced_metadata.metadata_matcher")
+    }
+
     func matches(_ metadata: [String: Google_Protobuf_Struct]) -> Bool {
         value.matches(Self.lookup(metadata[filter], path)) != invert
     }
@@ -313,10 +322,7 @@ indirect enum RBACPermission: Sendable {
         case .metadata(let matcher):
             self = .metadata(try RBACMetadataMatcher(matcher, field: field + ".metadata"))
         case .sourcedMetadata(let sourced):
-            guard sourced.metadataSource == .dynamic else {
-                throw FilterConfigurationError.unsupported(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
-            }
-            self = .metadata(try RBACMetadataMatcher(sourced.metadataMatcher, field: field + ".sourced_metadata.metadata_matcher"))
+            self = .metadata(try RBACMetadataMatcher(sourced: sourced, field: field))
         case .requestedServerName(let matcher):
             self = .requestedServerName(try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(matcher, field + ".requested_server_name", c) })
         case .matcher:
@@ -394,11 +400,7 @@ indirect enum RBACPrincipal: Sendable {
             guard case .path(let matcher)? = path.rule else { throw FilterConfigurationError(field: field + ".url_path", "needs path") }
             self = .urlPath(try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(matcher, field + ".url_path.path", c) })
         case .metadata(let matcher): self = .metadata(try RBACMetadataMatcher(matcher, field: field + ".metadata"))
-        case .sourcedMetadata(let sourced):
-            guard sourced.metadataSource == .dynamic else {
-                throw FilterConfigurationError.unsupported(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
-            }
-            self = .metadata(try RBACMetadataMatcher(sourced.metadataMatcher, field: field + ".sourced_metadata.metadata_matcher"))
+        case .sourcedMetadata(let sourced): self = .metadata(try RBACMetadataMatcher(sourced: sourced, field: field))
         case .filterState:
             throw FilterConfigurationError.unsupported(field: field + ".filter_state", "filter state principals are not supported by the Swift proxy")
         case .custom:
