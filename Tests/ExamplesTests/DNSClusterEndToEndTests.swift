@@ -28,16 +28,7 @@ import Testing
               ports: [{number: 9080, name: http, protocol: HTTP}]
               endpoints: [{address: localhost, ports: {http: \(echo.port)}}]
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: bookinfo}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(clientIP)
-                captureMode: NONE
-                hosts: ["./*"]
+            \(MeshYAML.egressSidecar(namespace: "bookinfo", bind: clientIP, port: proxyPort))
             """)
         let client = try await mesh.startProxy(namespace: "bookinfo", labels: ["app": "client"], serviceAccount: "client", ip: clientIP)
         #expect(await mesh.waitUntilReady(client), "the client's proxy never became ready\n\(mesh.diagnostics)")

@@ -19,16 +19,7 @@ import Testing
           ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(port)}]
           endpoints: [{address: \(ip)}]
         ---
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: client, namespace: shop}
-        spec:
-          workloadSelector: {labels: {app: client}}
-          egress:
-          - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress}
-            bind: \(bind)
-            captureMode: NONE
-            hosts: ["./*"]
+        \(MeshYAML.egressSidecar(namespace: "shop", bind: bind, port: proxyPort, portName: "egress"))
         """
     }
 

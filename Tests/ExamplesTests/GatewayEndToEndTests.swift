@@ -214,17 +214,7 @@ import Testing
         let proxyPort = try LoopbackNetwork.freePort(on: client)
         func sidecar(_ mode: String) -> String {
             """
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: bookinfo}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(client)
-                captureMode: NONE
-                hosts: ["./*"]
-              outboundTrafficPolicy: {mode: \(mode)}
+            \(MeshYAML.egressSidecar(namespace: "bookinfo", bind: client, port: proxyPort, outboundTrafficPolicy: mode))
             """
         }
         try mesh.write("services.yaml", Self.services([("reviews", reviews)]))
@@ -322,17 +312,7 @@ import Testing
                 route:
                 - destination: {host: edition.example.com, port: {number: 80}}
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: default}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(client)
-                captureMode: NONE
-                hosts: ["*/*"]
-              outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+            \(MeshYAML.egressSidecar(namespace: "default", bind: client, port: proxyPort, hosts: "\"*/*\"", outboundTrafficPolicy: "REGISTRY_ONLY"))
             """)
         let gateway = try await mesh.startGateway(labels: ["istio": "egressgateway"], ip: gatewayIP)
         let proxy = try await mesh.startProxy(namespace: "default", labels: ["app": "client"], ip: client)

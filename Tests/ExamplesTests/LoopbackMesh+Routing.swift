@@ -65,16 +65,7 @@ extension LoopbackMesh {
               ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(shadow.port)}]
               endpoints: [{address: \(shadow.ip)}]
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: bookinfo}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(clientIP)
-                captureMode: NONE
-                hosts: ["./*"]
+            \(MeshYAML.egressSidecar(namespace: "bookinfo", bind: clientIP, port: proxyPort))
             """)
         try write("routing.yaml", routing)
         let client = try await startProxy(namespace: "bookinfo", labels: ["app": "client"], serviceAccount: "client", ip: clientIP)

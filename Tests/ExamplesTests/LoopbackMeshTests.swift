@@ -21,16 +21,7 @@ import Testing
               ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(ratings.port)}]
               endpoints: [{address: \(ratings.ip)}]
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: shop}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress}
-                bind: \(client)
-                captureMode: NONE
-                hosts: ["./*"]
+            \(MeshYAML.egressSidecar(namespace: "shop", bind: client, port: proxyPort, portName: "egress"))
             """)
         let proxy = try await mesh.startProxy(namespace: "shop", labels: ["app": "client"], ip: client)
         let ready = await mesh.waitUntilReady(proxy)

@@ -13,50 +13,13 @@ import Testing
     static let clientPrincipal = "cluster.local/ns/bookinfo/sa/client"
 
     static func services(serverIP: String, ingressPort: Int, echoPort: Int, clientIP: String, proxyPort: Int) -> String {
-        """
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: reviews, namespace: bookinfo}
-        spec:
-          hosts: [reviews.bookinfo.svc.cluster.local]
-          location: MESH_INTERNAL
-          resolution: STATIC
-          ports: [{number: 9080, name: http, protocol: HTTP}]
-          workloadSelector: {labels: {app: reviews}}
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: WorkloadEntry
-        metadata: {name: reviews-1, namespace: bookinfo}
-        spec:
-          address: \(serverIP)
-          serviceAccount: reviews
-          ports: {http: \(ingressPort)}
-          labels:
-            app: reviews
-            security.istio.io/tlsMode: istio
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: reviews, namespace: bookinfo}
-        spec:
-          workloadSelector: {labels: {app: reviews}}
-          ingress:
-          - port: {number: \(ingressPort), protocol: HTTP, name: http}
-            bind: \(serverIP)
-            captureMode: NONE
-            defaultEndpoint: 0.0.0.0:\(echoPort)
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: client, namespace: bookinfo}
-        spec:
-          workloadSelector: {labels: {app: client}}
-          egress:
-          - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-            bind: \(clientIP)
-            captureMode: NONE
-            hosts: ["./*"]
-        """
+        [
+            MeshYAML.serviceEntry(name: "reviews", namespace: "bookinfo", host: "reviews.bookinfo.svc.cluster.local", port: 9080, app: "reviews"),
+            MeshYAML.meshWorkloadEntry(
+                name: "reviews-1", namespace: "bookinfo", address: serverIP, serviceAccount: "reviews", portName: "http", port: ingressPort, app: "reviews"),
+            MeshYAML.ingressSidecar(namespace: "bookinfo", app: "reviews", bind: serverIP, port: ingressPort, workloadPort: echoPort),
+            MeshYAML.egressSidecar(namespace: "bookinfo", bind: clientIP, port: proxyPort),
+        ].joined(separator: "\n---\n")
     }
 
     static func peerAuthentication(_ mode: String) -> String {
@@ -197,50 +160,16 @@ import Testing
     /// server's sidecar terminates mutual TLS on a TCP proxy chain (chosen by the TLS inspector)
     /// and STRICT refuses plaintext. HTTP is used only as the bytes the echo-server answers.
     static func tcpServices(serverIP: String, ingressPort: Int, echoPort: Int, clientIP: String, servicePort: Int) -> String {
-        """
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: ledger, namespace: bookinfo}
-        spec:
-          hosts: [ledger.bookinfo.svc.cluster.local]
-          location: MESH_INTERNAL
-          resolution: STATIC
-          ports: [{number: \(servicePort), name: tcp, protocol: TCP}]
-          workloadSelector: {labels: {app: ledger}}
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: WorkloadEntry
-        metadata: {name: ledger-1, namespace: bookinfo}
-        spec:
-          address: \(serverIP)
-          serviceAccount: ledger
-          ports: {tcp: \(ingressPort)}
-          labels:
-            app: ledger
-            security.istio.io/tlsMode: istio
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: ledger, namespace: bookinfo}
-        spec:
-          workloadSelector: {labels: {app: ledger}}
-          ingress:
-          - port: {number: \(ingressPort), protocol: TCP, name: tcp}
-            bind: \(serverIP)
-            captureMode: NONE
-            defaultEndpoint: 0.0.0.0:\(echoPort)
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: client, namespace: bookinfo}
-        spec:
-          workloadSelector: {labels: {app: client}}
-          egress:
-          - port: {number: \(servicePort), protocol: TCP, name: tcp}
-            bind: \(clientIP)
-            captureMode: NONE
-            hosts: ["./ledger.bookinfo.svc.cluster.local"]
-        """
+        [
+            MeshYAML.serviceEntry(
+                name: "ledger", namespace: "bookinfo", host: "ledger.bookinfo.svc.cluster.local", port: servicePort, protocol: "TCP", portName: "tcp", app: "ledger"),
+            MeshYAML.meshWorkloadEntry(
+                name: "ledger-1", namespace: "bookinfo", address: serverIP, serviceAccount: "ledger", portName: "tcp", port: ingressPort, app: "ledger"),
+            MeshYAML.ingressSidecar(
+                namespace: "bookinfo", app: "ledger", bind: serverIP, port: ingressPort, protocol: "TCP", portName: "tcp", workloadPort: echoPort),
+            MeshYAML.egressSidecar(
+                namespace: "bookinfo", bind: clientIP, port: servicePort, protocol: "TCP", portName: "tcp", hosts: "\"./ledger.bookinfo.svc.cluster.local\""),
+        ].joined(separator: "\n---\n")
     }
 
     @Test(arguments: LoopbackMesh.DataPlane.allCases)

@@ -118,16 +118,7 @@ import Testing
               trafficPolicy:
                 \(outlier)
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: \(Self.namespace)}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(egressPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(clientIP)
-                captureMode: NONE
-                hosts: ["./*"]
+            \(MeshYAML.egressSidecar(namespace: Self.namespace, bind: clientIP, port: egressPort))
             """,
         ]
         try mesh.write("mesh.yaml", config.joined(separator: "\n---\n"))

@@ -24,16 +24,7 @@ import Testing
           ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(echo.port)}]
           endpoints: [{address: \(echo.ip)}]
         ---
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: client, namespace: \(namespace)}
-        spec:
-          workloadSelector: {labels: {app: client}}
-          egress:
-          - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-            bind: \(bind)
-            captureMode: NONE
-            hosts: ["./*"]
+        \(MeshYAML.egressSidecar(namespace: namespace, bind: bind, port: proxyPort))
         """
     }
 
