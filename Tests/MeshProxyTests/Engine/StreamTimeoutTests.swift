@@ -108,6 +108,38 @@ import Testing
         #expect(stats.value("http.test.downstream_rq_idle_timeout") == 2)
     }
 
+    /// Streams of one connection share a ``StreamIdleSweeper`` (as HTTP/2 streams do): each times
+    /// out at its own deadline, activity moves only its own, and a finished stream is forgotten.
+    @Test func streamsSharingASweeperTimeOutEachAtItsOwnDeadline() throws {
+        let (runtime, stats) = try Self.manager { $0.streamIdleTimeout = Self.seconds(5) }
+        let loop = EmbeddedEventLoop()
+        let sweeper = StreamIdleSweeper(eventLoop: loop)
+        func stream() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(loop: loop)
+            try channel.pipeline.syncOperations.addHandler(
+                DownstreamHTTP1Handler(manager: runtime, isTLS: false, closesAfterResponse: false, streamIdleSweeper: sweeper))
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+            return channel
+        }
+        let first = try stream(), second = try stream(), third = try stream()
+        try Self.send(first, "/held")
+        loop.advanceTime(by: .seconds(2))
+        try Self.send(second, "/held", headers: [("content-length", "4")], complete: false)
+        try Self.send(third, "/direct")
+        #expect(try Self.response(third)?.head.status.code == 202, "finished at once, never timed out")
+        loop.advanceTime(by: .seconds(2))
+        try second.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "ab")))  // activity at 4 s: its deadline moves to 9 s
+        loop.advanceTime(by: .milliseconds(999))
+        #expect(try Self.response(first) == nil)
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(try Self.response(first)?.head.status == .gatewayTimeout, "the first stream at 5 s")
+        loop.advanceTime(by: .milliseconds(3_999))
+        #expect(try Self.response(second) == nil, "the second stream's activity kept it alive past 7 s")
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(try Self.response(second)?.head.status == .requestTimeout, "the second stream at 9 s, its request incomplete")
+        #expect(stats.value("http.test.downstream_rq_idle_timeout") == 2)
+    }
+
     @Test func requestTimeoutCoversOnlyTheRequest() throws {
         let (runtime, stats) = try Self.manager { $0.requestTimeout = Self.seconds(8) }
         let channel = try Self.channel(runtime)

@@ -18,16 +18,28 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var keepAlive = true
     private var requestsOnConnection = 0
     private var idleTimer: Scheduled<Void>?
+    /// When the last stream ended (nil while one is active): the idle timer is scheduled once and
+    /// re-armed lazily from this, rather than cancelled and rescheduled around every request.
+    private var idleSince: NIODeadline?
     private var connectionDurationTimer: Scheduled<Void>?
     /// `max_connection_duration` was reached: the connection closes after the current response.
     private var draining = false
 
-    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, closesAfterResponse: Bool = true) {
+    /// - Parameter streamIdleSweeper: The HTTP/2 connection's sweeper, shared by its streams; an
+    ///   HTTP/1.1 connection makes its own.
+    init(
+        manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, closesAfterResponse: Bool = true,
+        streamIdleSweeper: StreamIdleSweeper? = nil
+    ) {
         self.manager = manager
         self.isTLS = isTLS
         self.tls = tls
         self.closesAfterResponse = closesAfterResponse
+        self.sharedSweeper = streamIdleSweeper
     }
+
+    private let sharedSweeper: StreamIdleSweeper?
+    private var ownSweeper: StreamIdleSweeper?
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -37,6 +49,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        ownSweeper?.stop()
         idleTimer?.cancel()
         connectionDurationTimer?.cancel()
     }
@@ -44,8 +57,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            idleTimer?.cancel()
-            idleTimer = nil
+            idleSince = nil
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive && !draining
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
@@ -122,9 +134,12 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
-        let close = !keepAlive && closesAfterResponse
+        guard !keepAlive && closesAfterResponse else {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            return
+        }
         context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [weak self] _ in
-            if close { self?.context?.close(promise: nil) }
+            self?.context?.close(promise: nil)
         }
     }
 
@@ -135,11 +150,22 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func streamFinished(_ stream: HTTPStream) {
-        if self.stream === stream { self.stream = nil }
-        armIdleTimer()
+        if self.stream === stream {
+            self.stream = nil
+            idleSince = .now()
+        }
     }
 
     var supportsUpgrade: Bool { closesAfterResponse && context != nil }
+
+    var streamIdleSweeper: StreamIdleSweeper? {
+        if let sharedSweeper { return sharedSweeper }
+        if let ownSweeper { return ownSweeper }
+        guard let context else { return nil }
+        let sweeper = StreamIdleSweeper(eventLoop: context.eventLoop)
+        ownSweeper = sweeper
+        return sweeper
+    }
 
     func closeAfterResponse() { keepAlive = false }
 
@@ -147,6 +173,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         guard let context, closesAfterResponse else { return nil }
         idleTimer?.cancel()
         idleTimer = nil
+        idleSince = nil
+        // The tunnel's stream keeps its idle sweeper: removing this handler must not stop it.
+        ownSweeper = nil
         connectionDurationTimer?.cancel()
         connectionDurationTimer = nil
         let tunnel = UpgradeTunnel(downstream: context.channel, upstream: upstream, observer: observer)
@@ -175,12 +204,27 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         }
     }
 
+    /// Envoy's `idle_timeout`: the connection closes once it has had no active stream for that long.
     private func armIdleTimer() {
         guard let context, let timeout = manager.configuration.idleTimeout, closesAfterResponse else { return }
-        idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in
-            guard let self, self.stream == nil else { return }
-            self.context?.close(promise: nil)
+        if idleSince == nil, stream == nil { idleSince = .now() }
+        scheduleIdleCheck(at: (idleSince ?? .now()) + timeout.timeAmount, context: context, timeout: timeout.timeAmount)
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline, context: ChannelHandlerContext, timeout: TimeAmount) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, let context = self.context else { return }
+            guard self.stream == nil, let idleSince = self.idleSince else {
+                // Busy: the idle period starts when the stream ends, so look again a full timeout later.
+                self.scheduleIdleCheck(at: .now() + timeout, context: context, timeout: timeout)
+                return
+            }
+            let due = idleSince + timeout
+            if due <= .now() {
+                context.close(promise: nil)
+            } else {
+                self.scheduleIdleCheck(at: due, context: context, timeout: timeout)
+            }
         }
     }
 }

@@ -7,7 +7,8 @@ extension ChannelPipeline.SynchronousOperations {
     func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
         // An upgrade configuration without upgraders: NIO never upgrades by itself, but its request
         // decoder forwards the bytes after an upgrade request when removed (``UpgradeTunnel``).
-        try configureHTTPServerPipeline(withPipeliningAssistance: true, withServerUpgrade: ([], { _ in }), withErrorHandling: true)
+        try configureHTTPServerPipeline(withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: true)
+        try addHandler(HTTP1PipeliningGate())
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls))
     }
 
@@ -24,15 +25,19 @@ extension ChannelPipeline.SynchronousOperations {
         stream.targetWindowSize = 1 << 20
         // Below the codec: the responses of the streams answered in one event-loop iteration go out in one write.
         try addHandler(FlushCoalescingHandler())
+        let sweeper = StreamIdleSweeper(eventLoop: eventLoop)
+        // Stream channels live on their connection's event loop.
+        let loopBoundSweeper = NIOLoopBound(sweeper, eventLoop: eventLoop)
         _ = try configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
             inboundStreamInitializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, closesAfterResponse: false))
+                    try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(
+                        manager: manager, isTLS: isTLS, tls: tls, closesAfterResponse: false, streamIdleSweeper: loopBoundSweeper.value))
                 }
             })
-        try addHandler(DownstreamHTTP2DrainHandler())
+        try addHandler(DownstreamHTTP2DrainHandler(streamIdleSweeper: sweeper))
     }
 }
 
@@ -43,8 +48,19 @@ final class DownstreamHTTP2DrainHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTP2Frame
 
     private var sentGoAway = false
+    /// The connection's stream idle sweeper, stopped with the connection.
+    private let streamIdleSweeper: StreamIdleSweeper?
+
+    init(streamIdleSweeper: StreamIdleSweeper? = nil) {
+        self.streamIdleSweeper = streamIdleSweeper
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        streamIdleSweeper?.stop()
+        context.fireChannelInactive()
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is ListenerDrainEvent else {

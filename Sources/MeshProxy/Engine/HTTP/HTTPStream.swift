@@ -23,6 +23,8 @@ protocol DownstreamResponder: AnyObject {
     /// Turns the connection into a tunnel to `upstream` after the `101` head was written; nil
     /// when it cannot.
     func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel?
+    /// The connection's stream idle sweeper (one timer for all its streams), if it has one.
+    var streamIdleSweeper: StreamIdleSweeper? { get }
 }
 
 /// One request and its response through the HTTP connection manager: decoder filters, the
@@ -81,12 +83,10 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     // Stream timeouts (HCM stream_idle_timeout, request_timeout, max_stream_duration) and upgrades.
     private var streamIdleTimeout: Duration?
-    private var streamIdleTimer: Scheduled<Void>?
-    /// When the stream idle timeout expires, moved forward by every activity; the timer, armed for
-    /// an earlier point, re-arms itself for the rest instead of being rescheduled on each activity.
-    private var streamIdleDeadline: NIODeadline?
-    /// The point ``streamIdleTimer`` is armed for.
-    private var streamIdleTimerDeadline: NIODeadline?
+    /// The connection's sweeper, which checks ``streamIdleExpiry`` (nil while unwatched).
+    private var idleSweeper: StreamIdleSweeper?
+    /// When the stream idle timeout expires, moved forward by every activity.
+    private(set) var streamIdleExpiry: NIODeadline?
     private var requestTimer: Scheduled<Void>?
     private var durationTimer: Scheduled<Void>?
     /// The upgrade (`websocket`) the request asks for, when it is allowed.
@@ -716,10 +716,7 @@ extension HTTPStream: UpgradeTunnel.Observer {
         if let routeIdle = plan.streamIdleTimeout {
             streamIdleTimeout = routeIdle == .zero ? nil : routeIdle
             if streamIdleTimeout == nil {
-                streamIdleTimer?.cancel()
-                streamIdleTimer = nil
-                streamIdleTimerDeadline = nil
-                streamIdleDeadline = nil
+                stopStreamIdleTimer()
             } else {
                 resetStreamIdleTimer()
             }
@@ -758,34 +755,26 @@ extension HTTPStream: UpgradeTunnel.Observer {
         guard let timeout = streamIdleTimeout, !finished else { return }
         // The loop's clock (the one its timers use; a test loop has its own).
         let deadline = eventLoop.now + timeout.timeAmount
-        streamIdleDeadline = deadline
-        // An armed timer fires no later than the new deadline, or it is replaced (a shorter route timeout).
-        if let armed = streamIdleTimerDeadline, streamIdleTimer != nil, armed <= deadline { return }
-        armStreamIdleTimer(at: deadline)
-    }
-
-    private func armStreamIdleTimer(at deadline: NIODeadline) {
-        streamIdleTimer?.cancel()
-        streamIdleTimerDeadline = deadline
-        streamIdleTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.streamIdleTimerFired() }
-    }
-
-    private func streamIdleTimerFired() {
-        streamIdleTimer = nil
-        streamIdleTimerDeadline = nil
-        guard !finished, streamIdleTimeout != nil, let deadline = streamIdleDeadline else { return }
-        if deadline > eventLoop.now {
-            armStreamIdleTimer(at: deadline)
+        let earlier = streamIdleExpiry.map { deadline < $0 } ?? true
+        streamIdleExpiry = deadline
+        if let idleSweeper {
+            // Usually later than what the sweeper is armed for: nothing to do.
+            if earlier { idleSweeper.deadlineMoved(to: deadline) }
             return
         }
-        streamIdleTimedOut()
+        let sweeper = responder?.streamIdleSweeper ?? StreamIdleSweeper(eventLoop: eventLoop)
+        idleSweeper = sweeper
+        sweeper.watch(self, deadline: deadline)
+    }
+
+    private func stopStreamIdleTimer() {
+        idleSweeper?.unwatch(self)
+        idleSweeper = nil
+        streamIdleExpiry = nil
     }
 
     fileprivate func cancelStreamTimers() {
-        streamIdleTimer?.cancel()
-        streamIdleTimer = nil
-        streamIdleTimerDeadline = nil
-        streamIdleDeadline = nil
+        stopStreamIdleTimer()
         requestTimer?.cancel()
         requestTimer = nil
         durationTimer?.cancel()
@@ -795,7 +784,12 @@ extension HTTPStream: UpgradeTunnel.Observer {
     /// Envoy's `maybeRequestTimeoutCode`: 504 once the whole request arrived, 408 before.
     private var timeoutStatus: HTTPResponseStatus { requestEnded ? .gatewayTimeout : .requestTimeout }
 
-    private func streamIdleTimedOut() {
+    /// Called by the sweeper once ``streamIdleExpiry`` has passed (it no longer watches the stream).
+    func streamIdleTimedOut() {
+        // The stream ends with this reply: writing it must not start watching it again.
+        streamIdleTimeout = nil
+        idleSweeper = nil
+        streamIdleExpiry = nil
         guard !finished else { return }
         manager.filterCounter("downstream_rq_idle_timeout").increment()
         sendLocalReply(HTTPLocalReply(status: timeoutStatus, body: "stream timeout", details: "stream_idle_timeout", flags: .streamIdleTimeout))

@@ -56,7 +56,7 @@ final class UpgradeTunnel {
         let pipeline = downstream.pipeline.syncOperations
         try pipeline.addHandler(relay)
         pipeline.removeHandler(http, promise: nil)
-        if let handler = try? pipeline.handler(type: HTTPServerPipelineHandler.self) { pipeline.removeHandler(handler, promise: nil) }
+        if let handler = try? pipeline.handler(type: HTTP1PipeliningGate.self) { pipeline.removeHandler(handler, promise: nil) }
         if let handler = try? pipeline.handler(type: NIOHTTPResponseHeadersValidator.self) { pipeline.removeHandler(handler, promise: nil) }
         if let handler = try? pipeline.handler(type: HTTPServerProtocolErrorHandler.self) { pipeline.removeHandler(handler, promise: nil) }
         if let handler = try? pipeline.handler(type: HTTPServerUpgradeHandler.self) { pipeline.removeHandler(handler, promise: nil) }

@@ -33,6 +33,9 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private var waiters: [Waiter] = []
     /// Connections open or opening per host (idle or busy), each holding a connection slot.
     private var connections: [UpstreamEndpointKey: Int] = [:]
+    /// Closes connections idle for the idle timeout. One timer for the whole pool, armed when a
+    /// connection goes idle and none is armed, instead of one scheduled and cancelled per request.
+    private var idleSweepTimer: Scheduled<Void>?
     var settings: Settings
 
     init(eventLoop: any EventLoop, settings: Settings) {
@@ -46,9 +49,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
         // Popped in place (no copy of the list); an emptied list stays until the host's last
         // connection is gone (``connectionGone(_:)``), so the next release does not allocate one.
         while let connection = idle[key]?.popLast() {
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
-            connection.onClose = nil
+            connection.idleSince = nil
             if connection.isReusable && !connection.isClosed && connection.channel.isActive {
                 completion(.success(connection))
                 return
@@ -93,14 +94,46 @@ final class HTTP1ConnectionPool: UpstreamPool {
             return
         }
         idle[connection.host, default: []].append(connection)
-        connection.onClose = { [weak self] closed in self?.removeIdle(closed) }
-        if let timeout = settings.idleTimeout {
-            connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self, weak connection] in
-                guard let self, let connection else { return }
-                self.removeIdle(connection)
-                connection.close()
+        connection.idleSince = eventLoop.now
+        // Set once per connection; it only acts while the connection is idle (``removeIdle(_:)``).
+        if connection.onClose == nil { connection.onClose = { [weak self] closed in self?.removeIdle(closed) } }
+        if idleSweepTimer == nil, let timeout = settings.idleTimeout { scheduleIdleSweep(at: eventLoop.now + timeout) }
+    }
+
+    private func scheduleIdleSweep(at deadline: NIODeadline) {
+        idleSweepTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.sweepIdle() }
+    }
+
+    /// Closes the connections idle for at least the idle timeout and re-arms for the next one due.
+    private func sweepIdle() {
+        idleSweepTimer = nil
+        guard let timeout = settings.idleTimeout else { return }
+        let now = eventLoop.now
+        var expired: [UpstreamChannel] = []
+        var next: NIODeadline?
+        for key in Array(idle.keys) {
+            guard let list = idle[key] else { continue }
+            var kept: [UpstreamChannel] = []
+            kept.reserveCapacity(list.count)
+            for connection in list {
+                let due = (connection.idleSince ?? now) + timeout
+                if due <= now {
+                    expired.append(connection)
+                } else {
+                    kept.append(connection)
+                    if next.map({ due < $0 }) ?? true { next = due }
+                }
             }
+            idle[key] = kept
         }
+        for connection in expired {
+            connection.idleSince = nil
+            connection.onClose = nil
+            connection.close()
+            connectionGone(connection.host)
+            settings.releaseConnectionSlot()
+        }
+        if let next { scheduleIdleSweep(at: next) }
     }
 
     /// Closes a connection whose request failed or was abandoned.
@@ -113,17 +146,19 @@ final class HTTP1ConnectionPool: UpstreamPool {
 
     /// Closes every idle connection (cluster removed or engine stopping).
     func closeAll() {
-        for list in idle.values { for connection in list { connection.idleTimer?.cancel(); connection.onClose = nil; connection.close(); connectionGone(connection.host); settings.releaseConnectionSlot() } }
+        idleSweepTimer?.cancel()
+        idleSweepTimer = nil
+        for list in idle.values { for connection in list { connection.idleSince = nil; connection.onClose = nil; connection.close(); connectionGone(connection.host); settings.releaseConnectionSlot() } }
         idle = [:]
         for waiter in waiters { settings.releasePendingSlot(); waiter.completion(.failure(.connectionClosed)) }
         waiters = []
     }
 
     private func removeIdle(_ connection: UpstreamChannel) {
-        guard var list = idle[connection.host], let index = list.firstIndex(where: { $0 === connection }) else { return }
+        guard connection.idleSince != nil, var list = idle[connection.host], let index = list.firstIndex(where: { $0 === connection }) else { return }
         list.remove(at: index)
         idle[connection.host] = list.isEmpty ? nil : list
-        connection.idleTimer?.cancel()
+        connection.idleSince = nil
         connectionGone(connection.host)
         settings.releaseConnectionSlot()
     }

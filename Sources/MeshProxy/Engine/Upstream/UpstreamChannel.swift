@@ -27,6 +27,8 @@ final class UpstreamChannel {
     fileprivate weak var receiver: (any UpstreamResponseReceiver)?
     fileprivate var requestKeepAlive = true
     var idleTimer: Scheduled<Void>?
+    /// When it became idle in an HTTP/1.1 pool (nil while in use).
+    var idleSince: NIODeadline?
     /// Called when the connection closes while idle in a pool.
     var onClose: ((UpstreamChannel) -> Void)?
 
