@@ -148,12 +148,22 @@ ENVOY_PID=$(pgrep -P "$ENVOY_AGENT" envoy | head -1)
 
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
+# Unique set size: the pages only this process maps (its heap and its private code pages).
+uss() { awk '/^Private_(Clean|Dirty):/ {kb += $2} END {print int(kb/1024)}' "/proc/$1/smaps_rollup"; }
+# CPU time (user + system, clock ticks) of a process, to print CPU microseconds per request:
+# unlike requests per second, that does not depend on how much of the shared cores the proxy got.
+ticks() { if [ -n "${1:-}" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }
+HZ=$(getconf CLK_TCK)
 
-run_wrk() {  # name url [host]
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: ${3:-echo.bench.svc.cluster.local}" "$2" > "$WORK/wrk-$1.txt"
-    python3 - "$1" "$WORK/wrk-$1.txt" <<'PY'
+run_wrk() {  # name url [host] [proxy pid...]
+    local name=$1 url=$2 host=${3:-echo.bench.svc.cluster.local}; shift 3 2>/dev/null || shift $#
+    local before=0 after=0 pid
+    for pid in "$@"; do before=$((before + $(ticks "$pid"))); done
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -H "Host: $host" "$url" > "$WORK/wrk-$name.txt"
+    for pid in "$@"; do after=$((after + $(ticks "$pid"))); done
+    python3 - "$name" "$WORK/wrk-$name.txt" "$((after - before))" "$HZ" <<'PY'
 import re, sys
-name, path = sys.argv[1], sys.argv[2]
+name, path, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 text = open(path).read()
 def ms(v):
     n, unit = re.match(r"([\d.]+)(\w+)", v).groups(); n = float(n)
@@ -162,26 +172,30 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 sock = re.search(r"Socket errors: (.*)", text)
-print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {errors.group(1) if errors else 0} {'|'+sock.group(1).replace(' ','_') if sock else ''}")
+total = int(re.search(r"(\d+) requests in", text).group(1))
+cpu = f"{ticks * 1e6 / hz / total:.1f}" if ticks else "-"
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {errors.group(1) if errors else 0} {cpu} {'|'+sock.group(1).replace(' ','_') if sock else ''}")
 PY
 }
 
 echo "== HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s), proxies with $WORKERS workers, $(nproc) cores"
 {
     run_wrk direct "http://$ECHO:18080/"
-    run_wrk envoy "http://$ENVOY_IP:$PORT/"
-    echo "rss-envoy $(rss "$ENVOY_PID") $(hwm "$ENVOY_PID")"
-    run_wrk swift "http://$SWIFT_IP:$PORT/" || cat "$WORK/wrk-swift.txt"
-    echo "rss-swift $(rss "$SWIFT_AGENT") $(hwm "$SWIFT_AGENT")"
+    run_wrk envoy "http://$ENVOY_IP:$PORT/" echo.bench.svc.cluster.local "$ENVOY_PID"
+    run_wrk swift "http://$SWIFT_IP:$PORT/" echo.bench.svc.cluster.local "$SWIFT_AGENT" || cat "$WORK/wrk-swift.txt"
 } | tee "$WORK/results.txt"
 
 if command -v h2load >/dev/null; then
     echo "== HTTP/2 h2c (h2load -c $CONNECTIONS -m 10 -D $DURATION)"
-    for target in "direct http://$ECHO:18080/" "envoy http://$ENVOY_IP:$PORT/" "swift http://$SWIFT_IP:$PORT/"; do
+    for target in "direct http://$ECHO:18080/" "envoy http://$ENVOY_IP:$PORT/ $ENVOY_PID" "swift http://$SWIFT_IP:$PORT/ $SWIFT_AGENT"; do
         set -- $target
+        before=$(ticks "${3:-}")
         h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" -H ":authority: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
+        after=$(ticks "${3:-}")
         rps=$(grep -o 'finished in [^,]*, [0-9.]* req/s' "$WORK/h2-$1.txt" | awk '{print $(NF-1)}')
-        echo "h2-$1 ${rps:-failed} $(grep -E '^requests:' "$WORK/h2-$1.txt")"
+        done_count=$(awk '/^requests:/ {print $8}' "$WORK/h2-$1.txt")
+        cpu=$(python3 -c "t, n = $((after - before)), ${done_count:-0}; print(f'{t * 1e6 / $HZ / n:.1f}' if t and n else '-')")
+        echo "h2-$1 ${rps:-failed} $cpu $(grep -E '^requests:' "$WORK/h2-$1.txt")"
     done | tee -a "$WORK/results.txt"
 else
     echo "== HTTP/2: h2load not installed (apt-get install nghttp2-client); skipped"
@@ -198,13 +212,20 @@ if [ -n "$MTLS" ]; then
     done
     echo "== mutual TLS: client sidecar -> server sidecar (STRICT) -> echo, HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s)"
     {
-        run_wrk mtls-envoy "http://$ENVOY_IP:$PORT/" echo-envoy.bench.svc.cluster.local
         ENVOY_SERVER_PID=$(pgrep -P "$ENVOY_SERVER_AGENT" envoy | head -1)
+        run_wrk mtls-envoy "http://$ENVOY_IP:$PORT/" echo-envoy.bench.svc.cluster.local "$ENVOY_PID" "$ENVOY_SERVER_PID"
         echo "rss-mtls-envoy $(( $(rss "$ENVOY_PID") + $(rss "$ENVOY_SERVER_PID") )) $(( $(hwm "$ENVOY_PID") + $(hwm "$ENVOY_SERVER_PID") ))"
-        run_wrk mtls-swift "http://$SWIFT_IP:$PORT/" echo-swift.bench.svc.cluster.local
+        run_wrk mtls-swift "http://$SWIFT_IP:$PORT/" echo-swift.bench.svc.cluster.local "$SWIFT_AGENT" "$SWIFT_SERVER_AGENT"
         echo "rss-mtls-swift $(( $(rss "$SWIFT_AGENT") + $(rss "$SWIFT_SERVER_AGENT") )) $(( $(hwm "$SWIFT_AGENT") + $(hwm "$SWIFT_SERVER_AGENT") ))"
     } | tee -a "$WORK/results.txt"
 fi
+
+# Memory after every load above. Envoy's agent is a second process of the same sidecar (as
+# Istio's pilot-agent is); the Swift sidecar is agent and proxy in one process.
+{
+    echo "rss-envoy $(rss "$ENVOY_PID") $(hwm "$ENVOY_PID") $(uss "$ENVOY_PID") $(( $(rss "$ENVOY_PID") + $(rss "$ENVOY_AGENT") )) $(( $(uss "$ENVOY_PID") + $(uss "$ENVOY_AGENT") ))"
+    echo "rss-swift $(rss "$SWIFT_AGENT") $(hwm "$SWIFT_AGENT") $(uss "$SWIFT_AGENT") $(rss "$SWIFT_AGENT") $(uss "$SWIFT_AGENT")"
+} >> "$WORK/results.txt"
 
 python3 - "$WORK/results.txt" <<'PY'
 import sys
@@ -212,22 +233,39 @@ rows = {}
 for line in open(sys.argv[1]):
     parts = line.split()
     if parts and parts[0] in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
-        rows[parts[0]] = dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4])
+        rows[parts[0]] = dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4], cpu=parts[5])
+    elif parts and parts[0] in ("h2-direct", "h2-envoy", "h2-swift") and parts[1] != "failed":
+        rows[parts[0]] = dict(rps=float(parts[1]), cpu=parts[2])
     elif parts and parts[0].startswith("rss-"):
-        rows[parts[0]] = dict(rss=int(parts[1]), hwm=int(parts[2]))
-print("\n| target | req/s | p50 ms | p99 ms | non-2xx | RSS MiB (peak) |")
-print("| --- | --- | --- | --- | --- | --- |")
+        values = [int(v) for v in parts[1:]]
+        rows[parts[0]] = dict(rss=values[0], hwm=values[1], uss=values[2] if len(values) > 2 else None,
+                              pod=values[3] if len(values) > 3 else None, pod_uss=values[4] if len(values) > 4 else None)
+print("\n| target | HTTP/1.1 req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | h2c req/s | h2c CPU µs/req |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for name in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
     r = rows.get(name)
     if not r: continue
-    mem = rows.get("rss-" + name)
-    print(f"| {name} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {str(mem['rss']) + ' (' + str(mem['hwm']) + ')' if mem else '-'} |")
+    h2 = rows.get("h2-" + name, {})
+    print(f"| {name} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {r['cpu']} | {h2.get('rps', '-')} | {h2.get('cpu', '-')} |")
+print("\n| proxy | RSS MiB | peak RSS MiB | private (USS) MiB | sidecar pod RSS MiB | pod USS MiB |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name in ("envoy", "swift"):
+    m = rows.get("rss-" + name)
+    if m: print(f"| {name} | {m['rss']} | {m['hwm']} | {m['uss']} | {m['pod']} | {m['pod_uss']} |")
 if "envoy" in rows and "swift" in rows:
     e, s = rows["envoy"], rows["swift"]
     print(f"\nratios: swift/envoy req/s = {s['rps']/e['rps']:.2f}x, p99 swift/envoy = {s['p99']/e['p99']:.2f}x", end="")
     if "rss-envoy" in rows and "rss-swift" in rows:
-        print(f", RSS swift/envoy = {rows['rss-swift']['rss']/rows['rss-envoy']['rss']:.2f}x", end="")
+        me, ms = rows["rss-envoy"], rows["rss-swift"]
+        print(f", RSS swift/envoy = {ms['rss']/me['rss']:.2f}x (per sidecar pod {ms['pod']/me['pod']:.2f}x, private {ms['pod_uss']/me['pod_uss']:.2f}x)", end="")
     print()
+    if s["cpu"] != "-" and e["cpu"] != "-":
+        print(f"        proxy CPU per request swift/envoy = {float(s['cpu'])/float(e['cpu']):.2f}x (HTTP/1.1)", end="")
+        if "h2-envoy" in rows and "h2-swift" in rows and rows["h2-swift"]["cpu"] != "-" and rows["h2-envoy"]["cpu"] != "-":
+            print(f", {float(rows['h2-swift']['cpu'])/float(rows['h2-envoy']['cpu']):.2f}x (h2c)", end="")
+        print()
+    if "h2-envoy" in rows and "h2-swift" in rows:
+        print(f"        h2c swift/envoy req/s = {rows['h2-swift']['rps']/rows['h2-envoy']['rps']:.2f}x")
     if "direct" in rows:
         d = rows["direct"]
         print(f"        envoy/direct req/s = {e['rps']/d['rps']:.2f}x, swift/direct req/s = {s['rps']/d['rps']:.2f}x")

@@ -98,6 +98,22 @@ import Testing
         }
         #expect(await LoopbackMesh.eventually { await get().status == 200 })
 
+        // Pipelined HTTP/1.1: three requests in one write are answered one by one, in order.
+        let pipelined: [String] = await offPool {
+            guard let connection = try? TCPTestConnection(host: clientIP, port: proxyPort) else { return [] }
+            let host = "web.shop.svc.cluster.local:9080"
+            let text = ["/one", "/delay/200", "/three"].map { "GET \($0) HTTP/1.1\r\nhost: \(host)\r\n\r\n" }.joined()
+            guard (try? connection.write(text)) != nil else { return [] }
+            return (0..<3).compactMap { _ in
+                guard let response = try? connection.readHTTP1Response() else { return nil }
+                let request = (try? response.jsonObject())?["request"] as? [String: Any]
+                let path = request?["path"] as? String ?? "?"
+                return "\(response.status) \(path)"
+            }
+        }
+        print("pipelined: asked /one, /delay/200, /three in one write, measured \(pipelined)")
+        #expect(pipelined == ["200 /one", "200 /delay/200", "200 /three"])
+
         // HTTP/2: h2c from curl to the proxy, HTTP/2 from the proxy to the HTTP2 service port.
         var h2: (status: Int, version: String, body: String) = (-1, "", "")
         _ = await LoopbackMesh.eventually {
