@@ -283,6 +283,8 @@ public final class ProxyServer: Service, Sendable {
                 logger.error("listener \(name) not applied: \(error)")
                 continue
             }
+            // Envoy's listener warming also waits for jwt_authn's first `async_fetch` of remote keys.
+            await chains.startRemoteJWKSFetches(state: state, group: group)
             // Envoy's listener warming: a listener whose TLS secrets have not arrived is not
             // bound yet, and an updated one keeps serving its previous chains until they arrive;
             // the secret store's change signal re-applies.

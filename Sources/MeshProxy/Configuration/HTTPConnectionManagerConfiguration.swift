@@ -81,6 +81,9 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     /// How long a downstream connection may stay open before it is drained
     /// (`common_http_protocol_options.max_connection_duration`; nil for no limit).
     public var maxConnectionDuration: Duration?
+    /// `drain_timeout`: between the first and the final GOAWAY of a draining HTTP/2 connection
+    /// (default 5 s).
+    public var drainTimeout: Duration = .seconds(5)
     /// The Envoy resource, for `/config_dump`.
     public var source: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
 
@@ -166,6 +169,7 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         let common = manager.commonHTTPProtocolOptions
         maxStreamDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxStreamDuration ? common.maxStreamDuration.durationOrNil : nil
         maxConnectionDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxConnectionDuration ? common.maxConnectionDuration.durationOrNil : nil
+        if manager.hasDrainTimeout { drainTimeout = manager.drainTimeout.swiftDuration }
     }
 }
 

@@ -123,6 +123,9 @@ struct DNSResolutionState {
     /// The latest non-empty answer per hostname: a failed lookup keeps these, as Envoy keeps the
     /// last hosts.
     var lastAddresses: [String: [String]] = [:]
+    /// With `dns_failure_refresh_rate`: the backoff interval bound for the next failed
+    /// resolution in a row (milliseconds); nil after a success.
+    var nextFailureInterval: UInt64?
 }
 
 extension ClusterConfiguration.Discovery {
@@ -173,16 +176,36 @@ extension ClusterRuntime {
         guard let dns = discovery.dnsResolution else { return nil }
         let (set, resolution, logical) = dns
         var addresses = dnsResolution.withLockedValue { $0.lastAddresses }
+        var failed = false
         for name in DNSClusterHosts.hostnames(of: set) {
             let found = await resolver(name, resolution.lookupFamily)
-            if !found.isEmpty { addresses[name] = found }
+            if found.isEmpty { failed = true } else { addresses[name] = found }
         }
         let hosts = DNSClusterHosts.resolved(set, logical: logical, addresses: addresses)
-        dnsResolution.withLockedValue { $0.lastAddresses = addresses }
+        let next: Duration = dnsResolution.withLockedValue { state in
+            state.lastAddresses = addresses
+            return Self.nextRefresh(resolution, failed: failed, &state.nextFailureInterval)
+        }
         // A configuration change while resolving restarts the loop, which resolves the new names.
-        guard configuration.discovery == discovery else { return resolution.refreshRate }
+        guard configuration.discovery == discovery else { return next }
         if hosts != upstream.endpoints { upstream.update(endpoints: hosts) }
-        return resolution.refreshRate
+        return next
+    }
+
+    /// The wait before the next resolution, as Envoy's DNS clusters choose it: `dns_refresh_rate`
+    /// after a success; after a failure, with `dns_failure_refresh_rate`, Envoy's jittered
+    /// exponential backoff (`random % interval`, the interval doubling from `base_interval` up to
+    /// `max_interval`, reset by a success), else `dns_refresh_rate` too.
+    static func nextRefresh(_ resolution: ClusterConfiguration.DNSResolution, failed: Bool, _ nextFailureInterval: inout UInt64?,
+                            random: () -> UInt64 = { FastRandom.next() }) -> Duration {
+        guard failed, let failure = resolution.failureRefresh else {
+            nextFailureInterval = nil
+            return resolution.refreshRate
+        }
+        let maximum = failure.max.millisecondCount
+        let interval = min(nextFailureInterval ?? failure.base.millisecondCount, maximum)
+        nextFailureInterval = interval < maximum / 2 ? interval * 2 : maximum
+        return .milliseconds(Int64(random() % interval))
     }
 }
 

@@ -136,15 +136,34 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var refreshRate: Duration
         /// `respect_dns_ttl`: refresh at the record TTL instead.
         public var respectTTL: Bool
+        /// `dns_failure_refresh_rate`: after a failed resolution the next one follows a fully
+        /// jittered exponential backoff between these intervals; nil: `refreshRate` applies.
+        public var failureRefresh: FailureRefreshRate?
 
         /// - Parameters:
         ///   - lookupFamily: Address families to resolve.
         ///   - refreshRate: Re-resolution period.
         ///   - respectTTL: Use record TTLs.
-        public init(lookupFamily: DNSLookupFamily = .auto, refreshRate: Duration = .seconds(5), respectTTL: Bool = false) {
+        ///   - failureRefresh: Backoff after failed resolutions.
+        public init(lookupFamily: DNSLookupFamily = .auto, refreshRate: Duration = .seconds(5), respectTTL: Bool = false, failureRefresh: FailureRefreshRate? = nil) {
             self.lookupFamily = lookupFamily
             self.refreshRate = refreshRate
             self.respectTTL = respectTTL
+            self.failureRefresh = failureRefresh
+        }
+    }
+
+    /// `dns_failure_refresh_rate`.
+    public struct FailureRefreshRate: Sendable, Equatable {
+        /// `base_interval`.
+        public var base: Duration
+        /// `max_interval`, default 10 × `base_interval`.
+        public var max: Duration
+
+        /// - Parameters: see the properties.
+        public init(base: Duration, max: Duration) {
+            self.base = base
+            self.max = max
         }
     }
 

@@ -13,7 +13,7 @@
 /// DNS resolver extensions, LRS, preconnect and the deprecated per-cluster HTTP protocol options
 /// (use typed_extension_protocol_options with envoy.extensions.upstreams.http.v3.HttpProtocolOptions).
 /// Deprecated upstream but kept because Istio-era control planes still set them:
-/// max_requests_per_connection, dns_refresh_rate and respect_dns_ttl.
+/// max_requests_per_connection, dns_refresh_rate, dns_failure_refresh_rate and respect_dns_ttl.
 
 public import SwiftProtobuf
 
@@ -315,6 +315,15 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
   /// Clears the value of `waitForWarmOnInit`. Subsequent reads from it will return its default value.
   public mutating func clearWaitForWarmOnInit() {_uniqueStorage()._waitForWarmOnInit = nil}
 
+  public var dnsFailureRefreshRate: Envoy_Config_Cluster_V3_Cluster.RefreshRate {
+    get {_storage._dnsFailureRefreshRate ?? Envoy_Config_Cluster_V3_Cluster.RefreshRate()}
+    set {_uniqueStorage()._dnsFailureRefreshRate = newValue}
+  }
+  /// Returns true if `dnsFailureRefreshRate` has been explicitly set.
+  public var hasDnsFailureRefreshRate: Bool {_storage._dnsFailureRefreshRate != nil}
+  /// Clears the value of `dnsFailureRefreshRate`. Subsequent reads from it will return its default value.
+  public mutating func clearDnsFailureRefreshRate() {_uniqueStorage()._dnsFailureRefreshRate = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_ClusterDiscoveryType: Equatable, Sendable {
@@ -532,6 +541,37 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
     public init() {}
 
     fileprivate var _typedConfig: SwiftProtobuf.Google_Protobuf_Any? = nil
+  }
+
+  public nonisolated struct RefreshRate: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var baseInterval: SwiftProtobuf.Google_Protobuf_Duration {
+      get {_baseInterval ?? SwiftProtobuf.Google_Protobuf_Duration()}
+      set {_baseInterval = newValue}
+    }
+    /// Returns true if `baseInterval` has been explicitly set.
+    public var hasBaseInterval: Bool {self._baseInterval != nil}
+    /// Clears the value of `baseInterval`. Subsequent reads from it will return its default value.
+    public mutating func clearBaseInterval() {self._baseInterval = nil}
+
+    public var maxInterval: SwiftProtobuf.Google_Protobuf_Duration {
+      get {_maxInterval ?? SwiftProtobuf.Google_Protobuf_Duration()}
+      set {_maxInterval = newValue}
+    }
+    /// Returns true if `maxInterval` has been explicitly set.
+    public var hasMaxInterval: Bool {self._maxInterval != nil}
+    /// Clears the value of `maxInterval`. Subsequent reads from it will return its default value.
+    public mutating func clearMaxInterval() {self._maxInterval = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _baseInterval: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    fileprivate var _maxInterval: SwiftProtobuf.Google_Protobuf_Duration? = nil
   }
 
   public nonisolated struct EdsClusterConfig: Sendable {
@@ -1217,7 +1257,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.cluster.v3"
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cluster"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{3}per_connection_buffer_limit_bytes\0\u{3}lb_policy\0\u{4}\u{2}health_checks\0\u{3}max_requests_per_connection\0\u{3}circuit_breakers\0\u{4}\u{6}dns_refresh_rate\0\u{3}dns_lookup_family\0\u{4}\u{2}outlier_detection\0\u{3}cleanup_interval\0\u{3}upstream_bind_config\0\u{3}lb_subset_config\0\u{3}ring_hash_lb_config\0\u{3}transport_socket\0\u{1}metadata\0\u{4}\u{2}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{3}close_connections_on_host_health_failure\0\u{3}ignore_health_on_host_removal\0\u{3}load_assignment\0\u{3}original_dst_lb_config\0\u{4}\u{2}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{3}cluster_type\0\u{3}respect_dns_ttl\0\u{1}filters\0\u{3}load_balancing_policy\0\u{4}\u{2}transport_socket_matches\0\u{4}\u{5}upstream_config\0\u{4}\u{4}maglev_lb_config\0\u{4}\u{2}wait_for_warm_on_init\0\u{4}\u{2}round_robin_lb_config\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{3}per_connection_buffer_limit_bytes\0\u{3}lb_policy\0\u{4}\u{2}health_checks\0\u{3}max_requests_per_connection\0\u{3}circuit_breakers\0\u{4}\u{6}dns_refresh_rate\0\u{3}dns_lookup_family\0\u{4}\u{2}outlier_detection\0\u{3}cleanup_interval\0\u{3}upstream_bind_config\0\u{3}lb_subset_config\0\u{3}ring_hash_lb_config\0\u{3}transport_socket\0\u{1}metadata\0\u{4}\u{2}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{3}close_connections_on_host_health_failure\0\u{3}ignore_health_on_host_removal\0\u{3}load_assignment\0\u{3}original_dst_lb_config\0\u{4}\u{2}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{3}cluster_type\0\u{3}respect_dns_ttl\0\u{1}filters\0\u{3}load_balancing_policy\0\u{4}\u{2}transport_socket_matches\0\u{3}dns_failure_refresh_rate\0\u{4}\u{4}upstream_config\0\u{4}\u{4}maglev_lb_config\0\u{4}\u{2}wait_for_warm_on_init\0\u{4}\u{2}round_robin_lb_config\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -1251,6 +1291,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
     var _transportSocketMatches: [Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch] = []
     var _upstreamConfig: Envoy_Config_Core_V3_TypedExtensionConfig? = nil
     var _waitForWarmOnInit: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+    var _dnsFailureRefreshRate: Envoy_Config_Cluster_V3_Cluster.RefreshRate? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1292,6 +1333,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       _transportSocketMatches = source._transportSocketMatches
       _upstreamConfig = source._upstreamConfig
       _waitForWarmOnInit = source._waitForWarmOnInit
+      _dnsFailureRefreshRate = source._dnsFailureRefreshRate
     }
   }
 
@@ -1397,6 +1439,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         case 40: try { try decoder.decodeRepeatedMessageField(value: &_storage._filters) }()
         case 41: try { try decoder.decodeSingularMessageField(value: &_storage._loadBalancingPolicy) }()
         case 43: try { try decoder.decodeRepeatedMessageField(value: &_storage._transportSocketMatches) }()
+        case 44: try { try decoder.decodeSingularMessageField(value: &_storage._dnsFailureRefreshRate) }()
         case 48: try { try decoder.decodeSingularMessageField(value: &_storage._upstreamConfig) }()
         case 52: try {
           var v: Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig?
@@ -1533,6 +1576,9 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       if !_storage._transportSocketMatches.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._transportSocketMatches, fieldNumber: 43)
       }
+      try { if let v = _storage._dnsFailureRefreshRate {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
+      } }()
       try { if let v = _storage._upstreamConfig {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 48)
       } }()
@@ -1585,6 +1631,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         if _storage._transportSocketMatches != rhs_storage._transportSocketMatches {return false}
         if _storage._upstreamConfig != rhs_storage._upstreamConfig {return false}
         if _storage._waitForWarmOnInit != rhs_storage._waitForWarmOnInit {return false}
+        if _storage._dnsFailureRefreshRate != rhs_storage._dnsFailureRefreshRate {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1684,6 +1731,45 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster.CustomClusterType: SwiftPr
   public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.CustomClusterType, rhs: Envoy_Config_Cluster_V3_Cluster.CustomClusterType) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs._typedConfig != rhs._typedConfig {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.RefreshRate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".RefreshRate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}base_interval\0\u{3}max_interval\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._baseInterval) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._maxInterval) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._baseInterval {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._maxInterval {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.RefreshRate, rhs: Envoy_Config_Cluster_V3_Cluster.RefreshRate) -> Bool {
+    if lhs._baseInterval != rhs._baseInterval {return false}
+    if lhs._maxInterval != rhs._maxInterval {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -37,40 +37,130 @@ extension ChannelPipeline.SynchronousOperations {
                         manager: manager, isTLS: isTLS, tls: tls, closesAfterResponse: false, streamIdleSweeper: loopBoundSweeper.value))
                 }
             })
-        try addHandler(DownstreamHTTP2DrainHandler(streamIdleSweeper: sweeper))
+        try addHandler(DownstreamHTTP2DrainHandler(
+            maxConnectionDuration: manager.configuration.maxConnectionDuration, drainTimeout: manager.configuration.drainTimeout,
+            maxDurationReached: { manager.filterCounter("downstream_cx_max_duration_reached").increment() },
+            streamIdleSweeper: sweeper))
     }
 }
 
 /// On an HTTP/2 downstream connection: when the listener is updated, sends a GOAWAY (no error,
 /// every open stream still served) so the client opens a new connection for new requests.
+///
+/// With `max_connection_duration`, once it elapses the connection drains as Envoy's connection
+/// manager does: `downstream_cx_max_duration_reached` counts, a GOAWAY with the highest stream ID
+/// announces the shutdown, and after the connection manager's `drain_timeout` a second GOAWAY
+/// names the last stream the client opened (later ones are refused); the connection closes as
+/// soon as no stream is open after that.
 final class DownstreamHTTP2DrainHandler: ChannelInboundHandler {
     typealias InboundIn = Any
     typealias OutboundOut = HTTP2Frame
 
+    private enum DrainState { case serving, draining, closing }
+
+    private let maxConnectionDuration: Duration?
+    private let drainTimeout: Duration
+    private let maxDurationReached: (() -> Void)?
     private var sentGoAway = false
+    private var state = DrainState.serving
+    private var openStreams = 0
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var durationTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
     /// The connection's stream idle sweeper, stopped with the connection.
     private let streamIdleSweeper: StreamIdleSweeper?
 
-    init(streamIdleSweeper: StreamIdleSweeper? = nil) {
+    /// - Parameters:
+    ///   - maxConnectionDuration: The connection manager's `max_connection_duration`, if any.
+    ///   - drainTimeout: Its `drain_timeout`: how long after the first GOAWAY the final one follows.
+    ///   - maxDurationReached: Called when `maxConnectionDuration` elapses (the stat).
+    ///   - streamIdleSweeper: The connection's stream idle sweeper, stopped when the connection closes.
+    init(
+        maxConnectionDuration: Duration? = nil, drainTimeout: Duration = .seconds(5), maxDurationReached: (() -> Void)? = nil,
+        streamIdleSweeper: StreamIdleSweeper? = nil
+    ) {
         self.streamIdleSweeper = streamIdleSweeper
+        self.maxConnectionDuration = maxConnectionDuration
+        self.drainTimeout = drainTimeout
+        self.maxDurationReached = maxDurationReached
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armDurationTimer(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armDurationTimer(context: context)
+        context.fireChannelActive()
+    }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cancelTimers()
         streamIdleSweeper?.stop()
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) { cancelTimers() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is ListenerDrainEvent else {
-            context.fireUserInboundEventTriggered(event)
+        switch event {
+        case is ListenerDrainEvent:
+            sendShutdownNotice(context: context)
             return
+        case let created as NIOHTTP2StreamCreatedEvent:
+            openStreams += 1
+            if created.streamID > lastStreamID { lastStreamID = created.streamID }
+        case is StreamClosedEvent:
+            openStreams = max(0, openStreams - 1)
+            if state == .closing, openStreams == 0 { context.close(promise: nil) }
+        default:
+            break
         }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func sendShutdownNotice(context: ChannelHandlerContext) {
         guard !sentGoAway else { return }
         sentGoAway = true
         let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
         context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
+    }
+
+    private func armDurationTimer(context: ChannelHandlerContext) {
+        guard durationTimer == nil, state == .serving, let limit = maxConnectionDuration else { return }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        durationTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [weak self] in
+            self?.maxDurationElapsed(context: bound.value)
+        }
+    }
+
+    private func maxDurationElapsed(context: ChannelHandlerContext) {
+        durationTimer = nil
+        guard state == .serving else { return }
+        maxDurationReached?()
+        state = .draining
+        sendShutdownNotice(context: context)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: drainTimeout.timeAmount) { [weak self] in
+            self?.drainTimedOut(context: bound.value)
+        }
+    }
+
+    private func drainTimedOut(context: ChannelHandlerContext) {
+        drainTimer = nil
+        state = .closing
+        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))
+        context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
+        if openStreams == 0 { context.close(promise: nil) }
+    }
+
+    private func cancelTimers() {
+        durationTimer?.cancel()
+        durationTimer = nil
+        drainTimer?.cancel()
+        drainTimer = nil
     }
 }
 

@@ -64,6 +64,11 @@ public final class HTTPFilterContext {
     /// Resumes the request after a hook returned ``HTTPFilterStatus/stopIteration``.
     public func continueDecoding() { stream?.continueDecoding(after: self) }
 
+    /// Changes the request head after `decodeHeaders` returned ``HTTPFilterStatus/stopIteration``
+    /// and before ``continueDecoding()``, as a filter that finishes its work asynchronously does
+    /// (removing a verified token, adding claim headers). Ignored once decoding went on.
+    public func updateRequestHead(_ change: (inout HTTPRequestHead) -> Void) { stream?.updateStoppedRequestHead(change) }
+
     /// Answers the request from the proxy; the rest of the request is discarded.
     public func sendLocalReply(_ reply: HTTPLocalReply) { stream?.sendLocalReply(reply) }
 

@@ -225,6 +225,13 @@ final class HTTPStream: UpstreamResponseReceiver {
         runDecodeHeaders()
     }
 
+    /// A filter that stopped in `decodeHeaders` changes the head the next filters and the router see.
+    func updateStoppedRequestHead(_ change: (inout HTTPRequestHead) -> Void) {
+        guard !finished, decodingStopped, !finishedDecodingHeaders, var head = requestHead else { return }
+        change(&head)
+        requestHead = head
+    }
+
     private func flushPendingRequestParts() {
         let bodies = pendingBody
         pendingBody = []

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NIOCore
 import NIOHTTP1
 public import SwiftProtobuf
 
@@ -24,8 +25,11 @@ public import SwiftProtobuf
 /// `, error="invalid_token"` unless the token is missing), and counts
 /// `http.<stat_prefix>.jwt_authn.denied` (`allowed` otherwise).
 ///
-/// Keys come from `local_jwks` only: a provider with `remote_jwks` is rejected (NACK) until the
-/// Swift proxy can fetch keys through a cluster.
+/// Keys come from `local_jwks` or from `remote_jwks`: fetched through the named cluster (see
+/// ``RemoteJWKSSource``), shared by every stream of the configuration and cached for
+/// `cache_duration`. A request whose token needs keys that are not cached waits for the fetch; a
+/// failed fetch fails the token with "Jwks remote fetch is failed" (401). Fetches count
+/// `http.<stat_prefix>.jwt_authn.jwks_fetch_success` and `jwks_fetch_failed`.
 public struct JWTAuthnFilterFactory: HTTPFilterFactory {
     public static let typeURL = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
     static let perRouteTypeName = "envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig"
@@ -68,6 +72,11 @@ public struct JWTAuthnFilterFactory: HTTPFilterFactory {
     }
 
     public func makeFilter() -> any HTTPFilter { JWTAuthnFilter(configuration: configuration) }
+
+    /// The `remote_jwks` sources of the providers.
+    var remoteSources: [RemoteJWKSSource] {
+        configuration.providerOrder.compactMap { configuration.providers[$0]?.remote }
+    }
 }
 
 /// A compiled `JwtRequirement`.
@@ -132,7 +141,10 @@ struct JWTProviderConfiguration: Sendable {
     var name: String
     var issuer: String
     var audiences: [String]
+    /// The `local_jwks` keys (empty for a remote provider).
     var keys: JWTKeySet
+    /// The `remote_jwks` source, if the keys are fetched.
+    var remote: RemoteJWKSSource?
     var forward: Bool
     var locations: [JWTLocation]
     var forwardPayloadHeader: String
@@ -151,6 +163,7 @@ struct JWTProviderConfiguration: Sendable {
         self.name = name
         issuer = proto.issuer
         audiences = proto.audiences
+        remote = nil
         switch proto.jwksSourceSpecifier {
         case .localJwks(let source):
             switch source.specifier {
@@ -160,7 +173,8 @@ struct JWTProviderConfiguration: Sendable {
                 throw FilterConfigurationError(field: field + ".local_jwks", "only inline_string and inline_bytes JWKS are supported by the Swift proxy")
             }
         case .remoteJwks(let remote):
-            throw FilterConfigurationError.unsupported(field: field + ".remote_jwks", "fetching JWKS from \(remote.httpUri.uri) is not supported by the Swift proxy yet; use local_jwks (RequestAuthentication jwks)")
+            keys = JWTKeySet(keys: [])
+            self.remote = RemoteJWKSSource(settings: try RemoteJWKSSource.Settings(remote, field: field + ".remote_jwks"))
         case nil:
             throw FilterConfigurationError(field: field, "a provider needs local_jwks or remote_jwks")
         }
@@ -201,8 +215,15 @@ struct JWTProviderConfiguration: Sendable {
         }
     }
 
-    /// Issuer, time, audience and subject checks, then the signature, in Envoy's order.
+    /// Issuer, time, audience and subject checks, then the signature (with the local keys), in
+    /// Envoy's order.
     func verify(_ jwt: ParsedJWT, now: Int64, audiences override: [String]?) -> JWTStatus {
+        let status = verifyClaims(jwt, now: now, audiences: override)
+        return status == .ok ? keys.verify(jwt) : status
+    }
+
+    /// Issuer, time, audience and subject checks: everything before the keys are needed.
+    func verifyClaims(_ jwt: ParsedJWT, now: Int64, audiences override: [String]?) -> JWTStatus {
         if !issuer.isEmpty, jwt.issuer != issuer { return .unknownIssuer }
         if let nbf = jwt.notBefore, now + clockSkewSeconds < nbf { return .notYetValid }
         if let exp = jwt.expiration {
@@ -219,7 +240,7 @@ struct JWTProviderConfiguration: Sendable {
             guard jwt.audiences.contains(where: { normalized.contains(Self.normalizeAudience($0)) }) else { return .audienceNotAllowed }
         }
         if let subjects, !subjects.matches((jwt.subject ?? "")[...]) { return .verificationFailed }
-        return keys.verify(jwt)
+        return .ok
     }
 
     /// Envoy compares audiences without an `http://`/`https://` scheme and a trailing slash.
@@ -293,7 +314,16 @@ final class JWTAuthnFilter: HTTPFilter {
         var head: HTTPRequestHead
         var metadata = Google_Protobuf_Struct()
         let now: Int64
+        /// Remote key sources a token needs whose keys are not cached: the request waits for them
+        /// and is evaluated again.
+        var pending: [RemoteJWKSSource] = []
     }
+
+    /// Keys and failures of the fetches this request waited for, by source.
+    private var fetched: [ObjectIdentifier: Result<JWTKeySet, RemoteJWKSFailure>] = [:]
+    /// While waiting for fetches: what to evaluate again when they are done.
+    private var waiting: (requirement: JWTRequirement, head: HTTPRequestHead, context: HTTPFilterContext)?
+    private var fetchesInFlight = 0
 
     func decodeHeaders(_ head: inout HTTPRequestHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
         let stats = "jwt_authn." + configuration.statPrefix
@@ -312,8 +342,19 @@ final class JWTAuthnFilter: HTTPFilter {
             requirement = configuration.rules.first { $0.match.matches(request) }?.requirement
         }
         guard let requirement else { return .continue }
+        return decide(requirement, &head, context: context)
+    }
+
+    /// Evaluates `requirement` and applies the outcome: `continue` (with the head changed), a
+    /// local reply, or a wait for the remote keys a token needs.
+    private func decide(_ requirement: JWTRequirement, _ head: inout HTTPRequestHead, context: HTTPFilterContext) -> HTTPFilterStatus {
+        let stats = "jwt_authn." + configuration.statPrefix
         var verification = Verification(head: head, now: Self.currentTime())
         let status = evaluate(requirement, &verification)
+        if !verification.pending.isEmpty {
+            wait(for: verification.pending, requirement: requirement, head: head, context: context)
+            return .stopIteration
+        }
         head = verification.head
         if !verification.metadata.fields.isEmpty { context.setDynamicMetadata(namespace: JWTAuthnFilterFactory.metadataNamespace, verification.metadata) }
         guard status == .ok else {
@@ -334,6 +375,41 @@ final class JWTAuthnFilter: HTTPFilter {
         return .continue
     }
 
+    /// Fetches the keys of `sources` (or joins their fetches in flight), then evaluates the request
+    /// again on its event loop.
+    private func wait(for sources: [RemoteJWKSSource], requirement: JWTRequirement, head: HTTPRequestHead, context: HTTPFilterContext) {
+        waiting = (requirement, head, context)
+        var seen = Set<ObjectIdentifier>()
+        let unique = sources.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        fetchesInFlight = unique.count
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let state = context.stream?.manager.state
+        let stats = "jwt_authn." + configuration.statPrefix
+        let counters = (success: context.counter(stats + "jwks_fetch_success"), failed: context.counter(stats + "jwks_fetch_failed"))
+        for source in unique {
+            source.fetch(clusters: { state?.cluster(named: $0) }, on: loop, counters: counters) { result in
+                loop.execute { bound.value.fetchDone(source, result) }
+            }
+        }
+    }
+
+    private func fetchDone(_ source: RemoteJWKSSource, _ result: Result<JWTKeySet, RemoteJWKSFailure>) {
+        fetched[ObjectIdentifier(source)] = result
+        fetchesInFlight -= 1
+        guard fetchesInFlight == 0, let (requirement, head, context) = waiting else { return }
+        waiting = nil
+        var updated = head
+        switch decide(requirement, &updated, context: context) {
+        case .continue:
+            context.updateRequestHead { $0 = updated }
+            context.continueDecoding()
+        case .stopIteration, .stopAndBuffer:
+            // A local reply was sent, or the request waits for further keys.
+            break
+        }
+    }
+
     static func currentTime() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
@@ -349,9 +425,15 @@ final class JWTAuthnFilter: HTTPFilter {
             return verifyTokens(extract(provider.locations, verification.head), provider: provider, audiences: audiences, &verification)
         case .any(let children, let allowMissing):
             var statuses: [JWTStatus] = []
+            let pendingBefore = verification.pending.count
             for child in children {
                 let status = evaluate(child, &verification)
-                if status == .ok { return .ok }
+                if status == .ok {
+                    // Satisfied: keys other children were waiting for are not needed (Envoy
+                    // cancels the other verifications once one succeeds).
+                    verification.pending.removeSubrange(pendingBefore...)
+                    return .ok
+                }
                 statuses.append(status)
             }
             var final = JWTStatus.missing
@@ -390,7 +472,7 @@ final class JWTAuthnFilter: HTTPFilter {
             }
             guard let provider = configuration.providerOrder.lazy.compactMap({ self.configuration.providers[$0] })
                 .first(where: { $0.issuer.isEmpty || $0.issuer == parsed.issuer }) else { return .unknownIssuer }
-            let status = provider.verify(parsed, now: verification.now, audiences: nil)
+            let status = verify(parsed, provider: provider, audiences: nil, &verification)
             guard status == .ok else { return status }
             succeed(parsed, token: token, provider: provider, &verification)
         }
@@ -405,11 +487,28 @@ final class JWTAuthnFilter: HTTPFilter {
             case .success(let jwt): parsed = jwt
             case .failure(let status): return status
             }
-            let status = provider.verify(parsed, now: verification.now, audiences: audiences)
+            let status = verify(parsed, provider: provider, audiences: audiences, &verification)
             guard status == .ok else { return status }
             succeed(parsed, token: token, provider: provider, &verification)
         }
         return .ok
+    }
+
+    /// The provider's checks, then the signature against its keys: local ones, the keys a fetch
+    /// this request waited for delivered, or the cached remote ones. Keys not cached make the
+    /// source pending (the status is then provisional: the request waits and is evaluated again).
+    private func verify(_ jwt: ParsedJWT, provider: JWTProviderConfiguration, audiences: [String]?, _ verification: inout Verification) -> JWTStatus {
+        let status = provider.verifyClaims(jwt, now: verification.now, audiences: audiences)
+        guard status == .ok else { return status }
+        guard let remote = provider.remote else { return provider.keys.verify(jwt) }
+        switch fetched[ObjectIdentifier(remote)] {
+        case .success(let keys)?: return keys.verify(jwt)
+        case .failure?: return .jwksFetchFailed
+        case nil: break
+        }
+        if let keys = remote.currentKeys() { return keys.verify(jwt) }
+        verification.pending.append(remote)
+        return .jwksFetchFailed
     }
 
     // MARK: Extraction

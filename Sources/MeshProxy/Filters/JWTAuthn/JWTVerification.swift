@@ -26,6 +26,7 @@ public enum JWTStatus: Error, Sendable, Hashable, CustomStringConvertible {
     case noValidKeys
     case expirationRequired
     case lifetimeTooLong
+    case jwksFetchFailed
 
     public var description: String {
         switch self {
@@ -50,6 +51,7 @@ public enum JWTStatus: Error, Sendable, Hashable, CustomStringConvertible {
         case .noValidKeys: "Jwks doesn't have any valid public key"
         case .expirationRequired: "Jwt expiration is required"
         case .lifetimeTooLong: "Jwt lifetime is too long"
+        case .jwksFetchFailed: "Jwks remote fetch is failed"
         }
     }
 
@@ -205,6 +207,19 @@ struct JWTKeySet: Sendable {
         } else {
             keys = Self.pem(text).map { [JWTVerificationKey(keyID: nil, algorithm: nil, material: $0)] } ?? []
         }
+    }
+
+    init(keys: [JWTVerificationKey]) { self.keys = keys }
+
+    /// A JWKS document (JSON only, as Envoy reads a fetched `remote_jwks`); nil unless it has at
+    /// least one usable key.
+    init?(jwks text: String) {
+        guard let json = try? Google_Protobuf_Struct(jsonString: text), case .listValue(let list)? = json.fields["keys"]?.kind else { return nil }
+        keys = list.values.compactMap { value in
+            guard case .structValue(let jwk)? = value.kind else { return nil }
+            return Self.key(jwk)
+        }
+        if keys.isEmpty { return nil }
     }
 
     private static func string(_ jwk: Google_Protobuf_Struct, _ name: String) -> String? {

@@ -226,6 +226,19 @@ struct ClusterConverter {
                 guard rate >= .milliseconds(1) else { throw fail(.invalid, "dns_refresh_rate", "must be at least 1 ms") }
                 resolution.refreshRate = rate
             }
+            if cluster.hasDnsFailureRefreshRate {
+                let failure = cluster.dnsFailureRefreshRate
+                guard failure.hasBaseInterval else { throw fail(.invalid, "dns_failure_refresh_rate.base_interval", "is required") }
+                let base = try duration(failure.baseInterval, "dns_failure_refresh_rate.base_interval", positive: true)
+                guard base > .milliseconds(1) else { throw fail(.invalid, "dns_failure_refresh_rate.base_interval", "must be greater than 1 ms") }
+                var maximum = base * 10
+                if failure.hasMaxInterval {
+                    maximum = try duration(failure.maxInterval, "dns_failure_refresh_rate.max_interval", positive: true)
+                    guard maximum > .milliseconds(1) else { throw fail(.invalid, "dns_failure_refresh_rate.max_interval", "must be greater than 1 ms") }
+                    guard maximum >= base else { throw fail(.invalid, "dns_failure_refresh_rate.max_interval", "must be greater than or equal to base_interval") }
+                }
+                resolution.failureRefresh = ClusterConfiguration.FailureRefreshRate(base: base, max: maximum)
+            }
             for entry in endpoints.allEndpoints {
                 if case .pipe = entry.endpoint.address {
                     throw fail(.invalid, "load_assignment", "DNS clusters resolve hostnames; pipe addresses are not allowed")

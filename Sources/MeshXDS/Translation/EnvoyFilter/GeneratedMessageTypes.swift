@@ -34,6 +34,7 @@ extension EnvoyMessageTypes {
         Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig.self,
         Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig.self,
         Envoy_Config_Cluster_V3_Cluster.OriginalDstLbConfig.self,
+        Envoy_Config_Cluster_V3_Cluster.RefreshRate.self,
         Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig.self,
         Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig.self,
         Envoy_Config_Cluster_V3_Cluster.SlowStartConfig.self,
