@@ -41,7 +41,8 @@ public struct ResponseFlags: OptionSet, Sendable, Hashable, CustomStringConverti
     /// Downstream protocol error.
     public static let downstreamProtocolError = ResponseFlags(rawValue: 1 << 17)
 
-    /// In Envoy's order (`ResponseFlagUtils`), which is the order of the short form.
+    /// In the order of Envoy's flag enum. Envoy 1.40 prints flags in the order they were set,
+    /// so a combination can read differently there (`URX,UF` where this prints `UF,URX`).
     static let names: [(ResponseFlags, String)] = [
         (.noHealthyUpstream, "UH"), (.upstreamRequestTimeout, "UT"), (.localReset, "LR"), (.upstreamRemoteReset, "UR"),
         (.upstreamConnectionFailure, "UF"), (.upstreamConnectionTermination, "UC"), (.upstreamOverflow, "UO"),
