@@ -5,7 +5,8 @@ import Testing
 /// MeshConfig `accessLogFile` end to end: istiod puts Istio's file access log (default TEXT
 /// format) on the sidecar's connection managers, and the same requests produce the same lines on
 /// real Envoy and on the Swift proxy: method, path, protocol, status, response flags (`-`, `NR`,
-/// `UH`, `UF`), details, bytes, upstream host and cluster, route name.
+/// `UH`, `UF`), details, bytes, upstream host and cluster, route name; and a TCP proxy connection
+/// logs `"- - -" 0 -` with its byte counts when it closes.
 @Suite(.serialized, .timeLimit(.minutes(4))) struct AccessLogEndToEndTests {
     static let domain = "bookinfo.svc.cluster.local"
 
@@ -78,6 +79,7 @@ import Testing
         let deadPort = try LoopbackNetwork.freePort(on: deadIP)  // nothing listens there: connections are refused
         let clientIP = LoopbackAddresses.next()
         let proxyPort = try LoopbackNetwork.freePort(on: clientIP)
+        let tcpPort = try LoopbackNetwork.freePort(on: clientIP)
         try mesh.write("services.yaml", """
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -109,6 +111,16 @@ import Testing
               ports: [{number: 9080, name: http, protocol: HTTP}]
             ---
             apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: tcp-echo, namespace: bookinfo}
+            spec:
+              hosts: [tcp-echo.\(Self.domain)]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: \(tcpPort), name: tcp, protocol: TCP, targetPort: \(reviews.port)}]
+              endpoints: [{address: \(reviews.ip)}]
+            ---
+            apiVersion: networking.istio.io/v1
             kind: VirtualService
             metadata: {name: reviews, namespace: bookinfo}
             spec:
@@ -128,6 +140,10 @@ import Testing
                 bind: \(clientIP)
                 captureMode: NONE
                 hosts: ["./*"]
+              - port: {number: \(tcpPort), protocol: TCP, name: egress-tcp}
+                bind: \(clientIP)
+                captureMode: NONE
+                hosts: ["./tcp-echo.\(Self.domain)"]
             """)
         let client = try await mesh.startProxy(namespace: "bookinfo", labels: ["app": "client"], serviceAccount: "client", ip: clientIP)
         guard await mesh.waitUntilReady(client) else {
@@ -149,20 +165,27 @@ import Testing
         let noRoute = await send("reviews", "/elsewhere", id: "nr-\(run)")
         let noHost = await send("empty", "/", id: "uh-\(run)")
         let refused = await send("down", "/", id: "uf-\(run)")
-        print("statuses: ok \(ok.status), post \(posted.status), no route \(noRoute.status), no host \(noHost.status), refused \(refused.status)")
+        // A TCP proxy connection carrying one HTTP exchange: logged when it closes.
+        let tcp = await LoopbackMesh.request(host: clientIP, port: tcpPort, path: "/tcp", authority: "tcp-echo")
+        print("statuses: tcp \(tcp.status), ok \(ok.status), post \(posted.status), no route \(noRoute.status), no host \(noHost.status), refused \(refused.status)")
         #expect(ok.status == 200 && posted.status == 200)
         #expect(noRoute.status == 404)
         #expect(noHost.status == 503 && refused.status == 503)
+        #expect(tcp.status == 200)
 
         // Envoy writes its buffer every 10 seconds (its default flush interval), the Swift proxy every second.
         let ids = ["ok", "post", "nr", "uh", "uf"].map { "\($0)-\(run)" }
+        let tcpCluster = "outbound|\(tcpPort)||tcp-echo.\(Self.domain)"
         var byID: [String: Line] = [:]
+        var tcpLine: Line?
         let complete = await LoopbackMesh.eventually(timeout: .seconds(40)) {
-            byID = Dictionary(Self.lines(in: logPath).map { ($0.requestID, $0) }, uniquingKeysWith: { a, _ in a })
-            return ids.allSatisfy { byID[$0] != nil }
+            let lines = Self.lines(in: logPath)
+            byID = Dictionary(lines.map { ($0.requestID, $0) }, uniquingKeysWith: { a, _ in a })
+            tcpLine = lines.first { $0.upstreamCluster == tcpCluster }
+            return ids.allSatisfy { byID[$0] != nil } && tcpLine != nil
         }
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "<no file>"
-        print("access log:\n\(text.split(separator: "\n").filter { $0.contains(run) }.joined(separator: "\n"))")
+        print("access log:\n\(text.split(separator: "\n").filter { $0.contains(run) || $0.contains(tcpCluster) }.joined(separator: "\n"))")
         #expect(complete, "missing lines for \(ids.filter { byID[$0] == nil }) in\n\(text)")
 
         let reviewsCluster = "outbound|9080||reviews.\(Self.domain)"
@@ -190,6 +213,11 @@ import Testing
             #expect(line.status == 503 && line.flags.contains("UF"), "\(line)")
             #expect(line.details.hasPrefix("upstream_reset_before_response_started"), "\(line)")
             #expect(line.upstreamCluster == "outbound|9080||down.\(Self.domain)" && line.upstreamHost == "\(deadIP):\(deadPort)", "\(line)")
+        }
+        if let line = tcpLine {
+            #expect(line.fields[1] == "- - -" && line.status == 0 && line.flags == ["-"] && line.details == "-", "\(line)")
+            #expect((line.bytesReceived ?? 0) > 0 && (line.bytesSent ?? 0) > tcp.body.utf8.count, "\(line)")
+            #expect(line.upstreamHost == "\(reviews.ip):\(reviews.port)" && line.routeName == "-", "\(line)")
         }
     }
 }
