@@ -280,6 +280,51 @@ import Testing
         #expect(lines[1].hasSuffix("\"rid-2\" \"app.local\" \"-\" - - 127.0.0.9:8000 10.1.2.3:40000 - -"), "\(lines[1])")
     }
 
+    @Test func fileIsAppendedAndReopenedAfterRotation() throws {
+        let path = Self.temporaryPath()
+        let rotated = path + ".1"
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: rotated)
+        }
+        try "existing line\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let file = try AccessLogFile.shared(.path(path))
+        #expect(try AccessLogFile.shared(.path(path)) === file)
+        file.write("first\n")
+        file.flush()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "existing line\nfirst\n")
+        // A rotation: the file is renamed; writes go to the renamed file until it is reopened.
+        try FileManager.default.moveItem(atPath: path, toPath: rotated)
+        file.write("second\n")
+        file.flush()
+        file.reopen()
+        file.write("third\n")
+        file.flush()
+        #expect(try String(contentsOfFile: rotated, encoding: .utf8) == "existing line\nfirst\nsecond\n")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "third\n")
+        #expect(file.droppedLines == 0)
+    }
+
+    @Test func streamLoggersUseTheirFormatOrEnvoysDefault() throws {
+        EnvoyAnyTypes.register()
+        var log = Envoy_Config_Accesslog_V3_AccessLog()
+        log.name = "envoy.access_loggers.stdout"
+        log.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_AccessLoggers_Stream_V3_StdoutAccessLog())
+        let stdout = try AccessLogConfiguration(log, field: "access_log[0]", context: Self.context)
+        #expect(stdout.file.destination == .standardOutput)
+        #expect(stdout.formatter.format(Self.entry) == """
+            [2024-03-18T23:08:48.020Z] "GET /reviews/1?x=y HTTP/1.1" 200 - 0 59 12 7 "-" "curl/8.6.0" \
+            "4f6d1a4e-0000-4000-8000-000000000001" "reviews:9080" "10.42.0.4:5000"
+
+            """)
+        log.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_AccessLoggers_Stream_V3_StderrAccessLog.with {
+            $0.logFormat = .with { $0.jsonFormat = try! Google_Protobuf_Struct(jsonString: #"{"code": "%RESPONSE_CODE%"}"#) }
+        })
+        let stderr = try AccessLogConfiguration(log, field: "access_log[0]", context: Self.context)
+        #expect(stderr.file.destination == .standardError)
+        #expect(stderr.formatter.format(Self.entry) == #"{"code":200}"# + "\n")
+    }
+
     @Test func noAccessLogMeansNoEntry() throws {
         let (runtime, _) = try FilterTestSupport.manager([])
         #expect(runtime.accessLogs == nil)
