@@ -85,6 +85,7 @@ struct IstiodCommand: AsyncParsableCommand {
         var options = TranslationOptions()
         options.domainSuffix = domain
         if mesh.outboundTrafficPolicy?.mode == .REGISTRY_ONLY { options.outboundTrafficMode = .registryOnly }
+        options.accessLog = MeshAccessLog(mesh: mesh)
         let cache = SnapshotCache()
         // Proxies on the secure port (client certificate verified) read their own cache, the only
         // one holding secrets.

@@ -31,7 +31,12 @@ struct TranslationCase: CustomStringConvertible {
         if let text = try? String(contentsOf: directory.appendingPathComponent("verified-identity.txt"), encoding: .utf8) {
             proxy.verifiedIdentity = VerifiedProxyIdentity(spiffeURI: text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        return GenerationRequest(snapshot: MeshSnapshot(resources: output.resources), proxy: proxy, options: TranslationOptions())
+        // `mesh.yaml`: a MeshConfig over Istio's defaults (access logs, say).
+        var options = TranslationOptions()
+        if let text = try? String(contentsOf: directory.appendingPathComponent("mesh.yaml"), encoding: .utf8) {
+            options = TranslationOptions(mesh: try MeshConfig.load(text, file: "\(name)/mesh.yaml"))
+        }
+        return GenerationRequest(snapshot: MeshSnapshot(resources: output.resources), proxy: proxy, options: options)
     }
 
     /// Every type's resources, by golden file name.

@@ -80,6 +80,11 @@ final class AdminServer: Sendable {
             guard method == .POST else { return (.methodNotAllowed, "text/plain", "This endpoint requires POST.\n") }
             source.requestShutdown()
             return (.ok, "text/plain", "OK\n")
+        case "/reopen_logs":
+            // Envoy's log rotation hook: every access log file is reopened before its next write.
+            guard method == .POST else { return (.methodNotAllowed, "text/plain", "This endpoint requires POST.\n") }
+            for file in AccessLogFlusher.shared.allFiles { file.reopen() }
+            return (.ok, "text/plain", "OK\n")
         case "/", "/help":
             return (.ok, "text/plain", "admin commands are:\n  /clusters\n  /config_dump\n  /quitquitquit\n  /ready\n  /server_info\n  /stats\n  /stats/prometheus\n")
         default:

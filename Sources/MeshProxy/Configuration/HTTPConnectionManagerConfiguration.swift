@@ -86,6 +86,8 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(5)
     /// The Envoy resource, for `/config_dump`.
     public var source: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
+    /// Access logs written when each stream ends (`access_log`).
+    public var accessLogs: [AccessLogConfiguration] = []
 
     init(_ manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager, field: String, context: ConfigurationContext, registry: HTTPFilterRegistry) throws(ProxyConfigurationError) {
         source = manager
@@ -170,6 +172,7 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         maxStreamDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxStreamDuration ? common.maxStreamDuration.durationOrNil : nil
         maxConnectionDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxConnectionDuration ? common.maxConnectionDuration.durationOrNil : nil
         if manager.hasDrainTimeout { drainTimeout = manager.drainTimeout.swiftDuration }
+        accessLogs = try AccessLogConfiguration.list(manager.accessLog, field: "\(field).access_log", context: context)
     }
 }
 

@@ -31,6 +31,8 @@ public struct ListenerConfiguration: Sendable {
     public var perConnectionBufferLimitBytes: Int
     /// The Envoy resource it was compiled from, for `/config_dump`.
     public var source: Envoy_Config_Listener_V3_Listener
+    /// Listener-level access logs (`access_log`): connections no filter chain takes.
+    public var accessLogs: [AccessLogConfiguration] = []
 
     /// A listener filter the engine implements.
     public enum ListenerFilterKind: String, Sendable, Hashable {
@@ -97,6 +99,7 @@ public struct ListenerConfiguration: Sendable {
             throw context.error(.invalid, "filter_chains", "a listener needs at least one filter chain")
         }
         try FilterChainSelector.checkUnique(filterChainMatches, context: context)
+        accessLogs = try AccessLogConfiguration.list(listener.accessLog, field: "access_log", context: context)
     }
 
     /// The filter chain for a connection, with Envoy's matching order and specificity rules, or

@@ -33,6 +33,8 @@ public struct TCPProxyConfiguration: Sendable {
     public var idleTimeout: Duration?
     /// Connection attempts before giving up (1 by default).
     public var maxConnectAttempts: Int
+    /// Access logs written when each connection ends (`access_log`).
+    public var accessLogs: [AccessLogConfiguration] = []
 
     init(_ proxy: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy, field: String, context: ConfigurationContext) throws(ProxyConfigurationError) {
         statPrefix = proxy.statPrefix
@@ -54,6 +56,11 @@ public struct TCPProxyConfiguration: Sendable {
         }
         idleTimeout = proxy.hasIdleTimeout ? proxy.idleTimeout.durationOrNil : .seconds(3600)
         maxConnectAttempts = proxy.hasMaxConnectAttempts ? max(1, Int(proxy.maxConnectAttempts.value)) : 1
+        accessLogs = try AccessLogConfiguration.list(proxy.accessLog, field: "\(field).access_log", context: context)
+        let options = proxy.accessLogOptions
+        if options.hasAccessLogFlushInterval || options.flushAccessLogOnConnected || options.flushAccessLogOnStart {
+            throw context.error(.unsupported, "\(field).access_log_options", "periodic and on-connect access logs are not supported")
+        }
     }
 
     /// The cluster for a connection, given a random value.

@@ -107,7 +107,8 @@ final class ClusterRuntime: Sendable {
         stopDNSResolution()
         let all = pools.withLockedValue { $0.values }
         for box in all {
-            box.value.eventLoop.execute { box.value.closeAll() }
+            // The loop is read from the box itself: `value` may only be touched on that loop.
+            box.eventLoop.execute { box.value.closeAll() }
         }
     }
 

@@ -161,6 +161,16 @@ final class ListenerRuntime: Sendable {
         }
         guard let runtime else {
             stats.noFilterChainMatch.increment()
+            let accessLogs = current.configuration.accessLogs
+            if !accessLogs.isEmpty {
+                // Envoy's listener access log: the connection ends with `NR` before any filter runs.
+                var entry = AccessLogEntry(startTime: .now(), durationNanoseconds: 0)
+                entry.responseFlags = .noRouteFound
+                entry.downstreamLocalAddress = channel.localAddress
+                entry.downstreamRemoteAddress = channel.remoteAddress
+                entry.requestedServerName = input.serverName
+                for log in accessLogs { log.log(entry) }
+            }
             channel.close(promise: nil)
             return
         }

@@ -32,6 +32,9 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var idleTimer: Scheduled<Void>?
     private var started = false
+    /// What the access logs need, recorded only when the proxy has access logs.
+    private var accessLog: AccessLogEntry?
+    private var accessLogStart: NIODeadline?
 
     init(runtime: TCPProxyRuntime) { self.runtime = runtime }
 
@@ -50,17 +53,33 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         guard !started else { return }
         started = true
         runtime.connectionsTotal.increment()
+        if !runtime.configuration.accessLogs.isEmpty {
+            accessLogStart = .now()
+            var entry = AccessLogEntry(startTime: .now(), durationNanoseconds: 0)
+            entry.downstreamLocalAddress = context.channel.localAddress
+            entry.downstreamRemoteAddress = context.channel.remoteAddress
+            accessLog = entry
+        }
         connect(context: context, attempt: 1, tried: [UpstreamHost]())
     }
 
     private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamHost]) {
         let clusterName = runtime.configuration.cluster(random: FastRandom.next())
-        guard let cluster = runtime.state.current.clusters[clusterName],
-              let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil, downstream: DownstreamDestination(localAddress: context.channel.localAddress)) else {
+        accessLog?.upstreamCluster = clusterName
+        guard let cluster = runtime.state.current.clusters[clusterName] else {
+            accessLog?.responseFlags.insert(.noClusterFound)
             context.close(promise: nil)
             return
         }
+        guard let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil, downstream: DownstreamDestination(localAddress: context.channel.localAddress)) else {
+            accessLog?.responseFlags.insert(.noHealthyUpstream)
+            context.close(promise: nil)
+            return
+        }
+        accessLog?.upstreamHost = "\(host.host.address)"
+        accessLog?.upstreamRequestAttemptCount = attempt
         guard cluster.tryAcquireConnection() else {
+            accessLog?.responseFlags.insert(.upstreamOverflow)
             context.close(promise: nil)
             return
         }
@@ -90,6 +109,10 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                 case .success(let channel):
                     cluster.stats.connectionOpened(http2: false)
                     channel.closeFuture.whenComplete { _ in cluster.releaseConnection(); cluster.stats.connectionClosed() }
+                    if handler.accessLog != nil {
+                        handler.accessLog?.upstreamLocalAddress = channel.localAddress
+                        handler.accessLog?.upstreamRemoteAddress = channel.remoteAddress
+                    }
                     if let partner = try? channel.pipeline.syncOperations.handler(type: TCPProxyPartner.self) {
                         handler.partner = partner
                         for buffer in handler.pending { channel.write(buffer, promise: nil) }
@@ -105,6 +128,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                     if attempt < handler.runtime.configuration.maxConnectAttempts {
                         handler.connect(context: context, attempt: attempt + 1, tried: tried + [host.host])
                     } else {
+                        handler.accessLog?.responseFlags.insert(.upstreamConnectionFailure)
                         context.close(promise: nil)
                     }
                 }
@@ -114,6 +138,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         resetIdleTimer()
+        accessLog?.bytesReceived += buffer.readableBytes
         if let partner { partner.write(buffer) } else { pending.append(buffer) }
     }
 
@@ -133,6 +158,13 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         idleTimer?.cancel()
         partner?.close()
         partner = nil
+        if var entry = accessLog, let start = accessLogStart {
+            accessLog = nil
+            let timing = AccessLogEntry.ending(startedAt: start)
+            entry.startTime = timing.startTime
+            entry.durationNanoseconds = timing.durationNanoseconds
+            for log in runtime.configuration.accessLogs { log.log(entry) }
+        }
         context.fireChannelInactive()
     }
 
@@ -146,7 +178,11 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     }
 
     // Called by the partner.
-    func write(_ buffer: ByteBuffer) { resetIdleTimer(); context?.write(wrapOutboundOut(buffer), promise: nil) }
+    func write(_ buffer: ByteBuffer) {
+        resetIdleTimer()
+        accessLog?.bytesSent += buffer.readableBytes
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
     func flush() { context?.flush() }
     var isWritable: Bool { context?.channel.isWritable ?? false }
     func closeOutput() { context?.close(mode: .output, promise: nil) }

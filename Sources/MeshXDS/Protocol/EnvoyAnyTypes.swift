@@ -44,6 +44,8 @@ public enum EnvoyAnyTypes {
             Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.self,
             Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer.self,
             Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.self,
+            Envoy_Extensions_AccessLoggers_Stream_V3_StdoutAccessLog.self,
+            Envoy_Extensions_AccessLoggers_Stream_V3_StderrAccessLog.self,
         ]
     }
 

@@ -31,6 +31,9 @@ public struct TranslationOptions: Sendable, Hashable {
     public var h2UpgradePolicy: MeshConfig.H2UpgradePolicy?
     /// MeshConfig `tcpKeepalive` for upstream connections (a DestinationRule overrides it per field).
     public var tcpKeepalive: MeshConfig.TCPKeepalive?
+    /// MeshConfig `accessLogFile` (with its encoding and format): the file access log on every
+    /// connection manager, TCP proxy and listener; nil when access logging is off.
+    public var accessLog: MeshAccessLog?
 
     /// Creates options; every default is Istio's.
     public init(
@@ -62,5 +65,6 @@ public struct TranslationOptions: Sendable, Hashable {
         localityLbSetting = mesh.localityLbSetting ?? localityLbSetting
         h2UpgradePolicy = mesh.h2UpgradePolicy
         tcpKeepalive = mesh.tcpKeepalive
+        accessLog = MeshAccessLog(mesh: mesh)
     }
 }

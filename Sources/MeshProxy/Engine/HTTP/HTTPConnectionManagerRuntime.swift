@@ -23,6 +23,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
     let statsStore: StatsStore
     /// Per filter name: its routes' parsed `typed_per_filter_config`, shared by every stream.
     let perRouteConfigs: [String: ParsedConfigCache<ParsedPerRouteConfig>]
+    /// The access logs, nil when none is configured (streams then build no log entry).
+    let accessLogs: [AccessLogConfiguration]?
 
     init(configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int, logger: Logger) throws(ProxyConfigurationError) {
         self.configuration = configuration
@@ -37,6 +39,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         }
         self.retryBufferLimit = bufferLimit
         self.logger = logger
+        self.accessLogs = configuration.accessLogs.isEmpty ? nil : configuration.accessLogs
     }
 
     /// The route table for the next request.

@@ -80,6 +80,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var responseEndWritten = false
     private var bytesSent = 0
     private var bytesReceived = 0
+    /// Why the response is what it is (a local reply's details), for access logs.
+    private var responseCodeDetails: String?
+    /// Kept only when the connection manager has access logs (``logAccess(_:status:)``).
+    private var loggedResponse: HTTPResponseHead?
+    private var loggedTrailers: HTTPHeaders?
+    private var loggedUpstreamAddresses: (local: SocketAddress?, remote: SocketAddress?)?
 
     // Stream timeouts (HCM stream_idle_timeout, request_timeout, max_stream_duration) and upgrades.
     private var streamIdleTimeout: Duration?
@@ -398,6 +404,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         if plan.includeAttemptCount {
             head.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(attempt))
         }
+        if manager.accessLogs != nil { loggedUpstreamAddresses = (connection.channel.localAddress, connection.channel.remoteAddress) }
         connection.send(head, receiver: self)
         for body in retainedBody { connection.sendBody(body) }
         if bodyTooLargeToRetry { retainedBody = [] }
@@ -465,6 +472,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             return
         }
         guard !finished, tunnel == nil else { return }
+        if manager.accessLogs != nil { loggedTrailers = trailers }
         if let upstream, let upstreamPool {
             if upstreamRequestEnded { upstreamPool.release(upstream) } else { upstreamPool.discard(upstream) }
         }
@@ -605,6 +613,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     func sendLocalReply(_ reply: HTTPLocalReply) {
         guard !finished else { return }
         responseFlags.formUnion(reply.flags)
+        responseCodeDetails = reply.details
         if let tunnel {
             // An upgraded stream has no HTTP left to answer in: end the pipe.
             self.tunnel = nil
@@ -638,6 +647,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         for (filter, context) in filters.reversed() {
             _ = filter.encodeHeaders(&head, endOfStream: endOfStream, context: context)
         }
+        if manager.accessLogs != nil { loggedResponse = head }
         if requestHead?.method == .HEAD, body != nil {
             responseStarted = true
             responseEndWritten = true
@@ -677,8 +687,41 @@ final class HTTPStream: UpstreamResponseReceiver {
                 upstreamHost: attemptedHosts.last.map { "\($0.address)" }, attempts: attempt,
                 bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
         }
+        if let accessLogs = manager.accessLogs { logAccess(accessLogs, status: status) }
         responder?.streamFinished(self)
         filters = []
+    }
+}
+
+// MARK: Access log
+
+extension HTTPStream {
+    /// Hands the finished stream to the connection manager's access logs (one value, built only
+    /// when logs are configured; the loggers format it and queue the line for their writer thread).
+    private func logAccess(_ logs: [AccessLogConfiguration], status: Int) {
+        var entry = AccessLogEntry.ending(startedAt: startTime)
+        entry.request = requestHead
+        entry.scheme = connection.scheme
+        entry.response = loggedResponse
+        entry.responseTrailers = loggedTrailers
+        entry.responseCode = loggedResponse.map { Int($0.status.code) } ?? (responseStarted ? status : 0)
+        // Envoy's details never contain spaces (they become underscores).
+        entry.responseCodeDetails = responseCodeDetails.map { String($0.map { $0 == " " ? "_" : $0 }) }
+            ?? (loggedResponse != nil ? "via_upstream" : nil)
+        entry.responseFlags = responseFlags
+        entry.bytesReceived = bytesReceived
+        entry.bytesSent = bytesSent
+        entry.upstreamHost = attemptedHosts.last.map { "\($0.address)" }
+        entry.upstreamRemoteAddress = loggedUpstreamAddresses?.remote
+        entry.upstreamLocalAddress = loggedUpstreamAddresses?.local
+        entry.upstreamCluster = plan?.clusterName
+        entry.upstreamRequestAttemptCount = attempt
+        entry.downstreamLocalAddress = connection.localAddress
+        entry.downstreamRemoteAddress = connection.remoteAddress
+        entry.downstreamTLS = connection.tls
+        entry.requestedServerName = connection.tls?.serverName
+        entry.routeName = resolution?.routeName
+        for log in logs { log.log(entry) }
     }
 }
 
@@ -851,6 +894,7 @@ extension HTTPStream: UpgradeTunnel.Observer {
         if !head.headers.contains(name: "upgrade") { head.headers.add(name: "upgrade", value: upgradeType) }
         responseStarted = true
         switchingProtocols = true
+        if manager.accessLogs != nil { loggedResponse = head }
         resetStreamIdleTimer()
         responder?.writeResponseHead(head)
         responder?.flushResponse()

@@ -41,13 +41,14 @@ public struct ResponseFlags: OptionSet, Sendable, Hashable, CustomStringConverti
     /// Downstream protocol error.
     public static let downstreamProtocolError = ResponseFlags(rawValue: 1 << 17)
 
-    private static let names: [(ResponseFlags, String)] = [
-        (.noHealthyUpstream, "UH"), (.upstreamConnectionFailure, "UF"), (.upstreamOverflow, "UO"),
-        (.noRouteFound, "NR"), (.upstreamRetryLimitExceeded, "URX"), (.downstreamConnectionTermination, "DC"),
-        (.upstreamRequestTimeout, "UT"), (.upstreamRemoteReset, "UR"), (.upstreamConnectionTermination, "UC"),
-        (.localReset, "LR"), (.delayInjected, "DI"), (.faultInjected, "FI"), (.noClusterFound, "NC"),
-        (.streamIdleTimeout, "SI"), (.unauthorizedExternalService, "UAEX"), (.rbacDenied, "RBAC"),
-        (.durationTimeout, "DT"), (.downstreamProtocolError, "DPE"),
+    /// In the order of Envoy's flag enum. Envoy 1.40 prints flags in the order they were set,
+    /// so a combination can read differently there (`URX,UF` where this prints `UF,URX`).
+    static let names: [(ResponseFlags, String)] = [
+        (.noHealthyUpstream, "UH"), (.upstreamRequestTimeout, "UT"), (.localReset, "LR"), (.upstreamRemoteReset, "UR"),
+        (.upstreamConnectionFailure, "UF"), (.upstreamConnectionTermination, "UC"), (.upstreamOverflow, "UO"),
+        (.noRouteFound, "NR"), (.delayInjected, "DI"), (.faultInjected, "FI"), (.unauthorizedExternalService, "UAEX"),
+        (.rbacDenied, "RBAC"), (.downstreamConnectionTermination, "DC"), (.upstreamRetryLimitExceeded, "URX"),
+        (.streamIdleTimeout, "SI"), (.downstreamProtocolError, "DPE"), (.durationTimeout, "DT"), (.noClusterFound, "NC"),
     ]
 
     /// Envoy's short form: codes joined by commas, or `-` when none.

@@ -191,6 +191,8 @@ extension EnvoyMessageTypes {
         Envoy_Config_Trace_V3_Tracing.self,
         Envoy_Config_Trace_V3_Tracing.Http.self,
         Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog.self,
+        Envoy_Extensions_AccessLoggers_Stream_V3_StderrAccessLog.self,
+        Envoy_Extensions_AccessLoggers_Stream_V3_StdoutAccessLog.self,
         Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.self,
         Envoy_Extensions_Common_DynamicForwardProxy_V3_DnsCacheConfig.self,
         Envoy_Extensions_Filters_Common_Fault_V3_FaultDelay.self,

@@ -12,8 +12,8 @@ public struct ListenerGenerator: ResourceGenerator {
 
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
         if request.proxy.type == .router {
-            return GatewayListenerBuilder(options: request.options)
-                .listeners(snapshot: request.snapshot, proxy: request.proxy)
+            return withAccessLogs(GatewayListenerBuilder(options: request.options)
+                .listeners(snapshot: request.snapshot, proxy: request.proxy), request)
                 .map { GeneratedResource(name: $0.name, message: $0) }
         }
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
@@ -96,6 +96,12 @@ public struct ListenerGenerator: ResourceGenerator {
             }
             add(inbound.secure(builder.virtualInbound(chains: capturedInbound.sorted { $0.port < $1.port })))
         }
-        return listeners.map { GeneratedResource(name: $0.name, message: $0) }
+        return withAccessLogs(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
+    }
+
+    /// The listeners with MeshConfig's access log added, when it is on.
+    private func withAccessLogs(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
+        guard let accessLog = request.options.accessLog else { return listeners }
+        return AccessLogBuilder(settings: accessLog).decorate(listeners)
     }
 }

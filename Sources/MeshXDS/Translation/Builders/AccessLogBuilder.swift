@@ -1,0 +1,164 @@
+public import MeshCore
+import SwiftProtobuf
+
+/// The mesh-wide file access log (MeshConfig `accessLogFile`, `accessLogEncoding`,
+/// `accessLogFormat`), as Istio writes it when no Telemetry resource configures access logging.
+public struct MeshAccessLog: Sendable, Hashable {
+    /// How entries are encoded.
+    public enum Encoding: String, Sendable, Hashable {
+        /// One line of text per entry (`text_format_source`).
+        case text = "TEXT"
+        /// One JSON object per line (`json_format`).
+        case json = "JSON"
+    }
+
+    /// The file Envoy appends to (`/dev/stdout` in Istio's demo profile).
+    public var path: String
+    /// TEXT or JSON.
+    public var encoding: Encoding
+    /// The user's format; empty means Istio's default for the encoding.
+    public var format: String
+    /// MeshConfig `disableEnvoyListenerLog`: no listener-level log for connections no filter chain takes.
+    public var disableListenerLog: Bool
+
+    /// - Parameters:
+    ///   - path: the file to append to.
+    ///   - encoding: TEXT or JSON.
+    ///   - format: a text format, or a JSON object of labels for JSON; empty for Istio's default.
+    ///   - disableListenerLog: leave out the listener-level (`NR`) access log.
+    public init(path: String, encoding: Encoding = .text, format: String = "", disableListenerLog: Bool = false) {
+        self.path = path
+        self.encoding = encoding
+        self.format = format
+        self.disableListenerLog = disableListenerLog
+    }
+
+    /// The mesh's access log, or nil when `accessLogFile` is empty (access logging off).
+    public init?(mesh: MeshConfig) {
+        guard let path = mesh.accessLogFile, !path.isEmpty else { return nil }
+        self.init(
+            path: path, encoding: mesh.accessLogEncoding == .JSON ? .json : .text, format: mesh.accessLogFormat ?? "",
+            disableListenerLog: mesh.disableEnvoyListenerLog ?? false)
+    }
+
+    /// Istio's default text format (`EnvoyTextLogFormat`, Istio 1.2x).
+    public static let defaultTextFormat = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% "
+        + "%PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% "
+        + "%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "
+        + "\"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" %BYTES_RECEIVED% %BYTES_SENT% "
+        + "%DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \"%REQ(X-FORWARDED-FOR)%\" "
+        + "\"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" "
+        + "%UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% "
+        + "%DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
+
+    /// Istio's default JSON labels (`EnvoyJSONLogFormatIstio`).
+    public static let defaultJSONLabels: [String: String] = [
+        "start_time": "%START_TIME%",
+        "route_name": "%ROUTE_NAME%",
+        "method": "%REQ(:METHOD)%",
+        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+        "protocol": "%PROTOCOL%",
+        "response_code": "%RESPONSE_CODE%",
+        "response_flags": "%RESPONSE_FLAGS%",
+        "response_code_details": "%RESPONSE_CODE_DETAILS%",
+        "connection_termination_details": "%CONNECTION_TERMINATION_DETAILS%",
+        "bytes_received": "%BYTES_RECEIVED%",
+        "bytes_sent": "%BYTES_SENT%",
+        "duration": "%DURATION%",
+        "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+        "x_forwarded_for": "%REQ(X-FORWARDED-FOR)%",
+        "user_agent": "%REQ(USER-AGENT)%",
+        "request_id": "%REQ(X-REQUEST-ID)%",
+        "authority": "%REQ(:AUTHORITY)%",
+        "upstream_host": "%UPSTREAM_HOST%",
+        "upstream_cluster": "%UPSTREAM_CLUSTER_RAW%",
+        "upstream_local_address": "%UPSTREAM_LOCAL_ADDRESS%",
+        "downstream_local_address": "%DOWNSTREAM_LOCAL_ADDRESS%",
+        "downstream_remote_address": "%DOWNSTREAM_REMOTE_ADDRESS%",
+        "requested_server_name": "%REQUESTED_SERVER_NAME%",
+        "upstream_transport_failure_reason": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+    ]
+}
+
+/// Puts the mesh access log where Istio does (`AccessLogBuilder` in pilot): on every HTTP
+/// connection manager and TCP proxy, and on every listener with a `response_flag_filter` for
+/// `NR` (connections no filter chain takes, which no filter logs).
+struct AccessLogBuilder {
+    typealias AccessLog = Envoy_Config_Accesslog_V3_AccessLog
+    typealias HCM = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
+    typealias TCPProxy = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy
+
+    let settings: MeshAccessLog
+
+    /// `envoy.access_loggers.file` with the mesh's path and format (Istio's `FileAccessLogFromMeshConfig`).
+    var fileAccessLog: AccessLog {
+        var file = Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog()
+        file.path = settings.path
+        switch settings.encoding {
+        case .text:
+            var format = settings.format
+            if format.isEmpty {
+                format = MeshAccessLog.defaultTextFormat
+            } else if !format.hasSuffix("\n") {
+                // Istio inserts the newline when the format has none.
+                format += "\n"
+            }
+            file.logFormat = .with { $0.textFormatSource = .with { $0.inlineString = format } }
+        case .json:
+            file.logFormat = .with {
+                $0.jsonFormat = Self.jsonLabels(settings.format)
+                $0.jsonFormatOptions = .init()
+            }
+        }
+        return .with {
+            $0.name = "envoy.access_loggers.file"
+            $0.typedConfig = Proto.any(file)
+        }
+    }
+
+    /// The user's JSON labels, or Istio's default when the format is empty or not a JSON object
+    /// (Istio logs the parse error and falls back the same way).
+    static func jsonLabels(_ format: String) -> Google_Protobuf_Struct {
+        if !format.isEmpty, let parsed = try? Google_Protobuf_Struct(jsonString: format), !parsed.fields.isEmpty {
+            return parsed
+        }
+        return Google_Protobuf_Struct(fields: MeshAccessLog.defaultJSONLabels.mapValues { Google_Protobuf_Value(stringValue: $0) })
+    }
+
+    /// The listener-level log: the same file, only for `NR` (no filter chain matched).
+    var listenerAccessLog: AccessLog {
+        var log = fileAccessLog
+        log.filter = .with { $0.responseFlagFilter = .with { $0.flags = ["NR"] } }
+        return log
+    }
+
+    /// `listeners` with the access logs added.
+    func decorate(_ listeners: [Envoy_Config_Listener_V3_Listener]) -> [Envoy_Config_Listener_V3_Listener] {
+        let file = fileAccessLog
+        let listenerLog = listenerAccessLog
+        return listeners.map { listener in
+            var listener = listener
+            if !settings.disableListenerLog { listener.accessLog.append(listenerLog) }
+            listener.filterChains = listener.filterChains.map { decorate($0, log: file) }
+            if listener.hasDefaultFilterChain { listener.defaultFilterChain = decorate(listener.defaultFilterChain, log: file) }
+            return listener
+        }
+    }
+
+    private func decorate(_ chain: Envoy_Config_Listener_V3_FilterChain, log: AccessLog) -> Envoy_Config_Listener_V3_FilterChain {
+        var chain = chain
+        chain.filters = chain.filters.map { filter in
+            guard case .typedConfig(let typed) = filter.configType else { return filter }
+            var filter = filter
+            if typed.isA(HCM.self), var hcm = try? HCM(unpackingAny: typed) {
+                hcm.accessLog.append(log)
+                filter.typedConfig = Proto.any(hcm)
+            } else if typed.isA(TCPProxy.self), var proxy = try? TCPProxy(unpackingAny: typed) {
+                proxy.accessLog.append(log)
+                filter.typedConfig = Proto.any(proxy)
+            }
+            return filter
+        }
+        return chain
+    }
+}
