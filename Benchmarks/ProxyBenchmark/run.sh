@@ -112,7 +112,7 @@ spec:
   mtls: {mode: STRICT}
 YAML
     mkdir -p "$WORK/ca"
-    TOKEN="bench-$RANDOM$RANDOM"
+    TOKEN="bench-token-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
     echo "$TOKEN spiffe://cluster.local/ns/bench/sa/*" > "$WORK/ca/tokens"
     echo "$TOKEN" > "$WORK/ca/token"
     ISTIOD_CA=(--ca-dir "$WORK/ca/cacerts" --secure-address "$SECURE" --bootstrap-token-file "$WORK/ca/tokens")
@@ -127,6 +127,7 @@ for _ in $(seq 1 60); do
     if [ -z "$MTLS" ] || [ -s "$WORK/ca/cacerts/root-cert.pem" ]; then break; fi
     sleep 0.5
 done
+if [ -n "$MTLS" ] && [ ! -s "$WORK/ca/cacerts/root-cert.pem" ]; then echo "istiod's CA never wrote its root certificate"; cat "$WORK/istiod.log"; exit 1; fi
 sleep 1
 "$BIN/sidecar" --proxy envoy --envoy-bin "$ENVOY_BIN" --ip "$ENVOY_IP" --namespace bench --labels app=envoy-client --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/envoy.log" 2>&1 & ENVOY_AGENT=$!; PIDS+=($ENVOY_AGENT)
 "$BIN/sidecar" --proxy swift --ip "$SWIFT_IP" --namespace bench --labels app=swift-client --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/swift.log" 2>&1 & SWIFT_AGENT=$!; PIDS+=($SWIFT_AGENT)
