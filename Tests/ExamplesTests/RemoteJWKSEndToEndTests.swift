@@ -9,16 +9,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct RemoteJWKSEndToEndTests {
     static func config(workload: LoopbackMesh.Workload, proxyIP: String, port: Int, jwksURI: String) -> String {
         """
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: httpbin, namespace: foo}
-        spec:
-          workloadSelector: {labels: {app: httpbin}}
-          ingress:
-          - port: {number: \(port), protocol: HTTP, name: http}
-            bind: \(proxyIP)
-            captureMode: NONE
-            defaultEndpoint: 0.0.0.0:\(workload.port)
+        \(MeshYAML.ingressSidecar(namespace: "foo", app: "httpbin", bind: proxyIP, port: port, workloadPort: workload.port))
         ---
         apiVersion: security.istio.io/v1
         kind: RequestAuthentication
