@@ -41,6 +41,22 @@ final class ClusterRuntime: Sendable {
 
     /// The host for one attempt, or nil when no host is available (503 UH).
     /// `downstream` is what an `ORIGINAL_DST` cluster takes its destination from.
+    /// Starts a request the proxy makes on its own (a mirrored request, a JWKS fetch): takes one
+    /// of the cluster's request slots and a host, and counts the attempt. Nil when the circuit
+    /// breaker is full or no host is healthy (the slot is given back; no healthy upstream counted).
+    /// The caller ends it with `host.endRequest()` and ``releaseRequest()``.
+    func beginOwnRequest(authority: String?) -> UpstreamHostHandle? {
+        guard tryAcquireRequest() else { return nil }
+        guard let host = chooseHost(hash: nil, excluding: [], maxSelectionAttempts: 1, authority: authority) else {
+            releaseRequest()
+            stats.noHealthyUpstream()
+            return nil
+        }
+        host.beginRequest()
+        stats.attemptStarted()
+        return host
+    }
+
     func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil) -> UpstreamHostHandle? {
         guard let handle = upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority, downstream: downstream) else { return nil }
         guard let tls = tlsSource(for: handle.host) else { return handle }

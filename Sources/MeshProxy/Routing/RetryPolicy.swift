@@ -251,6 +251,12 @@ public struct RetryPolicy: Sendable {
     /// The wait before retry number `attempt + 1` (`attempt` 0 is the first retry): Envoy's fully
     /// jittered exponential backoff, `random % min(base × 2^attempt, max)` in whole milliseconds.
     public func backoff(attempt: Int, random: UInt64) -> Duration {
+        Self.jitteredBackoff(attempt: attempt, base: baseInterval, max: maxInterval, random: random)
+    }
+
+    /// Envoy's fully jittered exponential backoff for retry number `attempt + 1`:
+    /// `random % min(base × 2^attempt, max)` in whole milliseconds (at least 1 ms).
+    static func jitteredBackoff(attempt: Int, base baseInterval: Duration, max maxInterval: Duration, random: UInt64) -> Duration {
         let base = baseInterval.millisecondCount
         let cap = maxInterval.millisecondCount
         var interval = base

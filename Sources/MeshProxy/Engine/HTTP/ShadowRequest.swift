@@ -18,17 +18,10 @@ final class ShadowRequest: UpstreamResponseReceiver {
 
     /// Sends `head` and `body` to a host of `cluster`; fire and forget.
     static func send(head: HTTPRequestHead, body: [ByteBuffer], cluster: ClusterRuntime, eventLoop: any EventLoop) {
-        guard cluster.tryAcquireRequest() else { return }
-        guard let host = cluster.chooseHost(hash: nil, excluding: [], maxSelectionAttempts: 1, authority: head.headers.first(name: "host")) else {
-            cluster.releaseRequest()
-            cluster.stats.noHealthyUpstream()
-            return
-        }
+        guard let host = cluster.beginOwnRequest(authority: head.headers.first(name: "host")) else { return }
         let shadow = ShadowRequest(cluster: cluster, eventLoop: eventLoop)
         shadow.keepAlive = shadow
         shadow.host = host
-        host.beginRequest()
-        cluster.stats.attemptStarted()
         var head = head
         let length = body.reduce(0) { $0 + $1.readableBytes }
         head.headers.remove(name: "transfer-encoding")

@@ -328,20 +328,11 @@ final class JWKSFetch: UpstreamResponseReceiver {
         attempt += 1
         status = nil
         body = nil
-        guard cluster.tryAcquireRequest() else {
-            cluster.stats.noHealthyUpstream()
-            complete(.failure(.noHost))
-            return
-        }
-        guard let host = cluster.chooseHost(hash: nil, excluding: [], maxSelectionAttempts: 1, authority: settings.authority) else {
-            cluster.releaseRequest()
-            cluster.stats.noHealthyUpstream()
+        guard let host = cluster.beginOwnRequest(authority: settings.authority) else {
             complete(.failure(.noHost))
             return
         }
         self.host = host
-        host.beginRequest()
-        cluster.stats.attemptStarted()
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: settings.path)
         head.headers.add(name: "host", value: settings.authority)
         let attemptNumber = attempt
@@ -422,13 +413,9 @@ final class JWKSFetch: UpstreamResponseReceiver {
         guard let policy = settings.retry, retriesLeft > 0, completion != nil else { return false }
         retriesLeft -= 1
         cluster.stats.retried()
-        // Envoy's fully jittered exponential backoff.
-        let base = max(policy.baseInterval.millisecondCount, 1)
-        let cap = max(policy.maxInterval.millisecondCount, base)
-        var interval = base
-        for _ in 1..<attempt where interval < cap { interval = min(interval * 2, cap) }
-        let delay = TimeAmount.milliseconds(Int64(FastRandom.next() % UInt64(interval)))
-        backoffTimer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+        let delay = RetryPolicy.jitteredBackoff(
+            attempt: attempt - 1, base: policy.baseInterval, max: max(policy.maxInterval, policy.baseInterval), random: FastRandom.next())
+        backoffTimer = eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) { [weak self] in
             self?.backoffTimer = nil
             self?.startAttempt()
         }
