@@ -132,8 +132,9 @@ import Testing
               + "\(atLeastDelay) requests ≥ 400ms, fastest delayed \(String(format: "%.0f", slowest.last?.milliseconds ?? 0))ms, "
               + "median undelayed \(String(format: "%.0f", latencies.sorted()[max(0, (60 - delayed) / 2 - 1)].milliseconds))ms")
         #expect((0.30...0.70).contains(delayShare), "asked 50%, the proxy delayed \(delayed)/60")
-        // Envoy's timers have millisecond granularity and may fire up to a millisecond early.
-        #expect(slowest.allSatisfy { $0 >= .milliseconds(398) }, "delayed requests took \(slowest.map(\.milliseconds))ms")
+        // Envoy arms its timers from the time cached at the start of its event-loop iteration, so
+        // on a busy machine a delay can end a few milliseconds early (395.8ms seen in CI).
+        #expect(slowest.allSatisfy { $0 >= .milliseconds(390) }, "delayed requests took \(slowest.map(\.milliseconds))ms")
 
         // Retries recover an upstream failing the first two attempts of each request; without
         // retries every request fails.
