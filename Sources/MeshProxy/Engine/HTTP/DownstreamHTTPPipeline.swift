@@ -12,35 +12,24 @@ extension ChannelPipeline.SynchronousOperations {
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls))
     }
 
-    /// The HTTP connection manager over HTTP/2: every stream becomes HTTP/1-style request parts
-    /// served by its own ``DownstreamHTTP1Handler``.
+    /// The HTTP connection manager over HTTP/2: NIO's codec, then ``DownstreamHTTP2Handler``
+    /// driving one ``HTTPStream`` per request stream.
     func configureDownstreamHTTP2(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .initialWindowSize, value: DownstreamHTTP2Handler.streamWindow),
             HTTP2Setting(parameter: .maxHeaderListSize, value: manager.configuration.maxRequestHeadersBytes),
         ]
-        var stream = NIOHTTP2Handler.StreamConfiguration()
-        stream.targetWindowSize = 1 << 20
         // Below the codec: the responses of the streams answered in one event-loop iteration go out in one write.
         try addHandler(FlushCoalescingHandler())
+        try addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection))
         let sweeper = StreamIdleSweeper(eventLoop: eventLoop)
-        // Stream channels live on their connection's event loop.
-        let loopBoundSweeper = NIOLoopBound(sweeper, eventLoop: eventLoop)
-        _ = try configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
-            inboundStreamInitializer: { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(
-                        manager: manager, isTLS: isTLS, tls: tls, closesAfterResponse: false, streamIdleSweeper: loopBoundSweeper.value))
-                }
-            })
         try addHandler(DownstreamHTTP2DrainHandler(
             maxConnectionDuration: manager.configuration.maxConnectionDuration, drainTimeout: manager.configuration.drainTimeout,
             maxDurationReached: { manager.filterCounter("downstream_cx_max_duration_reached").increment() },
             streamIdleSweeper: sweeper))
+        try addHandler(DownstreamHTTP2Handler(manager: manager, isTLS: isTLS, tls: tls, streamIdleSweeper: sweeper))
     }
 }
 

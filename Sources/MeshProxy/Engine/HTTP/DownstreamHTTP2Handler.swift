@@ -1,0 +1,434 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+
+/// The HTTP connection manager over one HTTP/2 downstream connection, at the connection level: it
+/// reads the frames of every stream from NIO's HTTP/2 codec and drives one ``HTTPStream`` per
+/// request stream, writing the responses back as frames.
+///
+/// A NIO stream multiplexer would give every stream a child channel with its own pipeline,
+/// handlers, promises and HTTP/1 conversion; that per-stream machinery cost more than the proxy's
+/// routing did. Here a stream is one small ``DownstreamHTTP2Stream`` in a dictionary.
+///
+/// Flow control follows NIO's stream channels: the connection and every open request stream get
+/// a `WINDOW_UPDATE` back to their target window once half of it was consumed, and a stream is
+/// writable while its and the connection's send windows are open and the socket is writable.
+///
+/// The connection manager's `idle_timeout` closes a connection without open streams (with a
+/// `GOAWAY` naming the last stream) and `max_requests_per_connection` sends the shutdown `GOAWAY`
+/// once that many streams were opened, as Envoy's HTTP/2 codec does.
+final class DownstreamHTTP2Handler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    /// The stream window the connection advertises in its SETTINGS (`initialWindowSize`).
+    static let streamWindow = 1 << 20
+    /// The connection window kept open for the peer (Envoy's `initial_connection_window_size` default).
+    static let connectionWindow = 1 << 20
+
+    private let manager: HTTPConnectionManagerRuntime
+    private let isTLS: Bool
+    private let tls: DownstreamTLSInfo?
+    fileprivate let sweeper: StreamIdleSweeper
+    fileprivate var context: ChannelHandlerContext?
+    /// The open request streams.
+    private(set) var streams: [HTTP2StreamID: DownstreamHTTP2Stream] = [:]
+    private var connectionInfo: DownstreamConnectionInfo?
+    private var connectionSendWindowOpen = true
+    private var streamsOpened = 0
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var idleSince: NIODeadline?
+    private var idleTimer: Scheduled<Void>?
+
+    /// - Parameter streamIdleSweeper: The connection's sweeper for the streams' idle timeouts.
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, streamIdleSweeper: StreamIdleSweeper) {
+        self.manager = manager
+        self.isTLS = isTLS
+        self.tls = tls
+        self.sweeper = streamIdleSweeper
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        idleSince = context.eventLoop.now
+        armIdleTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            if let stream = streams[frame.streamID] {
+                stream.receiveTrailers(headers.headers)
+            } else {
+                openStream(frame.streamID, headers: headers, context: context)
+            }
+        case .data(let data):
+            guard let stream = streams[frame.streamID], case .byteBuffer(let body) = data.data else { return }
+            stream.receiveData(body, endStream: data.endStream)
+        default:
+            // SETTINGS, PING and GOAWAY are the codec's; a RST_STREAM arrives as a StreamClosedEvent.
+            break
+        }
+    }
+
+    private func openStream(_ id: HTTP2StreamID, headers: HTTP2Frame.FramePayload.Headers, context: ChannelHandlerContext) {
+        if id > lastStreamID { lastStreamID = id }
+        let head: HTTPRequestHead
+        do {
+            head = try HTTP2HeaderConversion.requestHead(headers.headers, endStream: headers.endStream)
+        } catch {
+            write(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError)), flush: true)
+            return
+        }
+        idleSince = nil
+        streamsOpened += 1
+        if let limit = manager.configuration.maxRequestsPerConnection, streamsOpened == limit {
+            // The shutdown notice: streams already open are served, the client opens a new connection.
+            write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil)), flush: true)
+        }
+        let info = connectionInfo ?? DownstreamConnectionInfo(
+            remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
+        connectionInfo = info
+        let stream = DownstreamHTTP2Stream(id: id, connection: self)
+        streams[id] = stream
+        stream.start(head, endStream: headers.endStream, connection: info, manager: manager, eventLoop: context.eventLoop)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let window as NIOHTTP2WindowUpdatedEvent:
+            windowUpdated(window)
+        case let closed as StreamClosedEvent:
+            if let stream = streams.removeValue(forKey: closed.streamID) {
+                stream.closed()
+                if streams.isEmpty { idleSince = context.eventLoop.now }
+            }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func windowUpdated(_ event: NIOHTTP2WindowUpdatedEvent) {
+        if event.streamID == .rootStream {
+            if let inbound = event.inboundWindowSize, inbound <= Self.connectionWindow / 2 {
+                write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - inbound)), flush: true)
+            }
+            if let outbound = event.outboundWindowSize {
+                let wasOpen = connectionSendWindowOpen
+                connectionSendWindowOpen = outbound > 0
+                if !wasOpen, connectionSendWindowOpen { notifyWritable() }
+            }
+            return
+        }
+        guard let stream = streams[event.streamID] else { return }
+        if let inbound = event.inboundWindowSize, inbound <= Self.streamWindow / 2, !stream.requestEnded {
+            write(HTTP2Frame(streamID: event.streamID, payload: .windowUpdate(windowSizeIncrement: Self.streamWindow - inbound)), flush: true)
+        }
+        if let outbound = event.outboundWindowSize { stream.sendWindowChanged(open: outbound > 0) }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { notifyWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func notifyWritable() {
+        guard isWritable else { return }
+        for stream in Array(streams.values) { stream.connectionWritable() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let open = streams
+        streams = [:]
+        for stream in open.values { stream.closed() }
+        idleTimer?.cancel()
+        idleTimer = nil
+        context.fireChannelInactive()
+    }
+
+    /// Whether the socket and the connection's send window can take more bytes.
+    fileprivate var isWritable: Bool {
+        connectionSendWindowOpen && (context?.channel.isWritable ?? false)
+    }
+
+    fileprivate func write(_ frame: HTTP2Frame, flush: Bool) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(frame), promise: nil)
+        if flush { context.flush() }
+    }
+
+    fileprivate func flush() { context?.flush() }
+
+    /// Envoy's `idle_timeout` on HTTP/2: once no stream has been open for that long, a GOAWAY
+    /// naming the last stream, then the close. Re-armed lazily from ``idleSince``.
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        guard let timeout = manager.configuration.idleTimeout?.timeAmount else { return }
+        scheduleIdleCheck(at: (idleSince ?? context.eventLoop.now) + timeout, timeout: timeout, context: context)
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline, timeout: TimeAmount, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, self.context != nil else { return }
+            let context = bound.value
+            guard self.streams.isEmpty, let idleSince = self.idleSince else {
+                self.scheduleIdleCheck(at: context.eventLoop.now + timeout, timeout: timeout, context: context)
+                return
+            }
+            let due = idleSince + timeout
+            guard due <= context.eventLoop.now else {
+                self.scheduleIdleCheck(at: due, timeout: timeout, context: context)
+                return
+            }
+            self.idleTimer = nil
+            self.manager.filterCounter("downstream_cx_idle_timeout").increment()
+            self.write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: self.lastStreamID, errorCode: .noError, opaqueData: nil)), flush: true)
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// One request stream of a ``DownstreamHTTP2Handler`` connection: feeds its ``HTTPStream`` and
+/// writes its response as HEADERS and DATA frames.
+///
+/// The last frame written is held until the next write or flush, so the end of a response is
+/// carried by its last DATA (or HEADERS) frame rather than by an extra empty DATA frame.
+final class DownstreamHTTP2Stream: DownstreamResponder {
+    let id: HTTP2StreamID
+    private unowned let connection: DownstreamHTTP2Handler
+    private var stream: HTTPStream?
+    private var held: HTTP2Frame.FramePayload?
+    private var sendWindowOpen = true
+    /// The client's END_STREAM arrived.
+    private(set) var requestEnded = false
+    /// The response's END_STREAM was written (or the stream was reset): nothing more goes out.
+    private var responseEnded = false
+
+    fileprivate init(id: HTTP2StreamID, connection: DownstreamHTTP2Handler) {
+        self.id = id
+        self.connection = connection
+    }
+
+    fileprivate func start(_ head: HTTPRequestHead, endStream: Bool, connection info: DownstreamConnectionInfo, manager: HTTPConnectionManagerRuntime, eventLoop: any EventLoop) {
+        let stream = HTTPStream(eventLoop: eventLoop, connection: info, manager: manager, responder: self)
+        self.stream = stream
+        requestEnded = endStream
+        stream.receiveHead(head, endOfStream: false)
+        if endStream { stream.receiveEnd(nil) }
+    }
+
+    fileprivate func receiveData(_ body: ByteBuffer, endStream: Bool) {
+        if body.readableBytes > 0 { stream?.receiveBody(body) }
+        if endStream {
+            requestEnded = true
+            stream?.receiveEnd(nil)
+        }
+    }
+
+    fileprivate func receiveTrailers(_ headers: HPACKHeaders) {
+        requestEnded = true
+        stream?.receiveEnd(HTTP2HeaderConversion.httpHeaders(headers))
+    }
+
+    /// The stream closed (reset by the client, or both ends done) or the connection went away.
+    fileprivate func closed() {
+        responseEnded = true
+        held = nil
+        let stream = self.stream
+        self.stream = nil
+        stream?.downstreamClosed()
+    }
+
+    fileprivate func sendWindowChanged(open: Bool) {
+        let wasOpen = sendWindowOpen
+        sendWindowOpen = open
+        if !wasOpen, open, connection.isWritable { stream?.downstreamWritable() }
+    }
+
+    fileprivate func connectionWritable() {
+        if sendWindowOpen { stream?.downstreamWritable() }
+    }
+
+    private func hold(_ payload: HTTP2Frame.FramePayload) {
+        writeHeld()
+        held = payload
+    }
+
+    private func writeHeld() {
+        guard let held else { return }
+        self.held = nil
+        connection.write(HTTP2Frame(streamID: id, payload: held), flush: false)
+    }
+
+    // MARK: DownstreamResponder
+
+    func writeResponseHead(_ head: HTTPResponseHead) {
+        guard !responseEnded else { return }
+        hold(.headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head))))
+    }
+
+    func writeResponseBody(_ body: ByteBuffer) {
+        guard !responseEnded else { return }
+        hold(.data(.init(data: .byteBuffer(body))))
+    }
+
+    func flushResponse() {
+        writeHeld()
+        connection.flush()
+    }
+
+    func writeResponseEnd(_ trailers: HTTPHeaders?) {
+        guard !responseEnded else { return }
+        responseEnded = true
+        if let trailers, !trailers.isEmpty {
+            writeHeld()
+            held = .headers(.init(headers: HTTP2HeaderConversion.trailers(trailers), endStream: true))
+        } else {
+            switch held {
+            case .headers(var headers)?:
+                headers.endStream = true
+                held = .headers(headers)
+            case .data(var data)?:
+                data.endStream = true
+                held = .data(data)
+            default:
+                writeHeld()
+                held = .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
+            }
+        }
+        writeHeld()
+        connection.flush()
+    }
+
+    var isDownstreamWritable: Bool { sendWindowOpen && connection.isWritable }
+
+    func resetDownstream() {
+        guard !responseEnded else { return }
+        responseEnded = true
+        held = nil
+        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), flush: true)
+    }
+
+    func streamFinished(_ stream: HTTPStream) {
+        if self.stream === stream { self.stream = nil }
+    }
+
+    var supportsUpgrade: Bool { false }
+
+    func closeAfterResponse() {}
+
+    func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel? { nil }
+
+    var streamIdleSweeper: StreamIdleSweeper? { connection.sweeper }
+}
+
+/// Header blocks between HTTP/2 and the HTTP/1-style heads the connection manager works on.
+enum HTTP2HeaderConversion {
+    struct MissingPseudoHeader: Error, CustomStringConvertible {
+        var name: String
+        var description: String { "HTTP/2 request without \(name)" }
+    }
+
+    /// A request head from a request's header block (validated by NIO's codec): `:authority`
+    /// becomes `host`, a body-carrying method without `content-length` gets
+    /// `transfer-encoding: chunked` (or `content-length: 0` when the headers end the stream), and
+    /// cookie crumbs are joined into one `cookie` header (RFC 9113 §8.2.3).
+    static func requestHead(_ block: HPACKHeaders, endStream: Bool) throws -> HTTPRequestHead {
+        var method: String?
+        var path: String?
+        var authority: String?
+        var host: String?
+        var hasContentLength = false
+        var cookies: [String] = []
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(block.count + 1)
+        fields.append(("host", ""))
+        for (name, value, _) in block {
+            switch name {
+            case ":method": method = value
+            case ":path": path = value
+            case ":authority": authority = value
+            case "host": host = value
+            case "cookie": cookies.append(value)
+            default:
+                if name.utf8.first == UInt8(ascii: ":") { continue }
+                if name == "content-length" { hasContentLength = true }
+                fields.append((name, value))
+            }
+        }
+        guard let method else { throw MissingPseudoHeader(name: ":method") }
+        // The authority is the host (a `host` field is only a fallback, RFC 9113 §8.3.1).
+        guard let hostValue = authority ?? host else { throw MissingPseudoHeader(name: ":authority") }
+        fields[0].1 = hostValue
+        let httpMethod = HTTPMethod(rawValue: method)
+        let uri: String
+        if httpMethod == .CONNECT {
+            uri = hostValue
+        } else {
+            guard let path else { throw MissingPseudoHeader(name: ":path") }
+            uri = path
+        }
+        if !cookies.isEmpty { fields.append(("cookie", cookies.joined(separator: "; "))) }
+        switch httpMethod {
+        case .GET, .HEAD, .DELETE, .CONNECT, .TRACE:
+            break
+        default:
+            if !hasContentLength { fields.append(endStream ? ("content-length", "0") : ("transfer-encoding", "chunked")) }
+        }
+        return HTTPRequestHead(version: .init(major: 2, minor: 0), method: httpMethod, uri: uri, headers: HTTPHeaders(fields))
+    }
+
+    /// A response header block: `:status`, then the headers with lower-case names and without the
+    /// connection-specific ones HTTP/2 forbids (RFC 9113 §8.2.2).
+    static func responseHeaders(_ head: HTTPResponseHead) -> HPACKHeaders {
+        var block = HPACKHeaders()
+        block.reserveCapacity(head.headers.count + 1)
+        block.add(name: ":status", value: String(head.status.code))
+        appendFields(head.headers, to: &block)
+        return block
+    }
+
+    /// A trailer block, normalised as ``responseHeaders(_:)``.
+    static func trailers(_ trailers: HTTPHeaders) -> HPACKHeaders {
+        var block = HPACKHeaders()
+        block.reserveCapacity(trailers.count)
+        appendFields(trailers, to: &block)
+        return block
+    }
+
+    /// The regular (non-pseudo) fields of a block, as HTTP/1 headers.
+    static func httpHeaders(_ block: HPACKHeaders) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(block.count)
+        for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
+            headers.add(name: name, value: value)
+        }
+        return headers
+    }
+
+    private static func appendFields(_ headers: HTTPHeaders, to block: inout HPACKHeaders) {
+        let nominated = headers.contains(name: "connection")
+            ? Set(headers[canonicalForm: "connection"].map { $0.lowercased() }) : []
+        for (name, value) in headers {
+            let lowered = name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
+            switch lowered {
+            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+                continue
+            case "te" where value.lowercased() != "trailers":
+                continue
+            default:
+                if !nominated.isEmpty, nominated.contains(lowered) { continue }
+                block.add(name: lowered, value: value)
+            }
+        }
+    }
+}

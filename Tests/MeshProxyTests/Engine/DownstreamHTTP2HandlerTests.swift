@@ -1,0 +1,202 @@
+@testable import MeshProxy
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+import Testing
+
+/// The connection-level HTTP/2 connection manager (``DownstreamHTTP2Handler``) on an
+/// `EmbeddedChannel`, fed the frames and events NIO's HTTP/2 codec emits: responses as frames on
+/// the right streams, flow control, resets, the idle timeout and `max_requests_per_connection`,
+/// and the header conversion both ways.
+@Suite struct DownstreamHTTP2HandlerTests {
+    static func channel(_ runtime: HTTPConnectionManagerRuntime) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let handler = DownstreamHTTP2Handler(manager: runtime, isTLS: false, streamIdleSweeper: StreamIdleSweeper(eventLoop: channel.embeddedEventLoop))
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        return channel
+    }
+
+    static func handler(_ channel: EmbeddedChannel) throws -> DownstreamHTTP2Handler {
+        try channel.pipeline.syncOperations.handler(type: DownstreamHTTP2Handler.self)
+    }
+
+    static func request(_ channel: EmbeddedChannel, stream: Int, method: String = "GET", path: String, authority: String = "app.local", endStream: Bool = true) throws {
+        let headers: HPACKHeaders = [":method": method, ":scheme": "http", ":authority": authority, ":path": path]
+        try channel.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .headers(.init(headers: headers, endStream: endStream))))
+        channel.embeddedEventLoop.run()
+    }
+
+    static func outbound(_ channel: EmbeddedChannel) throws -> [HTTP2Frame] {
+        var frames: [HTTP2Frame] = []
+        while let frame = try channel.readOutbound(as: HTTP2Frame.self) { frames.append(frame) }
+        return frames
+    }
+
+    static func window(_ channel: EmbeddedChannel, stream: Int, inbound: Int?, outbound: Int? = nil) {
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: HTTP2StreamID(stream), inboundWindowSize: inbound, outboundWindowSize: outbound))
+        channel.embeddedEventLoop.run()
+    }
+
+    static func closed(_ channel: EmbeddedChannel, stream: Int) {
+        channel.pipeline.fireUserInboundEventTriggered(StreamClosedEvent(streamID: HTTP2StreamID(stream), reason: nil))
+        channel.embeddedEventLoop.run()
+    }
+
+    @Test func aResponseIsOneHeadersAndOneDataFrameCarryingTheEndOfStream() throws {
+        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = try Self.channel(runtime)
+        try Self.request(channel, stream: 1, path: "/direct")
+        let frames = try Self.outbound(channel)
+        #expect(frames.count == 2)
+        guard frames.count == 2, case .headers(let headers) = frames[0].payload, case .data(let data) = frames[1].payload,
+              case .byteBuffer(let body) = data.data else {
+            Issue.record("expected HEADERS and DATA, got \(frames)")
+            return
+        }
+        #expect(frames.allSatisfy { $0.streamID == 1 })
+        #expect(headers.headers.first(name: ":status") == "202")
+        #expect(headers.headers.first(name: "content-length") == "13")
+        #expect(!headers.endStream)
+        #expect(String(buffer: body) == "direct answer")
+        #expect(data.endStream)
+    }
+
+    @Test func interleavedStreamsAreAnsweredOnTheirOwnStreams() throws {
+        let (runtime, stats) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = try Self.channel(runtime)
+        // Stream 1 carries a body still to come; stream 3 asks for a host nobody serves.
+        try Self.request(channel, stream: 1, method: "POST", path: "/direct", endStream: false)
+        try Self.request(channel, stream: 3, path: "/x", authority: "other.local")
+        let frames = try Self.outbound(channel)
+        let statuses = frames.compactMap { frame -> (HTTP2StreamID, String)? in
+            guard case .headers(let headers) = frame.payload, let status = headers.headers.first(name: ":status") else { return nil }
+            return (frame.streamID, status)
+        }
+        #expect(statuses.map(\.0) == [1, 3])
+        #expect(statuses.map(\.1) == ["202", "404"])
+        #expect(stats.value("http.test.downstream_rq_total") == 2)
+        // The codec closes stream 3, ended both ways; stream 1 stays open until the client ends or
+        // resets it, and its late body is dropped.
+        Self.closed(channel, stream: 3)
+        #expect(try Self.handler(channel).streams.keys.sorted() == [1])
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: "late")), endStream: true))))
+        #expect(try Self.outbound(channel).isEmpty)
+        Self.closed(channel, stream: 1)
+        #expect(try Self.handler(channel).streams.isEmpty)
+    }
+
+    @Test func consumedWindowsAreReopenedWhileTheRequestIsStillArriving() throws {
+        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = try Self.channel(runtime)
+        try Self.request(channel, stream: 1, method: "POST", path: "/direct", endStream: false)
+        _ = try Self.outbound(channel)
+        // Above half the target window: nothing to send yet.
+        Self.window(channel, stream: 1, inbound: DownstreamHTTP2Handler.streamWindow / 2 + 1)
+        Self.window(channel, stream: 0, inbound: DownstreamHTTP2Handler.connectionWindow / 2 + 1)
+        #expect(try Self.outbound(channel).isEmpty)
+        Self.window(channel, stream: 1, inbound: 1000)
+        Self.window(channel, stream: 0, inbound: 65_535 - 1000)
+        let updates = try Self.outbound(channel).compactMap { frame -> (HTTP2StreamID, Int)? in
+            guard case .windowUpdate(let increment) = frame.payload else { return nil }
+            return (frame.streamID, increment)
+        }
+        #expect(updates.map(\.0) == [1, .rootStream])
+        #expect(updates.map(\.1) == [DownstreamHTTP2Handler.streamWindow - 1000, DownstreamHTTP2Handler.connectionWindow - 64_535])
+        // Once the request has ended, its stream window is left alone.
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
+        Self.window(channel, stream: 1, inbound: 10)
+        #expect(try Self.outbound(channel).isEmpty)
+    }
+
+    @Test func aStreamIsWritableWhileItsAndTheConnectionsSendWindowsAreOpen() throws {
+        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = try Self.channel(runtime)
+        try Self.request(channel, stream: 1, method: "POST", path: "/direct", endStream: false)
+        let stream = try #require(try Self.handler(channel).streams[1])
+        #expect(stream.isDownstreamWritable)
+        Self.window(channel, stream: 1, inbound: nil, outbound: 0)
+        #expect(!stream.isDownstreamWritable)
+        Self.window(channel, stream: 1, inbound: nil, outbound: 10)
+        #expect(stream.isDownstreamWritable)
+        Self.window(channel, stream: 0, inbound: nil, outbound: 0)
+        #expect(!stream.isDownstreamWritable)
+        Self.window(channel, stream: 0, inbound: nil, outbound: 65_535)
+        #expect(stream.isDownstreamWritable)
+    }
+
+    @Test func aMalformedRequestIsResetAndTheConnectionGoesOn() throws {
+        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = try Self.channel(runtime)
+        let noAuthority: HPACKHeaders = [":method": "GET", ":scheme": "http", ":path": "/direct"]
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: noAuthority, endStream: true))))
+        let reset = try Self.outbound(channel)
+        #expect(reset.count == 1)
+        if case .rstStream(let code)? = reset.first?.payload { #expect(code == .protocolError) } else { Issue.record("expected RST_STREAM, got \(reset)") }
+        try Self.request(channel, stream: 3, path: "/direct")
+        #expect(try Self.outbound(channel).count == 2)
+    }
+
+    @Test func anIdleConnectionGetsAGoAwayAndClosesAfterTheIdleTimeout() throws {
+        let (runtime, stats) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = try Self.channel(runtime)
+        // The connection manager's default idle timeout is one hour.
+        try Self.request(channel, stream: 1, method: "POST", path: "/direct", endStream: false)
+        _ = try Self.outbound(channel)
+        channel.embeddedEventLoop.advanceTime(by: .minutes(90))
+        #expect(channel.isActive, "a stream is open")
+        Self.closed(channel, stream: 1)
+        channel.embeddedEventLoop.advanceTime(by: .minutes(59))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .minutes(62))
+        let frames = try Self.outbound(channel)
+        #expect(!channel.isActive)
+        guard case .goAway(let last, let code, _)? = frames.last?.payload else {
+            Issue.record("expected a GOAWAY, got \(frames)")
+            return
+        }
+        #expect(last == 1 && code == .noError)
+        #expect(stats.value("http.test.downstream_cx_idle_timeout") == 1)
+    }
+
+    @Test func requestHeadersBecomeAnHTTP1StyleHead() throws {
+        let post = try HTTP2HeaderConversion.requestHead([
+            ":method": "POST", ":scheme": "https", ":authority": "app.local:8443", ":path": "/a?b=c",
+            "cookie": "a=1", "x-id": "7", "cookie": "b=2", "host": "ignored.local",
+        ], endStream: false)
+        #expect(post.method == .POST && post.uri == "/a?b=c" && post.version == .init(major: 2, minor: 0))
+        #expect(Array(post.headers.map(\.name)) == ["host", "x-id", "cookie", "transfer-encoding"])
+        #expect(post.headers.first(name: "host") == "app.local:8443")
+        #expect(post.headers.first(name: "cookie") == "a=1; b=2")
+        #expect(post.headers.first(name: "transfer-encoding") == "chunked")
+        let empty = try HTTP2HeaderConversion.requestHead([":method": "PUT", ":scheme": "http", ":authority": "a", ":path": "/"], endStream: true)
+        #expect(empty.headers.first(name: "content-length") == "0")
+        let get = try HTTP2HeaderConversion.requestHead([":method": "GET", ":scheme": "http", ":path": "/", "host": "fallback.local"], endStream: false)
+        #expect(get.headers.first(name: "host") == "fallback.local" && !get.headers.contains(name: "transfer-encoding"))
+        let connect = try HTTP2HeaderConversion.requestHead([":method": "CONNECT", ":authority": "db.local:5432"], endStream: false)
+        #expect(connect.method == .CONNECT && connect.uri == "db.local:5432")
+        #expect(throws: HTTP2HeaderConversion.MissingPseudoHeader.self) {
+            try HTTP2HeaderConversion.requestHead([":scheme": "http", ":authority": "a", ":path": "/"], endStream: true)
+        }
+    }
+
+    @Test func responseHeadersDropConnectionSpecificFields() {
+        var head = HTTPResponseHead(version: .http1_1, status: .ok)
+        head.headers.add(name: "Content-Type", value: "text/plain")
+        head.headers.add(name: "connection", value: "keep-alive, X-Hop")
+        head.headers.add(name: "keep-alive", value: "timeout=5")
+        head.headers.add(name: "transfer-encoding", value: "chunked")
+        head.headers.add(name: "x-hop", value: "1")
+        head.headers.add(name: "upgrade", value: "h2c")
+        head.headers.add(name: "x-envoy-upstream-service-time", value: "1")
+        let block = HTTP2HeaderConversion.responseHeaders(head)
+        #expect(Array(block.map(\.name)) == [":status", "content-type", "x-envoy-upstream-service-time"])
+        #expect(block.first(name: ":status") == "200")
+        var trailers = HTTPHeaders()
+        trailers.add(name: "grpc-status", value: "0")
+        trailers.add(name: "Grpc-Message", value: "ok")
+        #expect(Array(HTTP2HeaderConversion.trailers(trailers).map(\.name)) == ["grpc-status", "grpc-message"])
+    }
+}
