@@ -85,7 +85,7 @@ public struct HeaderMutationLevel: Sendable, Hashable {
                 }
                 rawText = text
             }
-            guard !rawText.utf8.contains(where: { $0 == 0 || $0 == 10 || $0 == 13 }) else {
+            guard !ASCII.containsLineBreakOrNUL(rawText) else {
                 throw context.invalid(field + ".header.value", "a header value may not contain NUL, CR or LF")
             }
             let value: HeaderValueFormat

@@ -3,7 +3,7 @@ public import SwiftProtobuf
 
 /// One compiled route: how it matches, what it does, and the header operations and filter
 /// configuration that apply when it is chosen.
-public struct RouteEntry: Sendable {
+public final class RouteEntry: Sendable {
     /// What the route does.
     public enum Action: Sendable {
         /// Forward upstream.

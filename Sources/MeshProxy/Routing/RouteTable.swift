@@ -2,8 +2,9 @@ public import MeshXDS
 public import SwiftProtobuf
 internal import Foundation
 
-/// A compiled virtual host: its routes and the settings requests through it inherit.
-public struct VirtualHostEntry: Sendable {
+/// A compiled virtual host: its routes and the settings requests through it inherit. Immutable;
+/// a class so that a match hands out a reference rather than a copy of every field.
+public final class VirtualHostEntry: Sendable {
     /// Whether plain-text requests are redirected to `https` (`require_tls`).
     public enum TLSRequirement: Sendable, Hashable {
         /// No requirement.
@@ -31,6 +32,21 @@ public struct VirtualHostEntry: Sendable {
     /// The routes, in match order.
     public let routes: [RouteEntry]
     let tlsRedirect: RouteEntry
+
+    init(
+        name: String, domains: [String], requireTLS: TLSRequirement, includeRequestAttemptCount: Bool, includeAttemptCountInResponse: Bool,
+        typedPerFilterConfig: [String: Google_Protobuf_Any], retryPolicy: RetryPolicy?, routes: [RouteEntry], tlsRedirect: RouteEntry
+    ) {
+        self.name = name
+        self.domains = domains
+        self.requireTLS = requireTLS
+        self.includeRequestAttemptCount = includeRequestAttemptCount
+        self.includeAttemptCountInResponse = includeAttemptCountInResponse
+        self.typedPerFilterConfig = typedPerFilterConfig
+        self.retryPolicy = retryPolicy
+        self.routes = routes
+        self.tlsRedirect = tlsRedirect
+    }
 }
 
 /// A route chosen for a request.

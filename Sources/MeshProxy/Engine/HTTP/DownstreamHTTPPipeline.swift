@@ -7,7 +7,11 @@ extension ChannelPipeline.SynchronousOperations {
     func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
         // An upgrade configuration without upgraders: NIO never upgrades by itself, but its request
         // decoder forwards the bytes after an upgrade request when removed (``UpgradeTunnel``).
-        try configureHTTPServerPipeline(withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: true)
+        // No outbound header validation: response headers come from a parsed upstream response,
+        // validated configuration or the proxy itself, and the values taken from certificates or
+        // tokens are checked where they are made (x-forwarded-client-cert, JWT claim headers).
+        try configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: true, withOutboundHeaderValidation: false)
         try addHandler(HTTP1PipeliningGate())
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls))
     }

@@ -24,7 +24,8 @@ extension HTTPConnectionManagerRuntime {
             if details.uri { parts += tls.peerURISANs.map { "URI=\($0)" } }
             if details.dns { parts += tls.peerDNSSANs.map { "DNS=\($0)" } }
         }
-        let element = parts.joined(separator: ";")
+        // Certificate fields are the peer's text: control characters never reach a header.
+        let element = String(parts.joined(separator: ";").unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F })
         switch mode {
         case .appendForward:
             if let existing = headers.first(name: "x-forwarded-client-cert"), !existing.isEmpty {

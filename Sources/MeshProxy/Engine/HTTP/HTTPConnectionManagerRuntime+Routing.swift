@@ -40,10 +40,6 @@ extension HTTPConnectionManagerRuntime {
             }
             let path = action.rewrittenPath(for: request)
             let newAuthority = action.rewrittenAuthority(for: request, cluster: selection.weightedCluster)
-            let requestMutations = route.requestHeaderMutations(for: selection.weightedCluster)
-            let responseMutations = route.responseHeaderMutations(for: selection.weightedCluster)
-            let appendForwardedHost = action.appendXForwardedHost
-            let decorator = route.decorator
             var mirrors: [MirrorTarget] = []
             for policy in action.requestMirrorPolicies where policy.shouldMirror(random: FastRandom.next()) {
                 guard let cluster = policy.cluster(for: request) else { continue }
@@ -53,16 +49,10 @@ extension HTTPConnectionManagerRuntime {
             let retryPolicy = action.retryPolicy ?? match.virtualHost.retryPolicy
             var plan = ForwardPlan(
                 clusterName: selection.cluster,
-                transformRequest: { head in
-                    head.uri = path
-                    if let newAuthority {
-                        if appendForwardedHost, let original = head.headers.first(name: "host") { head.headers.add(name: "x-forwarded-host", value: original) }
-                        head.headers.replaceOrAdd(name: "host", value: newAuthority)
-                    }
-                    if let decorator, decorator.propagate { head.headers.replaceOrAdd(name: "x-envoy-decorator-operation", value: decorator.operation) }
-                    requestMutations.apply(to: &head.headers, context: formatter)
-                },
-                transformResponse: { headers in responseMutations.apply(to: &headers, context: formatter) },
+                rewrite: RouteRewrite(
+                    path: path, authority: newAuthority, appendsForwardedHost: action.appendXForwardedHost, decorator: route.decorator,
+                    requestMutations: route.requestHeaderMutations(for: selection.weightedCluster),
+                    responseMutations: route.responseHeaderMutations(for: selection.weightedCluster), formatter: formatter),
                 // A route with max_stream_duration uses stream-duration timeouts: the route
                 // timeout no longer applies (Envoy's `usingNewTimeouts`).
                 timeout: action.maxStreamDuration == nil ? action.timeout : nil,
@@ -83,25 +73,5 @@ extension HTTPConnectionManagerRuntime {
             return "\(authority[..<colon])-shadow\(authority[colon...])"
         }
         return authority + "-shadow"
-    }
-}
-
-extension RetryPlan {
-    init(_ policy: RetryPolicy) {
-        self.init(
-            numRetries: policy.numRetries,
-            perTryTimeout: policy.perTryTimeout,
-            avoidsPreviousHosts: policy.hostPredicates.contains("envoy.retry_host_predicates.previous_hosts"),
-            hostSelectionRetryMaxAttempts: max(1, policy.hostSelectionRetryMaxAttempts),
-            retriesStatus: { status, headers in policy.shouldRetry(status: status, headers: headers) },
-            retriesFailure: { failure in
-                switch failure {
-                case .connectFailed: policy.shouldRetry(failure: .connectFailure)
-                case .connectionClosed: policy.shouldRetry(failure: .reset(requestSent: true))
-                case .perTryTimeout: policy.shouldRetry(failure: .perTryTimeout)
-                case .overflow: false
-                }
-            },
-            backoffFor: { attempt in policy.backoff(attempt: attempt, random: FastRandom.next()) })
     }
 }

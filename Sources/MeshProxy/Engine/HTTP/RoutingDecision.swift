@@ -24,10 +24,8 @@ enum RoutingDecision {
 struct ForwardPlan {
     /// The chosen cluster (weighted choice already made).
     var clusterName: String
-    /// Route-level rewrites and header mutations for the upstream request (path, authority, headers).
-    var transformRequest: (inout HTTPRequestHead) -> Void
-    /// Route-level header mutations for the response.
-    var transformResponse: (inout HTTPHeaders) -> Void
+    /// The route's rewrites and header mutations (``transformRequest(_:)``, ``transformResponse(_:)``).
+    var rewrite: RouteRewrite
     /// The route timeout, or nil when disabled.
     var timeout: Duration?
     /// The retry policy, if any.
@@ -47,6 +45,39 @@ struct ForwardPlan {
     var upgrades: [ForwardAction.Upgrade] = []
 }
 
+extension ForwardPlan {
+    /// Route-level rewrites and header mutations for the upstream request (path, authority, headers).
+    func transformRequest(_ head: inout HTTPRequestHead) {
+        head.uri = rewrite.path
+        if let authority = rewrite.authority {
+            if rewrite.appendsForwardedHost, let original = head.headers.first(name: "host") { head.headers.add(name: "x-forwarded-host", value: original) }
+            head.headers.replaceOrAdd(name: "host", value: authority)
+        }
+        if let decorator = rewrite.decorator, decorator.propagate { head.headers.replaceOrAdd(name: "x-envoy-decorator-operation", value: decorator.operation) }
+        rewrite.requestMutations.apply(to: &head.headers, context: rewrite.formatter)
+    }
+
+    /// Route-level header mutations for the response.
+    func transformResponse(_ headers: inout HTTPHeaders) {
+        rewrite.responseMutations.apply(to: &headers, context: rewrite.formatter)
+    }
+}
+
+/// What a matched route changes in the upstream request and in the response.
+struct RouteRewrite {
+    /// The upstream path (after prefix or regex rewrite).
+    var path: String
+    /// The new authority (host rewrite), if any.
+    var authority: String?
+    /// Whether a rewritten authority keeps the original in `x-forwarded-host`.
+    var appendsForwardedHost: Bool
+    var decorator: RouteEntry.Decorator?
+    var requestMutations: HeaderMutations
+    var responseMutations: HeaderMutations
+    /// What the mutations' `%COMMAND%`s read.
+    var formatter: HeaderFormatterContext
+}
+
 /// Where a mirrored copy of a request goes.
 struct MirrorTarget {
     var cluster: String
@@ -56,17 +87,27 @@ struct MirrorTarget {
 
 /// A route's retry policy as the router applies it.
 struct RetryPlan {
-    var numRetries: Int
-    var perTryTimeout: Duration?
-    var avoidsPreviousHosts: Bool
-    var hostSelectionRetryMaxAttempts: Int
-    var retriesStatus: (_ status: Int, _ headers: HTTPHeaders) -> Bool
-    var retriesFailure: (_ failure: UpstreamFailure) -> Bool
-    var backoffFor: (_ attempt: Int) -> Duration
+    let policy: RetryPolicy
 
-    func shouldRetry(status: Int, headers: HTTPHeaders) -> Bool { retriesStatus(status, headers) }
-    func shouldRetry(failure: UpstreamFailure) -> Bool { retriesFailure(failure) }
-    func backoff(attempt: Int) -> Duration { backoffFor(attempt) }
+    init(_ policy: RetryPolicy) { self.policy = policy }
+
+    var numRetries: Int { policy.numRetries }
+    var perTryTimeout: Duration? { policy.perTryTimeout }
+    var avoidsPreviousHosts: Bool { policy.hostPredicates.contains("envoy.retry_host_predicates.previous_hosts") }
+    var hostSelectionRetryMaxAttempts: Int { max(1, policy.hostSelectionRetryMaxAttempts) }
+
+    func shouldRetry(status: Int, headers: HTTPHeaders) -> Bool { policy.shouldRetry(status: status, headers: headers) }
+
+    func shouldRetry(failure: UpstreamFailure) -> Bool {
+        switch failure {
+        case .connectFailed: policy.shouldRetry(failure: .connectFailure)
+        case .connectionClosed: policy.shouldRetry(failure: .reset(requestSent: true))
+        case .perTryTimeout: policy.shouldRetry(failure: .perTryTimeout)
+        case .overflow: false
+        }
+    }
+
+    func backoff(attempt: Int) -> Duration { policy.backoff(attempt: attempt, random: FastRandom.next()) }
 }
 
 /// The downstream connection a stream arrived on.

@@ -191,7 +191,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                     if let tls = key.tls {
                         handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error)
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }

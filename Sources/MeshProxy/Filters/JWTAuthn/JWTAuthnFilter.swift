@@ -570,7 +570,8 @@ final class JWTAuthnFilter: HTTPFilter {
         }
         for (header, claim) in provider.claimToHeaders {
             headers.remove(name: header)
-            if let value = Self.claimValue(jwt.payload, claim) { headers.add(name: header, value: value) }
+            // A claim that would break the header (CR, LF or NUL) is not copied.
+            if let value = Self.claimValue(jwt.payload, claim), !ASCII.containsLineBreakOrNUL(value) { headers.add(name: header, value: value) }
         }
         if !provider.forward, case .header(let name, _) = token.location.kind {
             headers.remove(name: name)

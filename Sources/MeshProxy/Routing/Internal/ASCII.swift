@@ -8,6 +8,11 @@ enum ASCII {
         byte &- 65 < 26 ? byte | 0x20 : byte
     }
 
+    /// Whether `text` holds a byte no header value may carry (CR, LF or NUL).
+    static func containsLineBreakOrNUL(_ text: String) -> Bool {
+        text.utf8.contains { $0 == 0 || $0 == 10 || $0 == 13 }
+    }
+
     static func lowercased(_ text: String) -> String {
         String(decoding: text.utf8.map(lower), as: UTF8.self)
     }
