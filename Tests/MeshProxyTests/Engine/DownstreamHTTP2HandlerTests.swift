@@ -194,6 +194,15 @@ import Testing
         let block = HTTP2HeaderConversion.responseHeaders(head)
         #expect(Array(block.map(\.name)) == [":status", "content-type", "x-envoy-upstream-service-time"])
         #expect(block.first(name: ":status") == "200")
+        // Values that change per response stay out of the HPACK dynamic table; credentials are never indexed.
+        var varying = HTTPResponseHead(version: .http1_1, status: .ok)
+        varying.headers.add(name: "content-type", value: "text/plain")
+        varying.headers.add(name: "content-length", value: "12")
+        varying.headers.add(name: "x-envoy-upstream-service-time", value: "3")
+        varying.headers.add(name: "set-cookie", value: "s=1")
+        let indexing = Dictionary(uniqueKeysWithValues: HTTP2HeaderConversion.responseHeaders(varying).map { ($0.name, $0.indexable) })
+        #expect(indexing == [":status": .indexable, "content-type": .indexable, "content-length": .nonIndexable,
+                             "x-envoy-upstream-service-time": .nonIndexable, "set-cookie": .neverIndexed])
         var trailers = HTTPHeaders()
         trailers.add(name: "grpc-status", value: "0")
         trailers.add(name: "Grpc-Message", value: "ok")

@@ -161,6 +161,12 @@ import Testing
         #expect(viaHeader.echoed("x-org") == "acme")
         #expect(viaHeader.echoed("x-groups") == "a,b")
         #expect(viaHeader.echoed("x-payload") == token.split(separator: ".")[1].description)
+        // A claim that would split the header is not copied (and cannot smuggle another header).
+        let smuggling = try keys.token(["sub": "alice\r\nx-admin: true", "aud": "httpbin", "exp": Self.now + 600, "org": ["name": "acme"]])
+        let smuggled = try FilterTestSupport.send(channel, "/x", headers: [("x-jwt", "Token \(smuggling)")])
+        #expect(smuggled.status == 200)
+        #expect(smuggled.echoed("x-sub") == nil && smuggled.echoed("x-admin") == nil)
+        #expect(smuggled.echoed("x-org") == "acme")
         // Space-delimited claims are lists in the metadata RBAC reads.
         #expect(viaHeader.metadata("envoy.filters.http.jwt_authn")?.contains(#""scope":["read","write"]"#) == true, "\(viaHeader.body)")
         // The Authorization header is not a location of this provider: an unknown token there is ignored.

@@ -415,20 +415,71 @@ enum HTTP2HeaderConversion {
         return headers
     }
 
+    /// What HTTP/2 does with a response field, by name.
+    private enum FieldKind {
+        /// Connection-specific: not sent over HTTP/2 (RFC 9113 §8.2.2).
+        case connectionSpecific
+        /// `te`: only `trailers` may be sent.
+        case te
+        /// A value that changes from one response to the next: sent as a literal without indexing.
+        /// Indexing it would only evict the fields that do repeat, and NIO's encoder searches the
+        /// dynamic table linearly for every field, so a table kept to repeating fields is both
+        /// smaller on the wire and cheaper to encode.
+        case varying
+        /// Credentials and cookies: never indexed, by any hop.
+        case sensitive
+        case regular
+    }
+
+    /// The field's kind, comparing only the names of its length.
+    private static func kind(_ name: String) -> FieldKind {
+        switch name.utf8.count {
+        case 2: name == "te" ? .te : .regular
+        case 3: name == "age" ? .varying : .regular
+        case 4: name == "date" || name == "etag" ? .varying : .regular
+        case 6: name == "cookie" ? .sensitive : .regular
+        case 7: name == "upgrade" ? .connectionSpecific : name == "expires" ? .varying : .regular
+        case 10: name == "connection" || name == "keep-alive" ? .connectionSpecific : name == "set-cookie" ? .sensitive : .regular
+        case 12: name == "x-request-id" || name == "grpc-message" ? .varying : .regular
+        case 13: name == "last-modified" ? .varying : name == "authorization" ? .sensitive : .regular
+        case 14: name == "content-length" ? .varying : .regular
+        case 16: name == "proxy-connection" ? .connectionSpecific : .regular
+        case 17: name == "transfer-encoding" ? .connectionSpecific : .regular
+        case 21: name == "x-envoy-attempt-count" ? .varying : .regular
+        case 29: name == "x-envoy-upstream-service-time" ? .varying : .regular
+        default: .regular
+        }
+    }
+
     private static func appendFields(_ headers: HTTPHeaders, to block: inout HPACKHeaders) {
-        let nominated = headers.contains(name: "connection")
-            ? Set(headers[canonicalForm: "connection"].map { $0.lowercased() }) : []
+        var nominated: Set<String> = []
         for (name, value) in headers {
             let lowered = name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
-            switch lowered {
-            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+            let indexing: HPACKIndexing
+            switch kind(lowered) {
+            case .connectionSpecific:
+                if lowered == "connection" {
+                    for token in value.split(separator: ",") {
+                        let trimmed = token.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()
+                        nominated.insert(String(trimmed).lowercased())
+                    }
+                }
                 continue
-            case "te" where value.lowercased() != "trailers":
-                continue
-            default:
-                if !nominated.isEmpty, nominated.contains(lowered) { continue }
-                block.add(name: lowered, value: value)
+            case .te:
+                guard value.lowercased() == "trailers" else { continue }
+                indexing = .indexable
+            case .varying: indexing = .nonIndexable
+            case .sensitive: indexing = .neverIndexed
+            case .regular: indexing = .indexable
             }
+            block.add(name: lowered, value: value, indexing: indexing)
+        }
+        // Fields the `connection` header names are connection-specific too, wherever they were.
+        if !nominated.isEmpty {
+            var kept = HPACKHeaders()
+            kept.reserveCapacity(block.count)
+            for (name, value, indexing) in block where !nominated.contains(name) { kept.add(name: name, value: value, indexing: indexing) }
+            block = kept
         }
     }
 }
