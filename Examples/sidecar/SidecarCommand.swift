@@ -210,7 +210,10 @@ struct SidecarCommand: AsyncParsableCommand {
             stopTimeout: .seconds(stopTimeout),
             logger: logger
         )
-        let agentServices: [any Service] = [process] + (security?.services ?? [])
+        // A service group shuts its services down in reverse order: Envoy first, so that it closes
+        // its SDS stream before the SDS server waits for its streams to end (the other way round
+        // the SDS server would wait for Envoy forever, and Envoy would never get its SIGTERM).
+        let agentServices: [any Service] = (security?.services ?? []) + [process]
         let group = ServiceGroup(
             configuration: .init(
                 services: agentServices.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },

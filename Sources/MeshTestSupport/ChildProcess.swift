@@ -112,6 +112,17 @@ public final class ChildProcess: @unchecked Sendable {
         return false
     }
 
+    /// Sends SIGTERM to each of `processes` (in order), waits up to `grace` for all of them to exit,
+    /// then SIGKILLs the rest. Blocks the calling thread. Waiting matters for agents: one that is
+    /// still stopping its proxy when the test process exits loses its output pipes, dies of
+    /// SIGPIPE on its next log line and leaves the proxy running.
+    public static func terminate(_ processes: [ChildProcess], grace: Duration = .seconds(10)) {
+        for process in processes { process.send(SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while processes.contains(where: { !$0.hasExited }), ContinuousClock.now < deadline { usleep(20_000) }
+        for process in processes { process.send(SIGKILL) }
+    }
+
     /// Sends SIGTERM, waits up to `timeout`, then SIGKILL; returns the exit status if it stopped in time.
     @discardableResult
     public func stop(timeout: Duration = .seconds(10)) async -> Int32? {

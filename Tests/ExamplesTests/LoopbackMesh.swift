@@ -128,13 +128,14 @@ final class LoopbackMesh: Sendable {
     /// The running istiod.
     var istiod: ChildProcess? { state.withLock { $0.istiod } }
 
-    /// Stops every process (SIGTERM) and removes the config folder.
+    /// Stops every process (SIGTERM, proxies before istiod), waits for them to exit (SIGKILL after
+    /// 10 seconds) and removes the config folder.
     func stop() {
         let processes = state.withLock { state in
             defer { state.processes = [] }
             return state.processes
         }
-        for process in processes.reversed() { process.send(SIGTERM) }
+        ChildProcess.terminate(processes.reversed())
         try? FileManager.default.removeItem(at: configDir)
     }
 
