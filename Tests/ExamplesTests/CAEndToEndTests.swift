@@ -148,18 +148,20 @@ import X509
         try "\(token) spiffe://cluster.local/ns/bookinfo/sa/client\n".write(to: tokenFile, atomically: true, encoding: .utf8)
         try "\(token)\n".write(to: agentToken, atomically: true, encoding: .utf8)
 
-        let xdsPort = try LoopbackNetwork.freePort(on: "127.0.0.1")
-        let securePort = try LoopbackNetwork.freePort(on: "127.0.0.1")
-        let debugPort = try LoopbackNetwork.freePort(on: "127.0.0.1")
+        // istiod on its own loopback address: 127.0.0.1 ports are also handed out as source ports.
+        let istiodIP = LoopbackNetwork.randomAddress()
+        let xdsPort = try LoopbackNetwork.freePort(on: istiodIP)
+        let securePort = try LoopbackNetwork.freePort(on: istiodIP)
+        let debugPort = try LoopbackNetwork.freePort(on: istiodIP)
         var processes: [ChildProcess] = []
-        defer { for p in processes { p.send(SIGTERM) } }
+        defer { ChildProcess.terminate(processes.reversed()) }
         let istiod = try ChildProcess(ExampleBinary.url(named: "istiod"), [
-            "--config-dir", configDir.path, "--xds-address", "127.0.0.1:\(xdsPort)", "--debug-address", "127.0.0.1:\(debugPort)",
-            "--ca-dir", caDir.path, "--secure-address", "127.0.0.1:\(securePort)", "--bootstrap-token-file", tokenFile.path,
+            "--config-dir", configDir.path, "--xds-address", "\(istiodIP):\(xdsPort)", "--debug-address", "\(istiodIP):\(debugPort)",
+            "--ca-dir", caDir.path, "--secure-address", "\(istiodIP):\(securePort)", "--bootstrap-token-file", tokenFile.path,
             "--poll-interval", "200",
         ])
         processes.append(istiod)
-        try #require(await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: securePort, timeout: .seconds(30)), "\(istiod.output)")
+        try #require(await LoopbackNetwork.waitUntilAccepting(host: istiodIP, port: securePort, timeout: .seconds(30)), "\(istiod.output)")
         let rootFile = caDir.appendingPathComponent("root-cert.pem")
         #expect(FileManager.default.fileExists(atPath: caDir.appendingPathComponent("ca-key.pem").path), "a self-signed root was created")
         let keyMode = try FileManager.default.attributesOfItem(atPath: caDir.appendingPathComponent("ca-key.pem").path)[.posixPermissions] as? Int
@@ -169,13 +171,13 @@ import X509
         let adminPort = try LoopbackNetwork.freePort(on: clientIP)
         let sidecar = try ChildProcess(ExampleBinary.url(named: "sidecar"), [
             "--proxy", "envoy", "--ip", clientIP, "--namespace", "bookinfo", "--labels", "app=client", "--service-account", "client",
-            "--xds", "127.0.0.1:\(securePort)", "--ca", "127.0.0.1:\(securePort)", "--root-cert", rootFile.path,
+            "--xds", "\(istiodIP):\(securePort)", "--ca", "\(istiodIP):\(securePort)", "--root-cert", rootFile.path,
             "--token-file", agentToken.path, "--cert-ttl", "20s", "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
         ])
         processes.append(sidecar)
 
         // 1. Envoy is connected to istiod's secure port (the only xDS address it was given), over TLS.
-        let connected = await eventually { await Self.get("127.0.0.1", debugPort, "/debug/syncz")?.contains("sidecar~\(clientIP)~") == true }
+        let connected = await eventually { await Self.get(istiodIP, debugPort, "/debug/syncz")?.contains("sidecar~\(clientIP)~") == true }
         try #require(connected, "Envoy never connected over TLS\nistiod:\n\(istiod.output.suffix(3000))\nsidecar:\n\(sidecar.output.suffix(4000))")
         let stats = await Self.get(clientIP, adminPort, "/stats?filter=cluster.xds-grpc.ssl.handshake") ?? ""
         let handshakes = stats.split(separator: "\n").compactMap { $0.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }.first ?? 0
@@ -208,6 +210,6 @@ import X509
         #expect(adminRequestsAfter >= adminRequestsBefore + polls,
                 "Envoy was not restarted: admin requests \(adminRequestsBefore) → \(adminRequestsAfter) over \(polls) polls")
         // Still connected to istiod after the rotation.
-        #expect(await eventually { await Self.get("127.0.0.1", debugPort, "/debug/syncz")?.contains("sidecar~\(clientIP)~") == true })
+        #expect(await eventually { await Self.get(istiodIP, debugPort, "/debug/syncz")?.contains("sidecar~\(clientIP)~") == true })
     }
 }

@@ -148,7 +148,7 @@ import Testing
     }
 
     static func secureFlags(_ ca: LoopbackMesh.MeshCA) -> [String] {
-        ["--xds", "127.0.0.1:\(ca.securePort)", "--ca", "127.0.0.1:\(ca.securePort)", "--root-cert", ca.rootCert.path,
+        ["--xds", ca.secureAddress, "--ca", ca.secureAddress, "--root-cert", ca.rootCert.path,
          "--token-file", ca.agentToken.path]
     }
 }

@@ -15,7 +15,7 @@ extension LoopbackMesh {
         serviceAccount: String = "ingressgateway", ip: String
     ) async throws -> Proxy {
         try await startProxy(namespace: namespace, labels: labels, serviceAccount: serviceAccount, type: "router", ip: ip, arguments: [
-            "--xds", "127.0.0.1:\(ca.securePort)", "--ca", "127.0.0.1:\(ca.securePort)", "--root-cert", ca.rootCert.path,
+            "--xds", ca.secureAddress, "--ca", ca.secureAddress, "--root-cert", ca.rootCert.path,
             "--token-file", ca.agentToken.path,
         ])
     }

@@ -8,7 +8,11 @@ extension LoopbackMesh {
     /// bootstrap token every agent presents.
     struct MeshCA: Sendable {
         var directory: URL
+        /// istiod's secure address (its own loopback address, as the harness's plaintext one).
+        var host: String
         var securePort: Int
+        /// `host:port` for `--xds` and `--ca`.
+        var secureAddress: String { "\(host):\(securePort)" }
         var rootCert: URL { directory.appendingPathComponent("cacerts/root-cert.pem") }
         var agentToken: URL { directory.appendingPathComponent("token") }
 
@@ -22,19 +26,20 @@ extension LoopbackMesh {
     static func startWithCA(namespace: String, files: [String: String] = [:], dataPlane: DataPlane = .envoy) async throws -> (LoopbackMesh, MeshCA)? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mesh-ca-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let ca = MeshCA(directory: directory, securePort: try LoopbackNetwork.freePort(on: "127.0.0.1"))
+        let host = LoopbackAddresses.next()
+        let ca = MeshCA(directory: directory, host: host, securePort: try LoopbackNetwork.freePort(on: host))
         let token = "mtls-e2e-\(UUID().uuidString)"
         let tokenFile = directory.appendingPathComponent("istiod-tokens")
         try "\(token) spiffe://cluster.local/ns/\(namespace)/sa/*\n".write(to: tokenFile, atomically: true, encoding: .utf8)
         try "\(token)\n".write(to: ca.agentToken, atomically: true, encoding: .utf8)
         guard let mesh = try await start(files: files, istiodArguments: [
-            "--ca-dir", directory.appendingPathComponent("cacerts").path, "--secure-address", "127.0.0.1:\(ca.securePort)",
+            "--ca-dir", directory.appendingPathComponent("cacerts").path, "--secure-address", ca.secureAddress,
             "--bootstrap-token-file", tokenFile.path,
         ], dataPlane: dataPlane) else {
             ca.remove()
             return nil
         }
-        guard await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: ca.securePort, timeout: .seconds(30)),
+        guard await LoopbackNetwork.waitUntilAccepting(host: ca.host, port: ca.securePort, timeout: .seconds(30)),
             FileManager.default.fileExists(atPath: ca.rootCert.path)
         else {
             let output = mesh.istiod?.output ?? ""
@@ -51,7 +56,7 @@ extension LoopbackMesh {
         ca: MeshCA, namespace: String, labels: [String: String], serviceAccount: String, ip: String
     ) async throws -> Proxy {
         try await startProxy(namespace: namespace, labels: labels, serviceAccount: serviceAccount, ip: ip, arguments: [
-            "--xds", "127.0.0.1:\(ca.securePort)", "--ca", "127.0.0.1:\(ca.securePort)", "--root-cert", ca.rootCert.path,
+            "--xds", ca.secureAddress, "--ca", ca.secureAddress, "--root-cert", ca.rootCert.path,
             "--token-file", ca.agentToken.path,
         ])
     }

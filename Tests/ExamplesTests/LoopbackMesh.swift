@@ -78,6 +78,9 @@ final class LoopbackMesh: Sendable {
     let envoy: URL
     let xdsPort: Int
     let debugPort: Int
+    /// istiod's own loopback address: never 127.0.0.1, whose ports the kernel also hands out as the
+    /// source ports of connections, so a port found free there can be taken before istiod binds it.
+    let controlIP: String
     /// The proxy ``startProxy(namespace:labels:serviceAccount:type:ip:arguments:)`` starts.
     let dataPlane: DataPlane
     private let state = Mutex(State())
@@ -87,7 +90,8 @@ final class LoopbackMesh: Sendable {
         var istiod: ChildProcess?
     }
 
-    private init(configDir: URL, envoy: URL, xdsPort: Int, debugPort: Int, dataPlane: DataPlane) {
+    private init(configDir: URL, envoy: URL, controlIP: String, xdsPort: Int, debugPort: Int, dataPlane: DataPlane) {
+        self.controlIP = controlIP
         self.dataPlane = dataPlane
         self.configDir = configDir
         self.envoy = envoy
@@ -102,9 +106,10 @@ final class LoopbackMesh: Sendable {
         guard let envoy = EnvoyForTests.binary() else { return nil }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loopback-mesh-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let controlIP = LoopbackAddresses.next()
         let mesh = LoopbackMesh(
-            configDir: dir, envoy: envoy, xdsPort: try LoopbackNetwork.freePort(on: "127.0.0.1"),
-            debugPort: try LoopbackNetwork.freePort(on: "127.0.0.1"), dataPlane: dataPlane)
+            configDir: dir, envoy: envoy, controlIP: controlIP, xdsPort: try LoopbackNetwork.freePort(on: controlIP),
+            debugPort: try LoopbackNetwork.freePort(on: controlIP), dataPlane: dataPlane)
         for (name, text) in files { try mesh.write(name, text) }
         try await mesh.startIstiod(extraArguments: istiodArguments)
         return mesh
@@ -113,14 +118,14 @@ final class LoopbackMesh: Sendable {
     /// Starts (or restarts) istiod on the config folder and waits until it accepts xDS.
     func startIstiod(extraArguments: [String] = []) async throws {
         let istiod = try ChildProcess(ExampleBinary.url(named: "istiod"), [
-            "--config-dir", configDir.path, "--xds-address", "127.0.0.1:\(xdsPort)",
-            "--debug-address", "127.0.0.1:\(debugPort)", "--poll-interval", "200",
+            "--config-dir", configDir.path, "--xds-address", "\(controlIP):\(xdsPort)",
+            "--debug-address", "\(controlIP):\(debugPort)", "--poll-interval", "200",
         ] + extraArguments)
         state.withLock {
             $0.istiod = istiod
             $0.processes.append(istiod)
         }
-        guard await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: xdsPort, timeout: .seconds(30)) else {
+        guard await LoopbackNetwork.waitUntilAccepting(host: controlIP, port: xdsPort, timeout: .seconds(30)) else {
             throw HarnessError("istiod did not start\n\(istiod.output)")
         }
     }
@@ -175,7 +180,7 @@ final class LoopbackMesh: Sendable {
         let labelText = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         var flags = [
             "--proxy", dataPlane.rawValue, "--ip", ip, "--namespace", namespace, "--service-account", serviceAccount,
-            "--xds", "127.0.0.1:\(xdsPort)", "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
+            "--xds", "\(controlIP):\(xdsPort)", "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
         ]
         if !labelText.isEmpty { flags += ["--labels", labelText] }
         if type != "sidecar" { flags += ["--type", type] }
@@ -223,7 +228,7 @@ final class LoopbackMesh: Sendable {
 
     /// An istiod debug endpoint's body (`/debug/syncz`, `/debug/config_dump?proxyID=...`).
     func debug(_ path: String) async -> String? {
-        let response = await Self.request(host: "127.0.0.1", port: debugPort, path: path)
+        let response = await Self.request(host: controlIP, port: debugPort, path: path)
         return response.status == 200 ? response.body : nil
     }
 

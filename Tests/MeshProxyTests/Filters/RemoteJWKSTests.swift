@@ -120,10 +120,12 @@ import Testing
         var source: RemoteJWKSSource { factory.remoteSources[0] }
     }
 
-    static func remoteConfig(port: Int, cluster: String = "jwks", extra: String = "", requirement: String = #"{"provider_name": "remote"}"#) throws -> JWTConfig {
+    static func remoteConfig(
+        port: Int, cluster: String = "jwks", timeout: String = "5s", extra: String = "", requirement: String = #"{"provider_name": "remote"}"#
+    ) throws -> JWTConfig {
         try JWTConfig(jsonString: """
             {"providers": {"remote": {"issuer": "\(JWTAuthnFilterTests.issuer)", "audiences": ["httpbin"], "payload_in_metadata": "\(JWTAuthnFilterTests.issuer)",
-                                      "remote_jwks": {"http_uri": {"uri": "http://keys.test:\(port)/keys/jwks.json?v=1", "cluster": "\(cluster)", "timeout": "5s"}\(extra)}}},
+                                      "remote_jwks": {"http_uri": {"uri": "http://keys.test:\(port)/keys/jwks.json?v=1", "cluster": "\(cluster)", "timeout": "\(timeout)"}\(extra)}}},
              "rules": [{"match": {"prefix": "/"}, "requires": \(requirement)}]}
             """)
     }
@@ -295,7 +297,9 @@ import Testing
         try await Self.withGroup { group in
             let server = try await JWKSServer(group: group, mode: .jwks(keys.jwks))
             server.closeGate()
-            let proxy = try await Self.proxy(try Self.remoteConfig(port: server.port), clusters: [try Self.jwksCluster(port: server.port)], group: group)
+            // The fetch is held until all four requests wait for it: a timeout that a loaded machine
+            // cannot reach first.
+            let proxy = try await Self.proxy(try Self.remoteConfig(port: server.port, timeout: "60s"), clusters: [try Self.jwksCluster(port: server.port)], group: group)
             let headers = try Self.token(keys)
             try await withThrowingTaskGroup(of: Response.self) { tasks in
                 for _ in 0..<4 { tasks.addTask { try await Self.get(proxy.port, headers: headers, group: group) } }
