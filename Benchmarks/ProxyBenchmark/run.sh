@@ -9,11 +9,11 @@
 # second section measures client sidecar -> server sidecar over Istio mutual TLS (STRICT) -> echo,
 # Envoy to Envoy and Swift to Swift.
 #
-#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2] [--mtls]
+#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2] [--mtls] [--rounds 1]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=
+DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=; ROUNDS=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
         --proxy-workers) WORKERS="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
         --mtls) MTLS=1; shift ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -179,17 +180,28 @@ print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {errors.group(1) if errors else 0} 
 PY
 }
 
-echo "== HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s), proxies with $WORKERS workers, $(nproc) cores"
-{
+echo "== HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s), proxies with $WORKERS workers, $(nproc) cores, $ROUNDS round(s)"
+# With several rounds the proxies take turns going first, and the tables show each figure's median.
+for round in $(seq 1 "$ROUNDS"); do
     run_wrk direct "http://$ECHO:18080/"
-    run_wrk envoy "http://$ENVOY_IP:$PORT/" echo.bench.svc.cluster.local "$ENVOY_PID"
-    run_wrk swift "http://$SWIFT_IP:$PORT/" echo.bench.svc.cluster.local "$SWIFT_AGENT" || cat "$WORK/wrk-swift.txt"
-} | tee "$WORK/results.txt"
+    if [ $((round % 2)) -eq 1 ]; then order="envoy swift"; else order="swift envoy"; fi
+    for proxy in $order; do
+        if [ "$proxy" = envoy ]; then
+            run_wrk envoy "http://$ENVOY_IP:$PORT/" echo.bench.svc.cluster.local "$ENVOY_PID"
+        else
+            run_wrk swift "http://$SWIFT_IP:$PORT/" echo.bench.svc.cluster.local "$SWIFT_AGENT" || cat "$WORK/wrk-swift.txt"
+        fi
+    done
+done | tee "$WORK/results.txt"
 
 if command -v h2load >/dev/null; then
     echo "== HTTP/2 h2c (h2load -c $CONNECTIONS -m 10 -D $DURATION)"
-    for target in "direct http://$ECHO:18080/" "envoy http://$ENVOY_IP:$PORT/ $ENVOY_PID" "swift http://$SWIFT_IP:$PORT/ $SWIFT_AGENT"; do
-        set -- $target
+    for round in $(seq 1 "$ROUNDS"); do
+      if [ $((round % 2)) -eq 1 ]; then order="envoy swift"; else order="swift envoy"; fi
+      for target in "direct http://$ECHO:18080/" $(for proxy in $order; do
+            if [ "$proxy" = envoy ]; then echo "envoy,http://$ENVOY_IP:$PORT/,$ENVOY_PID"; else echo "swift,http://$SWIFT_IP:$PORT/,$SWIFT_AGENT"; fi
+        done); do
+        set -- ${target//,/ }
         before=$(ticks "${3:-}")
         h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" -H ":authority: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
         after=$(ticks "${3:-}")
@@ -197,6 +209,7 @@ if command -v h2load >/dev/null; then
         done_count=$(awk '/^requests:/ {print $8}' "$WORK/h2-$1.txt")
         cpu=$(python3 -c "t, n = $((after - before)), ${done_count:-0}; print(f'{t * 1e6 / $HZ / n:.1f}' if t and n else '-')")
         echo "h2-$1 ${rps:-failed} $cpu $(grep -E '^requests:' "$WORK/h2-$1.txt")"
+      done
     done | tee -a "$WORK/results.txt"
 else
     echo "== HTTP/2: h2load not installed (apt-get install nghttp2-client); skipped"
@@ -230,17 +243,30 @@ fi
 
 python3 - "$WORK/results.txt" <<'PY'
 import sys
+import statistics
+runs = {}
 rows = {}
 for line in open(sys.argv[1]):
     parts = line.split()
     if parts and parts[0] in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
-        rows[parts[0]] = dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4], cpu=parts[5])
+        runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4], cpu=parts[5]))
     elif parts and parts[0] in ("h2-direct", "h2-envoy", "h2-swift") and parts[1] != "failed":
-        rows[parts[0]] = dict(rps=float(parts[1]), cpu=parts[2])
+        runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), cpu=parts[2]))
     elif parts and parts[0].startswith("rss-"):
         values = [int(v) for v in parts[1:]]
         rows[parts[0]] = dict(rss=values[0], hwm=values[1], uss=values[2] if len(values) > 2 else None,
                               pod=values[3] if len(values) > 3 else None, pod_uss=values[4] if len(values) > 4 else None)
+def median(values):
+    numbers = [float(v) for v in values if v != "-"]
+    return f"{statistics.median(numbers):.1f}" if numbers else "-"
+for name, measured in runs.items():
+    row = dict(rps=statistics.median(m["rps"] for m in measured), cpu=median(m["cpu"] for m in measured))
+    if "p50" in measured[0]:
+        row.update(p50=statistics.median(m["p50"] for m in measured), p99=statistics.median(m["p99"] for m in measured),
+                   errors=str(sum(int(m["errors"]) for m in measured)))
+    rows[name] = row
+if any(len(m) > 1 for m in runs.values()):
+    print("\nper round (req/s): " + "; ".join(f"{n} " + " ".join(f"{m['rps']:.0f}" for m in ms) for n, ms in runs.items()))
 print("\n| target | HTTP/1.1 req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | h2c req/s | h2c CPU µs/req |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for name in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):

@@ -12,10 +12,10 @@ extension HTTPConnectionManagerRuntime {
             return RouteResolution(decision: .localReply(HTTPLocalReply(status: .notFound, details: "route_not_found", flags: .noRouteFound)), routeName: nil, perFilterConfig: [:])
         }
         let route = match.route
-        let remote = connection.remoteAddress?.ipAddress
+        let remote = connection.remoteIP
         let formatter = HeaderFormatterContext(
             downstreamRemoteAddress: remote, downstreamDirectRemoteAddress: remote,
-            downstreamLocalAddress: connection.localAddress?.ipAddress, protocol: "HTTP/1.1", requestHeaders: head.headers)
+            downstreamLocalAddress: connection.localIP, protocol: "HTTP/1.1", requestHeaders: head.headers)
         if match.virtualHost.requireTLS != .none, connection.scheme == "http" {
             var headers = HTTPHeaders()
             headers.add(name: "location", value: "https://\(authority)\(head.uri)")

@@ -81,7 +81,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
             headers.replaceOrAdd(name: "host", value: String(host[..<colon]))
         }
         if configuration.useRemoteAddress {
-            if !configuration.skipXFFAppend, let ip = connection.remoteAddress?.ipAddress {
+            if !configuration.skipXFFAppend, let ip = connection.remoteIP {
                 if let existing = headers.first(name: "x-forwarded-for") {
                     headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(ip)")
                 } else {
@@ -97,7 +97,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
             headers.add(name: "x-request-id", value: Self.makeRequestID())
         }
         if configuration.useRemoteAddress {
-            for name in Self.externalOnlyHeaders { headers.remove(name: name) }
+            headers.removeFields(named: Self.externalOnlyHeaders)
         }
         if configuration.normalizePath || configuration.mergeSlashes {
             head.uri = PathNormalizer.normalize(head.uri, mergeSlashes: configuration.mergeSlashes, normalize: configuration.normalizePath)
@@ -112,8 +112,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
         let upgrade = headers.first(name: "upgrade")?.lowercased()
         let allowedUpgrade = upgrade.map { configuration.upgradeTypes.contains($0) } ?? false
         let teTrailers = headers.first(name: "te").map { $0.lowercased().contains("trailers") } ?? false
-        for name in Self.hopByHopRequestHeaders { headers.remove(name: name) }
-        if !allowedUpgrade { headers.remove(name: "upgrade") } else { headers.add(name: "connection", value: "upgrade") }
+        headers.removeFields(named: allowedUpgrade ? Self.hopByHopRequestHeaders : Self.hopByHopRequestHeadersAndUpgrade)
+        if allowedUpgrade { headers.add(name: "connection", value: "upgrade") }
         if teTrailers { headers.add(name: "te", value: "trailers") }
         if let timeout = plan.timeout {
             let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
@@ -127,7 +127,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
     func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?) {
         var headers = head.headers
         head.headers = HTTPHeaders()
-        for name in Self.hopByHopResponseHeaders { headers.remove(name: name) }
+        headers.removeFields(named: Self.hopByHopResponseHeaders)
         if let upstreamStart {
             let elapsed = (NIODeadline.now() - upstreamStart).nanoseconds / 1_000_000
             headers.replaceOrAdd(name: "x-envoy-upstream-service-time", value: String(elapsed))
@@ -156,6 +156,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
 
     /// Hop-by-hop headers the router removes from upstream requests (`te: trailers` is re-added).
     private static let hopByHopRequestHeaders = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"]
+    private static let hopByHopRequestHeadersAndUpgrade = hopByHopRequestHeaders + ["upgrade"]
     /// Hop-by-hop headers removed from upstream responses.
     private static let hopByHopResponseHeaders = ["connection", "keep-alive", "proxy-connection", "transfer-encoding"]
     /// Headers only Envoy sets, removed from requests of external clients (`use_remote_address`).
@@ -280,5 +281,21 @@ enum PathNormalizer {
             segments.append(part)
         }
         return "/" + segments.joined(separator: "/") + uri[queryStart...]
+    }
+}
+
+extension HTTPHeaders {
+    /// Removes every field named one of `names` (lower-case). One pass finds which are present,
+    /// comparing only names of equal length, so the usual case (none of them) costs no removal.
+    mutating func removeFields(named names: [String]) {
+        var present: [String] = []
+        for (name, _) in self {
+            let length = name.utf8.count
+            for candidate in names where candidate.utf8.count == length && !present.contains(candidate)
+                && ASCII.equals(name[...], candidate, ignoringCase: true) {
+                present.append(candidate)
+            }
+        }
+        for name in present { remove(name: name) }
     }
 }

@@ -112,11 +112,23 @@ struct RetryPlan {
 
 /// The downstream connection a stream arrived on.
 struct DownstreamConnectionInfo {
-    var remoteAddress: SocketAddress?
-    var localAddress: SocketAddress?
+    let remoteAddress: SocketAddress?
+    let localAddress: SocketAddress?
+    /// The addresses' IPs as text, formatted once per connection (`inet_ntop` is not free).
+    let remoteIP: String?
+    let localIP: String?
     var isTLS: Bool
     /// What the TLS handshake established, when the connection is TLS (set by the TLS layer).
     var tls: DownstreamTLSInfo? = nil
+
+    init(remoteAddress: SocketAddress?, localAddress: SocketAddress?, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        self.remoteIP = remoteAddress?.ipAddress
+        self.localIP = localAddress?.ipAddress
+        self.isTLS = isTLS
+        self.tls = tls
+    }
     /// `http` or `https`.
     var scheme: String { isTLS ? "https" : "http" }
 }
