@@ -23,7 +23,10 @@ import Testing
             """)
     }
 
-    static func manager() throws -> (HTTPConnectionManagerRuntime, StatsStore) {
+    /// - Parameter configure: Changes to the connection manager before it is built.
+    static func manager(
+        configure: (inout Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager) -> Void = { _ in }
+    ) throws -> (HTTPConnectionManagerRuntime, StatsStore) {
         EnvoyAnyTypes.register()
         var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
         hcm.statPrefix = "test"
@@ -35,6 +38,7 @@ import Testing
         router.name = "envoy.filters.http.router"
         router.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Router_V3_Router())
         hcm.httpFilters = [fault, router]
+        configure(&hcm)
         let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: .standard)
         let stats = StatsStore()
         let runtime = try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: stats, bufferLimit: 1 << 20, logger: Logger(label: "test"))

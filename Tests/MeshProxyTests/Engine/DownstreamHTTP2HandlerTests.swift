@@ -161,6 +161,25 @@ import Testing
         #expect(stats.value("http.test.downstream_cx_idle_timeout") == 1)
     }
 
+    @Test func maxRequestsPerConnectionSendsTheShutdownGoAwayAtTheLimit() throws {
+        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager { hcm in
+            hcm.commonHTTPProtocolOptions.maxRequestsPerConnection = .init(2)
+        }
+        let channel = try Self.channel(runtime)
+        try Self.request(channel, stream: 1, path: "/direct")
+        #expect(try Self.outbound(channel).allSatisfy { if case .goAway = $0.payload { false } else { true } })
+        try Self.request(channel, stream: 3, path: "/direct")
+        let frames = try Self.outbound(channel)
+        guard case .goAway(let last, let code, _)? = frames.first?.payload else {
+            Issue.record("expected the GOAWAY first, got \(frames)")
+            return
+        }
+        // Every stream the client opens is still served; it opens a new connection for more.
+        #expect(last == .maxID && code == .noError)
+        #expect(frames.dropFirst().allSatisfy { $0.streamID == 3 } && frames.count == 3)
+        #expect(channel.isActive)
+    }
+
     @Test func requestHeadersBecomeAnHTTP1StyleHead() throws {
         let post = try HTTP2HeaderConversion.requestHead([
             ":method": "POST", ":scheme": "https", ":authority": "app.local:8443", ":path": "/a?b=c",
