@@ -105,7 +105,9 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case let window as NIOHTTP2WindowUpdatedEvent:
+            // Consumed here: the most frequent event (several per request), and no later handler needs it.
             windowUpdated(window)
+            return
         case let closed as StreamClosedEvent:
             if let stream = streams.removeValue(forKey: closed.streamID) {
                 stream.closed()

@@ -29,11 +29,12 @@ extension ChannelPipeline.SynchronousOperations {
         try addHandler(FlushCoalescingHandler())
         try addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection))
         let sweeper = StreamIdleSweeper(eventLoop: eventLoop)
+        // The drain handler after the streams' handler, which keeps the window updates to itself.
+        try addHandler(DownstreamHTTP2Handler(manager: manager, isTLS: isTLS, tls: tls, streamIdleSweeper: sweeper))
         try addHandler(DownstreamHTTP2DrainHandler(
             maxConnectionDuration: manager.configuration.maxConnectionDuration, drainTimeout: manager.configuration.drainTimeout,
             maxDurationReached: { manager.filterCounter("downstream_cx_max_duration_reached").increment() },
             streamIdleSweeper: sweeper))
-        try addHandler(DownstreamHTTP2Handler(manager: manager, isTLS: isTLS, tls: tls, streamIdleSweeper: sweeper))
     }
 }
 
