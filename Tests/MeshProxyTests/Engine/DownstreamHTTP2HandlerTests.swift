@@ -78,8 +78,14 @@ import Testing
         #expect(statuses.map(\.0) == [1, 3])
         #expect(statuses.map(\.1) == ["202", "404"])
         #expect(stats.value("http.test.downstream_rq_total") == 2)
-        // The codec closes stream 3, ended both ways; stream 1 stays open until the client ends or
-        // resets it, and its late body is dropped.
+        // Stream 1 was answered before its body ended: the client is asked to stop sending.
+        let resets = frames.compactMap { frame -> (HTTP2StreamID, HTTP2ErrorCode)? in
+            guard case .rstStream(let code) = frame.payload else { return nil }
+            return (frame.streamID, code)
+        }
+        #expect(resets.map(\.0) == [1] && resets.map(\.1) == [.noError])
+        // The codec closes stream 3, ended both ways; stream 1 stays known until the codec reports
+        // it closed, and a body still in flight is dropped.
         Self.closed(channel, stream: 3)
         #expect(try Self.handler(channel).streams.keys.sorted() == [1])
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: "late")), endStream: true))))

@@ -308,6 +308,9 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
             }
         }
         writeHeld()
+        // A response complete before its request (a local reply to an upload, say): the client is
+        // asked to stop sending without error, as RFC 9113 §8.1 allows and Envoy does.
+        if !requestEnded { connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.noError)), flush: false) }
         connection.flush()
     }
 
