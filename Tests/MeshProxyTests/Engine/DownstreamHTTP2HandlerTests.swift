@@ -4,6 +4,7 @@ import NIOEmbedded
 import NIOHPACK
 import NIOHTTP1
 import NIOHTTP2
+import MeshXDS
 import Testing
 
 /// The connection-level HTTP/2 connection manager (``DownstreamHTTP2Handler``) on an
@@ -94,10 +95,49 @@ import Testing
         #expect(try Self.handler(channel).streams.isEmpty)
     }
 
+    /// A connection manager whose `/slow` route holds requests in a 60-second fault delay (the
+    /// embedded loop's clock only moves when told), so their streams stay open.
+    static func slowManager() throws -> HTTPConnectionManagerRuntime {
+        try DownstreamHTTP1HandlerTests.manager { hcm in
+            hcm.routeConfig = try! Envoy_Config_Route_V3_RouteConfiguration(jsonString: """
+                {"name": "inline", "virtual_hosts": [{"name": "vh", "domains": ["*"], "routes": [
+                  {"name": "slow", "match": {"prefix": "/slow"}, "route": {"cluster": "missing"},
+                   "typed_per_filter_config": {"envoy.filters.http.fault": {
+                     "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+                     "delay": {"fixed_delay": "60s", "percentage": {"numerator": 100}}}}},
+                  {"name": "direct", "match": {"prefix": "/"}, "direct_response": {"status": 202, "body": {"inline_string": "direct answer"}}}
+                ]}]}
+                """)
+        }.0
+    }
+
+    static func windowUpdates(_ channel: EmbeddedChannel) throws -> [(HTTP2StreamID, Int)] {
+        try outbound(channel).compactMap { frame -> (HTTP2StreamID, Int)? in
+            guard case .windowUpdate(let increment) = frame.payload else { return nil }
+            return (frame.streamID, increment)
+        }
+    }
+
+    @Test func aPausedRequestBodyKeepsItsWindowClosedUntilResumed() throws {
+        let channel = try Self.channel(try Self.slowManager())
+        try Self.request(channel, stream: 1, method: "POST", path: "/slow", endStream: false)
+        #expect(try Self.outbound(channel).isEmpty, "the fault delay holds the request")
+        let stream = try #require(try Self.handler(channel).streams[1])
+        // The upstream cannot take more: the stream's consumed window stays consumed (the
+        // connection's is still reopened, for the other streams).
+        stream.setRequestBodyFlowing(false)
+        Self.window(channel, stream: 1, inbound: 1000)
+        Self.window(channel, stream: 0, inbound: 1000)
+        #expect(try Self.windowUpdates(channel).map(\.0) == [.rootStream])
+        // Drained: the window reopens from what the client last had.
+        stream.setRequestBodyFlowing(true)
+        let updates = try Self.windowUpdates(channel)
+        #expect(updates.map(\.0) == [1] && updates.map(\.1) == [DownstreamHTTP2Handler.streamWindow - 1000])
+    }
+
     @Test func consumedWindowsAreReopenedWhileTheRequestIsStillArriving() throws {
-        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
-        let channel = try Self.channel(runtime)
-        try Self.request(channel, stream: 1, method: "POST", path: "/direct", endStream: false)
+        let channel = try Self.channel(try Self.slowManager())
+        try Self.request(channel, stream: 1, method: "POST", path: "/slow", endStream: false)
         _ = try Self.outbound(channel)
         // Above half the target window: nothing to send yet.
         Self.window(channel, stream: 1, inbound: DownstreamHTTP2Handler.streamWindow / 2 + 1)
@@ -105,10 +145,7 @@ import Testing
         #expect(try Self.outbound(channel).isEmpty)
         Self.window(channel, stream: 1, inbound: 1000)
         Self.window(channel, stream: 0, inbound: 65_535 - 1000)
-        let updates = try Self.outbound(channel).compactMap { frame -> (HTTP2StreamID, Int)? in
-            guard case .windowUpdate(let increment) = frame.payload else { return nil }
-            return (frame.streamID, increment)
-        }
+        let updates = try Self.windowUpdates(channel)
         #expect(updates.map(\.0) == [1, .rootStream])
         #expect(updates.map(\.1) == [DownstreamHTTP2Handler.streamWindow - 1000, DownstreamHTTP2Handler.connectionWindow - 64_535])
         // Once the request has ended, its stream window is left alone.

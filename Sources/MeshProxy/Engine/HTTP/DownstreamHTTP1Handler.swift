@@ -169,6 +169,12 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func closeAfterResponse() { keepAlive = false }
 
+    func setRequestBodyFlowing(_ flowing: Bool) {
+        guard let context else { return }
+        // Reading stops with auto-read off; the pipelining gate still decides about pipelined requests.
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: flowing)
+    }
+
     func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel? {
         guard let context, closesAfterResponse else { return nil }
         idleTimer?.cancel()

@@ -132,10 +132,14 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
             return
         }
         guard let stream = streams[event.streamID] else { return }
-        if let inbound = event.inboundWindowSize, inbound <= Self.streamWindow / 2, !stream.requestEnded {
-            write(HTTP2Frame(streamID: event.streamID, payload: .windowUpdate(windowSizeIncrement: Self.streamWindow - inbound)), flush: true)
-        }
+        if let inbound = event.inboundWindowSize { stream.receiveWindowChanged(inbound) }
         if let outbound = event.outboundWindowSize { stream.sendWindowChanged(open: outbound > 0) }
+    }
+
+    /// Reopens a stream's receive window (to the target) once half of it was consumed.
+    fileprivate func reopenReceiveWindow(of id: HTTP2StreamID, current: Int) {
+        guard current <= Self.streamWindow / 2 else { return }
+        write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: Self.streamWindow - current)), flush: true)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -210,6 +214,10 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     private var stream: HTTPStream?
     private var held: HTTP2Frame.FramePayload?
     private var sendWindowOpen = true
+    /// The stream's receive window as NIO last reported it.
+    private var receiveWindow: Int?
+    /// The upstream cannot take more of the request body: the receive window is not reopened.
+    private(set) var requestBodyPaused = false
     /// The client's END_STREAM arrived.
     private(set) var requestEnded = false
     /// The response's END_STREAM was written (or the stream was reset): nothing more goes out.
@@ -248,6 +256,12 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
         let stream = self.stream
         self.stream = nil
         stream?.downstreamClosed()
+    }
+
+    fileprivate func receiveWindowChanged(_ window: Int) {
+        receiveWindow = window
+        guard !requestEnded, !requestBodyPaused, !responseEnded else { return }
+        connection.reopenReceiveWindow(of: id, current: window)
     }
 
     fileprivate func sendWindowChanged(open: Bool) {
@@ -334,6 +348,13 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel? { nil }
 
     var streamIdleSweeper: StreamIdleSweeper? { connection.sweeper }
+
+    func setRequestBodyFlowing(_ flowing: Bool) {
+        requestBodyPaused = !flowing
+        // The connection window keeps being reopened (other streams go on); this stream's client
+        // can send at most the rest of its window until the upstream drains.
+        if flowing, !requestEnded, !responseEnded, let receiveWindow { connection.reopenReceiveWindow(of: id, current: receiveWindow) }
+    }
 }
 
 /// Header blocks between HTTP/2 and the HTTP/1-style heads the connection manager works on.

@@ -25,6 +25,10 @@ protocol DownstreamResponder: AnyObject {
     func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel?
     /// The connection's stream idle sweeper (one timer for all its streams), if it has one.
     var streamIdleSweeper: StreamIdleSweeper? { get }
+    /// Stops (`false`) or resumes (`true`) taking the request body from the downstream, because the
+    /// upstream cannot take more (Envoy's buffer watermarks): an HTTP/1.1 connection stops reading,
+    /// an HTTP/2 stream stops reopening its flow-control window.
+    func setRequestBodyFlowing(_ flowing: Bool)
 }
 
 /// One request and its response through the HTTP connection manager: decoder filters, the
@@ -72,6 +76,8 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var perTryTimer: Scheduled<Void>?
     private var backoffTimer: Scheduled<Void>?
     private var awaitingConnection = false
+    /// The downstream was asked to stop sending the request body (``setRequestBodyFlowing(_:)``).
+    private var requestBodyPaused = false
 
     // Response side.
     private var responseStarted = false
@@ -312,8 +318,10 @@ final class HTTPStream: UpstreamResponseReceiver {
         retainedBytes += body.readableBytes
         if retainedBytes > manager.retryBufferLimit { bodyTooLargeToRetry = true }
         guard let upstream, !awaitingConnection else {
-            // Not connected yet: keep everything, it is sent once the connection is up.
+            // Not connected yet: keep everything, it is sent once the connection is up; past the
+            // buffer limit the downstream waits for the connection.
             retainedBody.append(body)
+            if retainedBytes > manager.retryBufferLimit { pauseRequestBody() }
             return
         }
         if bodyTooLargeToRetry {
@@ -323,6 +331,24 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         upstream.sendBody(body)
         upstream.flush()
+        // The upstream's buffer is past its high watermark: stop reading the body until it drains.
+        if !upstream.isWritable { pauseRequestBody() }
+    }
+
+    private func pauseRequestBody() {
+        guard !requestBodyPaused, !requestComplete else { return }
+        requestBodyPaused = true
+        responder?.setRequestBodyFlowing(false)
+    }
+
+    private func resumeRequestBody() {
+        guard requestBodyPaused else { return }
+        requestBodyPaused = false
+        responder?.setRequestBodyFlowing(true)
+    }
+
+    func upstreamWritable() {
+        if let upstream, !awaitingConnection, upstream.isWritable { resumeRequestBody() }
     }
 
     private func routerDecodeEnd(_ trailers: HTTPHeaders?) {
@@ -414,6 +440,8 @@ final class HTTPStream: UpstreamResponseReceiver {
         } else if !retainedBody.isEmpty {
             connection.flush()
         }
+        // A body held while connecting may resume now, unless the new connection is already full.
+        if connection.isWritable { resumeRequestBody() } else { pauseRequestBody() }
         // Otherwise the head goes out with the first body chunk or the end (one write, not two);
         // with HTTP/1.1 the end arrives in the same read as a body-less request's head.
     }
@@ -675,6 +703,8 @@ final class HTTPStream: UpstreamResponseReceiver {
     private func complete(status: Int) {
         guard !finished else { return }
         finished = true
+        // The connection reads again (the rest of an abandoned body, or the next request).
+        resumeRequestBody()
         cancelStreamTimers()
         finishUpstream(failed: false)
         for (filter, context) in filters { filter.onStreamComplete(context: context) }

@@ -12,6 +12,12 @@ protocol UpstreamResponseReceiver: AnyObject {
     func upstreamReset(_ error: any Error)
     /// The downstream may not be able to take more; `false` pauses reading from upstream.
     var upstreamMayRead: Bool { get }
+    /// The connection can take writes again (its outbound buffer drained below the low watermark).
+    func upstreamWritable()
+}
+
+extension UpstreamResponseReceiver {
+    func upstreamWritable() {}
 }
 
 /// Where one upstream request goes: an HTTP/1.1 connection (used by one request at a time and
@@ -59,6 +65,9 @@ final class UpstreamChannel {
     }
 
     func flush() { channel.flush() }
+
+    /// Whether the connection's outbound buffer is below its high watermark.
+    var isWritable: Bool { channel.isWritable }
 
     /// Stops delivering to the current receiver and closes (a reset from our side).
     func abandon() {
@@ -135,6 +144,11 @@ final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelReadComplete(context: ChannelHandlerContext) {
         connection?.receiver?.upstreamReadComplete()
         context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { connection?.receiver?.upstreamWritable() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
