@@ -223,6 +223,67 @@ import Testing
         #expect(channel.isActive)
     }
 
+    /// Collects the frames a client-side codec reads.
+    final class FrameRecorder: ChannelInboundHandler {
+        typealias InboundIn = HTTP2Frame
+        var frames: [HTTP2Frame] = []
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { frames.append(unwrapInboundIn(data)) }
+    }
+
+    /// Moves bytes both ways between a client codec and the proxy's pipeline until neither writes.
+    static func shuttle(_ client: EmbeddedChannel, _ server: EmbeddedChannel) throws {
+        var moved = true
+        while moved {
+            moved = false
+            client.embeddedEventLoop.run()
+            while let bytes = try client.readOutbound(as: IOData.self) {
+                guard case .byteBuffer(let buffer) = bytes else { continue }
+                try server.writeInbound(buffer)
+                moved = true
+            }
+            server.embeddedEventLoop.run()
+            while let bytes = try server.readOutbound(as: IOData.self) {
+                guard case .byteBuffer(let buffer) = bytes else { continue }
+                try client.writeInbound(buffer)
+                moved = true
+            }
+        }
+    }
+
+    @Test func throughTheRealCodecAnEarlyResponseKeepsItsBodyAndThenResetsTheUpload() throws {
+        let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
+        let server = EmbeddedChannel()
+        try server.pipeline.syncOperations.configureDownstreamHTTP2(manager: runtime, isTLS: false)
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        let client = EmbeddedChannel()
+        let recorder = FrameRecorder()
+        try client.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client))
+        try client.pipeline.syncOperations.addHandler(recorder)
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        try Self.shuttle(client, server)
+        // An upload whose body is still to come, answered at once by a direct response.
+        let headers: HPACKHeaders = [":method": "POST", ":scheme": "http", ":authority": "app.local", ":path": "/direct"]
+        client.writeAndFlush(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: headers, endStream: false))), promise: nil)
+        try Self.shuttle(client, server)
+        let stream = recorder.frames.filter { $0.streamID == 1 }
+        guard stream.count == 3, case .headers(let head) = stream[0].payload, case .data(let data) = stream[1].payload,
+              case .byteBuffer(let body) = data.data, case .rstStream(let code) = stream[2].payload else {
+            Issue.record("expected HEADERS, DATA and RST_STREAM on stream 1, got \(stream)")
+            return
+        }
+        #expect(head.headers.first(name: ":status") == "202")
+        #expect(String(buffer: body) == "direct answer" && data.endStream)
+        #expect(code == .noError)
+        // The connection goes on.
+        client.writeAndFlush(HTTP2Frame(streamID: 3, payload: .headers(.init(headers: [":method": "GET", ":scheme": "http", ":authority": "app.local", ":path": "/direct"], endStream: true))), promise: nil)
+        try Self.shuttle(client, server)
+        #expect(recorder.frames.contains { frame in
+            if case .data(let data) = frame.payload { frame.streamID == 3 && data.endStream } else { false }
+        })
+        _ = try? client.finish()
+        _ = try? server.finish()
+    }
+
     @Test func requestHeadersBecomeAnHTTP1StyleHead() throws {
         let post = try HTTP2HeaderConversion.requestHead([
             ":method": "POST", ":scheme": "https", ":authority": "app.local:8443", ":path": "/a?b=c",

@@ -36,6 +36,9 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     private(set) var streams: [HTTP2StreamID: DownstreamHTTP2Stream] = [:]
     private var connectionInfo: DownstreamConnectionInfo?
     private var connectionSendWindowOpen = true
+    /// Window increments written but not yet applied by the codec (a WINDOW_UPDATE waits while the
+    /// socket is not writable): counted so that each consumed half-window is granted only once.
+    private var connectionGrantOutstanding = 0
     private var streamsOpened = 0
     private var lastStreamID = HTTP2StreamID.rootStream
     private var idleSince: NIODeadline?
@@ -121,8 +124,15 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
 
     private func windowUpdated(_ event: NIOHTTP2WindowUpdatedEvent) {
         if event.streamID == .rootStream {
-            if let inbound = event.inboundWindowSize, inbound <= Self.connectionWindow / 2 {
-                write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - inbound)), flush: true)
+            if let inbound = event.inboundWindowSize {
+                let effective = inbound + connectionGrantOutstanding
+                if effective <= Self.connectionWindow / 2 {
+                    let increment = Self.connectionWindow - effective
+                    connectionGrantOutstanding += increment
+                    grantWindow(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))) { handler in
+                        handler.connectionGrantOutstanding -= increment
+                    }
+                }
             }
             if let outbound = event.outboundWindowSize {
                 let wasOpen = connectionSendWindowOpen
@@ -136,10 +146,23 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
         if let outbound = event.outboundWindowSize { stream.sendWindowChanged(open: outbound > 0) }
     }
 
-    /// Reopens a stream's receive window (to the target) once half of it was consumed.
-    fileprivate func reopenReceiveWindow(of id: HTTP2StreamID, current: Int) {
-        guard current <= Self.streamWindow / 2 else { return }
-        write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: Self.streamWindow - current)), flush: true)
+    /// Reopens a stream's receive window (to the target) once half of it was consumed; returns the
+    /// increment granted, which `applied` gets back once the codec has sent it.
+    fileprivate func reopenReceiveWindow(of id: HTTP2StreamID, current: Int, applied: @escaping (Int) -> Void) -> Int {
+        guard current <= Self.streamWindow / 2 else { return 0 }
+        let increment = Self.streamWindow - current
+        grantWindow(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment))) { _ in applied(increment) }
+        return increment
+    }
+
+    /// Writes a WINDOW_UPDATE; `applied` runs once the codec has sent it (or dropped it).
+    private func grantWindow(_ frame: HTTP2Frame, applied: @escaping (DownstreamHTTP2Handler) -> Void) {
+        guard let context else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in
+            if let self { applied(self) }
+        }
+        context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -166,10 +189,31 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
         connectionSendWindowOpen && (context?.channel.isWritable ?? false)
     }
 
-    fileprivate func write(_ frame: HTTP2Frame, flush: Bool) {
-        guard let context else { return }
-        context.write(wrapOutboundOut(frame), promise: nil)
+    fileprivate func write(_ frame: HTTP2Frame, flush: Bool, promise: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
         if flush { context.flush() }
+    }
+
+    /// A promise on the connection's event loop, nil once the handler is gone.
+    fileprivate func makePromise() -> EventLoopPromise<Void>? { context?.eventLoop.makePromise(of: Void.self) }
+
+    /// The codec failed a frame of one stream (its headers or its content length, say): that stream
+    /// is reset and ends; any other error ends the connection.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let streamError = error as? NIOHTTP2Errors.StreamError {
+            if let stream = streams.removeValue(forKey: streamError.streamID) {
+                write(HTTP2Frame(streamID: streamError.streamID, payload: .rstStream(.internalError)), flush: true)
+                stream.closed()
+                if streams.isEmpty { idleSince = context.eventLoop.now }
+            }
+            return
+        }
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
     }
 
     fileprivate func flush() { context?.flush() }
@@ -216,12 +260,16 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     private var sendWindowOpen = true
     /// The stream's receive window as NIO last reported it.
     private var receiveWindow: Int?
+    /// Increments granted but not yet applied by the codec.
+    private var grantOutstanding = 0
     /// The upstream cannot take more of the request body: the receive window is not reopened.
     private(set) var requestBodyPaused = false
     /// The client's END_STREAM arrived.
     private(set) var requestEnded = false
     /// The response's END_STREAM was written (or the stream was reset): nothing more goes out.
     private var responseEnded = false
+    /// The codec reported the stream closed.
+    private var isClosed = false
 
     fileprivate init(id: HTTP2StreamID, connection: DownstreamHTTP2Handler) {
         self.id = id
@@ -251,6 +299,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
 
     /// The stream closed (reset by the client, or both ends done) or the connection went away.
     fileprivate func closed() {
+        isClosed = true
         responseEnded = true
         held = nil
         let stream = self.stream
@@ -260,8 +309,15 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
 
     fileprivate func receiveWindowChanged(_ window: Int) {
         receiveWindow = window
-        guard !requestEnded, !requestBodyPaused, !responseEnded else { return }
-        connection.reopenReceiveWindow(of: id, current: window)
+        reopenReceiveWindow()
+    }
+
+    /// Grants the window back once half of it is consumed, counting increments still on their way.
+    private func reopenReceiveWindow() {
+        guard !requestEnded, !requestBodyPaused, !responseEnded, let receiveWindow else { return }
+        grantOutstanding += connection.reopenReceiveWindow(of: id, current: receiveWindow + grantOutstanding) { [weak self] increment in
+            self?.grantOutstanding -= increment
+        }
     }
 
     fileprivate func sendWindowChanged(open: Bool) {
@@ -321,11 +377,21 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
                 held = .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
             }
         }
-        writeHeld()
-        // A response complete before its request (a local reply to an upload, say): the client is
-        // asked to stop sending without error, as RFC 9113 §8.1 allows and Envoy does.
-        if !requestEnded { connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.noError)), flush: false) }
-        connection.flush()
+        guard !requestEnded, let last = held, let promise = connection.makePromise() else {
+            writeHeld()
+            connection.flush()
+            return
+        }
+        // A response complete before its request (a local reply to an upload, say): once its last
+        // frame has left, the client is asked to stop sending without error, as RFC 9113 §8.1
+        // allows and Envoy does. Not before: closing the stream drops DATA the codec still holds
+        // for want of flow-control window.
+        held = nil
+        promise.futureResult.assumeIsolated().whenSuccess { [weak self] in
+            guard let self, !self.isClosed, !self.requestEnded else { return }
+            self.connection.write(HTTP2Frame(streamID: self.id, payload: .rstStream(.noError)), flush: true)
+        }
+        connection.write(HTTP2Frame(streamID: id, payload: last), flush: true, promise: promise)
     }
 
     var isDownstreamWritable: Bool { sendWindowOpen && connection.isWritable }
@@ -353,7 +419,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
         requestBodyPaused = !flowing
         // The connection window keeps being reopened (other streams go on); this stream's client
         // can send at most the rest of its window until the upstream drains.
-        if flowing, !requestEnded, !responseEnded, let receiveWindow { connection.reopenReceiveWindow(of: id, current: receiveWindow) }
+        if flowing { reopenReceiveWindow() }
     }
 }
 
