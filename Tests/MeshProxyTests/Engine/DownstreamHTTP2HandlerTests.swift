@@ -204,23 +204,43 @@ import Testing
         #expect(stats.value("http.test.downstream_cx_idle_timeout") == 1)
     }
 
-    @Test func maxRequestsPerConnectionSendsTheShutdownGoAwayAtTheLimit() throws {
+    @Test func maxRequestsPerConnectionDrainsTheConnectionAsEnvoyDoes() throws {
         let (runtime, _) = try DownstreamHTTP1HandlerTests.manager { hcm in
             hcm.commonHTTPProtocolOptions.maxRequestsPerConnection = .init(2)
+            hcm.drainTimeout = .init(seconds: 5)
         }
-        let channel = try Self.channel(runtime)
-        try Self.request(channel, stream: 1, path: "/direct")
+        let channel = EmbeddedChannel()
+        let sweeper = StreamIdleSweeper(eventLoop: channel.embeddedEventLoop)
+        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP2Handler(manager: runtime, isTLS: false, streamIdleSweeper: sweeper))
+        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP2DrainHandler(drainTimeout: .seconds(5), streamIdleSweeper: sweeper))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        // The codec's events around each stream, as NIO's HTTP/2 handler fires them.
+        func serve(_ id: Int, path: String = "/direct", endStream: Bool = true) throws {
+            channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: HTTP2StreamID(id), localInitialWindowSize: nil, remoteInitialWindowSize: nil))
+            try Self.request(channel, stream: id, method: endStream ? "GET" : "POST", path: path, endStream: endStream)
+        }
+        try serve(1)
+        Self.closed(channel, stream: 1)
         #expect(try Self.outbound(channel).allSatisfy { if case .goAway = $0.payload { false } else { true } })
-        try Self.request(channel, stream: 3, path: "/direct")
+        // The second stream reaches the limit: the shutdown notice goes out first, and the stream is served.
+        try serve(3, endStream: false)
         let frames = try Self.outbound(channel)
-        guard case .goAway(let last, let code, _)? = frames.first?.payload else {
+        guard case .goAway(let notice, let code, _)? = frames.first?.payload else {
             Issue.record("expected the GOAWAY first, got \(frames)")
             return
         }
-        // Every stream the client opens is still served; it opens a new connection for more.
-        #expect(last == .maxID && code == .noError)
-        #expect(frames.dropFirst().allSatisfy { $0.streamID == 3 } && frames.count == 3)
+        #expect(notice == .maxID && code == .noError)
+        #expect(frames.dropFirst().allSatisfy { $0.streamID == 3 })
+        // After drain_timeout the final GOAWAY names the last stream; the close waits for it to end.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        guard case .goAway(let final, _, _)? = try Self.outbound(channel).first?.payload else {
+            Issue.record("expected the final GOAWAY")
+            return
+        }
+        #expect(final == 3)
         #expect(channel.isActive)
+        Self.closed(channel, stream: 3)
+        #expect(!channel.isActive)
     }
 
     /// Collects the frames a client-side codec reads.

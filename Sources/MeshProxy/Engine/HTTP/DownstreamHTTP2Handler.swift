@@ -94,8 +94,8 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
         idleSince = nil
         streamsOpened += 1
         if let limit = manager.configuration.maxRequestsPerConnection, streamsOpened == limit {
-            // The shutdown notice: streams already open are served, the client opens a new connection.
-            write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil)), flush: true)
+            // Envoy drains the connection: streams already open are served, the client opens a new one.
+            context.fireUserInboundEventTriggered(ConnectionDrainEvent())
         }
         let info = connectionInfo ?? DownstreamConnectionInfo(
             remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)

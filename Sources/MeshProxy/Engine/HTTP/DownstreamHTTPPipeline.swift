@@ -38,6 +38,10 @@ extension ChannelPipeline.SynchronousOperations {
     }
 }
 
+/// Asks a downstream HTTP/2 connection to drain as Envoy does (``DownstreamHTTP2DrainHandler``):
+/// `max_requests_per_connection` was reached.
+struct ConnectionDrainEvent: Sendable {}
+
 /// On an HTTP/2 downstream connection: when the listener is updated, sends a GOAWAY (no error,
 /// every open stream still served) so the client opens a new connection for new requests.
 ///
@@ -103,6 +107,9 @@ final class DownstreamHTTP2DrainHandler: ChannelInboundHandler {
         case is ListenerDrainEvent:
             sendShutdownNotice(context: context)
             return
+        case is ConnectionDrainEvent:
+            startDraining(context: context)
+            return
         case let created as NIOHTTP2StreamCreatedEvent:
             openStreams += 1
             if created.streamID > lastStreamID { lastStreamID = created.streamID }
@@ -134,6 +141,15 @@ final class DownstreamHTTP2DrainHandler: ChannelInboundHandler {
         durationTimer = nil
         guard state == .serving else { return }
         maxDurationReached?()
+        startDraining(context: context)
+    }
+
+    /// Envoy's drain sequence: the shutdown notice now, the final GOAWAY after `drain_timeout`,
+    /// then the close once no stream is open.
+    private func startDraining(context: ChannelHandlerContext) {
+        guard state == .serving else { return }
+        durationTimer?.cancel()
+        durationTimer = nil
         state = .draining
         sendShutdownNotice(context: context)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
