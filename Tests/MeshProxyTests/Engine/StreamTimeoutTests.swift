@@ -3,7 +3,9 @@ import MeshXDS
 @testable import MeshProxy
 import NIOCore
 import NIOEmbedded
+import NIOHPACK
 import NIOHTTP1
+import NIOHTTP2
 import SwiftProtobuf
 import Testing
 
@@ -108,35 +110,44 @@ import Testing
         #expect(stats.value("http.test.downstream_rq_idle_timeout") == 2)
     }
 
-    /// Streams of one connection share a ``StreamIdleSweeper`` (as HTTP/2 streams do): each times
-    /// out at its own deadline, activity moves only its own, and a finished stream is forgotten.
+    /// The streams of one HTTP/2 connection share its ``StreamIdleSweeper``: each times out at its
+    /// own deadline, activity moves only its own, and a finished stream is forgotten.
     @Test func streamsSharingASweeperTimeOutEachAtItsOwnDeadline() throws {
         let (runtime, stats) = try Self.manager { $0.streamIdleTimeout = Self.seconds(5) }
-        let loop = EmbeddedEventLoop()
-        let sweeper = StreamIdleSweeper(eventLoop: loop)
-        func stream() throws -> EmbeddedChannel {
-            let channel = EmbeddedChannel(loop: loop)
-            try channel.pipeline.syncOperations.addHandler(
-                DownstreamHTTP1Handler(manager: runtime, isTLS: false, closesAfterResponse: false, streamIdleSweeper: sweeper))
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
-            return channel
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            DownstreamHTTP2Handler(manager: runtime, isTLS: false, streamIdleSweeper: StreamIdleSweeper(eventLoop: channel.embeddedEventLoop)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        func send(_ id: HTTP2StreamID, _ path: String, _ extra: HPACKHeaders = [:], method: String = "GET", end: Bool = true) throws {
+            var headers: HPACKHeaders = [":method": method, ":scheme": "http", ":authority": "app.local", ":path": path]
+            headers.add(contentsOf: extra)
+            try channel.writeInbound(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: end))))
         }
-        let first = try stream(), second = try stream(), third = try stream()
-        try Self.send(first, "/held")
-        loop.advanceTime(by: .seconds(2))
-        try Self.send(second, "/held", headers: [("content-length", "4")], complete: false)
-        try Self.send(third, "/direct")
-        #expect(try Self.response(third)?.head.status.code == 202, "finished at once, never timed out")
-        loop.advanceTime(by: .seconds(2))
-        try second.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "ab")))  // activity at 4 s: its deadline moves to 9 s
-        loop.advanceTime(by: .milliseconds(999))
-        #expect(try Self.response(first) == nil)
-        loop.advanceTime(by: .milliseconds(1))
-        #expect(try Self.response(first)?.head.status == .gatewayTimeout, "the first stream at 5 s")
-        loop.advanceTime(by: .milliseconds(3_999))
-        #expect(try Self.response(second) == nil, "the second stream's activity kept it alive past 7 s")
-        loop.advanceTime(by: .milliseconds(1))
-        #expect(try Self.response(second)?.head.status == .requestTimeout, "the second stream at 9 s, its request incomplete")
+        /// The `:status` each stream answered with since the last call.
+        func statuses() throws -> [HTTP2StreamID: Int] {
+            var found: [HTTP2StreamID: Int] = [:]
+            while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+                if case .headers(let headers) = frame.payload, let status = headers.headers.first(name: ":status") { found[frame.streamID] = Int(status) }
+            }
+            return found
+        }
+        let first = HTTP2StreamID(1), second = HTTP2StreamID(3), third = HTTP2StreamID(5)
+        try send(first, "/held")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        try send(second, "/held", ["content-length": "4"], method: "POST", end: false)
+        try send(third, "/direct")
+        #expect(try statuses() == [third: 202], "finished at once, never timed out")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        // Activity at 4 s: the second stream's deadline moves to 9 s.
+        try channel.writeInbound(HTTP2Frame(streamID: second, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: "ab"))))))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(999))
+        #expect(try statuses().isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(try statuses() == [first: 504], "the first stream at 5 s")
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(3_999))
+        #expect(try statuses().isEmpty, "the second stream's activity kept it alive past 7 s")
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(try statuses() == [second: 408], "the second stream at 9 s, its request incomplete")
         #expect(stats.value("http.test.downstream_rq_idle_timeout") == 2)
     }
 

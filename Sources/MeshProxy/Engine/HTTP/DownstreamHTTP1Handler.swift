@@ -2,8 +2,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The HTTP connection manager on one HTTP/1.1 (or one HTTP/2 stream's) downstream channel:
-/// turns request parts into ``HTTPStream``s, one at a time, and writes their responses.
+/// The HTTP connection manager on one HTTP/1.1 downstream connection: turns request parts into
+/// ``HTTPStream``s, one at a time, and writes their responses (HTTP/2 connections have
+/// ``DownstreamHTTP2Handler``).
 final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
@@ -12,33 +13,22 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
     private let tls: DownstreamTLSInfo?
-    private let closesAfterResponse: Bool
     private var context: ChannelHandlerContext?
     private var stream: HTTPStream?
     private var keepAlive = true
     private var requestsOnConnection = 0
-    private var idleTimer: Scheduled<Void>?
-    /// When the last stream ended (nil while one is active): the idle timer is scheduled once and
-    /// re-armed lazily from this, rather than cancelled and rescheduled around every request.
-    private var idleSince: NIODeadline?
+    /// Envoy's `idle_timeout`.
+    private var idleTimer: ConnectionIdleTimer?
     private var connectionDurationTimer: Scheduled<Void>?
     /// `max_connection_duration` was reached: the connection closes after the current response.
     private var draining = false
 
-    /// - Parameter streamIdleSweeper: The HTTP/2 connection's sweeper, shared by its streams; an
-    ///   HTTP/1.1 connection makes its own.
-    init(
-        manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, closesAfterResponse: Bool = true,
-        streamIdleSweeper: StreamIdleSweeper? = nil
-    ) {
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
         self.manager = manager
         self.isTLS = isTLS
         self.tls = tls
-        self.closesAfterResponse = closesAfterResponse
-        self.sharedSweeper = streamIdleSweeper
     }
 
-    private let sharedSweeper: StreamIdleSweeper?
     private var ownSweeper: StreamIdleSweeper?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -57,7 +47,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            idleSince = nil
+            idleTimer?.busy()
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive && !draining
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
@@ -92,7 +82,6 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         if event is ListenerDrainEvent {
             // The listener was updated: finish the response in flight with `connection: close`,
             // or close an idle connection now.
-            guard closesAfterResponse else { return }
             draining = true
             if stream == nil {
                 context.close(promise: nil)
@@ -121,7 +110,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         guard let context else { return }
         var head = head
         // Not on a switch to another protocol: what follows is no longer HTTP/1.1.
-        if !keepAlive, closesAfterResponse, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        if !keepAlive, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
@@ -134,7 +123,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
-        guard !keepAlive && closesAfterResponse else {
+        guard !keepAlive else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             return
         }
@@ -152,14 +141,13 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func streamFinished(_ stream: HTTPStream) {
         if self.stream === stream {
             self.stream = nil
-            idleSince = .now()
+            idleTimer?.idle()
         }
     }
 
-    var supportsUpgrade: Bool { closesAfterResponse && context != nil }
+    var supportsUpgrade: Bool { context != nil }
 
     var streamIdleSweeper: StreamIdleSweeper? {
-        if let sharedSweeper { return sharedSweeper }
         if let ownSweeper { return ownSweeper }
         guard let context else { return nil }
         let sweeper = StreamIdleSweeper(eventLoop: context.eventLoop)
@@ -176,10 +164,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func upgrade(to upstream: any Channel, observer: any UpgradeTunnel.Observer) -> UpgradeTunnel? {
-        guard let context, closesAfterResponse else { return nil }
+        guard let context else { return nil }
         idleTimer?.cancel()
         idleTimer = nil
-        idleSince = nil
         // The tunnel's stream keeps its idle sweeper: removing this handler must not stop it.
         ownSweeper = nil
         connectionDurationTimer?.cancel()
@@ -197,7 +184,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     /// Envoy's `max_connection_duration` for HTTP/1.1: an idle connection closes at once, a busy one
     /// after its current response (`connection: close`).
     private func armConnectionDurationTimer() {
-        guard let context, let limit = manager.configuration.maxConnectionDuration, closesAfterResponse else { return }
+        guard let context, let limit = manager.configuration.maxConnectionDuration else { return }
         connectionDurationTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [weak self] in
             guard let self, let context = self.context else { return }
             self.manager.filterCounter("downstream_cx_max_duration_reached").increment()
@@ -212,25 +199,11 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     /// Envoy's `idle_timeout`: the connection closes once it has had no active stream for that long.
     private func armIdleTimer() {
-        guard let context, let timeout = manager.configuration.idleTimeout, closesAfterResponse else { return }
-        if idleSince == nil, stream == nil { idleSince = .now() }
-        scheduleIdleCheck(at: (idleSince ?? .now()) + timeout.timeAmount, context: context, timeout: timeout.timeAmount)
-    }
-
-    private func scheduleIdleCheck(at deadline: NIODeadline, context: ChannelHandlerContext, timeout: TimeAmount) {
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            guard let self, let context = self.context else { return }
-            guard self.stream == nil, let idleSince = self.idleSince else {
-                // Busy: the idle period starts when the stream ends, so look again a full timeout later.
-                self.scheduleIdleCheck(at: .now() + timeout, context: context, timeout: timeout)
-                return
-            }
-            let due = idleSince + timeout
-            if due <= .now() {
-                context.close(promise: nil)
-            } else {
-                self.scheduleIdleCheck(at: due, context: context, timeout: timeout)
-            }
+        guard let context, let timeout = manager.configuration.idleTimeout else { return }
+        let timer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout.timeAmount) { [weak self] in
+            self?.context?.close(promise: nil)
         }
+        if stream != nil { timer.busy() }
+        idleTimer = timer
     }
 }

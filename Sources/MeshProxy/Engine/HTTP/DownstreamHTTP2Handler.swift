@@ -16,8 +16,8 @@ import NIOHTTP2
 /// writable while its and the connection's send windows are open and the socket is writable.
 ///
 /// The connection manager's `idle_timeout` closes a connection without open streams (with a
-/// `GOAWAY` naming the last stream) and `max_requests_per_connection` sends the shutdown `GOAWAY`
-/// once that many streams were opened, as Envoy's HTTP/2 codec does.
+/// `GOAWAY` naming the last stream), and `max_requests_per_connection` starts Envoy's drain
+/// (``DownstreamHTTP2DrainHandler``) once that many streams were opened.
 final class DownstreamHTTP2Handler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -41,8 +41,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     private var connectionGrantOutstanding = 0
     private var streamsOpened = 0
     private var lastStreamID = HTTP2StreamID.rootStream
-    private var idleSince: NIODeadline?
-    private var idleTimer: Scheduled<Void>?
+    private var idleTimer: ConnectionIdleTimer?
 
     /// - Parameter streamIdleSweeper: The connection's sweeper for the streams' idle timeouts.
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, streamIdleSweeper: StreamIdleSweeper) {
@@ -54,8 +53,15 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        idleSince = context.eventLoop.now
-        armIdleTimer(context: context)
+        // Envoy's `idle_timeout` on HTTP/2: a GOAWAY naming the last stream, then the close.
+        if let timeout = manager.configuration.idleTimeout?.timeAmount {
+            idleTimer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout) { [weak self] in
+                guard let self, let context = self.context else { return }
+                self.manager.filterCounter("downstream_cx_idle_timeout").increment()
+                self.write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: self.lastStreamID, errorCode: .noError, opaqueData: nil)), flush: true)
+                context.close(promise: nil)
+            }
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -91,7 +97,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
             write(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError)), flush: true)
             return
         }
-        idleSince = nil
+        idleTimer?.busy()
         streamsOpened += 1
         if let limit = manager.configuration.maxRequestsPerConnection, streamsOpened == limit {
             // Envoy drains the connection: streams already open are served, the client opens a new one.
@@ -112,10 +118,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
             windowUpdated(window)
             return
         case let closed as StreamClosedEvent:
-            if let stream = streams.removeValue(forKey: closed.streamID) {
-                stream.closed()
-                if streams.isEmpty { idleSince = context.eventLoop.now }
-            }
+            removeStream(closed.streamID)
         default:
             break
         }
@@ -125,14 +128,9 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     private func windowUpdated(_ event: NIOHTTP2WindowUpdatedEvent) {
         if event.streamID == .rootStream {
             if let inbound = event.inboundWindowSize {
-                let effective = inbound + connectionGrantOutstanding
-                if effective <= Self.connectionWindow / 2 {
-                    let increment = Self.connectionWindow - effective
-                    connectionGrantOutstanding += increment
-                    grantWindow(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))) { handler in
-                        handler.connectionGrantOutstanding -= increment
-                    }
-                }
+                connectionGrantOutstanding += reopenReceiveWindow(
+                    of: .rootStream, current: inbound + connectionGrantOutstanding, target: Self.connectionWindow
+                ) { [weak self] increment in self?.connectionGrantOutstanding -= increment }
             }
             if let outbound = event.outboundWindowSize {
                 let wasOpen = connectionSendWindowOpen
@@ -146,23 +144,18 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
         if let outbound = event.outboundWindowSize { stream.sendWindowChanged(open: outbound > 0) }
     }
 
-    /// Reopens a stream's receive window (to the target) once half of it was consumed; returns the
-    /// increment granted, which `applied` gets back once the codec has sent it.
-    fileprivate func reopenReceiveWindow(of id: HTTP2StreamID, current: Int, applied: @escaping (Int) -> Void) -> Int {
-        guard current <= Self.streamWindow / 2 else { return 0 }
-        let increment = Self.streamWindow - current
-        grantWindow(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment))) { _ in applied(increment) }
-        return increment
-    }
-
-    /// Writes a WINDOW_UPDATE; `applied` runs once the codec has sent it (or dropped it).
-    private func grantWindow(_ frame: HTTP2Frame, applied: @escaping (DownstreamHTTP2Handler) -> Void) {
-        guard let context else { return }
+    /// Reopens the receive window of a stream (or of the connection, `.rootStream`) to `target` once
+    /// half of it was consumed; `current` includes increments still on their way. Returns the
+    /// increment granted, which `applied` gets back once the codec has sent it (or dropped it).
+    fileprivate func reopenReceiveWindow(
+        of id: HTTP2StreamID, current: Int, target: Int = streamWindow, applied: @escaping (Int) -> Void
+    ) -> Int {
+        guard current <= target / 2, let context else { return 0 }
+        let increment = target - current
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in
-            if let self { applied(self) }
-        }
-        context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in applied(increment) }
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment))), promise: promise)
+        return increment
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -205,10 +198,9 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     /// is reset and ends; any other error ends the connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let streamError = error as? NIOHTTP2Errors.StreamError {
-            if let stream = streams.removeValue(forKey: streamError.streamID) {
+            if streams[streamError.streamID] != nil {
                 write(HTTP2Frame(streamID: streamError.streamID, payload: .rstStream(.internalError)), flush: true)
-                stream.closed()
-                if streams.isEmpty { idleSince = context.eventLoop.now }
+                removeStream(streamError.streamID)
             }
             return
         }
@@ -218,32 +210,12 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
 
     fileprivate func flush() { context?.flush() }
 
-    /// Envoy's `idle_timeout` on HTTP/2: once no stream has been open for that long, a GOAWAY
-    /// naming the last stream, then the close. Re-armed lazily from ``idleSince``.
-    private func armIdleTimer(context: ChannelHandlerContext) {
-        guard let timeout = manager.configuration.idleTimeout?.timeAmount else { return }
-        scheduleIdleCheck(at: (idleSince ?? context.eventLoop.now) + timeout, timeout: timeout, context: context)
-    }
-
-    private func scheduleIdleCheck(at deadline: NIODeadline, timeout: TimeAmount, context: ChannelHandlerContext) {
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            guard let self, self.context != nil else { return }
-            let context = bound.value
-            guard self.streams.isEmpty, let idleSince = self.idleSince else {
-                self.scheduleIdleCheck(at: context.eventLoop.now + timeout, timeout: timeout, context: context)
-                return
-            }
-            let due = idleSince + timeout
-            guard due <= context.eventLoop.now else {
-                self.scheduleIdleCheck(at: due, timeout: timeout, context: context)
-                return
-            }
-            self.idleTimer = nil
-            self.manager.filterCounter("downstream_cx_idle_timeout").increment()
-            self.write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: self.lastStreamID, errorCode: .noError, opaqueData: nil)), flush: true)
-            context.close(promise: nil)
-        }
+    /// A stream is over (closed by the codec, or reset for an error): it ends, and the connection
+    /// is idle once it was the last.
+    private func removeStream(_ id: HTTP2StreamID) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        stream.closed()
+        if streams.isEmpty { idleTimer?.idle() }
     }
 }
 
