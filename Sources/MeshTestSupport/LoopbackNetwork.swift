@@ -73,10 +73,7 @@ public final class TCPTestConnection {
     public init(host: String, port: Int, timeout: Duration = .seconds(10)) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError("socket", errno) }
-        let seconds = timeout.components.seconds
-        var time = timeval(tv_sec: Int(seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+        setTimeout(timeout)
         var address = try LoopbackNetwork.socketAddress(host, port)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -87,6 +84,13 @@ public final class TCPTestConnection {
     }
 
     deinit { if fd >= 0 { close(fd) } }
+
+    /// From now on, every read or write gives up after `timeout` without progress.
+    public func setTimeout(_ timeout: Duration) {
+        var time = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+    }
 
     /// Writes all of `bytes`.
     public func write(_ bytes: [UInt8]) throws {
