@@ -303,6 +303,13 @@ extension EnvoyMessageTypes {
         Envoy_Type_V3_Percent.self,
         Envoy_Type_V3_SemanticVersion.self,
         Google_Rpc_Status.self,
+        Io_Istio_Http_PeerMetadata_Config.self,
+        Io_Istio_Http_PeerMetadata_Config.DiscoveryMethod.self,
+        Io_Istio_Http_PeerMetadata_Config.IstioHeaders.self,
+        Io_Istio_Http_PeerMetadata_Config.PropagationMethod.self,
+        Io_Istio_Http_PeerMetadata_Config.WorkloadDiscovery.self,
+        Stats_MetricConfig.self,
+        Stats_PluginConfig.self,
         Udpa_Type_V1_TypedStruct.self,
         Xds_Type_V3_TypedStruct.self,
     ] }
