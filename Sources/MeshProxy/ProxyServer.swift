@@ -61,7 +61,7 @@ public final class ProxyServer: Service, Sendable {
 
     let configuration: Configuration
     let logger: Logger
-    let state = ProxyStateStore()
+    let state: ProxyStateStore
     let stats = StatsStore()
     let resources = ProxyResources()
     private let listeners = Mutex<[String: ListenerRuntime]>([:])
@@ -86,6 +86,7 @@ public final class ProxyServer: Service, Sendable {
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        state = ProxyStateStore(node: configuration.node)
         (shutdownStream, shutdownSignal) = AsyncStream.makeStream(of: Void.self)
     }
 
@@ -115,7 +116,7 @@ public final class ProxyServer: Service, Sendable {
         let registry = configuration.httpFilters
         let networkRegistry = configuration.networkFilters
         let updateStats = XDSUpdateStats(stats)
-        let xds = XDSClient(client: grpc, node: configuration.node, mode: configuration.xdsMode,
+        let xds = XDSClient(client: grpc, node: configuration.advertisedNode, mode: configuration.xdsMode,
                             backoff: .init(initial: .milliseconds(200), maximum: .seconds(10)),
                             validate: { typeURL, items in
                                 do {
@@ -395,5 +396,32 @@ struct XDSUpdateStats: Sendable {
         guard let counters = byType[typeURL] else { return }
         counters.attempt.increment()
         counters.rejected.increment()
+    }
+}
+
+extension ProxyServer.Configuration {
+    /// The node sent to the control plane: ``node`` plus the filters this proxy runs in
+    /// `node.extensions` (as Envoy lists the extensions it was built with), so a control plane
+    /// sends a filter not every proxy has, such as Istio's stats filter, only to proxies that have it.
+    public var advertisedNode: Envoy_Config_Core_V3_Node {
+        var node = self.node
+        var listed = Set(node.extensions.flatMap(\.typeUrls))
+        func add(_ category: String, _ typeURL: String, name: String? = nil) {
+            guard listed.insert(typeURL).inserted else { return }
+            node.extensions.append(.with {
+                $0.name = name ?? String(HTTPFilterRegistry.typeName(typeURL))
+                $0.category = category
+                $0.typeUrls = [typeURL]
+            })
+        }
+        add("envoy.filters.http", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router", name: "envoy.filters.http.router")
+        add("envoy.filters.http", IstioStatsConfiguration.typeURL, name: "istio.stats")
+        add("envoy.filters.http", PeerMetadataConfiguration.typeURL, name: "istio.metadata_exchange")
+        for typeURL in httpFilters.typeURLs { add("envoy.filters.http", typeURL) }
+        add("envoy.filters.network", "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            name: "envoy.filters.network.http_connection_manager")
+        add("envoy.filters.network", "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", name: "envoy.filters.network.tcp_proxy")
+        for typeURL in networkFilters.typeURLs { add("envoy.filters.network", typeURL) }
+        return node
     }
 }

@@ -11,6 +11,8 @@ public struct FilterChainConfiguration: Sendable {
     public var networkFilters: [NetworkFilterConfiguration]
     /// What terminates the chain.
     public var terminal: Terminal
+    /// Istio's network stats filter (`istio.stats` before a TCP proxy), if configured.
+    public var istioStats: IstioStatsConfiguration?
     /// The downstream TLS context, when the chain terminates TLS.
     public var transportSocket: Google_Protobuf_Any?
     /// The chain's TLS termination (its `DownstreamTlsContext`), nil for plaintext chains.
@@ -45,7 +47,14 @@ public struct FilterChainConfiguration: Sendable {
         }
         var before: [NetworkFilterConfiguration] = []
         for (index, filter) in chain.filters.dropLast().enumerated() {
-            before.append(try NetworkFilterConfiguration(filter, field: "\(field).filters[\(index)]", context: context, registry: networkRegistry))
+            let filterField = "\(field).filters[\(index)]"
+            if case .typedConfig(let typed)? = filter.configType, IstioStatsConfiguration.isType(typed, IstioStatsConfiguration.typeURL) {
+                do { istioStats = try IstioStatsConfiguration(config: typed) } catch {
+                    throw context.error(.invalid, "\(filterField).typed_config", "\(error)")
+                }
+                continue
+            }
+            before.append(try NetworkFilterConfiguration(filter, field: filterField, context: context, registry: networkRegistry))
         }
         networkFilters = before
         let lastField = "\(field).filters[\(chain.filters.count - 1)]"

@@ -88,6 +88,10 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     public var source: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
     /// Access logs written when each stream ends (`access_log`).
     public var accessLogs: [AccessLogConfiguration] = []
+    /// Istio's stats filter (`istio.stats`), if configured.
+    public var istioStats: IstioStatsConfiguration?
+    /// Istio's peer metadata filter (`istio.metadata_exchange`), if configured.
+    public var peerMetadata: PeerMetadataConfiguration?
 
     init(_ manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager, field: String, context: ConfigurationContext, registry: HTTPFilterRegistry) throws(ProxyConfigurationError) {
         source = manager
@@ -128,6 +132,20 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
                 continue
             }
             if filter.disabled { continue }
+            // Istio's stats and peer metadata filters are part of the engine (they read the
+            // stream's peers, cluster and TLS identities), not registry filters.
+            if IstioStatsConfiguration.isType(typed, IstioStatsConfiguration.typeURL) {
+                do { istioStats = try IstioStatsConfiguration(config: typed) } catch {
+                    throw context.error(.invalid, "\(filterField).typed_config", "\(error)")
+                }
+                continue
+            }
+            if IstioStatsConfiguration.isType(typed, PeerMetadataConfiguration.typeURL) {
+                do { peerMetadata = try PeerMetadataConfiguration(config: typed) } catch {
+                    throw context.error(.invalid, "\(filterField).typed_config", "\(error)")
+                }
+                continue
+            }
             guard let factoryType = registry.factory(for: typed) else {
                 if filter.isOptional { continue }
                 throw context.error(.unsupported, "\(filterField).typed_config", "HTTP filter \"\(filter.name)\" (\(typed.typeURL)) is not supported by the Swift proxy")

@@ -72,7 +72,7 @@ extension ListenerRuntime {
                     case (_, .auto): try pipeline.addHandler(DownstreamProtocolSniffer(manager: manager, isTLS: true, tls: info))
                     }
                 case .tcp(let proxy):
-                    try pipeline.addHandler(TCPProxyHandler(runtime: proxy))
+                    try pipeline.addHandler(TCPProxyHandler(runtime: proxy, tls: info))
                 }
             },
             failed: { stats.sslConnectionError.increment() }))

@@ -49,12 +49,16 @@ final class ListenerRuntime: Sendable {
 
     /// Compiles a listener's chains against the proxy state.
     static func compile(_ configuration: ListenerConfiguration, state: ProxyStateStore, stats: StatsStore, logger: Logger) throws(ProxyConfigurationError) -> Chains {
+        let inbound = configuration.trafficDirection == .inbound
         func runtime(_ chain: FilterChainConfiguration) throws(ProxyConfigurationError) -> ChainRuntime {
             switch chain.terminal {
             case .http(let manager):
-                return .http(try HTTPConnectionManagerRuntime(configuration: manager, state: state, stats: stats, bufferLimit: configuration.perConnectionBufferLimitBytes, logger: logger))
+                return .http(try HTTPConnectionManagerRuntime(
+                    configuration: manager, state: state, stats: stats, bufferLimit: configuration.perConnectionBufferLimitBytes,
+                    inbound: inbound, logger: logger))
             case .tcp(let proxy):
-                return .tcp(TCPProxyRuntime(configuration: proxy, state: state, stats: stats, logger: logger))
+                let istio = chain.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: inbound, local: state.local, store: stats.istio) }
+                return .tcp(TCPProxyRuntime(configuration: proxy, state: state, stats: stats, istioStats: istio, logger: logger))
             }
         }
         var runtimes: [Int: ChainRuntime] = [:]

@@ -1,3 +1,4 @@
+import MeshXDS
 import NIOConcurrencyHelpers
 
 /// The proxy's live routing state: route tables by name (RDS) and clusters by name (CDS + EDS).
@@ -12,6 +13,12 @@ final class ProxyStateStore: Sendable {
     private let box = NIOLockedValueBox(ProxyState())
     /// The TLS secrets listeners and clusters use (SDS over ADS and the embedder's provider).
     let secrets = SecretStore()
+    /// The proxy's own node and workload, as Istio's telemetry filters report and exchange it.
+    let local: LocalWorkload
+
+    init(node: Envoy_Config_Core_V3_Node = .init()) {
+        local = LocalWorkload(node: node)
+    }
 
     var current: ProxyState { box.withLockedValue { $0 } }
 

@@ -8,9 +8,12 @@ final class TCPProxyRuntime: Sendable {
     let state: ProxyStateStore
     let logger: Logger
     let connectionsTotal: StatCounter
+    /// Istio's network stats filter, nil when not configured.
+    let istioStats: IstioStatsRuntime?
 
-    init(configuration: TCPProxyConfiguration, state: ProxyStateStore, stats: StatsStore, logger: Logger) {
+    init(configuration: TCPProxyConfiguration, state: ProxyStateStore, stats: StatsStore, istioStats: IstioStatsRuntime? = nil, logger: Logger) {
         self.configuration = configuration
+        self.istioStats = istioStats
         self.state = state
         self.logger = logger
         let label = StatsStore.PrometheusName.Label(name: "envoy_tcp_prefix", value: configuration.statPrefix)
@@ -35,8 +38,13 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     /// What the access logs need, recorded only when the proxy has access logs.
     private var accessLog: AccessLogEntry?
     private var accessLogStart: NIODeadline?
+    /// Istio's TCP metrics for this connection, when the chain has the stats filter.
+    private var istio: TCPIstioReporting?
 
-    init(runtime: TCPProxyRuntime) { self.runtime = runtime }
+    init(runtime: TCPProxyRuntime, tls: DownstreamTLSInfo? = nil) {
+        self.runtime = runtime
+        if let stats = runtime.istioStats { istio = TCPIstioReporting(runtime: stats, tls: tls) }
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -66,26 +74,29 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     private func connect(context: ChannelHandlerContext, attempt: Int, tried: [UpstreamHost]) {
         let clusterName = runtime.configuration.cluster(random: FastRandom.next())
         accessLog?.upstreamCluster = clusterName
-        guard let cluster = runtime.state.current.clusters[clusterName] else {
-            accessLog?.responseFlags.insert(.noClusterFound)
+        let cluster = runtime.state.current.clusters[clusterName]
+        istio?.report.clusterMetadata = cluster?.configuration.metadata
+        guard let cluster else {
+            insertFlag(.noClusterFound)
             context.close(promise: nil)
             return
         }
         guard let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil, downstream: DownstreamDestination(localAddress: context.channel.localAddress)) else {
-            accessLog?.responseFlags.insert(.noHealthyUpstream)
+            insertFlag(.noHealthyUpstream)
             context.close(promise: nil)
             return
         }
         accessLog?.upstreamHost = "\(host.host.address)"
+        if istio != nil { istio?.upstreamHostChosen(host.host, tls: host.key.tls) }
         accessLog?.upstreamRequestAttemptCount = attempt
         guard cluster.tryAcquireConnection() else {
-            accessLog?.responseFlags.insert(.upstreamOverflow)
+            insertFlag(.upstreamOverflow)
             context.close(promise: nil)
             return
         }
         let downstream = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: context.eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<String?>?>(nil, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(cluster.connectTimeout.timeAmount)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -101,13 +112,14 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                 }
             }
             .connect(host: host.key.host, port: host.key.port)
-            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel } }
+            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededFuture(nil)).map { (channel, $0) } }
             .whenComplete { result in
                 let handler = downstream.value
                 let context = loopContext.value
                 switch result {
-                case .success(let channel):
+                case .success(let (channel, peerPrincipal)):
                     cluster.stats.connectionOpened(http2: false)
+                    handler.istio?.connected(peerPrincipal: peerPrincipal, context: context)
                     channel.closeFuture.whenComplete { _ in cluster.releaseConnection(); cluster.stats.connectionClosed() }
                     if handler.accessLog != nil {
                         handler.accessLog?.upstreamLocalAddress = channel.localAddress
@@ -128,7 +140,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                     if attempt < handler.runtime.configuration.maxConnectAttempts {
                         handler.connect(context: context, attempt: attempt + 1, tried: tried + [host.host])
                     } else {
-                        handler.accessLog?.responseFlags.insert(.upstreamConnectionFailure)
+                        handler.insertFlag(.upstreamConnectionFailure)
                         context.close(promise: nil)
                     }
                 }
@@ -139,6 +151,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         let buffer = unwrapInboundIn(data)
         resetIdleTimer()
         accessLog?.bytesReceived += buffer.readableBytes
+        istio?.received += buffer.readableBytes
         if let partner { partner.write(buffer) } else { pending.append(buffer) }
     }
 
@@ -156,6 +169,8 @@ final class TCPProxyHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
+        istio?.closed()
+        istio = nil
         partner?.close()
         partner = nil
         if var entry = accessLog, let start = accessLogStart {
@@ -181,6 +196,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     func write(_ buffer: ByteBuffer) {
         resetIdleTimer()
         accessLog?.bytesSent += buffer.readableBytes
+        istio?.sent += buffer.readableBytes
         context?.write(wrapOutboundOut(buffer), promise: nil)
     }
     func flush() { context?.flush() }
@@ -188,6 +204,12 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     func closeOutput() { context?.close(mode: .output, promise: nil) }
     func close() { context?.close(promise: nil) }
     func resumeReading() { context?.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+
+    /// Records a response flag for the access log and Istio's metrics.
+    private func insertFlag(_ flag: ResponseFlags) {
+        accessLog?.responseFlags.insert(flag)
+        istio?.report.flags.insert(flag)
+    }
 
     private func resetIdleTimer() {
         guard let context, let timeout = runtime.configuration.idleTimeout else { return }

@@ -118,6 +118,9 @@ public struct HTTPFilterRegistry: Sendable {
         factories[String(Self.typeName(factory.typeURL))] = factory
     }
 
+    /// The configuration type URLs of the registered factories, sorted.
+    public var typeURLs: [String] { factories.values.map { $0.typeURL }.sorted() }
+
     /// The factory for a type URL, if registered.
     public func factory(forTypeURL typeURL: String) -> (any HTTPFilterFactory.Type)? {
         factories[String(Self.typeName(typeURL))]

@@ -79,6 +79,9 @@ public struct NetworkFilterRegistry: Sendable {
         return factories[String(HTTPFilterRegistry.typeName(typeURL))]
     }
 
+    /// The configuration type URLs of the registered factories, sorted.
+    public var typeURLs: [String] { factories.values.map { $0.typeURL }.sorted() }
+
     /// The network filters the Swift proxy ships: RBAC (`envoy.filters.network.rbac`).
     public static var standard: NetworkFilterRegistry {
         var registry = NetworkFilterRegistry()

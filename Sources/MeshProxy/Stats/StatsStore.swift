@@ -53,6 +53,8 @@ public final class StatsStore: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// Istio's standard metrics, which carry many labels per series (appended to the Prometheus output).
+    public let istio = IstioMetricsStore()
 
     /// An empty store.
     public init() {}
@@ -119,7 +121,7 @@ public final class StatsStore: Sendable {
             out += "# TYPE \(name) \(metric.type)\n"
             for line in metric.lines.sorted() { out += line + "\n" }
         }
-        return out
+        return out + istio.prometheusText()
     }
 
     private static func value(_ stat: Stat) -> Int {

@@ -50,6 +50,9 @@ final class TLSContextSource: Sendable, Hashable {
     private let secrets: SecretStore
     private let cache = Mutex<Built?>(nil)
 
+    /// The first URI SAN of the local certificate (the proxy's SPIFFE identity), if the context builds.
+    var localPrincipal: String? { (try? context())?.localURISANs.first }
+
     /// The server side of a filter chain.
     init(downstream: DownstreamTLSConfiguration, resource: String, secrets: SecretStore) {
         role = .server(requireClientCertificate: downstream.requireClientCertificate)
@@ -318,13 +321,13 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
 final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    let ready: EventLoopPromise<Void>
+    let ready: EventLoopPromise<String?>
     private let validation: UpstreamTLSConfiguration.Validation?
     private let onHandshake: () -> Void
     private let onError: () -> Void
     private var completed = false
 
-    init(ready: EventLoopPromise<Void>, validation: UpstreamTLSConfiguration.Validation?, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) {
+    init(ready: EventLoopPromise<String?>, validation: UpstreamTLSConfiguration.Validation?, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) {
         self.ready = ready
         self.validation = validation
         self.onHandshake = onHandshake
@@ -337,9 +340,9 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
             return
         }
         completed = true
+        let peer = (try? context.pipeline.syncOperations.nioSSL_peerCertificate()).map(TLSPeerCertificate.init)
         if let validation, !validation.acceptUntrusted {
-            let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate()
-            guard let certificate, TLSPeerCertificate(certificate).passes(validation) else {
+            guard let peer, peer.passes(validation) else {
                 onError()
                 ready.fail(UpstreamFailure.connectFailed("TLS error: the server certificate failed SAN or fingerprint verification"))
                 context.close(promise: nil)
@@ -347,7 +350,7 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
             }
         }
         onHandshake()
-        ready.succeed(())
+        ready.succeed(peer?.uriSANs.first)
         context.fireUserInboundEventTriggered(event)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
@@ -373,7 +376,8 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
 extension ChannelPipeline.SynchronousOperations {
     /// Client TLS for an upstream connection: the NIOSSL handler and the handshake gate, whose
     /// `ready` future completes once the server is verified.
-    func addUpstreamTLS(_ source: TLSContextSource, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) throws -> EventLoopFuture<Void> {
+    /// The future carries the server certificate's first URI SAN (its SPIFFE identity), if any.
+    func addUpstreamTLS(_ source: TLSContextSource, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) throws -> EventLoopFuture<String?> {
         let built: TLSContextSource.Built
         do { built = try source.context() } catch {
             onError()
@@ -382,7 +386,7 @@ extension ChannelPipeline.SynchronousOperations {
         var serverName: String?
         if case .client(let name) = source.role { serverName = name }
         try addHandler(try NIOSSLClientHandler(context: built.context, serverHostname: serverName))
-        let promise = eventLoop.makePromise(of: Void.self)
+        let promise = eventLoop.makePromise(of: String?.self)
         try addHandler(UpstreamTLSHandshakeHandler(ready: promise, validation: source.validation, onHandshake: onHandshake, onError: onError))
         return promise.futureResult
     }

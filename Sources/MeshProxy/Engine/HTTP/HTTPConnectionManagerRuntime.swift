@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SwiftProtobuf
+import Synchronization
 
 /// One HTTP connection manager (a listener filter chain) at one configuration version: the
 /// compiled configuration plus access to the proxy's live routes and clusters. Connections keep
@@ -25,8 +26,15 @@ final class HTTPConnectionManagerRuntime: Sendable {
     let perRouteConfigs: [String: ParsedConfigCache<ParsedPerRouteConfig>]
     /// The access logs, nil when none is configured (streams then build no log entry).
     let accessLogs: [AccessLogConfiguration]?
+    /// Istio's stats filter, nil when not configured.
+    let istioStats: IstioStatsRuntime?
+    /// Istio's peer metadata filter, nil when not configured.
+    let peerMetadata: PeerMetadataConfiguration?
 
-    init(configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int, logger: Logger) throws(ProxyConfigurationError) {
+    init(
+        configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int,
+        inbound: Bool = false, logger: Logger
+    ) throws(ProxyConfigurationError) {
         self.configuration = configuration
         self.state = state
         self.stats = HTTPManagerStats(store: stats, prefix: configuration.statPrefix)
@@ -40,6 +48,22 @@ final class HTTPConnectionManagerRuntime: Sendable {
         self.retryBufferLimit = bufferLimit
         self.logger = logger
         self.accessLogs = configuration.accessLogs.isEmpty ? nil : configuration.accessLogs
+        self.istioStats = configuration.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: inbound, local: state.local, store: stats.istio) }
+        self.peerMetadata = configuration.peerMetadata
+    }
+
+    /// Clients' exchange headers, decoded once per distinct value.
+    private let peers = Mutex<[String: PeerWorkload]>([:])
+
+    /// The peer an `x-envoy-peer-metadata` value describes (decoded once, then cached).
+    func peer(fromExchangeHeader value: String) -> PeerWorkload? {
+        if let known = peers.withLock({ $0[value] }) { return known }
+        guard let peer = PeerWorkload(exchangeHeaderValue: value) else { return nil }
+        peers.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache[value] = peer
+        }
+        return peer
     }
 
     /// The route table for the next request.

@@ -92,6 +92,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var loggedResponse: HTTPResponseHead?
     private var loggedTrailers: HTTPHeaders?
     private var loggedUpstreamAddresses: (local: SocketAddress?, remote: SocketAddress?)?
+    /// Istio telemetry: what the stats filter reports, nil when neither Istio filter is configured.
+    private var istioReport: IstioReport?
+    /// The request carried Istio's exchange headers (the response then carries this proxy's).
+    private var requestCarriedPeerMetadata = false
+    /// Bytes of the response headers sent (`istio_response_bytes` counts headers and body).
+    private var responseHeaderBytes = 0
 
     // Stream timeouts (HCM stream_idle_timeout, request_timeout, max_stream_duration) and upgrades.
     private var streamIdleTimeout: Duration?
@@ -129,6 +135,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         var head = head
         isUpgradeRequest = Self.isUpgrade(head.headers)
         manager.prepareRequest(&head, connection: connection)
+        if manager.istioStats != nil || manager.peerMetadata != nil { exchangePeerMetadata(request: &head) }
         requestHead = head
         requestComplete = endOfStream
         headEndsRequest = !head.headers.contains(name: "transfer-encoding")
@@ -465,6 +472,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         responseStatus = status
         var response = head
+        if istioReport != nil { discoverUpstreamPeer(response: &response, host: host) }
         manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart)
         if status == 101, let upgradeType, upstream != nil {
             sendSwitchingProtocols(response, upgradeType: upgradeType)
@@ -501,6 +509,10 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         guard !finished, tunnel == nil else { return }
         if manager.accessLogs != nil { loggedTrailers = trailers }
+        if istioReport != nil, let trailers {
+            if let status = trailers.first(name: "grpc-status") { istioReport?.grpcStatus = status }
+            responseHeaderBytes += Self.headerBytes(trailers)
+        }
         if let upstream, let upstreamPool {
             if upstreamRequestEnded { upstreamPool.release(upstream) } else { upstreamPool.discard(upstream) }
         }
@@ -675,6 +687,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         for (filter, context) in filters.reversed() {
             _ = filter.encodeHeaders(&head, endOfStream: endOfStream, context: context)
         }
+        if istioReport != nil { prepareIstioResponse(&head) }
         if manager.accessLogs != nil { loggedResponse = head }
         if requestHead?.method == .HEAD, body != nil {
             responseStarted = true
@@ -718,6 +731,7 @@ final class HTTPStream: UpstreamResponseReceiver {
                 bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
         }
         if let accessLogs = manager.accessLogs { logAccess(accessLogs, status: status) }
+        if let stats = manager.istioStats, istioReport != nil { reportIstioMetrics(stats, status: status) }
         responder?.streamFinished(self)
         filters = []
     }
@@ -752,6 +766,85 @@ extension HTTPStream {
         entry.requestedServerName = connection.tls?.serverName
         entry.routeName = resolution?.routeName
         for log in logs { log.log(entry) }
+    }
+}
+
+// MARK: Istio telemetry
+
+extension HTTPStream {
+    /// Istio's peer metadata filter on the request: learns the client from the exchange headers
+    /// (inbound), removes them, and sends this proxy's own upstream (outbound).
+    fileprivate func exchangePeerMetadata(request head: inout HTTPRequestHead) {
+        var report = IstioReport()
+        report.downstreamTLS = connection.tls
+        if let exchange = manager.peerMetadata {
+            if !exchange.downstreamDiscovery.isEmpty {
+                let value = head.headers.first(name: PeerWorkload.metadataHeader)
+                requestCarriedPeerMetadata = value != nil || head.headers.contains(name: PeerWorkload.metadataIDHeader)
+                if exchange.downstreamDiscovery.first == .headers, let value { report.downstreamPeer = manager.peer(fromExchangeHeader: value) }
+                head.headers.remove(name: PeerWorkload.metadataHeader)
+                head.headers.remove(name: PeerWorkload.metadataIDHeader)
+            }
+            if exchange.upstreamPropagation {
+                let local = manager.state.local
+                head.headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: local.nodeID)
+                head.headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: local.exchangeHeaderValue)
+            }
+        }
+        istioReport = report
+    }
+
+    /// Istio's peer metadata filter on the upstream response: the server from the exchange
+    /// headers, else from the endpoint's workload metadata; the headers do not go downstream.
+    fileprivate func discoverUpstreamPeer(response head: inout HTTPResponseHead, host: UpstreamHostHandle) {
+        istioReport?.upstreamPeerPrincipal = upstream?.peerPrincipal
+        if upstream?.peerPrincipal != nil { istioReport?.upstreamLocalPrincipal = host.key.tls?.localPrincipal }
+        guard let exchange = manager.peerMetadata, !exchange.upstreamDiscovery.isEmpty else { return }
+        for method in exchange.upstreamDiscovery where istioReport?.upstreamPeer == nil {
+            switch method {
+            case .headers:
+                if let value = head.headers.first(name: PeerWorkload.metadataHeader) {
+                    istioReport?.upstreamPeer = manager.peer(fromExchangeHeader: value)
+                }
+            case .workloadMetadata:
+                istioReport?.upstreamPeer = PeerWorkload(endpointMetadata: host.host.metadata)
+            }
+        }
+        head.headers.remove(name: PeerWorkload.metadataHeader)
+        head.headers.remove(name: PeerWorkload.metadataIDHeader)
+    }
+
+    /// The response as it leaves: this proxy's metadata for a client that sent its own (inbound),
+    /// and the gRPC status and header size for the stats filter.
+    fileprivate func prepareIstioResponse(_ head: inout HTTPResponseHead) {
+        if requestCarriedPeerMetadata, manager.peerMetadata?.downstreamPropagation == true {
+            let local = manager.state.local
+            head.headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: local.nodeID)
+            head.headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: local.exchangeHeaderValue)
+        }
+        if let status = head.headers.first(name: "grpc-status") { istioReport?.grpcStatus = status }
+        responseHeaderBytes = Self.headerBytes(head.headers)
+    }
+
+    /// Header bytes as Envoy counts them for `request.total_size`: names and values.
+    static func headerBytes(_ headers: HTTPHeaders) -> Int {
+        headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+    }
+
+    fileprivate func reportIstioMetrics(_ stats: IstioStatsRuntime, status: Int) {
+        guard var report = istioReport else { return }
+        istioReport = nil
+        report.request = requestHead
+        report.clusterMetadata = cluster?.configuration.metadata
+        report.responseCode = responseStarted ? (responseStatus ?? status) : 0
+        report.flags = responseFlags
+        if report.upstreamPeer == nil, !stats.inbound, let host = attemptedHosts.last {
+            report.upstreamPeer = PeerWorkload(endpointMetadata: host.metadata)
+        }
+        let requestBytes = (requestHead.map { Self.headerBytes($0.headers) } ?? 0) + bytesReceived
+        stats.recordRequest(
+            report, durationNanoseconds: (NIODeadline.now() - startTime).nanoseconds,
+            requestBytes: requestBytes, responseBytes: responseHeaderBytes + bytesSent)
     }
 }
 

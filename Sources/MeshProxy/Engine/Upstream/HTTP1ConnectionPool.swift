@@ -181,7 +181,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         connections[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
-        let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<String?>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
@@ -196,13 +196,13 @@ final class HTTP1ConnectionPool: UpstreamPool {
                 }
             }
             .connect(host: key.host, port: key.port)
-            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel } }
+            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededFuture(nil)).map { (channel, $0) } }
             .assumeIsolated()
             .whenComplete { [weak self] result in
                 switch result {
-                case .success(let channel):
+                case .success(let (channel, peerPrincipal)):
                     self?.settings.connectionOpened()
-                    let connection = UpstreamChannel(channel: channel, host: key)
+                    let connection = UpstreamChannel(channel: channel, host: key, peerPrincipal: peerPrincipal)
                     handler.value.attach(connection)
                     completion(.success(connection))
                 case .failure(let error):

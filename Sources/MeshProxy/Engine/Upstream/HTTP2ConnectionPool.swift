@@ -14,6 +14,8 @@ final class HTTP2ConnectionPool: UpstreamPool {
         var ready: EventLoopFuture<Void>
         var usable = true
         var activeStreams = 0
+        /// The server certificate's identity, with TLS.
+        var peerPrincipal: String?
         var idleTimer: Scheduled<Void>?
 
         init(key: UpstreamEndpointKey, ready: EventLoopFuture<Void>) {
@@ -68,7 +70,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
             }.assumeIsolated().whenComplete { [weak self] result in
                 switch result {
                 case .success(let stream):
-                    let exchange = UpstreamChannel(channel: stream, host: key)
+                    let exchange = UpstreamChannel(channel: stream, host: key, peerPrincipal: connection.peerPrincipal)
                     handler.value.attach(exchange)
                     stream.closeFuture.assumeIsolated().whenComplete { [weak self] _ in self?.streamClosed(connection) }
                     completion(.success(exchange))
@@ -112,7 +114,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
         let promise = eventLoop.makePromise(of: Void.self)
         let connection = Connection(key: key, ready: promise.futureResult)
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
-        let handshake = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<String?>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
@@ -137,13 +139,14 @@ final class HTTP2ConnectionPool: UpstreamPool {
                 }
             }
             .connect(host: key.host, port: key.port)
-            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededVoidFuture()).map { channel } }
+            .flatMap { channel in (handshake.value ?? channel.eventLoop.makeSucceededFuture(nil)).map { (channel, $0) } }
             .assumeIsolated()
             .whenComplete { [weak self] result in
                 switch result {
-                case .success(let channel):
+                case .success(let (channel, peerPrincipal)):
                     self?.settings.connectionOpened()
                     connection.channel = channel
+                    connection.peerPrincipal = peerPrincipal
                     channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
                         connection.usable = false
                         self?.settings.releaseConnectionSlot()

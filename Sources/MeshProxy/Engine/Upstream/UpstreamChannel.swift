@@ -38,9 +38,13 @@ final class UpstreamChannel {
     /// Called when the connection closes while idle in a pool.
     var onClose: ((UpstreamChannel) -> Void)?
 
-    init(channel: any Channel, host: UpstreamEndpointKey) {
+    /// The server certificate's first URI SAN (its SPIFFE identity), over TLS.
+    let peerPrincipal: String?
+
+    init(channel: any Channel, host: UpstreamEndpointKey, peerPrincipal: String? = nil) {
         self.channel = channel
         self.host = host
+        self.peerPrincipal = peerPrincipal
     }
 
     deinit {

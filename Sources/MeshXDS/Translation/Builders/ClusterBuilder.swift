@@ -71,6 +71,7 @@ public struct ClusterBuilder: Sendable {
     ) -> Envoy_Config_Cluster_V3_Cluster? {
         var c = Envoy_Config_Cluster_V3_Cluster()
         c.name = name
+        c.metadata = IstioTelemetryBuilder.serviceMetadata([service], domainSuffix: options.domainSuffix)
         c.connectTimeout = Proto.duration(options.connectTimeout)
         c.type = Self.discoveryType(service, proxy: proxy)
         if policy?.loadBalancer?.simple == .PASSTHROUGH { c.type = .originalDst }
@@ -150,9 +151,11 @@ public struct ClusterBuilder: Sendable {
     ///   - port: the listener port.
     ///   - host: the application's IP address or `unix://` path.
     ///   - endpointPort: the application's port.
-    public func inboundCluster(port: UInt32, host: String, endpointPort: UInt32) -> Envoy_Config_Cluster_V3_Cluster {
+    ///   - services: the proxy's services behind the port (`istio.services` metadata).
+    public func inboundCluster(port: UInt32, host: String, endpointPort: UInt32, services: [MeshService] = []) -> Envoy_Config_Cluster_V3_Cluster {
         .with {
             $0.name = ClusterName.inbound(port: port)
+            if !services.isEmpty { $0.metadata = IstioTelemetryBuilder.serviceMetadata(services, domainSuffix: options.domainSuffix) }
             $0.type = .static
             $0.connectTimeout = Proto.duration(options.connectTimeout)
             $0.loadAssignment = endpoints.staticAssignment(clusterName: $0.name, host: host, port: endpointPort)
@@ -160,9 +163,10 @@ public struct ClusterBuilder: Sendable {
     }
 
     /// `inbound|PORT||` for captured traffic: the original destination, connecting from 127.0.0.6.
-    public func inboundPassthroughCluster(port: UInt32?) -> Envoy_Config_Cluster_V3_Cluster {
+    public func inboundPassthroughCluster(port: UInt32?, services: [MeshService] = []) -> Envoy_Config_Cluster_V3_Cluster {
         .with {
             $0.name = port.map { ClusterName.inbound(port: $0) } ?? ClusterName.inboundPassthrough
+            if !services.isEmpty { $0.metadata = IstioTelemetryBuilder.serviceMetadata(services, domainSuffix: options.domainSuffix) }
             $0.type = .originalDst
             $0.lbPolicy = .clusterProvided
             $0.connectTimeout = Proto.duration(options.connectTimeout)

@@ -1,4 +1,5 @@
 public import MeshCore
+import SwiftProtobuf
 
 /// Builds `ClusterLoadAssignment`s from workload instances: one locality group per
 /// `region/zone/subzone`, endpoint weights from the instances.
@@ -35,7 +36,11 @@ public struct EndpointBuilder: Sendable {
                             $0.endpoint = .with { $0.address = Proto.address(instance.address, port: endpointPort) }
                             $0.healthStatus = .healthy
                             $0.loadBalancingWeight = .init(max(instance.weight, 1))
-                            if let metadata = TLSContexts.endpointMetadata(instance) { $0.metadata = metadata }
+                            var metadata = TLSContexts.endpointMetadata(instance) ?? .init()
+                            metadata.filterMetadata["istio"] = Google_Protobuf_Struct(fields: [
+                                "workload": .init(stringValue: IstioTelemetryBuilder.workloadMetadataValue(instance, clusterID: Self.clusterID)),
+                            ])
+                            $0.metadata = metadata
                         }
                     }
                     $0.loadBalancingWeight = .init(group.reduce(0) { $0 + max($1.weight, 1) })
@@ -59,6 +64,10 @@ public struct EndpointBuilder: Sendable {
             }]
         }
     }
+
+    /// The cluster endpoints are reported in (`destination_cluster`): a single-cluster mesh's
+    /// `Kubernetes`, the agent's default `CLUSTER_ID`.
+    static let clusterID = "Kubernetes"
 
     static func locality(_ text: String) -> Envoy_Config_Core_V3_Locality {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)

@@ -1,3 +1,5 @@
+import MeshCore
+
 /// CDS: outbound clusters for every service port (and subset) the proxy can reach, inbound
 /// clusters for its own ports, and the catch-all clusters.
 public struct ClusterGenerator: ResourceGenerator {
@@ -26,14 +28,28 @@ public struct ClusterGenerator: ResourceGenerator {
             return clusters.filter { request.wants($0.name) }.map { GeneratedResource(name: $0.name, message: $0) }
         }
         var inboundPorts = Set<UInt32>()
+        // The proxy's services by the workload port they reach (inbound clusters' `istio.services`).
+        var servicesByTarget: [UInt32: [MeshService]] = [:]
+        for (service, instance) in scope.ownInstances {
+            for port in service.ports {
+                let target = instance.endpointPorts[port.port] ?? port.targetPort ?? port.port
+                if !(servicesByTarget[target] ?? []).contains(where: { $0.hostname == service.hostname }) {
+                    servicesByTarget[target, default: []].append(service)
+                }
+            }
+        }
         for ingress in scope.ingressListeners where inboundPorts.insert(ingress.port).inserted {
-            clusters.append(builder.inboundCluster(port: ingress.port, host: ingress.endpointHost, endpointPort: ingress.endpointPort))
+            clusters.append(builder.inboundCluster(
+                port: ingress.port, host: ingress.endpointHost, endpointPort: ingress.endpointPort,
+                services: servicesByTarget[ingress.port] ?? []))
         }
         if scope.isTransparent {
             for (service, instance) in scope.ownInstances {
                 for port in service.ports {
                     let target = instance.endpointPorts[port.port] ?? port.targetPort ?? port.port
-                    if inboundPorts.insert(target).inserted { clusters.append(builder.inboundPassthroughCluster(port: target)) }
+                    if inboundPorts.insert(target).inserted {
+                        clusters.append(builder.inboundPassthroughCluster(port: target, services: servicesByTarget[target] ?? []))
+                    }
                 }
             }
             clusters.append(builder.inboundPassthroughCluster(port: nil))

@@ -99,9 +99,14 @@ public struct ListenerGenerator: ResourceGenerator {
         return withAccessLogs(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
     }
 
-    /// The listeners with MeshConfig's access log added, when it is on.
+    /// The listeners with MeshConfig's access log and, for proxies that have them, Istio's
+    /// telemetry filters added.
     private func withAccessLogs(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
-        guard let accessLog = request.options.accessLog else { return listeners }
-        return AccessLogBuilder(settings: accessLog).decorate(listeners)
+        var listeners = listeners
+        if let accessLog = request.options.accessLog { listeners = AccessLogBuilder(settings: accessLog).decorate(listeners) }
+        if let telemetry = IstioTelemetryBuilder(snapshot: request.snapshot, proxy: request.proxy) {
+            listeners = telemetry.decorate(listeners)
+        }
+        return listeners
     }
 }

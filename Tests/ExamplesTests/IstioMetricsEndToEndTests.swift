@@ -1,0 +1,162 @@
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// Istio's standard metrics from two Swift sidecars talking mutual TLS: the client's sidecar
+/// reports `reporter="source"`, the server's `reporter="destination"`, each naming both workloads
+/// (learnt through Istio's exchange headers), both SPIFFE principals and the service; Prometheus'
+/// own `promtool` accepts both expositions, and a Telemetry resource changes the server's tags.
+///
+/// Only the Swift proxy runs Istio's stats filter: upstream Envoy does not have it, so istiod
+/// sends it only to proxies that list it in their node's extensions.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct IstioMetricsEndToEndTests {
+    static let namespace = "bookinfo"
+
+    /// `name{labels} value` lines of one metric, as label maps with their values.
+    static func samples(_ text: String, metric: String) -> [(labels: [String: String], value: Double)] {
+        text.split(separator: "\n").compactMap { line -> (labels: [String: String], value: Double)? in
+            guard line.hasPrefix("\(metric){"), let close = line.lastIndex(of: "}") else { return nil }
+            let body = line[line.index(line.startIndex, offsetBy: metric.count + 1)..<close]
+            var labels: [String: String] = [:]
+            var rest = Substring(body)
+            while let equals = rest.firstIndex(of: "=") {
+                let name = String(rest[..<equals])
+                rest = rest[rest.index(equals, offsetBy: 2)...]
+                guard let quote = rest.firstIndex(of: "\"") else { break }
+                labels[name] = String(rest[..<quote])
+                rest = rest[rest.index(after: quote)...].drop { $0 == "," }
+            }
+            guard let value = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) else { return nil }
+            return (labels, value)
+        }
+    }
+
+    /// Runs `promtool check metrics` on an exposition; nil when promtool is not installed
+    /// (outside CI only: under `CI=true` a missing promtool is a failure).
+    static func promtool(_ text: String) throws -> (status: Int32, output: String)? {
+        let candidates = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("promtool is not installed (apt-get install prometheus)") }
+            return nil
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func swiftSidecarsReportIstioStandardMetrics() async throws {
+        guard let started = try await LoopbackMesh.startWithCA(namespace: Self.namespace, dataPlane: .swift) else { return }
+        let (mesh, ca) = started
+        defer {
+            mesh.stop()
+            ca.remove()
+        }
+        let serverIP = LoopbackAddresses.next(), clientIP = LoopbackAddresses.next()
+        let echo = try await mesh.startEcho("reviews", ip: serverIP)
+        let ingressPort = try LoopbackNetwork.freePort(on: serverIP)
+        let proxyPort = try LoopbackNetwork.freePort(on: clientIP)
+        try mesh.write("services.yaml", MutualTLSEndToEndTests.services(
+            serverIP: serverIP, ingressPort: ingressPort, echoPort: echo.port, clientIP: clientIP, proxyPort: proxyPort))
+        try mesh.write("peer-authentication.yaml", MutualTLSEndToEndTests.peerAuthentication("STRICT"))
+        let tlsMode = ["security.istio.io/tlsMode": "istio"]
+        let server = try await mesh.startSecureProxy(
+            ca: ca, namespace: Self.namespace, labels: tlsMode.merging(["app": "reviews", "version": "v2"]) { a, _ in a },
+            serviceAccount: "reviews", ip: serverIP)
+        let client = try await mesh.startSecureProxy(
+            ca: ca, namespace: Self.namespace, labels: tlsMode.merging(["app": "client"]) { a, _ in a }, serviceAccount: "client", ip: clientIP)
+        let ready = await mesh.waitUntilReady(server, timeout: .seconds(60))
+        let clientReady = await mesh.waitUntilReady(client, timeout: .seconds(60))
+        try #require(ready && clientReady, "\(mesh.diagnostics)")
+
+        func viaClient(_ path: String = "/hello") async -> LoopbackMesh.Response {
+            await mesh.requestThroughProxy(client, port: proxyPort, url: "http://reviews.bookinfo.svc.cluster.local:9080\(path)")
+        }
+        var response = LoopbackMesh.Response(status: -1, headers: [], body: "")
+        let through = await LoopbackMesh.eventually(timeout: .seconds(45)) {
+            response = await viaClient()
+            return response.status == 200
+        }
+        try #require(through, "no answer through the client's sidecar: \(response)\n\(mesh.diagnostics)")
+        // The exchange headers stay between the sidecars: the application and the client see none.
+        #expect(response.echoHeaders["x-envoy-peer-metadata"] == nil, "\(response.echoHeaders)")
+        #expect(response.header("x-envoy-peer-metadata") == nil && response.header("x-envoy-peer-metadata-id") == nil)
+        for _ in 0..<4 {
+            let next = await viaClient()
+            #expect(next.status == 200)
+        }
+        let missing = await viaClient("/status/404")
+        #expect(missing.status == 404 || missing.status == 200, "\(missing)")
+
+        let clientText = await mesh.admin(client, "/stats/prometheus") ?? ""
+        let serverText = await mesh.admin(server, "/stats/prometheus") ?? ""
+        let clientOK = Self.samples(clientText, metric: "istio_requests_total").filter { $0.labels["response_code"] == "200" }
+        let serverOK = Self.samples(serverText, metric: "istio_requests_total").filter { $0.labels["response_code"] == "200" }
+        try #require(clientOK.count == 1, "client series:\n\(clientText.split(separator: "\n").filter { $0.hasPrefix("istio_") }.joined(separator: "\n"))")
+        try #require(serverOK.count == 1, "server series:\n\(serverText.split(separator: "\n").filter { $0.hasPrefix("istio_") }.joined(separator: "\n"))")
+
+        let expectedCommon = [
+            "source_workload": "client", "source_workload_namespace": "bookinfo", "source_app": "client",
+            "source_canonical_service": "client", "source_principal": "spiffe://cluster.local/ns/bookinfo/sa/client",
+            "destination_workload": "reviews", "destination_workload_namespace": "bookinfo", "destination_app": "reviews",
+            "destination_version": "v2", "destination_canonical_revision": "v2",
+            "destination_principal": "spiffe://cluster.local/ns/bookinfo/sa/reviews",
+            "destination_service": "reviews.bookinfo.svc.cluster.local", "destination_service_name": "reviews",
+            "destination_service_namespace": "bookinfo", "request_protocol": "http", "response_flags": "-",
+            "source_cluster": "Kubernetes", "destination_cluster": "Kubernetes", "grpc_response_status": "",
+        ]
+        for (key, value) in expectedCommon {
+            #expect(clientOK[0].labels[key] == value, "client \(key): \(clientOK[0].labels)")
+            #expect(serverOK[0].labels[key] == value, "server \(key): \(serverOK[0].labels)")
+        }
+        #expect(clientOK[0].labels["reporter"] == "source")
+        #expect(serverOK[0].labels["reporter"] == "destination")
+        #expect(clientOK[0].labels["connection_security_policy"] == "unknown")
+        #expect(serverOK[0].labels["connection_security_policy"] == "mutual_tls")
+        #expect(clientOK[0].value == 5 && serverOK[0].value == 5, "client \(clientOK[0].value), server \(serverOK[0].value)")
+        let durations = Self.samples(serverText, metric: "istio_request_duration_milliseconds_count").filter { $0.labels["response_code"] == "200" }
+        #expect(durations.first?.value == 5, "\(durations)")
+        let sizes = Self.samples(clientText, metric: "istio_response_bytes_sum").filter { $0.labels["response_code"] == "200" }
+        #expect((sizes.first?.value ?? 0) > 0, "\(sizes)")
+
+        for (name, text) in [("client", clientText), ("server", serverText)] {
+            if let check = try Self.promtool(text) {
+                #expect(check.status == 0, "promtool check metrics on the \(name)'s /stats/prometheus: \(check.output)")
+            }
+        }
+
+        // A Telemetry resource for the server: source_version is dropped, a literal tag added.
+        try mesh.write("telemetry.yaml", """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: reviews-metrics, namespace: bookinfo}
+            spec:
+              selector: {matchLabels: {app: reviews}}
+              metrics:
+              - providers: [{name: prometheus}]
+                overrides:
+                - match: {metric: REQUEST_COUNT, mode: SERVER}
+                  tagOverrides:
+                    source_version: {operation: REMOVE}
+                    mesh_tier: {value: "'backend'"}
+            """)
+        var tagged: [(labels: [String: String], value: Double)] = []
+        let retagged = await LoopbackMesh.eventually(timeout: .seconds(30)) {
+            _ = await viaClient()
+            let text = await mesh.admin(server, "/stats/prometheus") ?? ""
+            tagged = Self.samples(text, metric: "istio_requests_total").filter { $0.labels["mesh_tier"] == "backend" }
+            return !tagged.isEmpty
+        }
+        #expect(retagged, "the Telemetry override never reached the server's metrics")
+        #expect(tagged.allSatisfy { $0.labels["source_version"] == nil && $0.labels["source_workload"] == "client" }, "\(tagged)")
+    }
+}
