@@ -1,0 +1,77 @@
+import MeshXDS
+import NIOHTTP1
+import SwiftProtobuf
+import Testing
+
+@testable import MeshProxy
+
+/// Istio's exchange header, the stats filter's configuration and the metrics exposition.
+@Suite struct IstioTelemetryTests {
+    static let node = Envoy_Config_Core_V3_Node.with {
+        $0.id = "sidecar~127.0.0.21~reviews-v2-x.bookinfo~bookinfo.svc.cluster.local"
+        $0.metadata = Google_Protobuf_Struct(fields: [
+            "NAME": .init(stringValue: "reviews-v2-x"), "NAMESPACE": .init(stringValue: "bookinfo"),
+            "WORKLOAD_NAME": .init(stringValue: "reviews-v2"), "CLUSTER_ID": .init(stringValue: "Kubernetes"),
+            "LABELS": .init(structValue: .init(fields: ["app": .init(stringValue: "reviews"), "version": .init(stringValue: "v2")])),
+        ])
+    }
+
+    @Test func exchangeHeaderRoundTrips() throws {
+        let local = LocalWorkload(node: Self.node)
+        #expect(local.workload.workloadName == "reviews-v2" && local.workload.canonicalService == "reviews" && local.workload.canonicalRevision == "v2")
+        let decoded = try #require(PeerWorkload(exchangeHeaderValue: local.exchangeHeaderValue))
+        #expect(decoded.workloadName == "reviews-v2" && decoded.namespace == "bookinfo" && decoded.app == "reviews" && decoded.version == "v2")
+        #expect(decoded.clusterID == "Kubernetes" && decoded.instanceName == "reviews-v2-x")
+        // Istio decodes without padding; so do we.
+        #expect(PeerWorkload(exchangeHeaderValue: local.exchangeHeaderValue.replacingOccurrences(of: "=", with: "")) != nil)
+        #expect(PeerWorkload(exchangeHeaderValue: "not base64!") == nil)
+        #expect(PeerWorkload(endpointWorkload: "ratings-v1;default;ratings;version-1;server-cluster")?.canonicalRevision == "version-1")
+        #expect(PeerWorkload(endpointWorkload: "only;three;parts") == nil)
+    }
+
+    @Test func statsConfigurationFromTypedStruct() throws {
+        // istiod sends Istio's filters as TypedStruct; the proxy reads both forms.
+        let value = try Google_Protobuf_Struct(jsonString: #"{"disable_host_header_fallback": true, "metrics": [{"name": "requests_total", "tags_to_remove": ["source_version"], "dimensions": {"tier": "'web'"}}, {"name": "tcp_sent_bytes_total", "drop": true}]}"#)
+        let typed = Udpa_Type_V1_TypedStruct.with { $0.typeURL = IstioStatsConfiguration.typeURL; $0.value = value }
+        let configuration = try IstioStatsConfiguration(config: try Google_Protobuf_Any(message: typed))
+        #expect(configuration.disableHostHeaderFallback)
+        #expect(configuration.plans["requests_total"]?.removed == ["source_version"])
+        #expect(configuration.plans["requests_total"]?.dimensions.map(\.name) == ["tier"])
+        #expect(configuration.plans["tcp_sent_bytes_total"]?.dropped == true)
+        let bad = Stats_PluginConfig.with { $0.metrics = [.with { $0.dimensions = ["no-dashes": "'x'"] }] }
+        #expect(throws: FilterConfigurationError.self) { try IstioStatsConfiguration(config: try Google_Protobuf_Any(message: bad)) }
+    }
+
+    @Test func recordsAndExposesRequestsByLabels() throws {
+        let store = IstioMetricsStore()
+        var plugin = Stats_PluginConfig()
+        plugin.metrics = [.with { $0.name = "request_bytes"; $0.drop = true }]
+        let runtime = IstioStatsRuntime(configuration: try IstioStatsConfiguration(plugin), inbound: true, local: LocalWorkload(node: Self.node), store: store)
+        var report = IstioReport()
+        report.request = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "reviews:9080"])
+        report.downstreamPeer = PeerWorkload(endpointWorkload: "productpage-v1;bookinfo;productpage;v1;Kubernetes")
+        report.downstreamTLS = DownstreamTLSInfo(peerCertificatePresented: true, peerURISANs: ["spiffe://cluster.local/ns/bookinfo/sa/productpage"],
+                                                 localURISANs: ["spiffe://cluster.local/ns/bookinfo/sa/reviews"])
+        report.responseCode = 200
+        for _ in 0..<3 { runtime.recordRequest(report, durationNanoseconds: 2_000_000, requestBytes: 100, responseBytes: 2000) }
+        report.responseCode = 503
+        report.flags = [.upstreamConnectionFailure]
+        runtime.recordRequest(report, durationNanoseconds: 40_000_000, requestBytes: 100, responseBytes: 20)
+
+        #expect(store.counterValue(.requestsTotal, matching: ["response_code": "200", "reporter": "destination", "source_workload": "productpage-v1",
+                                                              "source_principal": "spiffe://cluster.local/ns/bookinfo/sa/productpage",
+                                                              "connection_security_policy": "mutual_tls", "destination_workload": "reviews-v2"]) == 3)
+        #expect(store.counterValue(.requestsTotal, matching: ["response_code": "503", "response_flags": "UF"]) == 1)
+        let text = store.prometheusText()
+        #expect(text.contains("# TYPE istio_requests_total counter"))
+        #expect(text.contains("# TYPE istio_request_duration_milliseconds histogram"))
+        #expect(!text.contains("istio_request_bytes"), "request_bytes is dropped")
+        // The cluster named no service, and this configuration allows the Host-header fallback.
+        #expect(text.contains("destination_service=\"reviews:9080\"") && text.contains("destination_service_name=\"reviews:9080\""))
+        let buckets = text.split(separator: "\n").filter { $0.hasPrefix("istio_request_duration_milliseconds_bucket") && $0.contains("response_code=\"200\"") }
+        #expect(buckets.contains { $0.contains("le=\"1\"") && $0.hasSuffix(" 0") })
+        #expect(buckets.contains { $0.contains("le=\"5\"") && $0.hasSuffix(" 3") })
+        #expect(buckets.contains { $0.contains("le=\"+Inf\"") && $0.hasSuffix(" 3") })
+        #expect(text.contains("istio_response_bytes_sum{") && text.contains("} 6000\n"))
+    }
+}

@@ -1,0 +1,128 @@
+import MeshCore
+import MeshXDS
+import SwiftProtobuf
+import Testing
+
+/// Istio's telemetry filters in translation: sent only to proxies that list them, placed where
+/// Istio places them, shaped by Telemetry resources.
+@Suite struct IstioTelemetryTranslationTests {
+    typealias HCM = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
+
+    static func proxy(extensions: [String]) throws -> ProxyView {
+        var node = Envoy_Config_Core_V3_Node.with {
+            $0.id = "sidecar~127.0.0.11~productpage.bookinfo~bookinfo.svc.cluster.local"
+            $0.metadata = Google_Protobuf_Struct(fields: ["LABELS": .init(structValue: .init(fields: ["app": .init(stringValue: "productpage")]))])
+        }
+        node.extensions = extensions.map { url in .with { $0.name = url; $0.typeUrls = [url] } }
+        return try ProxyView(node: node)
+    }
+
+    static let both = [IstioTelemetryBuilder.statsTypeURL, IstioTelemetryBuilder.peerMetadataTypeURL]
+
+    static func listeners() -> [Envoy_Config_Listener_V3_Listener] {
+        let builder = ListenerBuilder(options: TranslationOptions())
+        let http = builder.httpConnectionManager(statPrefix: "outbound_0.0.0.0_9080", routeName: "9080")
+        return [
+            builder.listener(address: "0.0.0.0", port: 9080, direction: .outbound, bindToPort: true, filters: [http]),
+            builder.listener(address: "0.0.0.0", port: 3306, direction: .inbound, bindToPort: true, filters: [builder.tcpProxy(cluster: "inbound|3306||")]),
+        ]
+    }
+
+    static func names(_ listener: Envoy_Config_Listener_V3_Listener) throws -> [String] {
+        var names: [String] = []
+        for filter in listener.filterChains[0].filters {
+            names.append(filter.name)
+            if filter.typedConfig.isA(HCM.self) { names += try HCM(unpackingAny: filter.typedConfig).httpFilters.map { "  " + $0.name } }
+        }
+        return names
+    }
+
+    static func snapshot(_ yaml: String = "") throws -> MeshSnapshot {
+        let output = ConfigDecoder().decode(yaml, file: "telemetry.yaml")
+        #expect(!output.hasErrors, "\(output.diagnostics)")
+        return MeshSnapshot(resources: output.resources)
+    }
+
+    @Test func proxiesWithoutTheExtensionsGetNothing() throws {
+        // Upstream Envoy lists neither filter: a NACK-free configuration has none of them.
+        #expect(IstioTelemetryBuilder(snapshot: try Self.snapshot(), proxy: try Self.proxy(extensions: [])) == nil)
+    }
+
+    @Test func filtersGoWhereIstioPutsThem() throws {
+        let builder = try #require(IstioTelemetryBuilder(snapshot: try Self.snapshot(), proxy: try Self.proxy(extensions: Self.both)))
+        let decorated = builder.decorate(Self.listeners())
+        #expect(try Self.names(decorated[0]) == [
+            "envoy.filters.network.http_connection_manager", "  istio.metadata_exchange", "  envoy.filters.http.fault",
+            "  envoy.filters.http.cors", "  istio.stats", "  envoy.filters.http.router",
+        ])
+        #expect(try Self.names(decorated[1]) == ["istio.stats", "envoy.filters.network.tcp_proxy"])
+
+        let hcm = try HCM(unpackingAny: decorated[0].filterChains[0].filters[0].typedConfig)
+        let exchange = try Io_Istio_Http_PeerMetadata_Config(unpackingAny: hcm.httpFilters[0].typedConfig)
+        #expect(exchange.upstreamDiscovery.count == 2 && exchange.upstreamPropagation.count == 1 && exchange.downstreamDiscovery.isEmpty)
+        let inboundStats = try Stats_PluginConfig(unpackingAny: decorated[1].filterChains[0].filters[0].typedConfig)
+        #expect(inboundStats.disableHostHeaderFallback, "inbound never falls back to the Host header")
+
+        // Without the peer metadata extension, only the stats filter.
+        let statsOnly = try #require(IstioTelemetryBuilder(snapshot: try Self.snapshot(), proxy: try Self.proxy(extensions: [IstioTelemetryBuilder.statsTypeURL])))
+        #expect(!(try Self.names(statsOnly.decorate(Self.listeners())[0])).contains("  istio.metadata_exchange"))
+    }
+
+    @Test func telemetryResourcesDisableAndRetagMetrics() throws {
+        let yaml = """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              metrics:
+              - providers: [{name: prometheus}]
+                overrides:
+                - match: {metric: ALL_METRICS, mode: CLIENT}
+                  disabled: true
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: productpage, namespace: bookinfo}
+            spec:
+              selector: {matchLabels: {app: productpage}}
+              metrics:
+              - overrides:
+                - match: {metric: REQUEST_COUNT}
+                  tagOverrides:
+                    request_protocol: {operation: REMOVE}
+                    tier: {value: "'front'"}
+                - match: {metric: TCP_SENT_BYTES, mode: SERVER}
+                  disabled: true
+            """
+        let builder = try #require(IstioTelemetryBuilder(snapshot: try Self.snapshot(yaml), proxy: try Self.proxy(extensions: Self.both)))
+        let decorated = builder.decorate(Self.listeners())
+        // Client (outbound) metrics are off mesh-wide: the outbound HCM has no stats filter.
+        #expect(!(try Self.names(decorated[0])).contains("  istio.stats"))
+        let server = try Stats_PluginConfig(unpackingAny: decorated[1].filterChains[0].filters[0].typedConfig)
+        #expect(server.metrics.map(\.name) == ["requests_total", "tcp_sent_bytes_total"])
+        #expect(server.metrics[0].tagsToRemove == ["request_protocol"] && server.metrics[0].dimensions == ["tier": "'front'"])
+        #expect(server.metrics[1].drop)
+
+        // A Telemetry naming another provider only: no Prometheus metrics at all.
+        let elsewhere = """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              metrics:
+              - providers: [{name: stackdriver}]
+            """
+        #expect(IstioTelemetryBuilder(snapshot: try Self.snapshot(elsewhere), proxy: try Self.proxy(extensions: Self.both)) == nil)
+    }
+
+    @Test func endpointAndClusterMetadataNameTheWorkloadAndService() throws {
+        let instance = WorkloadInstance(
+            serviceHostname: "reviews.bookinfo.svc.cluster.local", serviceNamespace: "bookinfo", name: "reviews-v2-abc", namespace: "bookinfo",
+            address: "10.0.0.2", endpointPorts: [:], labels: ["app": "reviews", "version": "v2"], serviceAccount: "reviews")
+        let assignment = EndpointBuilder().loadAssignment(
+            clusterName: "outbound|9080||reviews.bookinfo.svc.cluster.local", port: ServicePortInfo(name: "http", port: 9080, protocol: .http),
+            instances: [instance])
+        let metadata = assignment.endpoints[0].lbEndpoints[0].metadata.filterMetadata["istio"]
+        #expect(metadata?.fields["workload"]?.stringValue == "reviews;bookinfo;reviews;v2;Kubernetes")
+    }
+}
