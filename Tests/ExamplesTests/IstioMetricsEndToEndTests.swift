@@ -5,7 +5,8 @@ import Testing
 /// Istio's standard metrics from two Swift sidecars talking mutual TLS: the client's sidecar
 /// reports `reporter="source"`, the server's `reporter="destination"`, each naming both workloads
 /// (learnt through Istio's exchange headers), both SPIFFE principals and the service; Prometheus'
-/// own `promtool` accepts both expositions, and a Telemetry resource changes the server's tags.
+/// `promtool` accepts both expositions, a real Prometheus server scrapes them and answers PromQL
+/// over them, and a Telemetry resource changes the server's tags.
 ///
 /// Only the Swift proxy runs Istio's stats filter: upstream Envoy does not have it, so istiod
 /// sends it only to proxies that list it in their node's extensions.
@@ -52,6 +53,54 @@ import Testing
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A Prometheus server scraping `targets`' `/stats/prometheus` every second.
+    struct Prometheus {
+        var process: ChildProcess
+        var host: String
+        var port: Int
+        var directory: URL
+    }
+
+    /// Starts Debian's `prometheus`; nil when it is not installed (outside CI only).
+    static func startPrometheus(targets: [LoopbackMesh.Proxy]) async throws -> Prometheus? {
+        let binary = URL(fileURLWithPath: "/usr/bin/prometheus")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("prometheus is not installed (apt-get install prometheus)") }
+            return nil
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let list = targets.map { "\"\($0.ip):\($0.adminPort)\"" }.joined(separator: ", ")
+        let config = directory.appendingPathComponent("prometheus.yml")
+        try """
+            global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}
+            scrape_configs:
+            - job_name: sidecars
+              metrics_path: /stats/prometheus
+              static_configs: [{targets: [\(list)]}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let host = LoopbackAddresses.next()
+        let port = try LoopbackNetwork.freePort(on: host)
+        let process = try ChildProcess(binary, [
+            "--config.file=\(config.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+            "--web.listen-address=\(host):\(port)", "--log.level=warn",
+        ])
+        guard await LoopbackNetwork.waitUntilAccepting(host: host, port: port, timeout: .seconds(30)) else {
+            ChildProcess.terminate([process])
+            throw HarnessError("prometheus never listened on \(host):\(port)\n\(process.output.suffix(2000))")
+        }
+        return Prometheus(process: process, host: host, port: port, directory: directory)
+    }
+
+    /// An instant PromQL query's JSON answer.
+    static func query(_ prometheus: Prometheus, _ promQL: String) async -> String? {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        guard let encoded = promQL.addingPercentEncoding(withAllowedCharacters: allowed) else { return nil }
+        let response = await LoopbackMesh.request(host: prometheus.host, port: prometheus.port, path: "/api/v1/query?query=\(encoded)")
+        return response.status == 200 ? response.body : nil
     }
 
     @Test func swiftSidecarsReportIstioStandardMetrics() async throws {
@@ -137,6 +186,23 @@ import Testing
                 let istioFindings = check.output.split(separator: "\n").filter { $0.hasPrefix("istio_") && !$0.contains("base unit") }
                 #expect(istioFindings.isEmpty, "promtool on the \(name)'s Istio metrics: \(istioFindings)")
             }
+        }
+
+        // A real Prometheus server scrapes both sidecars: both targets are up (the whole
+        // exposition parsed) and PromQL sees the server's view of the client's requests.
+        if let prometheus = try await Self.startPrometheus(targets: [client, server]) {
+            defer {
+                ChildProcess.terminate([prometheus.process])
+                try? FileManager.default.removeItem(at: prometheus.directory)
+            }
+            var answer = ""
+            let scraped = await LoopbackMesh.eventually(timeout: .seconds(30)) {
+                answer = await Self.query(prometheus, "count(up == 1)") ?? ""
+                guard answer.contains("\"2\"") else { return false }
+                answer = await Self.query(prometheus, #"sum(istio_requests_total{reporter="destination",source_workload="client",destination_service_name="reviews",response_code="200",connection_security_policy="mutual_tls"})"#) ?? ""
+                return answer.contains("\"5\"")
+            }
+            #expect(scraped, "Prometheus never saw both sidecars' metrics: \(answer)\n\(prometheus.process.output.suffix(2000))")
         }
 
         // A Telemetry resource for the server: source_version is dropped, a literal tag added.
