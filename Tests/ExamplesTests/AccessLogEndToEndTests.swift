@@ -220,4 +220,97 @@ import Testing
             #expect(line.upstreamHost == "\(reviews.ip):\(reviews.port)" && line.routeName == "-", "\(line)")
         }
     }
+
+    /// Telemetry `accessLogging` end to end: a mesh-wide Telemetry names a MeshConfig file
+    /// provider with JSON labels and filters on `response.code >= 400`; istiod turns the filter
+    /// into Envoy's status code filter, and both data planes log the 404 and not the 200.
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func telemetryAccessLoggingWithAProviderAndAFilter(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let logPath = scratch.appendingPathComponent("errors.log").path
+        let meshFile = scratch.appendingPathComponent("mesh.yaml")
+        try """
+            extensionProviders:
+            - name: errors-json
+              envoyFileAccessLog:
+                path: \(logPath)
+                logFormat:
+                  labels: {code: "%RESPONSE_CODE%", path: "%REQ(:PATH)%", id: "%REQ(X-REQUEST-ID)%", flags: "%RESPONSE_FLAGS%"}
+            """.write(to: meshFile, atomically: true, encoding: .utf8)
+        guard let mesh = try await LoopbackMesh.start(istiodArguments: ["--mesh-config", meshFile.path], dataPlane: dataPlane) else { return }
+        defer { mesh.stop() }
+
+        let reviews = try await mesh.startEcho("reviews-v1")
+        let clientIP = LoopbackAddresses.next()
+        let proxyPort = try LoopbackNetwork.freePort(on: clientIP)
+        try mesh.write("services.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              hosts: [reviews.\(Self.domain)]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(reviews.port)}]
+              endpoints: [{address: \(reviews.ip)}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              hosts: [reviews.\(Self.domain)]
+              http:
+              - match: [{uri: {prefix: /served}}]
+                route: [{destination: {host: reviews.\(Self.domain)}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: client, namespace: bookinfo}
+            spec:
+              workloadSelector: {labels: {app: client}}
+              egress:
+              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
+                bind: \(clientIP)
+                captureMode: NONE
+                hosts: ["./*"]
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              accessLogging:
+              - providers: [{name: errors-json}]
+                filter: {expression: "response.code >= 400"}
+            """)
+        let client = try await mesh.startProxy(namespace: "bookinfo", labels: ["app": "client"], serviceAccount: "client", ip: clientIP)
+        guard await mesh.waitUntilReady(client) else {
+            Issue.record("the client's proxy never became ready\n\(mesh.diagnostics)")
+            return
+        }
+        func send(_ path: String, id: String) async -> LoopbackMesh.Response {
+            await mesh.requestThroughProxy(client, port: proxyPort, url: "http://reviews.\(Self.domain):9080\(path)", headers: [("x-request-id", id)])
+        }
+        let warm = await LoopbackMesh.eventually { await send("/served/warm", id: "warm-\(UUID())").status == 200 }
+        try #require(warm, "no traffic through the client's proxy\n\(mesh.diagnostics)")
+        let run = UUID().uuidString.prefix(8)
+        #expect(await send("/served/ok", id: "ok-\(run)").status == 200)
+        #expect(await send("/nowhere", id: "nr-\(run)").status == 404)
+
+        var entries: [[String: String]] = []
+        let logged = await LoopbackMesh.eventually(timeout: .seconds(40)) {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            entries = text.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?.mapValues { "\($0)" }
+            }
+            return entries.contains { $0["id"] == "nr-\(run)" }
+        }
+        print("telemetry access log (\(dataPlane)): \(entries)")
+        #expect(logged, "no JSON line for the 404 in \(logPath): \(entries)\n\(mesh.diagnostics)")
+        if let line = entries.first(where: { $0["id"] == "nr-\(run)" }) {
+            #expect(line["code"] == "404" && line["path"] == "/nowhere" && line["flags"] == "NR", "\(line)")
+        }
+        #expect(!entries.contains { $0["id"] == "ok-\(run)" || ($0["id"] ?? "").hasPrefix("warm-") }, "the filter let a 200 through: \(entries)")
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MeshCore
 import MeshXDS
 import SwiftProtobuf
@@ -124,5 +125,52 @@ import Testing
             instances: [instance])
         let metadata = assignment.endpoints[0].lbEndpoints[0].metadata.filterMetadata["istio"]
         #expect(metadata?.fields["workload"]?.stringValue == "reviews;bookinfo;reviews;v2;Kubernetes")
+    }
+
+    @Test func accessLoggingFiltersBecomeEnvoysNativeFilters() throws {
+        let ge = try #require(TelemetryAccessLogging.filter("response.code >= 400"))
+        #expect(ge.statusCodeFilter.comparison.op == .ge && ge.statusCodeFilter.comparison.value.defaultValue == 400)
+        let gt = try #require(TelemetryAccessLogging.filter("response.code > 499"))
+        #expect(gt.statusCodeFilter.comparison.op == .ge && gt.statusCodeFilter.comparison.value.defaultValue == 500)
+        let either = try #require(TelemetryAccessLogging.filter("response.code == 404 || (response.code >= 500)"))
+        #expect(either.orFilter.filters.count == 2 && either.orFilter.filters[1].statusCodeFilter.comparison.value.defaultValue == 500)
+        #expect(TelemetryAccessLogging.filter("request.headers['x'] == 'y'") == nil)
+        #expect(TelemetryAccessLogging.filter("response.code >= 400 && connection.mtls") == nil)
+    }
+
+    @Test func accessLoggingByModeWithProvidersAndFallbacks() throws {
+        let yaml = """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              accessLogging:
+              - providers: [{name: envoy}]
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: productpage, namespace: bookinfo}
+            spec:
+              selector: {matchLabels: {app: productpage}}
+              accessLogging:
+              - match: {mode: CLIENT}
+                disabled: true
+              - match: {mode: SERVER}
+                providers: [{name: missing}]
+                filter: {expression: "request.url_path.startsWith('/api')"}
+            """
+        let logging = TelemetryAccessLogging(snapshot: try Self.snapshot(yaml), proxy: try Self.proxy(extensions: []))
+        #expect(logging.client?.isEmpty == true, "CLIENT is disabled for the workload")
+        #expect(logging.server?.isEmpty == true, "the only SERVER provider is unknown")
+        #expect(logging.unsupported.contains { $0.contains("provider \"missing\"") })
+        #expect(logging.unsupported.contains { $0.contains("request.url_path") })
+
+        let meshOnly = TelemetryAccessLogging(snapshot: try Self.snapshot(), proxy: try Self.proxy(extensions: []))
+        #expect(meshOnly.client == nil && meshOnly.server == nil, "no Telemetry: MeshConfig's accessLogFile applies")
+
+        let envoyDefault = TelemetryAccessLogging(snapshot: try Self.snapshot(yaml.components(separatedBy: "---")[0]), proxy: try Self.proxy(extensions: []))
+        #expect(envoyDefault.client?.count == 1 && envoyDefault.server?.count == 1)
+        let file = try Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog(unpackingAny: try #require(envoyDefault.client?.first).typedConfig)
+        #expect(file.path == "/dev/stdout")
     }
 }

@@ -1,4 +1,5 @@
 public import MeshCore
+import Foundation
 import SwiftProtobuf
 
 /// The mesh-wide file access log (MeshConfig `accessLogFile`, `accessLogEncoding`,
@@ -139,13 +140,13 @@ struct AccessLogBuilder {
         return listeners.map { listener in
             var listener = listener
             if !settings.disableListenerLog { listener.accessLog.append(listenerLog) }
-            listener.filterChains = listener.filterChains.map { decorate($0, log: file) }
-            if listener.hasDefaultFilterChain { listener.defaultFilterChain = decorate(listener.defaultFilterChain, log: file) }
+            listener.filterChains = listener.filterChains.map { Self.decorate($0, log: file) }
+            if listener.hasDefaultFilterChain { listener.defaultFilterChain = Self.decorate(listener.defaultFilterChain, log: file) }
             return listener
         }
     }
 
-    private func decorate(_ chain: Envoy_Config_Listener_V3_FilterChain, log: AccessLog) -> Envoy_Config_Listener_V3_FilterChain {
+    private static func decorate(_ chain: Envoy_Config_Listener_V3_FilterChain, log: AccessLog) -> Envoy_Config_Listener_V3_FilterChain {
         var chain = chain
         chain.filters = chain.filters.map { filter in
             guard case .typedConfig(let typed) = filter.configType else { return filter }
@@ -160,5 +161,144 @@ struct AccessLogBuilder {
             return filter
         }
         return chain
+    }
+}
+
+extension AccessLogBuilder {
+    /// `listeners` with per-direction access logs: `client` on outbound listeners (and every
+    /// listener of a gateway, which Istio treats as a client), `server` on inbound ones; nil
+    /// leaves that direction to `fallback` (MeshConfig's access log), if any.
+    static func decorate(
+        _ listeners: [Envoy_Config_Listener_V3_Listener], client: [AccessLog]?, server: [AccessLog]?, fallback: MeshAccessLog?, isRouter: Bool
+    ) -> [Envoy_Config_Listener_V3_Listener] {
+        let mesh = fallback.map(AccessLogBuilder.init(settings:))
+        return listeners.map { listener in
+            let inbound = listener.trafficDirection == .inbound && !isRouter
+            guard let logs = inbound ? server : client else {
+                return mesh?.decorate([listener]).first ?? listener
+            }
+            var listener = listener
+            listener.filterChains = listener.filterChains.map { chain in logs.reduce(chain) { decorate($0, log: $1) } }
+            if listener.hasDefaultFilterChain {
+                listener.defaultFilterChain = logs.reduce(listener.defaultFilterChain) { decorate($0, log: $1) }
+            }
+            return listener
+        }
+    }
+}
+
+/// Telemetry `accessLogging` for one workload, as Istio resolves it: the mesh-wide resource,
+/// then the namespace's, then the workload's own (the more specific setting wins, per mode);
+/// providers default to MeshConfig `defaultProviders.accessLogging`, then to the built-in `envoy`
+/// (Envoy's default format on `/dev/stdout`).
+///
+/// A filter expression is translated to Envoy's native filters when it compares `response.code`
+/// (`==`, `!=`, `>=`, `<=`, `>`, `<`, joined by `&&` or `||`); other CEL expressions are left
+/// out (the log is then unfiltered) and reported in ``unsupported``.
+public struct TelemetryAccessLogging: Sendable {
+    /// Client-side (outbound, gateway) logs; nil when no Telemetry configures them.
+    public var client: [Envoy_Config_Accesslog_V3_AccessLog]?
+    /// Server-side (inbound) logs; nil when no Telemetry configures them.
+    public var server: [Envoy_Config_Accesslog_V3_AccessLog]?
+    /// What could not be honoured (unknown providers, unsupported provider kinds or filters).
+    public var unsupported: [String] = []
+
+    typealias Mode = Telemetry.WorkloadMode
+
+    public init(snapshot: MeshSnapshot, proxy: ProxyView) {
+        let root = snapshot.rootNamespace
+        let telemetries = snapshot.telemetries.policies(for: proxy.workload).sorted { rank($0, root) < rank($1, root) }
+        var settings: [Mode: (providers: [String]?, disabled: Bool?, filter: String?)] = [:]
+        for telemetry in telemetries {
+            for logging in telemetry.spec.accessLogging ?? [] {
+                let mode = logging.match?.mode ?? .CLIENT_AND_SERVER
+                for target in [Mode.CLIENT, .SERVER] where mode == .CLIENT_AND_SERVER || mode == target {
+                    var current = settings[target] ?? (nil, nil, nil)
+                    if let providers = logging.providers { current.providers = providers.compactMap(\.name) }
+                    if let disabled = logging.disabled { current.disabled = disabled }
+                    if let expression = logging.filter?.expression { current.filter = expression }
+                    settings[target] = current
+                }
+            }
+        }
+        var unsupported: [String] = []
+        func logs(_ mode: Mode) -> [Envoy_Config_Accesslog_V3_AccessLog]? {
+            guard let setting = settings[mode] else { return nil }
+            if setting.disabled == true { return [] }
+            let names = setting.providers ?? snapshot.mesh.defaultProviders?.accessLogging ?? ["envoy"]
+            var filter: Envoy_Config_Accesslog_V3_AccessLogFilter?
+            if let expression = setting.filter, !expression.isEmpty {
+                filter = Self.filter(expression)
+                if filter == nil { unsupported.append("filter \"\(expression)\": only response.code comparisons are translated; logging unfiltered") }
+            }
+            return names.compactMap { name in
+                guard var log = Self.provider(name, mesh: snapshot.mesh, unsupported: &unsupported) else { return nil }
+                if let filter { log.filter = filter }
+                return log
+            }
+        }
+        client = logs(.CLIENT)
+        server = logs(.SERVER)
+        self.unsupported = Array(Set(unsupported)).sorted()
+    }
+
+    private func rank(_ telemetry: Resource<Telemetry>, _ root: String) -> Int {
+        if telemetry.meta.namespace == root && telemetry.spec.selectorLabels?.isEmpty != false { return 0 }
+        return telemetry.spec.selectorLabels?.isEmpty != false ? 1 : 2
+    }
+
+    /// The file access log a provider names; nil (and a note) for unknown names and provider
+    /// kinds other than a file.
+    static func provider(_ name: String, mesh: MeshConfig, unsupported: inout [String]) -> Envoy_Config_Accesslog_V3_AccessLog? {
+        guard let provider = mesh.extensionProviders?.first(where: { $0.name == name }) else {
+            if name == "envoy" { return AccessLogBuilder(settings: MeshAccessLog(path: "/dev/stdout")).fileAccessLog }
+            unsupported.append("provider \"\(name)\" is not defined in MeshConfig extensionProviders")
+            return nil
+        }
+        guard let file = provider.envoyFileAccessLog else {
+            unsupported.append("provider \"\(name)\" (\(provider.providerKinds.joined(separator: ", "))) is not a file access log")
+            return nil
+        }
+        var settings = MeshAccessLog(path: file.path ?? "/dev/stdout")
+        if let labels = file.logFormat?.labels,
+           let data = try? JSONEncoder().encode(labels), let json = String(data: data, encoding: .utf8) {
+            settings.encoding = .json
+            settings.format = json
+        } else if let text = file.logFormat?.text {
+            settings.format = text
+        }
+        return AccessLogBuilder(settings: settings).fileAccessLog
+    }
+
+    /// Envoy's native filter for a CEL expression comparing `response.code`, nil when the
+    /// expression is anything else.
+    public static func filter(_ expression: String) -> Envoy_Config_Accesslog_V3_AccessLogFilter? {
+        typealias Filter = Envoy_Config_Accesslog_V3_AccessLogFilter
+        if expression.contains("||") {
+            let parts = expression.components(separatedBy: "||").map { filter($0) }
+            guard !parts.contains(where: { $0 == nil }) else { return nil }
+            return Filter.with { $0.orFilter = .with { $0.filters = parts.compactMap { $0 } } }
+        }
+        if expression.contains("&&") {
+            let parts = expression.components(separatedBy: "&&").map { filter($0) }
+            guard !parts.contains(where: { $0 == nil }) else { return nil }
+            return Filter.with { $0.andFilter = .with { $0.filters = parts.compactMap { $0 } } }
+        }
+        var text = expression.trimmingCharacters(in: .whitespaces)
+        while text.hasPrefix("("), text.hasSuffix(")") { text = String(text.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces) }
+        guard text.hasPrefix("response.code") else { return nil }
+        let rest = text.dropFirst("response.code".count).trimmingCharacters(in: .whitespaces)
+        for (symbol, op, adjust) in [(">=", Envoy_Config_Accesslog_V3_ComparisonFilter.Op.ge, 0), ("<=", .le, 0), ("==", .eq, 0), ("!=", .ne, 0), (">", .ge, 1), ("<", .le, -1)] {
+            guard rest.hasPrefix(symbol), let value = Int(rest.dropFirst(symbol.count).trimmingCharacters(in: .whitespaces)), value + adjust >= 0 else { continue }
+            return Filter.with {
+                $0.statusCodeFilter = .with {
+                    $0.comparison = .with {
+                        $0.op = op
+                        $0.value = .with { $0.defaultValue = UInt32(value + adjust); $0.runtimeKey = "access_log.telemetry.status_code" }
+                    }
+                }
+            }
+        }
+        return nil
     }
 }

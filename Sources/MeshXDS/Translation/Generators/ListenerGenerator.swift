@@ -103,7 +103,15 @@ public struct ListenerGenerator: ResourceGenerator {
     /// telemetry filters added.
     private func withAccessLogs(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
         var listeners = listeners
-        if let accessLog = request.options.accessLog { listeners = AccessLogBuilder(settings: accessLog).decorate(listeners) }
+        let telemetryLogs = TelemetryAccessLogging(snapshot: request.snapshot, proxy: request.proxy)
+        if telemetryLogs.client != nil || telemetryLogs.server != nil {
+            // Telemetry access logging replaces MeshConfig's for the directions it configures.
+            listeners = AccessLogBuilder.decorate(
+                listeners, client: telemetryLogs.client, server: telemetryLogs.server, fallback: request.options.accessLog,
+                isRouter: request.proxy.type == .router)
+        } else if let accessLog = request.options.accessLog {
+            listeners = AccessLogBuilder(settings: accessLog).decorate(listeners)
+        }
         if let telemetry = IstioTelemetryBuilder(snapshot: request.snapshot, proxy: request.proxy) {
             listeners = telemetry.decorate(listeners)
         }
