@@ -405,13 +405,15 @@ extension ProxyServer.Configuration {
     /// sends a filter not every proxy has, such as Istio's stats filter, only to proxies that have it.
     public var advertisedNode: Envoy_Config_Core_V3_Node {
         var node = self.node
-        var listed = Set(node.extensions.flatMap(\.typeUrls))
+        var listed = Set(node.extensions.flatMap(\.typeUrls).map { String(HTTPFilterRegistry.typeName($0)) })
         func add(_ category: String, _ typeURL: String, name: String? = nil) {
-            guard listed.insert(typeURL).inserted else { return }
+            // Envoy lists full proto names, without the `type.googleapis.com/` prefix.
+            let protoName = String(HTTPFilterRegistry.typeName(typeURL))
+            guard listed.insert(protoName).inserted else { return }
             node.extensions.append(.with {
-                $0.name = name ?? String(HTTPFilterRegistry.typeName(typeURL))
+                $0.name = name ?? protoName
                 $0.category = category
-                $0.typeUrls = [typeURL]
+                $0.typeUrls = [protoName]
             })
         }
         add("envoy.filters.http", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router", name: "envoy.filters.http.router")

@@ -104,6 +104,30 @@ import Testing
         #expect(server.metrics[0].tagsToRemove == ["request_protocol"] && server.metrics[0].dimensions == ["tier": "'front'"])
         #expect(server.metrics[1].drop)
 
+        // The workload re-enables what the mesh disabled for clients; REMOVE after UPSERT wins.
+        let reenabled = yaml + """
+
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: productpage-client, namespace: bookinfo}
+            spec:
+              selector: {matchLabels: {app: productpage, tier: web}}
+              metrics:
+              - overrides:
+                - match: {metric: ALL_METRICS, mode: CLIENT}
+                  disabled: false
+                - match: {metric: REQUEST_COUNT}
+                  tagOverrides: {tier: {operation: REMOVE}}
+            """
+        var webProxy = try Self.proxy(extensions: ["stats.PluginConfig"])
+        webProxy.labels["tier"] = "web"
+        let again = try #require(IstioTelemetryBuilder(snapshot: try Self.snapshot(reenabled), proxy: webProxy))
+        #expect(try Self.names(again.decorate(Self.listeners())[0]).contains("  istio.stats"), "bare proto names in node.extensions count too")
+        let serverAgain = try Stats_PluginConfig(unpackingAny: again.decorate(Self.listeners())[1].filterChains[0].filters[0].typedConfig)
+        #expect(serverAgain.metrics[0].name == "requests_total" && serverAgain.metrics[0].dimensions.isEmpty)
+        #expect(Set(serverAgain.metrics[0].tagsToRemove) == ["request_protocol", "tier"])
+
         // A Telemetry naming another provider only: no Prometheus metrics at all.
         let elsewhere = """
             apiVersion: telemetry.istio.io/v1

@@ -73,6 +73,10 @@ extension Telemetry.Metrics {
                 if name.isEmpty { result.warning(tagPath, "tagOverrides name may not be empty") }
                 switch tag.operation ?? .UPSERT {
                 case .UPSERT:
+                    // The tag becomes a Prometheus label on every series of the metric.
+                    if !name.isEmpty, !Self.isLabelName(name) {
+                        result.error(tagPath, "tag name \"\(name)\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not le, quantile or __*)")
+                    }
                     if (tag.value ?? "").isEmpty {
                         result.error(tagPath / "value", "value must be set when operation is UPSERT (the default)")
                     }
@@ -104,5 +108,14 @@ extension Telemetry.AccessLogging {
             }
         }
         return result
+    }
+}
+
+extension Telemetry.Metrics {
+    /// True for a name Prometheus accepts as a label that histograms and summaries do not reserve.
+    static func isLabelName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !name.hasPrefix("__"), !["le", "quantile"].contains(name) else { return false }
+        func letter(_ c: Unicode.Scalar) -> Bool { (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" }
+        return letter(first) && name.unicodeScalars.dropFirst().allSatisfy { letter($0) || ($0 >= "0" && $0 <= "9") }
     }
 }

@@ -75,7 +75,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         let clusterName = runtime.configuration.cluster(random: FastRandom.next())
         accessLog?.upstreamCluster = clusterName
         let cluster = runtime.state.current.clusters[clusterName]
-        istio?.report.clusterMetadata = cluster?.configuration.metadata
+        istio?.report.cluster = cluster
         guard let cluster else {
             insertFlag(.noClusterFound)
             context.close(promise: nil)
@@ -87,7 +87,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
             return
         }
         accessLog?.upstreamHost = "\(host.host.address)"
-        if istio != nil { istio?.upstreamHostChosen(host.host, tls: host.key.tls) }
+        if istio != nil { istio?.upstreamHostChosen(host.host) }
         accessLog?.upstreamRequestAttemptCount = attempt
         guard cluster.tryAcquireConnection() else {
             insertFlag(.upstreamOverflow)
@@ -96,7 +96,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         }
         let downstream = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let handshake = NIOLoopBoundBox<EventLoopFuture<String?>?>(nil, eventLoop: context.eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<UpstreamTLSIdentities?>?>(nil, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(cluster.connectTimeout.timeAmount)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -106,7 +106,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                     if let tls = host.key.tls {
                         handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(
                             tls, onHandshake: { cluster.upstream.stats.increment(.sslHandshake) },
-                            onError: { cluster.upstream.stats.increment(.sslConnectionError) })
+                            onError: { cluster.upstream.stats.increment(.sslConnectionError) }).map { Optional($0) }
                     }
                     try channel.pipeline.syncOperations.addHandler(TCPProxyPartner(downstream: downstream.value))
                 }
@@ -117,9 +117,9 @@ final class TCPProxyHandler: ChannelDuplexHandler {
                 let handler = downstream.value
                 let context = loopContext.value
                 switch result {
-                case .success(let (channel, peerPrincipal)):
+                case .success(let (channel, identities)):
                     cluster.stats.connectionOpened(http2: false)
-                    handler.istio?.connected(peerPrincipal: peerPrincipal, context: context)
+                    handler.istio?.connected(identities: identities, context: context)
                     channel.closeFuture.whenComplete { _ in cluster.releaseConnection(); cluster.stats.connectionClosed() }
                     if handler.accessLog != nil {
                         handler.accessLog?.upstreamLocalAddress = channel.localAddress

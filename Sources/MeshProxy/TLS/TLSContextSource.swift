@@ -50,9 +50,6 @@ final class TLSContextSource: Sendable, Hashable {
     private let secrets: SecretStore
     private let cache = Mutex<Built?>(nil)
 
-    /// The first URI SAN of the local certificate (the proxy's SPIFFE identity), if the context builds.
-    var localPrincipal: String? { (try? context())?.localURISANs.first }
-
     /// The server side of a filter chain.
     init(downstream: DownstreamTLSConfiguration, resource: String, secrets: SecretStore) {
         role = .server(requireClientCertificate: downstream.requireClientCertificate)
@@ -321,14 +318,19 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
 final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    let ready: EventLoopPromise<String?>
+    let ready: EventLoopPromise<UpstreamTLSIdentities>
+    private let localPrincipal: String?
     private let validation: UpstreamTLSConfiguration.Validation?
     private let onHandshake: () -> Void
     private let onError: () -> Void
     private var completed = false
 
-    init(ready: EventLoopPromise<String?>, validation: UpstreamTLSConfiguration.Validation?, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) {
+    init(
+        ready: EventLoopPromise<UpstreamTLSIdentities>, localPrincipal: String?, validation: UpstreamTLSConfiguration.Validation?,
+        onHandshake: @escaping () -> Void, onError: @escaping () -> Void
+    ) {
         self.ready = ready
+        self.localPrincipal = localPrincipal
         self.validation = validation
         self.onHandshake = onHandshake
         self.onError = onError
@@ -350,7 +352,7 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
             }
         }
         onHandshake()
-        ready.succeed(peer?.uriSANs.first)
+        ready.succeed(UpstreamTLSIdentities(peer: peer?.uriSANs.first, local: localPrincipal))
         context.fireUserInboundEventTriggered(event)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
@@ -373,11 +375,18 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
     }
 }
 
+/// Who an upstream TLS connection is between: the server certificate's first URI SAN and ours
+/// (their SPIFFE identities), as Istio's stats report them.
+struct UpstreamTLSIdentities: Sendable, Hashable {
+    var peer: String?
+    var local: String?
+}
+
 extension ChannelPipeline.SynchronousOperations {
     /// Client TLS for an upstream connection: the NIOSSL handler and the handshake gate, whose
     /// `ready` future completes once the server is verified.
-    /// The future carries the server certificate's first URI SAN (its SPIFFE identity), if any.
-    func addUpstreamTLS(_ source: TLSContextSource, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) throws -> EventLoopFuture<String?> {
+    /// The future carries both sides' SPIFFE identities once the server is verified.
+    func addUpstreamTLS(_ source: TLSContextSource, onHandshake: @escaping () -> Void, onError: @escaping () -> Void) throws -> EventLoopFuture<UpstreamTLSIdentities> {
         let built: TLSContextSource.Built
         do { built = try source.context() } catch {
             onError()
@@ -386,8 +395,9 @@ extension ChannelPipeline.SynchronousOperations {
         var serverName: String?
         if case .client(let name) = source.role { serverName = name }
         try addHandler(try NIOSSLClientHandler(context: built.context, serverHostname: serverName))
-        let promise = eventLoop.makePromise(of: String?.self)
-        try addHandler(UpstreamTLSHandshakeHandler(ready: promise, validation: source.validation, onHandshake: onHandshake, onError: onError))
+        let promise = eventLoop.makePromise(of: UpstreamTLSIdentities.self)
+        try addHandler(UpstreamTLSHandshakeHandler(
+            ready: promise, localPrincipal: built.localURISANs.first, validation: source.validation, onHandshake: onHandshake, onError: onError))
         return promise.futureResult
     }
 }

@@ -50,89 +50,124 @@ struct IstioHistogram: Sendable {
     }
 }
 
+/// One label set's values, recorded under the series' own lock (updated in place).
+struct IstioSeriesValues: Sendable {
+    var counters = [Int](repeating: 0, count: IstioMetric.allCases.count)
+    var histograms: [IstioHistogram?] = [nil, nil, nil, nil]
+
+    mutating func observe(_ metric: IstioMetric, _ value: Double, metrics: UInt8) {
+        guard metrics & metric.bit != 0, let bounds = metric.buckets else { return }
+        if histograms[metric.rawValue] == nil { histograms[metric.rawValue] = IstioHistogram(bounds: bounds.count) }
+        histograms[metric.rawValue]!.observe(value, bounds: bounds)
+    }
+}
+
+/// One series: a label set and the metrics recorded under it. Streams keep a reference (through
+/// the per-thread cache) and record without looking the labels up again.
+final class IstioSeries: Sendable {
+    let names: [String]
+    let values: [String]
+    /// Which metrics this series reports (``IstioMetric/bit``).
+    let metrics: UInt8
+    private let state = Mutex(IstioSeriesValues())
+
+    init(names: [String], values: [String], metrics: UInt8) {
+        self.names = names
+        self.values = values
+        self.metrics = metrics
+    }
+
+    func recordRequest(durationMilliseconds: Double, requestBytes: Int, responseBytes: Int) {
+        let metrics = self.metrics
+        state.withLock { values in
+            if metrics & IstioMetric.requestsTotal.bit != 0 { values.counters[IstioMetric.requestsTotal.rawValue] += 1 }
+            values.observe(.requestDuration, durationMilliseconds, metrics: metrics)
+            values.observe(.requestBytes, Double(requestBytes), metrics: metrics)
+            values.observe(.responseBytes, Double(responseBytes), metrics: metrics)
+        }
+    }
+
+    func recordTCP(opened: Int, closed: Int, sent: Int, received: Int) {
+        let metrics = self.metrics
+        state.withLock { values in
+            for (metric, amount) in [(IstioMetric.tcpConnectionsOpened, opened), (.tcpConnectionsClosed, closed), (.tcpSentBytes, sent), (.tcpReceivedBytes, received)]
+            where metrics & metric.bit != 0 {
+                values.counters[metric.rawValue] += amount
+            }
+        }
+    }
+
+    var snapshot: IstioSeriesValues { state.withLock { $0 } }
+}
+
 /// Istio's standard metrics the proxy has recorded, by label set, for `/stats/prometheus`.
 ///
 /// The stats filters (HTTP and TCP) record here as streams and connections finish; the store
-/// keeps one series per distinct label set, as Envoy's stats with Istio's filter do.
+/// keeps one series per distinct label set, as Envoy's stats with Istio's filter do, up to
+/// ``maxSeries``: label values partly come from clients (exchange headers, the Host header), so
+/// beyond that new label sets are not recorded and `istio_stats_series_overflow` counts them.
 public final class IstioMetricsStore: Sendable {
     struct SeriesKey: Hashable, Sendable {
         var names: [String]
         var values: [String]
     }
 
-    struct Series: Sendable {
-        /// Which metrics this series reports (``IstioMetric/bit``).
-        var metrics: UInt8 = 0
-        var counters = [Int](repeating: 0, count: IstioMetric.allCases.count)
-        var histograms: [IstioHistogram?] = [nil, nil, nil, nil]
-    }
-
-    private let series = Mutex<[SeriesKey: Series]>([:])
+    /// The most series kept.
+    let maxSeries: Int
+    private let series = Mutex<[SeriesKey: IstioSeries]>([:])
+    private let overflow = Atomic<Int>(0)
 
     /// An empty store.
-    public init() {}
+    public init() { maxSeries = 10_000 }
 
-    /// Adds one finished request to the series `key` for the metrics in `metrics`.
-    func recordRequest(_ key: SeriesKey, metrics: UInt8, durationMilliseconds: Double, requestBytes: Int, responseBytes: Int) {
-        series.withLock { all in
-            var entry = all[key] ?? Series()
-            entry.metrics |= metrics
-            if metrics & IstioMetric.requestsTotal.bit != 0 { entry.counters[IstioMetric.requestsTotal.rawValue] += 1 }
-            Self.observe(&entry, .requestDuration, durationMilliseconds, metrics)
-            Self.observe(&entry, .requestBytes, Double(requestBytes), metrics)
-            Self.observe(&entry, .responseBytes, Double(responseBytes), metrics)
-            all[key] = entry
+    init(maxSeries: Int) { self.maxSeries = maxSeries }
+
+    /// The series for `key` with `metrics`, created on first use; nil once the store is full.
+    func series(_ key: SeriesKey, metrics: UInt8) -> IstioSeries? {
+        let found: IstioSeries? = series.withLock { all in
+            if let existing = all[key] { return existing }
+            guard all.count < maxSeries else { return nil }
+            let created = IstioSeries(names: key.names, values: key.values, metrics: metrics)
+            all[key] = created
+            return created
         }
+        if found == nil { overflow.add(1, ordering: .relaxed) }
+        return found
     }
 
-    /// Adds TCP connection counts and bytes to the series `key`.
-    func recordTCP(_ key: SeriesKey, metrics: UInt8, opened: Int, closed: Int, sent: Int, received: Int) {
-        series.withLock { all in
-            var entry = all[key] ?? Series()
-            for (metric, amount) in [(IstioMetric.tcpConnectionsOpened, opened), (.tcpConnectionsClosed, closed), (.tcpSentBytes, sent), (.tcpReceivedBytes, received)]
-            where metrics & metric.bit != 0 {
-                entry.metrics |= metric.bit
-                entry.counters[metric.rawValue] += amount
-            }
-            all[key] = entry
-        }
-    }
-
-    private static func observe(_ entry: inout Series, _ metric: IstioMetric, _ value: Double, _ metrics: UInt8) {
-        guard metrics & metric.bit != 0, let bounds = metric.buckets else { return }
-        var histogram = entry.histograms[metric.rawValue] ?? IstioHistogram(bounds: bounds.count)
-        histogram.observe(value, bounds: bounds)
-        entry.histograms[metric.rawValue] = histogram
-    }
+    /// Label sets not recorded because the store was full.
+    var overflowCount: Int { overflow.load(ordering: .relaxed) }
 
     /// The value of a counter for the series whose labels include every pair in `labels`, summed
     /// (tests and `/stats`).
     func counterValue(_ metric: IstioMetric, matching labels: [String: String]) -> Int {
-        series.withLock { all in
-            all.filter { key, entry in
-                entry.metrics & metric.bit != 0 && labels.allSatisfy { pair in
-                    key.names.firstIndex(of: pair.key).map { key.values[$0] == pair.value } ?? false
-                }
-            }.reduce(0) { $0 + $1.value.counters[metric.rawValue] }
-        }
+        let all = series.withLock { Array($0.values) }
+        return all.filter { entry in
+            entry.metrics & metric.bit != 0 && labels.allSatisfy { pair in
+                entry.names.firstIndex(of: pair.key).map { entry.values[$0] == pair.value } ?? false
+            }
+        }.reduce(0) { $0 + $1.snapshot.counters[metric.rawValue] }
     }
 
     /// The metrics in Prometheus' text format (0.0.4): HELP and TYPE once per metric, histograms
     /// as cumulative `_bucket` series with `le`, then `_sum` and `_count`.
     public func prometheusText() -> String {
-        let snapshot = series.withLock { $0 }
-        guard !snapshot.isEmpty else { return "" }
+        let all = series.withLock { Array($0.values) }
+        let overflowed = overflowCount
+        guard !all.isEmpty || overflowed > 0 else { return "" }
+        let snapshots = all.map { ($0, $0.snapshot) }
         var out = ""
         for metric in IstioMetric.allCases {
-            let entries = snapshot.filter { $0.value.metrics & metric.bit != 0 }
+            let entries = snapshots.filter { $0.0.metrics & metric.bit != 0 }
             guard !entries.isEmpty else { continue }
             let name = metric.standard.name
             out += "# HELP \(name) \(PrometheusText.escapeHelp(metric.standard.help))\n"
             out += "# TYPE \(name) \(metric.standard.type.rawValue)\n"
             var lines: [String] = []
-            for (key, entry) in entries {
-                let labels = Array(zip(key.names, key.values))
-                if let bounds = metric.buckets, let histogram = entry.histograms[metric.rawValue] {
+            for (entry, values) in entries {
+                let labels = Array(zip(entry.names, entry.values))
+                if let bounds = metric.buckets {
+                    let histogram = values.histograms[metric.rawValue] ?? IstioHistogram(bounds: bounds.count)
                     var cumulative = 0
                     var block: [String] = []
                     for (bound, count) in zip(bounds, histogram.counts) {
@@ -144,15 +179,19 @@ public final class IstioMetricsStore: Sendable {
                     block.append(PrometheusText.sample("\(name)_count", labels: labels, value: Double(histogram.count)))
                     lines.append(block.joined(separator: "\n"))
                 } else {
-                    lines.append(PrometheusText.sample(name, labels: labels, value: Double(entry.counters[metric.rawValue])))
+                    lines.append(PrometheusText.sample(name, labels: labels, value: Double(values.counters[metric.rawValue])))
                 }
             }
             for line in lines.sorted() { out += line + "\n" }
         }
+        if overflowed > 0 {
+            out += "# HELP istio_stats_series_overflow_total Label sets not recorded because the series limit was reached.\n"
+            out += "# TYPE istio_stats_series_overflow_total counter\nistio_stats_series_overflow_total \(overflowed)\n"
+        }
         return out
     }
 
-    /// A bucket bound as Prometheus writes it (`0.5`, `1`, `1e+06` style avoided: plain numbers).
+    /// A bucket bound as Prometheus writes it (`0.5`, `1`, `1000000`).
     private static func bound(_ value: Double) -> String {
         value == value.rounded() ? String(Int64(value)) : String(value)
     }

@@ -53,7 +53,12 @@ public struct IstioStatsConfiguration: Sendable, Hashable {
 
     /// The message in `config`, sent as itself or (as istiod sends Istio's filters) as a `TypedStruct`.
     static func decode<Message: SwiftProtobuf.Message>(_ config: Google_Protobuf_Any) throws -> Message {
-        if let inner = config.typedStruct { return try Message(jsonString: try inner.value.jsonString()) }
+        if let inner = config.typedStruct {
+            // A control plane may send fields these trimmed protos leave out: skip them.
+            var options = JSONDecodingOptions()
+            options.ignoreUnknownFields = true
+            return try Message(jsonString: try inner.value.jsonString(), options: options)
+        }
         return try Message(unpackingAny: config)
     }
 
@@ -81,7 +86,7 @@ public struct IstioStatsConfiguration: Sendable, Hashable {
             }
             var dimensions: [(String, TagExpression)] = []
             for (name, text) in override.dimensions.sorted(by: { $0.key < $1.key }) {
-                guard PrometheusText.isValidName(name, label: true) else {
+                guard PrometheusText.isValidName(name, label: true), !["le", "quantile"].contains(name), !name.hasPrefix("__") else {
                     throw FilterConfigurationError(field: "metrics[\(index)].dimensions", "\"\(name)\" is not a valid label name")
                 }
                 dimensions.append((name, TagExpression(text)))

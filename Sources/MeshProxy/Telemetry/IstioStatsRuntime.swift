@@ -2,36 +2,46 @@ import MeshTelemetry
 import MeshXDS
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SwiftProtobuf
 
 /// The proxy itself as its peers see it: its node id and workload, and the exchange header value
 /// it sends (computed once).
 struct LocalWorkload: Sendable {
     let nodeID: String
-    let workload: PeerWorkload
+    let identity: PeerIdentity
     let exchangeHeaderValue: String
+
+    var workload: PeerWorkload { identity.workload }
 
     init(node: Envoy_Config_Core_V3_Node) {
         nodeID = node.id
-        workload = PeerWorkload(nodeMetadata: node.metadata)
-        exchangeHeaderValue = workload.exchangeHeaderValue
+        identity = PeerIdentity(PeerWorkload(nodeMetadata: node.metadata))
+        exchangeHeaderValue = identity.workload.exchangeHeaderValue
     }
+}
+
+/// A workload shared by reference: finished requests are keyed by which peer they saw (its
+/// identity), so the steady state compares pointers, not label strings.
+final class PeerIdentity: Sendable {
+    let workload: PeerWorkload
+    init(_ workload: PeerWorkload) { self.workload = workload }
 }
 
 /// What a finished request or TCP connection reports, gathered by the stream or the TCP proxy.
 struct IstioReport {
     var request: HTTPRequestHead?
     /// The client, from the exchange headers (inbound).
-    var downstreamPeer: PeerWorkload?
+    var downstreamPeer: PeerIdentity?
     /// The server, from the response's exchange headers or the endpoint metadata (outbound).
-    var upstreamPeer: PeerWorkload?
+    var upstreamPeer: PeerIdentity?
     /// The downstream TLS session (inbound principals and security policy).
     var downstreamTLS: DownstreamTLSInfo?
     /// The upstream certificate's identity and ours on that connection (outbound principals).
     var upstreamPeerPrincipal: String?
     var upstreamLocalPrincipal: String?
-    /// The upstream cluster's filter metadata (`istio.services`).
-    var clusterMetadata: [String: Google_Protobuf_Struct]?
+    /// The upstream cluster (its `istio.services` metadata names the destination service).
+    var cluster: ClusterRuntime?
     var responseCode = 0
     var grpcStatus: String?
     var flags: ResponseFlags = []
@@ -74,6 +84,8 @@ final class IstioStatsRuntime: Sendable {
     let store: IstioMetricsStore
     let httpGroups: [Group]
     let tcpGroups: [Group]
+    /// Whether any HTTP metric has a custom tag (evaluated per request).
+    let hasDimensions: Bool
 
     init(configuration: IstioStatsConfiguration, inbound: Bool, local: LocalWorkload, store: IstioMetricsStore) {
         self.configuration = configuration
@@ -82,6 +94,7 @@ final class IstioStatsRuntime: Sendable {
         self.store = store
         httpGroups = Self.groups([.requestsTotal, .requestDuration, .requestBytes, .responseBytes], http: true, configuration)
         tcpGroups = Self.groups([.tcpConnectionsOpened, .tcpConnectionsClosed, .tcpSentBytes, .tcpReceivedBytes], http: false, configuration)
+        hasDimensions = httpGroups.contains { group in group.sources.contains { if case .dimension = $0 { return true } else { return false } } }
     }
 
     private static func groups(_ metrics: [IstioMetric], http: Bool, _ configuration: IstioStatsConfiguration) -> [Group] {
@@ -108,23 +121,93 @@ final class IstioStatsRuntime: Sendable {
 
     // MARK: Recording
 
-    /// Records a finished request.
-    func recordRequest(_ report: IstioReport, durationNanoseconds: Int64, requestBytes: Int, responseBytes: Int) {
-        let values = LabelValues(report: report, runtime: self, tcp: false)
-        for group in httpGroups {
-            store.recordRequest(
-                .init(names: group.names, values: values.resolve(group.sources, request: report.request)), metrics: group.metrics,
-                durationMilliseconds: Double(durationNanoseconds) / 1_000_000, requestBytes: requestBytes, responseBytes: responseBytes)
+    /// What decides a finished request's labels, compared by identity where it can be: the same
+    /// key always means the same series, so a per-thread cache maps keys to series.
+    struct RequestKey: Hashable {
+        var runtime: ObjectIdentifier
+        var peer: ObjectIdentifier?
+        var cluster: ObjectIdentifier?
+        var peerPrincipal: String?
+        var localPrincipal: String?
+        var host: String?
+        var responseCode: Int
+        var grpcStatus: String?
+        var flags: UInt32
+        var isGRPC: Bool
+        var mutualTLS: Bool
+        var dimensions: [String]?
+    }
+
+    /// A key's series, with the objects the key names kept alive (so their identities are not reused).
+    struct CachedSeries {
+        var series: [IstioSeries?]
+        var keepAlive: [AnyObject]
+    }
+
+    /// True when the request is gRPC (`application/grpc` or `application/grpc+...`, as Envoy decides).
+    static func isGRPC(_ request: HTTPRequestHead?) -> Bool {
+        guard let type = request?.headers.first(name: "content-type") else { return false }
+        return type == "application/grpc" || type.hasPrefix("application/grpc+") || type.hasPrefix("application/grpc;")
+    }
+
+    /// Envoy's gRPC status for a response without `grpc-status`, from its HTTP status.
+    static func grpcStatus(httpStatus: Int) -> String {
+        switch httpStatus {
+        case 400: "13"
+        case 401: "16"
+        case 403: "7"
+        case 404: "12"
+        case 429, 502, 503, 504: "14"
+        default: "2"
         }
     }
 
-    /// Records TCP connection events and bytes.
+    private var dimensionSources: [TagExpression] {
+        httpGroups.flatMap { $0.sources }.compactMap { if case .dimension(let expression) = $0 { return expression } else { return nil } }
+    }
+
+    /// Records a finished request: the labels are built once per distinct key and thread, then
+    /// the request only bumps its series.
+    func recordRequest(_ report: IstioReport, durationNanoseconds: Int64, requestBytes: Int, responseBytes: Int) {
+        var report = report
+        let isGRPC = Self.isGRPC(report.request)
+        if isGRPC, report.grpcStatus == nil, report.responseCode > 0 { report.grpcStatus = Self.grpcStatus(httpStatus: report.responseCode) }
+        let peer = inbound ? report.downstreamPeer : report.upstreamPeer
+        let dimensions = hasDimensions ? dimensionSources.map { $0.value(request: report.request) } : nil
+        let key = RequestKey(
+            runtime: ObjectIdentifier(self), peer: peer.map(ObjectIdentifier.init), cluster: report.cluster.map(ObjectIdentifier.init),
+            peerPrincipal: inbound ? report.downstreamTLS?.peerURISANs.first : report.upstreamPeerPrincipal,
+            localPrincipal: inbound ? report.downstreamTLS?.localURISANs.first : report.upstreamLocalPrincipal,
+            host: configuration.disableHostHeaderFallback ? nil : report.request?.headers.first(name: "host"),
+            responseCode: report.responseCode, grpcStatus: isGRPC ? report.grpcStatus : nil, flags: report.flags.rawValue,
+            isGRPC: isGRPC, mutualTLS: report.downstreamTLS?.peerCertificatePresented ?? false, dimensions: dimensions)
+        let cache = IstioSeriesCache.forCurrentThread
+        let series: [IstioSeries?]
+        if let hit = cache.entries[key] {
+            series = hit.series
+        } else {
+            let values = LabelValues(report: report, runtime: self, tcp: false, isGRPC: isGRPC)
+            series = httpGroups.map { group in
+                store.series(.init(names: group.names, values: values.resolve(group.sources, request: report.request)), metrics: group.metrics)
+            }
+            var keepAlive: [AnyObject] = [self]
+            if let peer { keepAlive.append(peer) }
+            if let cluster = report.cluster { keepAlive.append(cluster) }
+            cache.insert(key, CachedSeries(series: series, keepAlive: keepAlive))
+        }
+        let milliseconds = Double(durationNanoseconds) / 1_000_000
+        for entry in series {
+            entry?.recordRequest(durationMilliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+        }
+    }
+
+    /// Records TCP connection events and bytes (once per connection and reporting interval, so
+    /// the labels are built each time).
     func recordTCP(_ report: IstioReport, opened: Int, closed: Int, sent: Int, received: Int) {
-        let values = LabelValues(report: report, runtime: self, tcp: true)
+        let values = LabelValues(report: report, runtime: self, tcp: true, isGRPC: false)
         for group in tcpGroups {
-            store.recordTCP(
-                .init(names: group.names, values: values.resolve(group.sources, request: nil)), metrics: group.metrics,
-                opened: opened, closed: closed, sent: sent, received: received)
+            store.series(.init(names: group.names, values: values.resolve(group.sources, request: nil)), metrics: group.metrics)?
+                .recordTCP(opened: opened, closed: closed, sent: sent, received: received)
         }
     }
 
@@ -132,10 +215,10 @@ final class IstioStatsRuntime: Sendable {
     struct LabelValues {
         var standard: [String]
 
-        init(report: IstioReport, runtime: IstioStatsRuntime, tcp: Bool) {
+        init(report: IstioReport, runtime: IstioStatsRuntime, tcp: Bool, isGRPC: Bool) {
             let unknown = PeerWorkload.unknown
-            let source = runtime.inbound ? report.downstreamPeer : runtime.local.workload
-            let destination = runtime.inbound ? runtime.local.workload : report.upstreamPeer
+            let source = runtime.inbound ? report.downstreamPeer?.workload : runtime.local.workload
+            let destination = runtime.inbound ? runtime.local.workload : report.upstreamPeer?.workload
             let sourcePrincipal: String
             let destinationPrincipal: String
             let securityPolicy: String
@@ -151,7 +234,7 @@ final class IstioStatsRuntime: Sendable {
             }
             // destination_service from the cluster's `istio.services`, else (when allowed) the Host header.
             var service: (host: String, name: String, namespace: String)?
-            if case .listValue(let list)? = report.clusterMetadata?["istio"]?.fields["services"]?.kind,
+            if case .listValue(let list)? = report.cluster?.configuration.metadata["istio"]?.fields["services"]?.kind,
                case .structValue(let first)? = list.values.first?.kind {
                 func field(_ key: String) -> String? {
                     if case .stringValue(let value)? = first.fields[key]?.kind, !value.isEmpty { return value }
@@ -164,7 +247,6 @@ final class IstioStatsRuntime: Sendable {
             if service == nil, !runtime.configuration.disableHostHeaderFallback, let host = report.request?.headers.first(name: "host") {
                 service = (host, host, destination?.namespace ?? unknown)
             }
-            let isGRPC = !tcp && (report.request?.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false)
             standard = Label.allCases.map { label in
                 switch label {
                 case .reporter: runtime.inbound ? "destination" : "source"
@@ -233,14 +315,14 @@ final class TCPIstioReporting {
     }
 
     /// The load balancer picked `host`: the upstream peer is the endpoint's workload.
-    func upstreamHostChosen(_ host: UpstreamHost, tls: TLSContextSource?) {
-        report.upstreamPeer = PeerWorkload(endpointMetadata: host.metadata)
-        report.upstreamLocalPrincipal = tls?.localPrincipal
+    func upstreamHostChosen(_ host: UpstreamHost) {
+        report.upstreamPeer = PeerWorkload(endpointMetadata: host.metadata).map(PeerIdentity.init)
     }
 
     /// The upstream connection is up (and verified, with TLS).
-    func connected(peerPrincipal: String?, context: ChannelHandlerContext) {
-        report.upstreamPeerPrincipal = peerPrincipal
+    func connected(identities: UpstreamTLSIdentities?, context: ChannelHandlerContext) {
+        report.upstreamPeerPrincipal = identities?.peer
+        report.upstreamLocalPrincipal = identities?.local
         opened = true
         runtime.recordTCP(report, opened: 1, closed: 0, sent: 0, received: 0)
         let interval = runtime.configuration.tcpReportingInterval.timeAmount
@@ -264,5 +346,26 @@ final class TCPIstioReporting {
         reportedSent = sent
         reportedReceived = received
         runtime.recordTCP(report, opened: closed && !opened ? 1 : 0, closed: closed ? 1 : 0, sent: newSent, received: newReceived)
+    }
+}
+
+/// Per event-loop thread: finished requests' keys and the series they record into. Only the
+/// thread that owns it touches it.
+final class IstioSeriesCache: @unchecked Sendable {
+    private(set) var entries: [IstioStatsRuntime.RequestKey: IstioStatsRuntime.CachedSeries] = [:]
+    /// Beyond this many keys the cache starts over (keys can carry client-chosen values).
+    static let capacity = 4096
+    private static let current = ThreadSpecificVariable<IstioSeriesCache>()
+
+    static var forCurrentThread: IstioSeriesCache {
+        if let cache = current.currentValue { return cache }
+        let cache = IstioSeriesCache()
+        current.currentValue = cache
+        return cache
+    }
+
+    func insert(_ key: IstioStatsRuntime.RequestKey, _ value: IstioStatsRuntime.CachedSeries) {
+        if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+        entries[key] = value
     }
 }

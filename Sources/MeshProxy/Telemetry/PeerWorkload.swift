@@ -53,7 +53,8 @@ public struct PeerWorkload: Sendable, Hashable {
     }
 
     /// A workload from an endpoint's `istio.workload` metadata,
-    /// `name;namespace;canonical service;canonical revision;cluster`; nil when malformed.
+    /// `name;namespace;canonical service;canonical revision;cluster`; nil when malformed. The
+    /// metadata carries no `app` or `version` label, so they read `unknown`, as in Istio.
     public init?(endpointWorkload value: String) {
         let parts = value.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 5, !parts[0].isEmpty else { return nil }
@@ -61,7 +62,7 @@ public struct PeerWorkload: Sendable, Hashable {
         self.init(
             instanceName: Self.unknown, namespace: orUnknown(parts[1]), workloadName: parts[0],
             canonicalService: orUnknown(parts[2]), canonicalRevision: parts[3].isEmpty ? "latest" : parts[3],
-            app: orUnknown(parts[2]), version: orUnknown(parts[3]), clusterID: orUnknown(parts[4]), labels: [:])
+            app: Self.unknown, version: Self.unknown, clusterID: orUnknown(parts[4]), labels: [:])
     }
 
     /// - Parameters: see the properties.

@@ -42,11 +42,12 @@ public struct ProxyView: Sendable, Hashable {
     public var locality: String
     /// The node metadata's string-valued entries (EnvoyFilter `match.proxy.metadata` compares them).
     public var metadata: [String: String] = [:]
-    /// The configuration type URLs of the extensions the node says it has (`node.extensions`,
-    /// enabled ones only). Envoy lists every extension it was built with; translation emits a
-    /// filter that not every proxy has (Istio's stats and peer metadata filters) only when the
-    /// node lists it.
-    public var extensionTypeURLs: Set<String> = []
+    /// The configuration types of the extensions the node says it has (`node.extensions[].type_urls`
+    /// of enabled ones, as full proto names: Envoy lists `stats.PluginConfig`, without the
+    /// `type.googleapis.com/` prefix). Envoy lists every extension it was built with; translation
+    /// emits a filter that not every proxy has (Istio's stats and peer metadata filters) only when
+    /// the node lists it.
+    public var extensionTypes: Set<String> = []
     /// The identity the proxy proved on its xDS connection (the SPIFFE ID of its client
     /// certificate), nil over plaintext or without a certificate. Unlike everything above, which
     /// the node claims, this is what authorizes secrets: gateway credentials are served only to
@@ -158,11 +159,17 @@ public struct ProxyView: Sendable, Hashable {
         for (key, value) in fields {
             if case .stringValue(let text)? = value.kind { metadata[key] = text }
         }
-        extensionTypeURLs = Set(node.extensions.filter { !$0.disabled }.flatMap(\.typeUrls))
+        extensionTypes = Set(node.extensions.filter { !$0.disabled }.flatMap(\.typeUrls).map(Self.protoName))
     }
 
-    /// True when the node lists an extension configured by `typeURL`.
-    public func supportsExtension(_ typeURL: String) -> Bool { extensionTypeURLs.contains(typeURL) }
+    /// True when the node lists an extension configured by `typeURL` (with or without the
+    /// `type.googleapis.com/` prefix).
+    public func supportsExtension(_ typeURL: String) -> Bool { extensionTypes.contains(Self.protoName(typeURL)) }
+
+    /// A type URL's proto name: what follows the last `/`.
+    static func protoName(_ typeURL: String) -> String {
+        typeURL.lastIndex(of: "/").map { String(typeURL[typeURL.index(after: $0)...]) } ?? typeURL
+    }
 
     private static func describe(_ value: Google_Protobuf_Value) -> String {
         switch value.kind {

@@ -71,7 +71,7 @@ final class InboundCollector: ChannelInboundHandler {
     final class Handshake {
         let client = EmbeddedChannel()
         let server = EmbeddedChannel()
-        var clientReady: Result<String?, any Error>?
+        var clientReady: Result<UpstreamTLSIdentities, any Error>?
         var serverInfo: DownstreamTLSInfo?
         var serverFailed = false
         var clientHandshakes = 0
@@ -113,9 +113,9 @@ final class InboundCollector: ChannelInboundHandler {
         let handshake = try Handshake(
             serverSource: TLSContextSource(downstream: Self.serverConfiguration(), resource: "inbound", secrets: serverSecrets),
             clientSource: TLSContextSource(upstream: Self.clientConfiguration(expecting: Self.serverURI), resource: "cluster reviews", alpnFallback: [], secrets: clientSecrets))
-        guard case .success(let serverPrincipal)? = handshake.clientReady else { Issue.record("client not ready: \(String(describing: handshake.clientReady))"); return }
-        // The client learns the server's identity too (outbound `destination_principal`).
-        #expect(serverPrincipal == Self.serverURI)
+        guard case .success(let identities)? = handshake.clientReady else { Issue.record("client not ready: \(String(describing: handshake.clientReady))"); return }
+        // The client learns both identities too (outbound `destination_principal` and `source_principal`).
+        #expect(identities == UpstreamTLSIdentities(peer: Self.serverURI, local: Self.clientURI))
         let info = try #require(handshake.serverInfo)
         #expect(info.peerCertificatePresented)
         #expect(info.peerURISANs == [Self.clientURI])

@@ -49,7 +49,7 @@ import Testing
         let runtime = IstioStatsRuntime(configuration: try IstioStatsConfiguration(plugin), inbound: true, local: LocalWorkload(node: Self.node), store: store)
         var report = IstioReport()
         report.request = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "reviews:9080"])
-        report.downstreamPeer = PeerWorkload(endpointWorkload: "productpage-v1;bookinfo;productpage;v1;Kubernetes")
+        report.downstreamPeer = PeerWorkload(endpointWorkload: "productpage-v1;bookinfo;productpage;v1;Kubernetes").map(PeerIdentity.init)
         report.downstreamTLS = DownstreamTLSInfo(peerCertificatePresented: true, peerURISANs: ["spiffe://cluster.local/ns/bookinfo/sa/productpage"],
                                                  localURISANs: ["spiffe://cluster.local/ns/bookinfo/sa/reviews"])
         report.responseCode = 200

@@ -52,14 +52,32 @@ final class HTTPConnectionManagerRuntime: Sendable {
         self.peerMetadata = configuration.peerMetadata
     }
 
-    /// Clients' exchange headers, decoded once per distinct value.
-    private let peers = Mutex<[String: PeerWorkload]>([:])
+    /// Peers' exchange headers and endpoints' `istio.workload` metadata, decoded once (keyed by
+    /// the whole value: a node id alone could be replayed with other metadata); at most 1024 of
+    /// each, then the cache starts over.
+    private let peers = Mutex<[String: PeerIdentity]>([:])
+    private let endpointPeers = Mutex<[String: PeerIdentity]>([:])
 
-    /// The peer an `x-envoy-peer-metadata` value describes (decoded once, then cached).
-    func peer(fromExchangeHeader value: String) -> PeerWorkload? {
-        if let known = peers.withLock({ $0[value] }) { return known }
-        guard let peer = PeerWorkload(exchangeHeaderValue: value) else { return nil }
+    /// The peer an `x-envoy-peer-metadata` value describes.
+    func peer(fromExchangeHeader value: String) -> PeerIdentity? {
+        let key = value
+        if let known = peers.withLock({ $0[key] }) { return known }
+        guard let workload = PeerWorkload(exchangeHeaderValue: value) else { return nil }
+        let peer = PeerIdentity(workload)
         peers.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache[key] = peer
+        }
+        return peer
+    }
+
+    /// The peer an endpoint's `istio.workload` metadata names.
+    func peer(endpointMetadata metadata: [String: Google_Protobuf_Struct]) -> PeerIdentity? {
+        guard case .stringValue(let value)? = metadata["istio"]?.fields["workload"]?.kind else { return nil }
+        if let known = endpointPeers.withLock({ $0[value] }) { return known }
+        guard let workload = PeerWorkload(endpointWorkload: value) else { return nil }
+        let peer = PeerIdentity(workload)
+        endpointPeers.withLock { cache in
             if cache.count >= 1024 { cache.removeAll() }
             cache[value] = peer
         }

@@ -390,6 +390,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         if upstreamHead == nil, var head = requestHead {
             plan.transformRequest(&head)
             manager.prepareUpstreamRequest(&head, plan: plan)
+            if istioReport != nil { propagatePeerMetadata(&head, cluster: cluster) }
             if let upgradeType {
                 // Allowed by the route or the connection manager: the upstream is asked to switch too.
                 head.headers.replaceOrAdd(name: "upgrade", value: requestHead?.headers.first(name: "upgrade") ?? upgradeType)
@@ -781,24 +782,38 @@ extension HTTPStream {
             if !exchange.downstreamDiscovery.isEmpty {
                 let value = head.headers.first(name: PeerWorkload.metadataHeader)
                 requestCarriedPeerMetadata = value != nil || head.headers.contains(name: PeerWorkload.metadataIDHeader)
-                if exchange.downstreamDiscovery.first == .headers, let value { report.downstreamPeer = manager.peer(fromExchangeHeader: value) }
+                if exchange.downstreamDiscovery.contains(.headers), let value {
+                    report.downstreamPeer = manager.peer(fromExchangeHeader: value)
+                }
                 head.headers.remove(name: PeerWorkload.metadataHeader)
                 head.headers.remove(name: PeerWorkload.metadataIDHeader)
-            }
-            if exchange.upstreamPropagation {
-                let local = manager.state.local
-                head.headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: local.nodeID)
-                head.headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: local.exchangeHeaderValue)
             }
         }
         istioReport = report
     }
 
+    /// Istio's peer metadata filter on the upstream request: this proxy's metadata, unless the
+    /// cluster opts out (`istio.disable_mx`) or is outside the mesh (`istio.external`,
+    /// PassthroughCluster) and the filter skips such clusters.
+    fileprivate func propagatePeerMetadata(_ head: inout HTTPRequestHead, cluster: ClusterRuntime) {
+        guard let exchange = manager.peerMetadata, exchange.upstreamPropagation else { return }
+        let istio = cluster.configuration.metadata["istio"]?.fields
+        func flag(_ name: String) -> Bool {
+            if case .boolValue(true)? = istio?[name]?.kind { return true }
+            return false
+        }
+        if flag("disable_mx") { return }
+        if exchange.skipExternalClusters && (cluster.name == "PassthroughCluster" || flag("external")) { return }
+        let local = manager.state.local
+        head.headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: local.nodeID)
+        head.headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: local.exchangeHeaderValue)
+    }
+
     /// Istio's peer metadata filter on the upstream response: the server from the exchange
     /// headers, else from the endpoint's workload metadata; the headers do not go downstream.
     fileprivate func discoverUpstreamPeer(response head: inout HTTPResponseHead, host: UpstreamHostHandle) {
-        istioReport?.upstreamPeerPrincipal = upstream?.peerPrincipal
-        if upstream?.peerPrincipal != nil { istioReport?.upstreamLocalPrincipal = host.key.tls?.localPrincipal }
+        istioReport?.upstreamPeerPrincipal = upstream?.tlsIdentities?.peer
+        istioReport?.upstreamLocalPrincipal = upstream?.tlsIdentities?.local
         guard let exchange = manager.peerMetadata, !exchange.upstreamDiscovery.isEmpty else { return }
         for method in exchange.upstreamDiscovery where istioReport?.upstreamPeer == nil {
             switch method {
@@ -807,7 +822,7 @@ extension HTTPStream {
                     istioReport?.upstreamPeer = manager.peer(fromExchangeHeader: value)
                 }
             case .workloadMetadata:
-                istioReport?.upstreamPeer = PeerWorkload(endpointMetadata: host.host.metadata)
+                istioReport?.upstreamPeer = manager.peer(endpointMetadata: host.host.metadata)
             }
         }
         head.headers.remove(name: PeerWorkload.metadataHeader)
@@ -835,11 +850,11 @@ extension HTTPStream {
         guard var report = istioReport else { return }
         istioReport = nil
         report.request = requestHead
-        report.clusterMetadata = cluster?.configuration.metadata
+        report.cluster = cluster
         report.responseCode = responseStarted ? (responseStatus ?? status) : 0
         report.flags = responseFlags
         if report.upstreamPeer == nil, !stats.inbound, let host = attemptedHosts.last {
-            report.upstreamPeer = PeerWorkload(endpointMetadata: host.metadata)
+            report.upstreamPeer = manager.peer(endpointMetadata: host.metadata)
         }
         let requestBytes = (requestHead.map { Self.headerBytes($0.headers) } ?? 0) + bytesReceived
         stats.recordRequest(

@@ -181,7 +181,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         connections[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
-        let handshake = NIOLoopBoundBox<EventLoopFuture<String?>?>(nil, eventLoop: eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<UpstreamTLSIdentities?>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
@@ -189,7 +189,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = key.tls {
-                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error)
+                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error).map { Optional($0) }
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
@@ -200,9 +200,9 @@ final class HTTP1ConnectionPool: UpstreamPool {
             .assumeIsolated()
             .whenComplete { [weak self] result in
                 switch result {
-                case .success(let (channel, peerPrincipal)):
+                case .success(let (channel, identities)):
                     self?.settings.connectionOpened()
-                    let connection = UpstreamChannel(channel: channel, host: key, peerPrincipal: peerPrincipal)
+                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities)
                     handler.value.attach(connection)
                     completion(.success(connection))
                 case .failure(let error):

@@ -14,8 +14,8 @@ final class HTTP2ConnectionPool: UpstreamPool {
         var ready: EventLoopFuture<Void>
         var usable = true
         var activeStreams = 0
-        /// The server certificate's identity, with TLS.
-        var peerPrincipal: String?
+        /// Both sides' SPIFFE identities, with TLS.
+        var tlsIdentities: UpstreamTLSIdentities?
         var idleTimer: Scheduled<Void>?
 
         init(key: UpstreamEndpointKey, ready: EventLoopFuture<Void>) {
@@ -70,7 +70,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
             }.assumeIsolated().whenComplete { [weak self] result in
                 switch result {
                 case .success(let stream):
-                    let exchange = UpstreamChannel(channel: stream, host: key, peerPrincipal: connection.peerPrincipal)
+                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities)
                     handler.value.attach(exchange)
                     stream.closeFuture.assumeIsolated().whenComplete { [weak self] _ in self?.streamClosed(connection) }
                     completion(.success(exchange))
@@ -114,7 +114,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
         let promise = eventLoop.makePromise(of: Void.self)
         let connection = Connection(key: key, ready: promise.futureResult)
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
-        let handshake = NIOLoopBoundBox<EventLoopFuture<String?>?>(nil, eventLoop: eventLoop)
+        let handshake = NIOLoopBoundBox<EventLoopFuture<UpstreamTLSIdentities?>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
@@ -122,7 +122,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = key.tls {
-                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error)
+                        handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error).map { Optional($0) }
                     }
                     var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
                     connectionConfiguration.initialSettings = [
@@ -143,10 +143,10 @@ final class HTTP2ConnectionPool: UpstreamPool {
             .assumeIsolated()
             .whenComplete { [weak self] result in
                 switch result {
-                case .success(let (channel, peerPrincipal)):
+                case .success(let (channel, identities)):
                     self?.settings.connectionOpened()
                     connection.channel = channel
-                    connection.peerPrincipal = peerPrincipal
+                    connection.tlsIdentities = identities
                     channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
                         connection.usable = false
                         self?.settings.releaseConnectionSlot()

@@ -38,13 +38,13 @@ final class UpstreamChannel {
     /// Called when the connection closes while idle in a pool.
     var onClose: ((UpstreamChannel) -> Void)?
 
-    /// The server certificate's first URI SAN (its SPIFFE identity), over TLS.
-    let peerPrincipal: String?
+    /// Both sides' SPIFFE identities, over TLS.
+    let tlsIdentities: UpstreamTLSIdentities?
 
-    init(channel: any Channel, host: UpstreamEndpointKey, peerPrincipal: String? = nil) {
+    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil) {
         self.channel = channel
         self.host = host
-        self.peerPrincipal = peerPrincipal
+        self.tlsIdentities = tlsIdentities
     }
 
     deinit {

@@ -206,8 +206,7 @@ public struct TelemetryAccessLogging: Sendable {
     typealias Mode = Telemetry.WorkloadMode
 
     public init(snapshot: MeshSnapshot, proxy: ProxyView) {
-        let root = snapshot.rootNamespace
-        let telemetries = snapshot.telemetries.policies(for: proxy.workload).sorted { rank($0, root) < rank($1, root) }
+        let telemetries = snapshot.telemetries(for: proxy)
         var settings: [Mode: (providers: [String]?, disabled: Bool?, filter: String?)] = [:]
         for telemetry in telemetries {
             for logging in telemetry.spec.accessLogging ?? [] {
@@ -240,11 +239,6 @@ public struct TelemetryAccessLogging: Sendable {
         client = logs(.CLIENT)
         server = logs(.SERVER)
         self.unsupported = Array(Set(unsupported)).sorted()
-    }
-
-    private func rank(_ telemetry: Resource<Telemetry>, _ root: String) -> Int {
-        if telemetry.meta.namespace == root && telemetry.spec.selectorLabels?.isEmpty != false { return 0 }
-        return telemetry.spec.selectorLabels?.isEmpty != false ? 1 : 2
     }
 
     /// The file access log a provider names; nil (and a note) for unknown names and provider

@@ -32,8 +32,8 @@ public struct IstioTelemetryBuilder: Sendable {
     /// in both directions.
     public init?(snapshot: MeshSnapshot, proxy: ProxyView) {
         guard proxy.supportsExtension(Self.statsTypeURL) else { return nil }
-        let settings = Self.metricSettings(snapshot.telemetries.policies(for: proxy.workload), rootNamespace: snapshot.rootNamespace)
-        guard settings.reportsToPrometheus else { return nil }
+        let settings = Self.metricSettings(snapshot.telemetries(for: proxy))
+        guard settings.reportsToPrometheus(mesh: snapshot.mesh) else { return nil }
         client = settings.pluginConfig(for: .CLIENT)
         server = settings.pluginConfig(for: .SERVER)
         guard client != nil || server != nil else { return nil }
@@ -100,7 +100,8 @@ public struct IstioTelemetryBuilder: Sendable {
     static func peerMetadata(inbound: Bool) -> Io_Istio_Http_PeerMetadata_Config {
         typealias Config = Io_Istio_Http_PeerMetadata_Config
         let headers = Config.DiscoveryMethod.with { $0.istioHeaders = .init() }
-        let propagate = Config.PropagationMethod.with { $0.istioHeaders = .init() }
+        // Outbound, the workload's metadata does not go to services outside the mesh.
+        let propagate = Config.PropagationMethod.with { $0.istioHeaders = .with { $0.skipExternalClusters = !inbound } }
         return .with {
             if inbound {
                 $0.downstreamDiscovery = [headers, .with { $0.workloadDiscovery = .init() }]
@@ -114,37 +115,56 @@ public struct IstioTelemetryBuilder: Sendable {
 
     // MARK: Telemetry API
 
-    /// The Telemetry `metrics` that apply to a workload, merged from the mesh-wide resource, the
-    /// namespace-wide one and the workload's own (the more specific one's providers win; overrides
-    /// apply in that order).
+    /// The Telemetry `metrics` that apply to a workload: the mesh-wide resource, then the
+    /// namespace's, then the workload's own. The most specific `providers` win; overrides apply
+    /// in that order, each field overriding what came before for the metrics and mode it
+    /// matches, so a workload can re-enable what the mesh disabled.
     struct MetricSettings {
         var providers: [String]?
         var overrides: [Telemetry.MetricsOverrides] = []
 
-        /// Metrics go to Prometheus unless the providers that apply leave it out.
-        var reportsToPrometheus: Bool { providers.map { $0.contains("prometheus") } ?? true }
+        /// Metrics go to Prometheus unless the providers that apply (or MeshConfig's default
+        /// metrics providers) name none of kind `prometheus`.
+        func reportsToPrometheus(mesh: MeshConfig) -> Bool {
+            guard let names = providers ?? mesh.defaultProviders?.metrics else { return true }
+            return names.contains { name in
+                if let provider = mesh.extensionProviders?.first(where: { $0.name == name }) { return provider.prometheus != nil }
+                return name == "prometheus"
+            }
+        }
 
         /// The stats configuration for one direction, nil when every metric is disabled there.
         func pluginConfig(for mode: WorkloadMode) -> Stats_PluginConfig? {
-            var config = Stats_PluginConfig()
+            let standard = IstioTelemetryBuilder.standardMetricNames
+            var dropped: [String: Bool] = [:]
+            var tags: [String: [String: Telemetry.MetricsOverrides.TagOverride]] = [:]
+            var order = standard
             for override in overrides {
                 let selectorMode = override.match?.mode ?? .CLIENT_AND_SERVER
                 guard selectorMode == .CLIENT_AND_SERVER || selectorMode == mode else { continue }
-                let name: String
+                let targets: [String]
                 if let custom = override.match?.customMetric, !custom.isEmpty {
-                    name = custom
+                    targets = [custom]
+                    if !order.contains(custom) { order.append(custom) }
                 } else {
-                    name = IstioTelemetryBuilder.metricName(override.match?.metric ?? .ALL_METRICS)
+                    let name = IstioTelemetryBuilder.metricName(override.match?.metric ?? .ALL_METRICS)
+                    targets = name.isEmpty ? standard : [name]
                 }
-                if override.disabled == true {
-                    if name.isEmpty { return nil }
-                    config.metrics.append(.with { $0.name = name; $0.drop = true })
-                    continue
+                for target in targets {
+                    if let disabled = override.disabled { dropped[target] = disabled }
+                    for (tag, change) in override.tagOverrides ?? [:] { tags[target, default: [:]][tag] = change }
                 }
-                guard let tags = override.tagOverrides, !tags.isEmpty else { continue }
+            }
+            if standard.allSatisfy({ dropped[$0] == true }) { return nil }
+            var config = Stats_PluginConfig()
+            for name in order {
+                let isDropped = dropped[name] == true
+                let changes = tags[name] ?? [:]
+                guard isDropped || !changes.isEmpty else { continue }
                 config.metrics.append(.with {
                     $0.name = name
-                    for (tag, change) in tags.sorted(by: { $0.key < $1.key }) {
+                    $0.drop = isDropped
+                    for (tag, change) in changes.sorted(by: { $0.key < $1.key }) {
                         if change.operation == .REMOVE {
                             $0.tagsToRemove.append(tag)
                         } else if let value = change.value {
@@ -158,6 +178,9 @@ public struct IstioTelemetryBuilder: Sendable {
     }
 
     typealias WorkloadMode = Telemetry.WorkloadMode
+
+    /// The stats filter's names of the standard metrics (gRPC message counts included).
+    static let standardMetricNames = Telemetry.MetricSelector.IstioMetric.allCases.map(metricName).filter { !$0.isEmpty }
 
     /// The stats filter's name for a Telemetry metric: the standard name without `istio_`;
     /// empty for `ALL_METRICS`.
@@ -177,11 +200,9 @@ public struct IstioTelemetryBuilder: Sendable {
         }
     }
 
-    static func metricSettings(_ telemetries: [Resource<Telemetry>], rootNamespace: String) -> MetricSettings {
-        // Least specific first: the root namespace, then namespace-wide, then selector-bound.
-        let ordered = telemetries.sorted { rank($0, rootNamespace) < rank($1, rootNamespace) }
+    static func metricSettings(_ telemetries: [Resource<Telemetry>]) -> MetricSettings {
         var settings = MetricSettings()
-        for telemetry in ordered {
+        for telemetry in telemetries {
             for metrics in telemetry.spec.metrics ?? [] {
                 if let providers = metrics.providers { settings.providers = providers.compactMap(\.name) }
                 settings.overrides += metrics.overrides ?? []
@@ -190,15 +211,11 @@ public struct IstioTelemetryBuilder: Sendable {
         return settings
     }
 
-    private static func rank(_ telemetry: Resource<Telemetry>, _ rootNamespace: String) -> Int {
-        if telemetry.meta.namespace == rootNamespace && telemetry.spec.selectorLabels?.isEmpty != false { return 0 }
-        return telemetry.spec.selectorLabels?.isEmpty != false ? 1 : 2
-    }
-
     // MARK: Cluster and endpoint metadata
 
     /// `filter_metadata.istio.services` naming the services behind a cluster, which the stats
-    /// filter reports as `destination_service`.
+    /// filter reports as `destination_service`, and `istio.external` for a service outside the
+    /// mesh (the peer metadata filter sends it no workload metadata).
     static func serviceMetadata(_ services: [MeshService], domainSuffix: String) -> Envoy_Config_Core_V3_Metadata {
         let entries = services.map { service in
             Google_Protobuf_Value(structValue: Google_Protobuf_Struct(fields: [
@@ -207,9 +224,9 @@ public struct IstioTelemetryBuilder: Sendable {
                 "namespace": .init(stringValue: service.namespace),
             ]))
         }
-        return .with {
-            $0.filterMetadata = ["istio": Google_Protobuf_Struct(fields: ["services": Google_Protobuf_Value(listValue: .init(values: entries))])]
-        }
+        var fields = ["services": Google_Protobuf_Value(listValue: .init(values: entries))]
+        if services.contains(where: { $0.location == .meshExternal }) { fields["external"] = .init(boolValue: true) }
+        return .with { $0.filterMetadata = ["istio": Google_Protobuf_Struct(fields: fields)] }
     }
 
     /// A Kubernetes service's name (`reviews` for `reviews.default.svc.cluster.local`); other
@@ -228,5 +245,23 @@ public struct IstioTelemetryBuilder: Sendable {
         let canonical = labels["service.istio.io/canonical-name"] ?? labels["app.kubernetes.io/name"] ?? labels["app"] ?? workload
         let revision = labels["service.istio.io/canonical-revision"] ?? labels["app.kubernetes.io/version"] ?? labels["version"] ?? "latest"
         return [workload, instance.namespace, canonical, revision, clusterID].joined(separator: ";")
+    }
+}
+
+extension MeshSnapshot {
+    /// The Telemetry resources that apply to a proxy, least specific first, as Istio selects
+    /// them: the root namespace's mesh-wide one, the namespace-wide one, then those whose
+    /// selector matches the workload (a root-namespace Telemetry with a selector applies only to
+    /// workloads in the root namespace).
+    func telemetries(for proxy: ProxyView) -> [Resource<Telemetry>] {
+        let root = rootNamespace
+        func rank(_ telemetry: Resource<Telemetry>) -> Int {
+            let selects = telemetry.spec.selectorLabels?.isEmpty == false
+            if telemetry.meta.namespace == root && !selects { return 0 }
+            return selects ? 2 : 1
+        }
+        return telemetries.policies(for: proxy.workload)
+            .filter { $0.meta.namespace != root || proxy.namespace == root || $0.spec.selectorLabels?.isEmpty != false }
+            .sorted { rank($0) < rank($1) }
     }
 }
