@@ -9,11 +9,15 @@
 # second section measures client sidecar -> server sidecar over Istio mutual TLS (STRICT) -> echo,
 # Envoy to Envoy and Swift to Swift.
 #
-#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2] [--mtls] [--rounds 1]
+#   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2] [--mtls] [--rounds 1] [--no-telemetry]
+#
+# The Swift proxy runs Istio's peer metadata and stats filters (istiod sends them to proxies that
+# list them; upstream Envoy has neither, so it runs without). --no-telemetry adds a mesh-wide
+# Telemetry that disables metrics, so both proxies run the same filters.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=; ROUNDS=1
+DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=; ROUNDS=1; TELEMETRY=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
@@ -23,6 +27,7 @@ while [ $# -gt 0 ]; do
         --bin) BIN="$2"; shift 2 ;;
         --mtls) MTLS=1; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
+        --no-telemetry) TELEMETRY=; shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -121,6 +126,20 @@ YAML
 else
     ISTIOD_CA=(); AGENT_CA=()
 fi
+if [ -z "$TELEMETRY" ]; then
+    cat >> "$WORK/mesh.yaml" <<YAML
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: ALL_METRICS}
+      disabled: true
+YAML
+fi
+if [ -n "$TELEMETRY" ]; then echo "Istio telemetry on the Swift proxy: on"; else echo "Istio telemetry on the Swift proxy: off (--no-telemetry)"; fi
 
 "$BIN/echo-server" --address "$ECHO:18080" --name echo > "$WORK/echo.log" 2>&1 & PIDS+=($!)
 "$BIN/istiod" --config-dir "$WORK" --xds-address "$XDS" --debug-address 127.0.0.1:15714 --log-level warning "${ISTIOD_CA[@]}" > "$WORK/istiod.log" 2>&1 & PIDS+=($!)
