@@ -173,8 +173,8 @@ import Testing
     @Test func aMalformedRequestIsResetAndTheConnectionGoesOn() throws {
         let (runtime, _) = try DownstreamHTTP1HandlerTests.manager()
         let channel = try Self.channel(runtime)
-        let noAuthority: HPACKHeaders = [":method": "GET", ":scheme": "http", ":path": "/direct"]
-        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: noAuthority, endStream: true))))
+        let noPath: HPACKHeaders = [":method": "GET", ":scheme": "http", ":authority": "example"]
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: noPath, endStream: true))))
         let reset = try Self.outbound(channel)
         #expect(reset.count == 1)
         if case .rstStream(let code)? = reset.first?.payload { #expect(code == .protocolError) } else { Issue.record("expected RST_STREAM, got \(reset)") }
@@ -182,10 +182,33 @@ import Testing
         #expect(try Self.outbound(channel).count == 2)
     }
 
-    @Test func anIdleConnectionGetsAGoAwayAndClosesAfterTheIdleTimeout() throws {
+    @Test func aRequestWithoutAuthorityGets400AsInEnvoy() throws {
         let (runtime, stats) = try DownstreamHTTP1HandlerTests.manager()
         let channel = try Self.channel(runtime)
+        let noAuthority: HPACKHeaders = [":method": "POST", ":scheme": "http", ":path": "/direct"]
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: noAuthority, endStream: false))))
+        let frames = try Self.outbound(channel)
+        guard case .headers(let response)? = frames.first?.payload else {
+            Issue.record("expected a response, got \(frames)")
+            return
+        }
+        #expect(response.headers.first(name: ":status") == "400" && response.endStream)
+        // The request had not ended: the stream is closed with NO_ERROR after the answer.
+        if case .rstStream(let code)? = frames.last?.payload { #expect(code == .noError) } else { Issue.record("expected RST_STREAM(NO_ERROR), got \(frames)") }
+        #expect(stats.value("http.test.downstream_rq_4xx") == 1)
+        try Self.request(channel, stream: 3, path: "/direct")
+        #expect(!(try Self.outbound(channel)).isEmpty, "the connection goes on")
+    }
+
+    @Test func anIdleConnectionDrainsAfterTheIdleTimeoutAsEnvoyDoes() throws {
+        let (runtime, stats) = try DownstreamHTTP1HandlerTests.manager()
+        let channel = EmbeddedChannel()
+        let sweeper = StreamIdleSweeper(eventLoop: channel.embeddedEventLoop)
+        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP2Handler(manager: runtime, isTLS: false, streamIdleSweeper: sweeper))
+        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP2DrainHandler(drainTimeout: .seconds(5), streamIdleSweeper: sweeper))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
         // The connection manager's default idle timeout is one hour.
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: 1, localInitialWindowSize: nil, remoteInitialWindowSize: nil))
         try Self.request(channel, stream: 1, method: "POST", path: "/direct", endStream: false)
         _ = try Self.outbound(channel)
         channel.embeddedEventLoop.advanceTime(by: .minutes(90))
@@ -193,14 +216,23 @@ import Testing
         Self.closed(channel, stream: 1)
         channel.embeddedEventLoop.advanceTime(by: .minutes(59))
         #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .minutes(62))
-        let frames = try Self.outbound(channel)
-        #expect(!channel.isActive)
-        guard case .goAway(let last, let code, _)? = frames.last?.payload else {
-            Issue.record("expected a GOAWAY, got \(frames)")
+        #expect(try Self.outbound(channel).isEmpty)
+        // Idle for the hour: the shutdown notice, then after drain_timeout the final GOAWAY and the close.
+        channel.embeddedEventLoop.advanceTime(by: .minutes(1) + .seconds(1))
+        guard case .goAway(let notice, let code, _)? = try Self.outbound(channel).first?.payload else {
+            Issue.record("expected the shutdown GOAWAY")
             return
         }
-        #expect(last == 1 && code == .noError)
+        #expect(notice == .maxID && code == .noError)
+        #expect(channel.isActive, "Envoy waits drain_timeout before the final GOAWAY")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        let frames = try Self.outbound(channel)
+        guard case .goAway(let last, _, _)? = frames.last?.payload else {
+            Issue.record("expected the final GOAWAY, got \(frames)")
+            return
+        }
+        #expect(last == 1)
+        #expect(!channel.isActive)
         #expect(stats.value("http.test.downstream_cx_idle_timeout") == 1)
     }
 

@@ -53,13 +53,13 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        // Envoy's `idle_timeout` on HTTP/2: a GOAWAY naming the last stream, then the close.
+        // Envoy's `idle_timeout` on HTTP/2 starts its drain sequence: the shutdown GOAWAY, the
+        // final one after `drain_timeout`, then the close (the drain handler runs it).
         if let timeout = manager.configuration.idleTimeout?.timeAmount {
             idleTimer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout) { [weak self] in
                 guard let self, let context = self.context else { return }
                 self.manager.filterCounter("downstream_cx_idle_timeout").increment()
-                self.write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: self.lastStreamID, errorCode: .noError, opaqueData: nil)), flush: true)
-                context.close(promise: nil)
+                context.fireUserInboundEventTriggered(ConnectionDrainEvent())
             }
         }
     }
@@ -93,6 +93,15 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
         let head: HTTPRequestHead
         do {
             head = try HTTP2HeaderConversion.requestHead(headers.headers, endStream: headers.endStream)
+        } catch let missing as HTTP2HeaderConversion.MissingPseudoHeader where missing.name == ":authority" {
+            // RFC 9113 allows a request without `:authority`; Envoy's connection manager answers
+            // it 400 (`missing_host_header`), and so does this one.
+            manager.stats.downstreamRequestStarted()
+            manager.stats.downstreamRequestCompleted(status: 400)
+            let response: HPACKHeaders = [":status": "400", "content-length": "0"]
+            write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: response, endStream: true))), flush: headers.endStream)
+            if !headers.endStream { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError)), flush: true) }
+            return
         } catch {
             write(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError)), flush: true)
             return
