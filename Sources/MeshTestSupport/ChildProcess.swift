@@ -9,6 +9,7 @@ public final class ChildProcess: @unchecked Sendable {
     private var stderrText = ""
     private var finished = false
     private var closedPipes = 0
+    private let outputPipes: (out: Pipe, err: Pipe)
 
     /// Starts `executable` with `arguments` (and `environment` added to the test's own).
     ///
@@ -21,6 +22,7 @@ public final class ChildProcess: @unchecked Sendable {
         if let directory { process.currentDirectoryURL = directory }
         process.standardInput = FileHandle.nullDevice
         let out = Pipe(), err = Pipe()
+        outputPipes = (out, err)
         process.standardOutput = out
         process.standardError = err
         out.fileHandleForReading.readabilityHandler = { [weak self] handle in
@@ -46,11 +48,22 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// A process still running when released gets SIGTERM, so that it can stop what it started
     /// (an agent stops its proxy), and SIGKILL if it is still running 5 seconds later.
+    ///
+    /// The pipes' readability handlers run on dispatch sources watching the pipes' descriptors.
+    /// Releasing a pipe closes its descriptor, and closing one a source still watches crashes
+    /// libdispatch, so the release waits (at most 2 seconds) for the end of both outputs and then
+    /// removes the handlers.
     deinit {
-        guard !hasExited else { return }
-        kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<250 where !hasExited { usleep(20_000) }
-        if !hasExited { kill(process.processIdentifier, SIGKILL) }
+        // A process that never started (run() threw) has pid 0, and kill(0, ...) would signal the whole group.
+        guard process.processIdentifier > 0 else { return }
+        if !hasExited {
+            kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<250 where !hasExited { usleep(20_000) }
+            if !hasExited { kill(process.processIdentifier, SIGKILL) }
+        }
+        for _ in 0..<100 where lock.withLock({ closedPipes < 2 }) { usleep(20_000) }
+        outputPipes.out.fileHandleForReading.readabilityHandler = nil
+        outputPipes.err.fileHandleForReading.readabilityHandler = nil
     }
 
     private func pipeClosed() {
@@ -81,7 +94,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Sends `signal` to the process.
     public func send(_ signal: Int32) {
-        if !hasExited { kill(process.processIdentifier, signal) }
+        if !hasExited, process.processIdentifier > 0 { kill(process.processIdentifier, signal) }
     }
 
     /// Waits up to `timeout` for the process to exit; returns its status (128+N if killed by

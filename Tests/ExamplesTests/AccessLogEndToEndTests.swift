@@ -57,6 +57,38 @@ import Testing
         var description: String { raw }
     }
 
+    /// The `reviews` ServiceEntry, its one endpoint the echo workload.
+    static func reviewsEntry(_ reviews: LoopbackMesh.Workload) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: reviews, namespace: bookinfo}
+        spec:
+          hosts: [reviews.\(domain)]
+          location: MESH_INTERNAL
+          resolution: STATIC
+          ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(reviews.port)}]
+          endpoints: [{address: \(reviews.ip)}]
+        """
+    }
+
+    /// The client's Sidecar: an HTTP_PROXY egress listener on `ip:port`, plus `extraEgress` items.
+    static func clientSidecar(ip: String, port: Int, extraEgress: String = "") -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: client, namespace: bookinfo}
+        spec:
+          workloadSelector: {labels: {app: client}}
+          egress:
+          - port: {number: \(port), protocol: HTTP_PROXY, name: egress-http}
+            bind: \(ip)
+            captureMode: NONE
+            hosts: ["./*"]
+        \(extraEgress)
+        """
+    }
+
     static func lines(in path: String) -> [Line] {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { Line(String($0)) }
@@ -81,15 +113,7 @@ import Testing
         let proxyPort = try LoopbackNetwork.freePort(on: clientIP)
         let tcpPort = try LoopbackNetwork.freePort(on: clientIP)
         try mesh.write("services.yaml", """
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: reviews, namespace: bookinfo}
-            spec:
-              hosts: [reviews.\(Self.domain)]
-              location: MESH_INTERNAL
-              resolution: STATIC
-              ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(reviews.port)}]
-              endpoints: [{address: \(reviews.ip)}]
+            \(Self.reviewsEntry(reviews))
             ---
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -130,20 +154,12 @@ import Testing
                 match: [{uri: {prefix: /served}}]
                 route: [{destination: {host: reviews.\(Self.domain)}}]
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: bookinfo}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(clientIP)
-                captureMode: NONE
-                hosts: ["./*"]
+            \(Self.clientSidecar(ip: clientIP, port: proxyPort, extraEgress: """
               - port: {number: \(tcpPort), protocol: TCP, name: egress-tcp}
                 bind: \(clientIP)
                 captureMode: NONE
                 hosts: ["./tcp-echo.\(Self.domain)"]
+            """))
             """)
         let client = try await mesh.startProxy(namespace: "bookinfo", labels: ["app": "client"], serviceAccount: "client", ip: clientIP)
         guard await mesh.waitUntilReady(client) else {
@@ -246,15 +262,7 @@ import Testing
         let clientIP = LoopbackAddresses.next()
         let proxyPort = try LoopbackNetwork.freePort(on: clientIP)
         try mesh.write("services.yaml", """
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: reviews, namespace: bookinfo}
-            spec:
-              hosts: [reviews.\(Self.domain)]
-              location: MESH_INTERNAL
-              resolution: STATIC
-              ports: [{number: 9080, name: http, protocol: HTTP, targetPort: \(reviews.port)}]
-              endpoints: [{address: \(reviews.ip)}]
+            \(Self.reviewsEntry(reviews))
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -265,16 +273,7 @@ import Testing
               - match: [{uri: {prefix: /served}}]
                 route: [{destination: {host: reviews.\(Self.domain)}}]
             ---
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: client, namespace: bookinfo}
-            spec:
-              workloadSelector: {labels: {app: client}}
-              egress:
-              - port: {number: \(proxyPort), protocol: HTTP_PROXY, name: egress-http}
-                bind: \(clientIP)
-                captureMode: NONE
-                hosts: ["./*"]
+            \(Self.clientSidecar(ip: clientIP, port: proxyPort))
             ---
             apiVersion: telemetry.istio.io/v1
             kind: Telemetry

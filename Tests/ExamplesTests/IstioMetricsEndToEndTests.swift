@@ -191,10 +191,6 @@ import Testing
         // A real Prometheus server scrapes both sidecars: both targets are up (the whole
         // exposition parsed) and PromQL sees the server's view of the client's requests.
         if let prometheus = try await Self.startPrometheus(targets: [client, server]) {
-            defer {
-                ChildProcess.terminate([prometheus.process])
-                try? FileManager.default.removeItem(at: prometheus.directory)
-            }
             var answer = ""
             let scraped = await LoopbackMesh.eventually(timeout: .seconds(30)) {
                 answer = await Self.query(prometheus, "count(up == 1)") ?? ""
@@ -203,6 +199,9 @@ import Testing
                 return answer.contains("\"5\"")
             }
             #expect(scraped, "Prometheus never saw both sidecars' metrics: \(answer)\n\(prometheus.process.output.suffix(2000))")
+            // Stopped and drained (its output pipes closed) before it is released.
+            await prometheus.process.stop()
+            try? FileManager.default.removeItem(at: prometheus.directory)
         }
 
         // A Telemetry resource for the server: source_version is dropped, a literal tag added.

@@ -60,26 +60,22 @@ final class HTTPConnectionManagerRuntime: Sendable {
 
     /// The peer an `x-envoy-peer-metadata` value describes.
     func peer(fromExchangeHeader value: String) -> PeerIdentity? {
-        let key = value
-        if let known = peers.withLock({ $0[key] }) { return known }
-        guard let workload = PeerWorkload(exchangeHeaderValue: value) else { return nil }
-        let peer = PeerIdentity(workload)
-        peers.withLock { cache in
-            if cache.count >= 1024 { cache.removeAll() }
-            cache[key] = peer
-        }
-        return peer
+        Self.cachedPeer(in: peers, key: value) { PeerWorkload(exchangeHeaderValue: value) }
     }
 
     /// The peer an endpoint's `istio.workload` metadata names.
     func peer(endpointMetadata metadata: [String: Google_Protobuf_Struct]) -> PeerIdentity? {
         guard case .stringValue(let value)? = metadata["istio"]?.fields["workload"]?.kind else { return nil }
-        if let known = endpointPeers.withLock({ $0[value] }) { return known }
-        guard let workload = PeerWorkload(endpointWorkload: value) else { return nil }
+        return Self.cachedPeer(in: endpointPeers, key: value) { PeerWorkload(endpointWorkload: value) }
+    }
+
+    private static func cachedPeer(in cache: borrowing Mutex<[String: PeerIdentity]>, key: String, decode: () -> PeerWorkload?) -> PeerIdentity? {
+        if let known = cache.withLock({ $0[key] }) { return known }
+        guard let workload = decode() else { return nil }
         let peer = PeerIdentity(workload)
-        endpointPeers.withLock { cache in
-            if cache.count >= 1024 { cache.removeAll() }
-            cache[value] = peer
+        cache.withLock { entries in
+            if entries.count >= 1024 { entries.removeAll() }
+            entries[key] = peer
         }
         return peer
     }
