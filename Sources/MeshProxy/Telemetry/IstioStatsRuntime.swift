@@ -138,10 +138,18 @@ final class IstioStatsRuntime: Sendable {
         var dimensions: [String]?
     }
 
-    /// A key's series, with the objects the key names kept alive (so their identities are not reused).
+    /// A key's series, with weak references to the objects the key names: a hit counts only while
+    /// they are the same live objects (an identity can be reused once its object is gone), and the
+    /// cache pins no configuration that LDS or CDS replaced.
     struct CachedSeries {
         var series: [IstioSeries?]
-        var keepAlive: [AnyObject]
+        weak var runtime: IstioStatsRuntime?
+        weak var peer: PeerIdentity?
+        weak var cluster: ClusterRuntime?
+
+        func names(runtime: IstioStatsRuntime, peer: PeerIdentity?, cluster: ClusterRuntime?) -> Bool {
+            self.runtime === runtime && self.peer === peer && self.cluster === cluster
+        }
     }
 
     /// True when the request is gRPC (`application/grpc` or `application/grpc+...`, as Envoy decides).
@@ -183,17 +191,14 @@ final class IstioStatsRuntime: Sendable {
             isGRPC: isGRPC, mutualTLS: report.downstreamTLS?.peerCertificatePresented ?? false, dimensions: dimensions)
         let cache = IstioSeriesCache.forCurrentThread
         let series: [IstioSeries?]
-        if let hit = cache.entries[key] {
+        if let hit = cache.entries[key], hit.names(runtime: self, peer: peer, cluster: report.cluster) {
             series = hit.series
         } else {
             let values = LabelValues(report: report, runtime: self, tcp: false, isGRPC: isGRPC)
             series = httpGroups.map { group in
                 store.series(.init(names: group.names, values: values.resolve(group.sources, request: report.request)), metrics: group.metrics)
             }
-            var keepAlive: [AnyObject] = [self]
-            if let peer { keepAlive.append(peer) }
-            if let cluster = report.cluster { keepAlive.append(cluster) }
-            cache.insert(key, CachedSeries(series: series, keepAlive: keepAlive))
+            cache.insert(key, CachedSeries(series: series, runtime: self, peer: peer, cluster: report.cluster))
         }
         let milliseconds = Double(durationNanoseconds) / 1_000_000
         for entry in series {

@@ -74,4 +74,20 @@ import Testing
         #expect(buckets.contains { $0.contains("le=\"+Inf\"") && $0.hasSuffix(" 3") })
         #expect(text.contains("istio_response_bytes_sum{") && text.contains("} 6000\n"))
     }
+
+    @Test func aReplacedRuntimeNeverReusesItsPredecessorsSeries() throws {
+        // Runtimes come and go with LDS updates; the per-thread cache must not map a new one
+        // (which may reuse the old one's address) to the old one's series.
+        let store = IstioMetricsStore()
+        var report = IstioReport()
+        report.responseCode = 200
+        for round in 0..<20 {
+            let inbound = round % 2 == 0
+            let runtime = IstioStatsRuntime(
+                configuration: try IstioStatsConfiguration(Stats_PluginConfig()), inbound: inbound, local: LocalWorkload(node: Self.node), store: store)
+            runtime.recordRequest(report, durationNanoseconds: 1_000_000, requestBytes: 1, responseBytes: 1)
+        }
+        #expect(store.counterValue(.requestsTotal, matching: ["reporter": "destination"]) == 10)
+        #expect(store.counterValue(.requestsTotal, matching: ["reporter": "source"]) == 10)
+    }
 }
