@@ -1,5 +1,5 @@
 import MeshTelemetry
-public import MeshXDS
+import MeshXDS
 import NIOHTTP1
 public import SwiftProtobuf
 

@@ -14,6 +14,12 @@ struct LocalWorkload: Sendable {
 
     var workload: PeerWorkload { identity.workload }
 
+    /// Adds this proxy's exchange headers (`x-envoy-peer-metadata-id` and `x-envoy-peer-metadata`).
+    func addExchangeHeaders(to headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: nodeID)
+        headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: exchangeHeaderValue)
+    }
+
     init(node: Envoy_Config_Core_V3_Node) {
         nodeID = node.id
         identity = PeerIdentity(PeerWorkload(nodeMetadata: node.metadata))
@@ -84,8 +90,8 @@ final class IstioStatsRuntime: Sendable {
     let store: IstioMetricsStore
     let httpGroups: [Group]
     let tcpGroups: [Group]
-    /// Whether any HTTP metric has a custom tag (evaluated per request).
-    let hasDimensions: Bool
+    /// The custom tags of the HTTP metrics, in group order (evaluated per request; usually none).
+    let dimensionExpressions: [TagExpression]
 
     init(configuration: IstioStatsConfiguration, inbound: Bool, local: LocalWorkload, store: IstioMetricsStore) {
         self.configuration = configuration
@@ -94,7 +100,9 @@ final class IstioStatsRuntime: Sendable {
         self.store = store
         httpGroups = Self.groups([.requestsTotal, .requestDuration, .requestBytes, .responseBytes], http: true, configuration)
         tcpGroups = Self.groups([.tcpConnectionsOpened, .tcpConnectionsClosed, .tcpSentBytes, .tcpReceivedBytes], http: false, configuration)
-        hasDimensions = httpGroups.contains { group in group.sources.contains { if case .dimension = $0 { return true } else { return false } } }
+        dimensionExpressions = httpGroups.flatMap(\.sources).compactMap { source in
+            if case .dimension(let expression) = source { return expression } else { return nil }
+        }
     }
 
     private static func groups(_ metrics: [IstioMetric], http: Bool, _ configuration: IstioStatsConfiguration) -> [Group] {
@@ -170,10 +178,6 @@ final class IstioStatsRuntime: Sendable {
         }
     }
 
-    private var dimensionSources: [TagExpression] {
-        httpGroups.flatMap { $0.sources }.compactMap { if case .dimension(let expression) = $0 { return expression } else { return nil } }
-    }
-
     /// Records a finished request: the labels are built once per distinct key and thread, then
     /// the request only bumps its series.
     func recordRequest(_ report: IstioReport, durationNanoseconds: Int64, requestBytes: Int, responseBytes: Int) {
@@ -181,7 +185,7 @@ final class IstioStatsRuntime: Sendable {
         let isGRPC = Self.isGRPC(report.request)
         if isGRPC, report.grpcStatus == nil, report.responseCode > 0 { report.grpcStatus = Self.grpcStatus(httpStatus: report.responseCode) }
         let peer = inbound ? report.downstreamPeer : report.upstreamPeer
-        let dimensions = hasDimensions ? dimensionSources.map { $0.value(request: report.request) } : nil
+        let dimensions = dimensionExpressions.isEmpty ? nil : dimensionExpressions.map { $0.value(request: report.request) }
         let key = RequestKey(
             runtime: ObjectIdentifier(self), peer: peer.map(ObjectIdentifier.init), cluster: report.cluster.map(ObjectIdentifier.init),
             peerPrincipal: inbound ? report.downstreamTLS?.peerURISANs.first : report.upstreamPeerPrincipal,
@@ -295,9 +299,15 @@ final class IstioStatsRuntime: Sendable {
 }
 
 extension PeerWorkload {
+    /// An endpoint's `istio.workload` metadata value, if any.
+    static func endpointWorkloadValue(_ metadata: [String: Google_Protobuf_Struct]) -> String? {
+        guard case .stringValue(let value)? = metadata["istio"]?.fields["workload"]?.kind else { return nil }
+        return value
+    }
+
     /// The upstream peer an endpoint's `istio.workload` metadata names, if any.
     init?(endpointMetadata metadata: [String: Google_Protobuf_Struct]) {
-        guard case .stringValue(let value)? = metadata["istio"]?.fields["workload"]?.kind else { return nil }
+        guard let value = Self.endpointWorkloadValue(metadata) else { return nil }
         self.init(endpointWorkload: value)
     }
 }

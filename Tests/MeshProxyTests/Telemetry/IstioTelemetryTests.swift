@@ -90,4 +90,19 @@ import Testing
         #expect(store.counterValue(.requestsTotal, matching: ["reporter": "destination"]) == 10)
         #expect(store.counterValue(.requestsTotal, matching: ["reporter": "source"]) == 10)
     }
+
+    @Test func newLabelSetsBeyondTheLimitAreCountedNotKept() throws {
+        // Label values partly come from clients: the store stops at its limit and says so.
+        let store = IstioMetricsStore(maxSeries: 2)
+        let runtime = IstioStatsRuntime(
+            configuration: try IstioStatsConfiguration(Stats_PluginConfig()), inbound: true, local: LocalWorkload(node: Self.node), store: store)
+        var report = IstioReport()
+        for code in [200, 201, 202, 203] {
+            report.responseCode = code
+            runtime.recordRequest(report, durationNanoseconds: 1_000_000, requestBytes: 1, responseBytes: 1)
+        }
+        #expect(store.counterValue(.requestsTotal, matching: ["reporter": "destination"]) == 2)
+        #expect(store.overflowCount == 2)
+        #expect(store.prometheusText().contains("istio_stats_series_overflow_total 2\n"))
+    }
 }

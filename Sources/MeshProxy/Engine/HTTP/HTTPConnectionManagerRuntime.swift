@@ -65,7 +65,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
 
     /// The peer an endpoint's `istio.workload` metadata names.
     func peer(endpointMetadata metadata: [String: Google_Protobuf_Struct]) -> PeerIdentity? {
-        guard case .stringValue(let value)? = metadata["istio"]?.fields["workload"]?.kind else { return nil }
+        guard let value = PeerWorkload.endpointWorkloadValue(metadata) else { return nil }
         return Self.cachedPeer(in: endpointPeers, key: value) { PeerWorkload(endpointWorkload: value) }
     }
 

@@ -804,9 +804,7 @@ extension HTTPStream {
         }
         if flag("disable_mx") { return }
         if exchange.skipExternalClusters && (cluster.name == "PassthroughCluster" || flag("external")) { return }
-        let local = manager.state.local
-        head.headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: local.nodeID)
-        head.headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: local.exchangeHeaderValue)
+        manager.state.local.addExchangeHeaders(to: &head.headers)
     }
 
     /// Istio's peer metadata filter on the upstream response: the server from the exchange
@@ -833,9 +831,7 @@ extension HTTPStream {
     /// and the gRPC status and header size for the stats filter.
     fileprivate func prepareIstioResponse(_ head: inout HTTPResponseHead) {
         if requestCarriedPeerMetadata, manager.peerMetadata?.downstreamPropagation == true {
-            let local = manager.state.local
-            head.headers.replaceOrAdd(name: PeerWorkload.metadataIDHeader, value: local.nodeID)
-            head.headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: local.exchangeHeaderValue)
+            manager.state.local.addExchangeHeaders(to: &head.headers)
         }
         if let status = head.headers.first(name: "grpc-status") { istioReport?.grpcStatus = status }
         responseHeaderBytes = Self.headerBytes(head.headers)

@@ -211,7 +211,7 @@ public struct TelemetryAccessLogging: Sendable {
         for telemetry in telemetries {
             for logging in telemetry.spec.accessLogging ?? [] {
                 let mode = logging.match?.mode ?? .CLIENT_AND_SERVER
-                for target in [Mode.CLIENT, .SERVER] where mode == .CLIENT_AND_SERVER || mode == target {
+                for target in [Mode.CLIENT, .SERVER] where mode.covers(target) {
                     var current = settings[target] ?? (nil, nil, nil)
                     if let providers = logging.providers { current.providers = providers.compactMap(\.name) }
                     if let disabled = logging.disabled { current.disabled = disabled }

@@ -141,7 +141,7 @@ public struct IstioTelemetryBuilder: Sendable {
             var order = standard
             for override in overrides {
                 let selectorMode = override.match?.mode ?? .CLIENT_AND_SERVER
-                guard selectorMode == .CLIENT_AND_SERVER || selectorMode == mode else { continue }
+                guard selectorMode.covers(mode) else { continue }
                 let targets: [String]
                 if let custom = override.match?.customMetric, !custom.isEmpty {
                     targets = [custom]
@@ -264,4 +264,9 @@ extension MeshSnapshot {
             .filter { $0.meta.namespace != root || proxy.namespace == root || $0.spec.selectorLabels?.isEmpty != false }
             .sorted { rank($0) < rank($1) }
     }
+}
+
+extension Telemetry.WorkloadMode {
+    /// True when a setting for this mode applies to traffic of `mode` (CLIENT or SERVER).
+    func covers(_ mode: Telemetry.WorkloadMode) -> Bool { self == .CLIENT_AND_SERVER || self == mode }
 }

@@ -12,7 +12,7 @@ public struct ListenerGenerator: ResourceGenerator {
 
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
         if request.proxy.type == .router {
-            return withAccessLogs(GatewayListenerBuilder(options: request.options)
+            return withTelemetry(GatewayListenerBuilder(options: request.options)
                 .listeners(snapshot: request.snapshot, proxy: request.proxy), request)
                 .map { GeneratedResource(name: $0.name, message: $0) }
         }
@@ -96,12 +96,12 @@ public struct ListenerGenerator: ResourceGenerator {
             }
             add(inbound.secure(builder.virtualInbound(chains: capturedInbound.sorted { $0.port < $1.port })))
         }
-        return withAccessLogs(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
+        return withTelemetry(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
     }
 
     /// The listeners with MeshConfig's access log and, for proxies that have them, Istio's
     /// telemetry filters added.
-    private func withAccessLogs(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
+    private func withTelemetry(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
         var listeners = listeners
         let telemetryLogs = TelemetryAccessLogging(snapshot: request.snapshot, proxy: request.proxy)
         if telemetryLogs.client != nil || telemetryLogs.server != nil {
