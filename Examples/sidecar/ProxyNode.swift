@@ -17,6 +17,8 @@ struct ProxyNode: Sendable, Hashable {
     var clusterID: String = "Kubernetes"
     /// Istio's `MESH_ID`: the trust domain unless configured otherwise.
     var meshID: String?
+    /// Istio's `INTERCEPTION_MODE`: `NONE` (explicit listeners) or `REDIRECT` (iptables capture).
+    var interceptionMode = "NONE"
 
     /// The Istio release whose agent behaviour this agent reproduces, sent as `ISTIO_VERSION`.
     static let istioVersion = "1.28.0"
@@ -62,7 +64,7 @@ struct ProxyNode: Sendable, Hashable {
             "LABELS": .object(labels.mapValues { .string($0) }),
             "SERVICE_ACCOUNT": .string(serviceAccount),
             "WORKLOAD_NAME": .string(workloadName),
-            "INTERCEPTION_MODE": "NONE",
+            "INTERCEPTION_MODE": .string(interceptionMode),
             "INSTANCE_IPS": .string(ip),
             "CLUSTER_ID": .string(clusterID),
             "MESH_ID": .string(meshID ?? clusterDomain),

@@ -88,6 +88,13 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "The SPIFFE trust domain of the workload identity.")
     var trustDomain: String = "cluster.local"
 
+    enum InterceptionMode: String, ExpressibleByArgument, CaseIterable {
+        case REDIRECT, NONE
+    }
+
+    @Option(help: "How the workload's traffic reaches the proxy: NONE (applications call its listeners, the default) or REDIRECT (iptables REDIRECT to 15001 outbound and 15006 inbound, as Istio's init container sets up; the proxy reads each connection's original destination).")
+    var interceptionMode: InterceptionMode = .NONE
+
     func validate() throws {
         guard ProxyType(rawValue: type) != nil else { throw ValidationError("--type must be sidecar or router") }
         guard EnvoyBootstrap.isIPAddress(ip) else { throw ValidationError("--ip must be an IP address, got \"\(ip)\"") }
@@ -113,6 +120,7 @@ struct SidecarCommand: AsyncParsableCommand {
         let instance = name ?? ProxyNode.defaultName(ip: ip, labels: labelMap, serviceAccount: serviceAccount)
         var node = ProxyNode(type: ProxyType(rawValue: type) ?? .sidecar, ip: ip, namespace: namespace, labels: labelMap, name: instance, clusterDomain: clusterDomain)
         if let serviceAccount { node.serviceAccount = serviceAccount }
+        node.interceptionMode = interceptionMode.rawValue
         for (flag, value) in [("--namespace", namespace), ("--name", instance), ("--cluster-domain", clusterDomain)] where value.isEmpty || value.contains("~") {
             throw ValidationError("\(flag) must be non-empty and must not contain '~'")
         }

@@ -65,6 +65,8 @@ public final class ProxyServer: Service, Sendable {
     let stats = StatsStore()
     let resources = ProxyResources()
     private let listeners = Mutex<[String: ListenerRuntime]>([:])
+    /// The same listeners by address, for the connections `use_original_dst` hands over.
+    private let listenerDirectory = ListenerDirectory()
     private let shutdownRequested = Mutex<Bool>(false)
     private let shutdownSignal: AsyncStream<Void>.Continuation
     private let shutdownStream: AsyncStream<Void>
@@ -269,11 +271,15 @@ public final class ProxyServer: Service, Sendable {
         await subscribeSecrets(listeners: compiled.values.reduce(into: Set<String>()) { $0.formUnion($1.sdsSecretNames) }, xds: xds)
         let running = listeners.withLock { $0 }
         // Stop listeners that went away or moved.
-        for (name, runtime) in running where compiled[name] == nil || compiled[name]?.address != runtime.address {
+        for (name, runtime) in running
+        where compiled[name] == nil || compiled[name]?.address != runtime.address || compiled[name]?.bindsToPort != runtime.bindsToPort {
             await runtime.stop()
             listeners.withLock { _ = $0.removeValue(forKey: name) }
         }
-        for (name, configuration) in compiled.sorted(by: { $0.key < $1.key }) where configuration.bindsToPort {
+        // Every listener gets a runtime: the `bind_to_port: false` ones serve the connections a
+        // `use_original_dst` listener hands over, so they are in the directory, not bound.
+        defer { listenerDirectory.replace(with: listeners.withLock { Array($0.values) }) }
+        for (name, configuration) in compiled.sorted(by: { $0.key < $1.key }) {
             // An unchanged listener keeps its chains and connections (a secret rotation needs no
             // new chains: TLS contexts follow the secret store).
             if let existing = listeners.withLock({ $0[name] }), existing.source == configuration.source { continue }
@@ -297,7 +303,7 @@ public final class ProxyServer: Service, Sendable {
                 existing.replace(chains)
                 continue
             }
-            let runtime = ListenerRuntime(chains: chains, stats: stats, logger: logger)
+            let runtime = ListenerRuntime(chains: chains, directory: listenerDirectory, stats: stats, logger: logger)
             do {
                 try await runtime.start(group: group)
                 listeners.withLock { $0[name] = runtime }

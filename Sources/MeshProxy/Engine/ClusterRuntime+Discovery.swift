@@ -212,13 +212,10 @@ extension ClusterRuntime {
 /// What an `ORIGINAL_DST` cluster takes its destination from: the downstream connection's local
 /// address and, with `use_http_header`, the request headers.
 ///
-/// Envoy uses the connection's local address only when the `original_dst` listener filter restored
-/// it (`SO_ORIGINAL_DST` after an iptables REDIRECT). The Swift proxy does not read
-/// `SO_ORIGINAL_DST`: the original destination is the local address the downstream connected to,
-/// which is the same thing for connections that reach a listener directly (on loopback, without
-/// iptables capture) and for TPROXY-style capture.
+/// Under iptables capture the local address is the one the `original_dst` listener filter restored
+/// (`SO_ORIGINAL_DST`); a connection that reached a listener directly has its own.
 struct DownstreamDestination {
-    /// The downstream connection's local address.
+    /// The downstream connection's local address (restored by `original_dst` when captured).
     var localAddress: SocketAddress?
     /// The request headers (HTTP only).
     var headers: HTTPHeaders?

@@ -45,7 +45,7 @@ extension ListenerRuntime {
     /// `http/1.1`, else the connection manager's codec). Without the chain's secrets (still
     /// warming) the connection is closed, as Envoy would not have the listener serving yet.
     func installTLS(_ channel: any Channel, source: TLSContextSource, serverName: String?, runtime: ChainRuntime,
-                    networkFilters: [NetworkFilterChainHandler.Entry] = []) throws {
+                    networkFilters: [NetworkFilterChainHandler.Entry] = [], originalDestination: SocketAddress? = nil) throws {
         let built: TLSContextSource.Built
         do { built = try source.context() } catch {
             stats.sslConnectionError.increment()
@@ -62,17 +62,17 @@ extension ListenerRuntime {
                 stats.sslHandshake.increment()
                 let pipeline = context.pipeline.syncOperations
                 if !networkFilters.isEmpty {
-                    try pipeline.addHandler(NetworkFilterChainHandler(entries: networkFilters, stats: statsStore, tls: info))
+                    try pipeline.addHandler(NetworkFilterChainHandler(entries: networkFilters, stats: statsStore, tls: info, originalDestination: originalDestination))
                 }
                 switch runtime {
                 case .http(let manager):
                     switch (info.negotiatedProtocol, manager.configuration.codec) {
-                    case ("h2"?, _), (_, .http2): try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: true, tls: info)
-                    case ("http/1.1"?, _), (_, .http1): try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: true, tls: info)
-                    case (_, .auto): try pipeline.addHandler(DownstreamProtocolSniffer(manager: manager, isTLS: true, tls: info))
+                    case ("h2"?, _), (_, .http2): try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: true, tls: info, originalDestination: originalDestination)
+                    case ("http/1.1"?, _), (_, .http1): try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: true, tls: info, originalDestination: originalDestination)
+                    case (_, .auto): try pipeline.addHandler(DownstreamProtocolSniffer(manager: manager, isTLS: true, tls: info, originalDestination: originalDestination))
                     }
                 case .tcp(let proxy):
-                    try pipeline.addHandler(TCPProxyHandler(runtime: proxy, tls: info))
+                    try pipeline.addHandler(TCPProxyHandler(runtime: proxy, tls: info, originalDestination: originalDestination))
                 }
             },
             failed: { stats.sslConnectionError.increment() }))

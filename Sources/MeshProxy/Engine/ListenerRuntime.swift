@@ -28,6 +28,10 @@ final class ListenerRuntime: Sendable {
 
     let name: String
     let address: ListenerAddress
+    /// False for a listener that only receives connections another listener hands over.
+    let bindsToPort: Bool
+    /// Where a `use_original_dst` listener finds the listener a redirected connection belongs to.
+    private let directory: ListenerDirectory
     private let chains: NIOLockedValueBox<Chains>
     private let channel: NIOLockedValueBox<(any Channel)?>
     /// Accepted connections still open, to drain on an update.
@@ -37,9 +41,11 @@ final class ListenerRuntime: Sendable {
     /// The root stats scope network filters count in (`tcp.rbac.denied`).
     let statsStore: StatsStore
 
-    init(chains: Chains, stats: StatsStore, logger: Logger) {
+    init(chains: Chains, directory: ListenerDirectory, stats: StatsStore, logger: Logger) {
         self.name = chains.configuration.name
         self.address = chains.configuration.address
+        self.bindsToPort = chains.configuration.bindsToPort
+        self.directory = directory
         self.chains = NIOLockedValueBox(chains)
         self.channel = NIOLockedValueBox(nil)
         self.stats = ListenerStats(store: stats, address: chains.configuration.address)
@@ -87,16 +93,19 @@ final class ListenerRuntime: Sendable {
     /// The xDS resource the current chains were compiled from.
     var source: Envoy_Config_Listener_V3_Listener { chains.withLockedValue { $0.configuration.source } }
 
-    /// Binds and starts accepting.
+    /// Binds and starts accepting (a `bind_to_port: false` listener binds nothing: it serves the
+    /// connections handed to it).
     func start(group: any EventLoopGroup) async throws {
+        guard bindsToPort else {
+            logger.info("listener \(name) for \(address) (not bound: receives redirected connections)")
+            return
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.setUp(channel) }
-            }
+            .childChannelInitializer { [self] channel in self.setUp(channel) }
         let bound = try await bootstrap.bind(host: address.host, port: address.port).get()
         channel.withLockedValue { $0 = bound }
         logger.info("listener \(name) on \(address)")
@@ -115,7 +124,36 @@ final class ListenerRuntime: Sendable {
     /// The bound port (useful with port 0).
     var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
 
-    private func setUp(_ channel: any Channel) throws {
+    /// A new connection: the `original_dst` listener filter (also implied by `use_original_dst`)
+    /// restores its original destination, a `use_original_dst` listener hands it to the listener
+    /// for that destination, and the listener that keeps it serves it.
+    private func setUp(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let current = chains.withLockedValue { $0 }
+        let configuration = current.configuration
+        guard configuration.usesOriginalDestination || configuration.listenerFilters.contains(.originalDestination) else {
+            return channel.eventLoop.makeCompletedFuture { try self.serve(channel, chains: current, originalDestination: nil) }
+        }
+        return OriginalDestination.read(from: channel).flatMapThrowing { [self] original in
+            // Envoy hands over only connections whose destination was restored; one that reached
+            // this listener directly (or whose destination is this listener's) stays here.
+            if let original, configuration.usesOriginalDestination,
+               let target = directory.listener(for: original), target !== self {
+                try target.serve(channel, chains: target.currentChains, originalDestination: original)
+                return
+            }
+            try self.serve(channel, chains: current, originalDestination: original)
+        }
+    }
+
+    /// The chains new connections use.
+    private var currentChains: Chains { chains.withLockedValue { $0 } }
+
+    /// Counts and tracks a connection as this listener's, runs the TLS inspector when the chains
+    /// need it, and installs the chain it selects.
+    /// - Parameter originalDestination: The destination the `original_dst` listener filter
+    ///   restored, which stands for the socket's local address from here on (filter-chain
+    ///   matching, `ORIGINAL_DST` clusters, RBAC, logs); nil when none was restored.
+    private func serve(_ channel: any Channel, chains current: Chains, originalDestination: SocketAddress?) throws {
         stats.connectionsTotal.increment()
         stats.connectionsActive.add(1)
         let gauge = stats.connectionsActive
@@ -125,8 +163,7 @@ final class ListenerRuntime: Sendable {
             gauge.subtract(1)
             connections.withLockedValue { _ = $0.removeValue(forKey: id) }
         }
-        let current = chains.withLockedValue { $0 }
-        let local = channel.localAddress
+        let local = originalDestination ?? channel.localAddress
         let remote = channel.remoteAddress
         let input = FilterChainMatchInput(
             destinationPort: local?.port ?? address.port,
@@ -143,16 +180,16 @@ final class ListenerRuntime: Sendable {
                     inspected.serverName = hello.serverName
                     inspected.applicationProtocols = hello.applicationProtocols
                 }
-                try self.install(context.channel, chains: current, input: inspected)
+                try self.install(context.channel, chains: current, input: inspected, originalDestination: originalDestination)
             })
             return
         }
-        try install(channel, chains: current, input: input)
+        try install(channel, chains: current, input: input, originalDestination: originalDestination)
     }
 
     /// Picks the connection's filter chain and sets up its pipeline: TLS termination when the
     /// chain has a `DownstreamTlsContext`, then the terminal filter.
-    private func install(_ channel: any Channel, chains current: Chains, input: FilterChainMatchInput) throws {
+    private func install(_ channel: any Channel, chains current: Chains, input: FilterChainMatchInput, originalDestination: SocketAddress?) throws {
         let runtime: ChainRuntime?
         let tls: TLSContextSource?
         let selected = FilterChainSelector.select(current.configuration.filterChainMatches, input)
@@ -170,7 +207,7 @@ final class ListenerRuntime: Sendable {
                 // Envoy's listener access log: the connection ends with `NR` before any filter runs.
                 var entry = AccessLogEntry(startTime: .now(), durationNanoseconds: 0)
                 entry.responseFlags = .noRouteFound
-                entry.downstreamLocalAddress = channel.localAddress
+                entry.downstreamLocalAddress = originalDestination ?? channel.localAddress
                 entry.downstreamRemoteAddress = channel.remoteAddress
                 entry.requestedServerName = input.serverName
                 for log in accessLogs { log.log(entry) }
@@ -183,22 +220,23 @@ final class ListenerRuntime: Sendable {
         let chain = selected.map { current.configuration.filterChains[$0] } ?? current.configuration.defaultFilterChain
         let networkFilters = (chain?.networkFilters ?? []).map { NetworkFilterChainHandler.Entry(name: $0.name, factory: $0.factory) }
         if let tls {
-            try installTLS(channel, source: tls, serverName: input.serverName, runtime: runtime, networkFilters: networkFilters)
+            try installTLS(channel, source: tls, serverName: input.serverName, runtime: runtime, networkFilters: networkFilters,
+                           originalDestination: originalDestination)
             return
         }
         let sync = channel.pipeline.syncOperations
         if !networkFilters.isEmpty {
-            try sync.addHandler(NetworkFilterChainHandler(entries: networkFilters, stats: statsStore))
+            try sync.addHandler(NetworkFilterChainHandler(entries: networkFilters, stats: statsStore, originalDestination: originalDestination))
         }
         switch runtime {
         case .http(let manager):
             switch manager.configuration.codec {
-            case .http1: try sync.configureDownstreamHTTP1(manager: manager, isTLS: false)
-            case .http2: try sync.configureDownstreamHTTP2(manager: manager, isTLS: false)
-            case .auto: try sync.addHandler(DownstreamProtocolSniffer(manager: manager, isTLS: false))
+            case .http1: try sync.configureDownstreamHTTP1(manager: manager, isTLS: false, originalDestination: originalDestination)
+            case .http2: try sync.configureDownstreamHTTP2(manager: manager, isTLS: false, originalDestination: originalDestination)
+            case .auto: try sync.addHandler(DownstreamProtocolSniffer(manager: manager, isTLS: false, originalDestination: originalDestination))
             }
         case .tcp(let proxy):
-            try sync.addHandler(TCPProxyHandler(runtime: proxy))
+            try sync.addHandler(TCPProxyHandler(runtime: proxy, originalDestination: originalDestination))
         }
     }
 }

@@ -27,6 +27,8 @@ final class NetworkFilterChainHandler: ChannelDuplexHandler {
     var tls: DownstreamTLSInfo?
     /// The connection's dynamic metadata.
     var dynamicMetadata: [String: Google_Protobuf_Struct] = [:]
+    /// The destination `original_dst` restored (nil: the socket's local address).
+    let originalDestination: SocketAddress?
 
     // Read side: bytes held by the filter at `readStoppedAt` (it resumes from the next one).
     private var readStoppedAt: Int?
@@ -37,8 +39,9 @@ final class NetworkFilterChainHandler: ChannelDuplexHandler {
     private var writeStoppedAt: Int?
     private var heldWrites: [(IOData, EventLoopPromise<Void>?)] = []
 
-    init(entries: [Entry], stats: StatsStore?, tls: DownstreamTLSInfo? = nil) {
+    init(entries: [Entry], stats: StatsStore?, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.entries = entries
+        self.originalDestination = originalDestination
         self.stats = stats
         self.tls = tls
     }

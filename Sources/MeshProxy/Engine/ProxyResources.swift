@@ -118,7 +118,7 @@ final class ProxyResources: Sendable {
                 return .endpoints(items.compactMapValues { if case .endpoints(let e) = $0 { e } else { nil } })
             case EnvoyTypeURL.listener:
                 let listeners = items.compactMapValues { if case .listener(let l) = $0 { l } else { nil } }
-                state.listenerCount = listeners.values.filter(\.bindsToPort).count
+                state.listenerCount = listeners.count
                 var names: Set<String> = []
                 for listener in listeners.values {
                     for chain in listener.filterChains + (listener.defaultFilterChain.map { [$0] } ?? []) {

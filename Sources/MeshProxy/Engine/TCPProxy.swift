@@ -40,9 +40,12 @@ final class TCPProxyHandler: ChannelDuplexHandler {
     private var accessLogStart: NIODeadline?
     /// Istio's TCP metrics for this connection, when the chain has the stats filter.
     private var istio: TCPIstioReporting?
+    /// The destination `original_dst` restored (nil: the socket's local address).
+    private let originalDestination: SocketAddress?
 
-    init(runtime: TCPProxyRuntime, tls: DownstreamTLSInfo? = nil) {
+    init(runtime: TCPProxyRuntime, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.runtime = runtime
+        self.originalDestination = originalDestination
         if let stats = runtime.istioStats { istio = TCPIstioReporting(runtime: stats, tls: tls) }
     }
 
@@ -64,7 +67,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
         if !runtime.configuration.accessLogs.isEmpty {
             accessLogStart = .now()
             var entry = AccessLogEntry(startTime: .now(), durationNanoseconds: 0)
-            entry.downstreamLocalAddress = context.channel.localAddress
+            entry.downstreamLocalAddress = originalDestination ?? context.channel.localAddress
             entry.downstreamRemoteAddress = context.channel.remoteAddress
             accessLog = entry
         }
@@ -81,7 +84,7 @@ final class TCPProxyHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        guard let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil, downstream: DownstreamDestination(localAddress: context.channel.localAddress)) else {
+        guard let host = cluster.chooseHost(hash: nil, excluding: tried, maxSelectionAttempts: 1, authority: nil, downstream: DownstreamDestination(localAddress: originalDestination ?? context.channel.localAddress)) else {
             insertFlag(.noHealthyUpstream)
             context.close(promise: nil)
             return

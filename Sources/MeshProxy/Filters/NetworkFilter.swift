@@ -109,8 +109,9 @@ public final class NetworkFilterContext {
     public var eventLoop: any EventLoop { channel.eventLoop }
     /// The downstream peer's address.
     public var remoteAddress: SocketAddress? { channel.remoteAddress }
-    /// The local address the connection arrived on.
-    public var localAddress: SocketAddress? { channel.localAddress }
+    /// The local address the connection arrived on: its original destination when the
+    /// `original_dst` listener filter restored one (transparent capture).
+    public var localAddress: SocketAddress? { handler?.originalDestination ?? channel.localAddress }
     /// The downstream TLS session, nil for plaintext (filled by the TLS layer once the handshake
     /// completes, before any decrypted byte reaches the filters).
     public var downstreamTLS: DownstreamTLSInfo? { handler?.tls }

@@ -13,6 +13,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
     private let tls: DownstreamTLSInfo?
+    /// The destination `original_dst` restored (nil: the socket's local address).
+    private let originalDestination: SocketAddress?
     private var context: ChannelHandlerContext?
     private var stream: HTTPStream?
     private var keepAlive = true
@@ -23,7 +25,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     /// `max_connection_duration` was reached: the connection closes after the current response.
     private var draining = false
 
-    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
+        self.originalDestination = originalDestination
         self.manager = manager
         self.isTLS = isTLS
         self.tls = tls
@@ -67,7 +70,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     private func connectionInfo(_ context: ChannelHandlerContext) -> DownstreamConnectionInfo {
         if let cachedConnectionInfo { return cachedConnectionInfo }
-        let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
+        let info = DownstreamConnectionInfo(remoteAddress: context.channel.remoteAddress, localAddress: originalDestination ?? context.channel.localAddress, isTLS: isTLS, tls: tls)
         cachedConnectionInfo = info
         return info
     }

@@ -30,6 +30,8 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
     private let tls: DownstreamTLSInfo?
+    /// The destination `original_dst` restored (nil: the socket's local address).
+    private let originalDestination: SocketAddress?
     fileprivate let sweeper: StreamIdleSweeper
     fileprivate var context: ChannelHandlerContext?
     /// The open request streams.
@@ -44,7 +46,9 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     private var idleTimer: ConnectionIdleTimer?
 
     /// - Parameter streamIdleSweeper: The connection's sweeper for the streams' idle timeouts.
-    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, streamIdleSweeper: StreamIdleSweeper) {
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil,
+         streamIdleSweeper: StreamIdleSweeper) {
+        self.originalDestination = originalDestination
         self.manager = manager
         self.isTLS = isTLS
         self.tls = tls
@@ -113,7 +117,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
             context.fireUserInboundEventTriggered(ConnectionDrainEvent())
         }
         let info = connectionInfo ?? DownstreamConnectionInfo(
-            remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress, isTLS: isTLS, tls: tls)
+            remoteAddress: context.channel.remoteAddress, localAddress: originalDestination ?? context.channel.localAddress, isTLS: isTLS, tls: tls)
         connectionInfo = info
         let stream = DownstreamHTTP2Stream(id: id, connection: self)
         streams[id] = stream

@@ -4,7 +4,10 @@ import NIOHTTP2
 
 extension ChannelPipeline.SynchronousOperations {
     /// The HTTP connection manager over HTTP/1.1.
-    func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
+    /// - Parameter originalDestination: The destination `original_dst` restored, which stands for
+    ///   the socket's local address (nil: none was restored).
+    func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil,
+                                  originalDestination: SocketAddress? = nil) throws {
         // An upgrade configuration without upgraders: NIO never upgrades by itself, but its request
         // decoder forwards the bytes after an upgrade request when removed (``UpgradeTunnel``).
         // No outbound header validation: response headers come from a parsed upstream response,
@@ -13,12 +16,13 @@ extension ChannelPipeline.SynchronousOperations {
         try configureHTTPServerPipeline(
             withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: true, withOutboundHeaderValidation: false)
         try addHandler(HTTP1PipeliningGate())
-        try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls))
+        try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination))
     }
 
     /// The HTTP connection manager over HTTP/2: NIO's codec, then ``DownstreamHTTP2Handler``
     /// driving one ``HTTPStream`` per request stream.
-    func configureDownstreamHTTP2(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) throws {
+    func configureDownstreamHTTP2(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil,
+                                  originalDestination: SocketAddress? = nil) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
@@ -30,7 +34,8 @@ extension ChannelPipeline.SynchronousOperations {
         try addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection))
         let sweeper = StreamIdleSweeper(eventLoop: eventLoop)
         // The drain handler after the streams' handler, which keeps the window updates to itself.
-        try addHandler(DownstreamHTTP2Handler(manager: manager, isTLS: isTLS, tls: tls, streamIdleSweeper: sweeper))
+        try addHandler(DownstreamHTTP2Handler(
+            manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination, streamIdleSweeper: sweeper))
         try addHandler(DownstreamHTTP2DrainHandler(
             maxConnectionDuration: manager.configuration.maxConnectionDuration, drainTimeout: manager.configuration.drainTimeout,
             maxDurationReached: { manager.filterCounter("downstream_cx_max_duration_reached").increment() },
@@ -185,12 +190,14 @@ final class DownstreamProtocolSniffer: ChannelInboundHandler, RemovableChannelHa
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
     private let tls: DownstreamTLSInfo?
+    private let originalDestination: SocketAddress?
     private var buffered: ByteBuffer?
 
-    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
+    init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.manager = manager
         self.isTLS = isTLS
         self.tls = tls
+        self.originalDestination = originalDestination
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -212,9 +219,9 @@ final class DownstreamProtocolSniffer: ChannelInboundHandler, RemovableChannelHa
         do {
             let pipeline = context.pipeline.syncOperations
             if http2 {
-                try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: isTLS, tls: tls)
+                try pipeline.configureDownstreamHTTP2(manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination)
             } else {
-                try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: isTLS, tls: tls)
+                try pipeline.configureDownstreamHTTP1(manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination)
             }
         } catch {
             context.close(promise: nil)
