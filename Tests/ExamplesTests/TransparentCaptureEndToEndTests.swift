@@ -7,6 +7,10 @@ import Testing
 /// `original_dst`) listeners and the `bind_to_port: false` listeners of each service, and iptables
 /// `REDIRECT` rules like Istio's init container's send the workload's connections to them.
 ///
+/// A second sidecar (no capture, Envoy's and ours alike) calls the captured workload over mesh
+/// mutual TLS, with workload certificates from istiod's CA: its connection is redirected to
+/// 15006 too, where the TLS inspector picks the mTLS chain of the original destination port.
+///
 /// Everything runs in a network namespace of its own (loopback only), so the NAT rules touch
 /// nothing outside the test. It needs root (CAP_NET_ADMIN), `ip` and `iptables`: `.ci/run`
 /// installs iptables, and under `CI=true` their absence fails the test.
@@ -15,6 +19,8 @@ import Testing
     static let workloadIP = "127.0.0.10"
     static let appPort = 8080
     static let controlIP = "127.0.0.2"
+    /// The meshed client's address (its sidecar is not captured).
+    static let clientIP = "127.0.0.40"
     /// The proxy's group: its own connections are not captured (Istio uses uid and gid 1337).
     static let proxyGroup = 1337
 
@@ -64,7 +70,18 @@ import Testing
         apiVersion: networking.istio.io/v1
         kind: WorkloadEntry
         metadata: {name: cart-1, namespace: shop}
-        spec: {address: \(workloadIP), labels: {app: cart}}
+        spec: {address: \(workloadIP), labels: {app: cart, security.istio.io/tlsMode: istio}, serviceAccount: cart}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: client, namespace: shop}
+        spec:
+          workloadSelector: {labels: {app: client}}
+          egress:
+          - port: {number: 15080, protocol: HTTP_PROXY, name: egress}
+            bind: \(clientIP)
+            captureMode: NONE
+            hosts: ["./*"]
         """
     }
 
@@ -97,6 +114,18 @@ import Testing
         defer { try? FileManager.default.removeItem(at: configDir) }
         try Self.mesh(reviews: "127.0.0.20", tcpBackend: "127.0.0.21")
             .write(to: configDir.appendingPathComponent("mesh.yaml"), atomically: true, encoding: .utf8)
+        // The CA's folder and the bootstrap tokens beside the config folder, not in it.
+        let securityDir = URL(fileURLWithPath: configDir.path + "-security")
+        try FileManager.default.createDirectory(at: securityDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: securityDir) }
+        let caDir = securityDir.appendingPathComponent("cacerts")
+        let token = "capture-\(UUID().uuidString)"
+        let tokenFile = securityDir.appendingPathComponent("tokens"), agentToken = securityDir.appendingPathComponent("token")
+        try "\(token) spiffe://cluster.local/ns/shop/sa/*\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+        try "\(token)\n".write(to: agentToken, atomically: true, encoding: .utf8)
+        let secure = "\(Self.controlIP):15012"
+        let security = ["--xds", secure, "--ca", secure, "--root-cert", caDir.appendingPathComponent("root-cert.pem").path,
+                        "--token-file", agentToken.path]
 
         var processes: [ChildProcess] = []
         defer { ChildProcess.terminate(processes.reversed()) }
@@ -106,22 +135,34 @@ import Testing
         processes.append(try namespace.spawn(ExampleBinary.url(named: "istiod"), [
             "--config-dir", configDir.path, "--xds-address", "\(Self.controlIP):15010",
             "--debug-address", "\(Self.controlIP):15014", "--poll-interval", "200",
+            "--ca-dir", caDir.path, "--secure-address", secure, "--bootstrap-token-file", tokenFile.path,
         ]))
         try echo("reviews", "127.0.0.20:9080")
         try echo("ledger", "127.0.0.21:9090")
         try echo("outside", "127.0.0.30:7070")
         try echo("cart", "\(Self.workloadIP):\(Self.appPort)")
-        let sidecar = try namespace.spawn(ExampleBinary.url(named: "sidecar"), [
-            "--proxy", dataPlane.rawValue, "--ip", Self.workloadIP, "--namespace", "shop", "--labels", "app=cart",
-            "--xds", "\(Self.controlIP):15010", "--admin-port", "15000", "--envoy-bin", envoy.path,
-            "--interception-mode", "REDIRECT",
-        ], group: Self.proxyGroup)
-        processes.append(sidecar)
-
-        let ready = await LoopbackMesh.eventually(timeout: .seconds(60)) {
-            await namespace.curl(["http://\(Self.workloadIP):15000/ready"]).status == 200
+        let rootReady = await LoopbackMesh.eventually(timeout: .seconds(30)) {
+            FileManager.default.fileExists(atPath: caDir.appendingPathComponent("root-cert.pem").path)
         }
-        try #require(ready, "the \(dataPlane) proxy never became ready\n\(sidecar.output.suffix(4000))")
+        try #require(rootReady, "istiod's CA never wrote its root certificate")
+        let sidecar = try namespace.spawn(ExampleBinary.url(named: "sidecar"), [
+            "--proxy", dataPlane.rawValue, "--ip", Self.workloadIP, "--namespace", "shop", "--labels", "app=cart,security.istio.io/tlsMode=istio",
+            "--service-account", "cart", "--admin-port", "15000", "--envoy-bin", envoy.path, "--interception-mode", "REDIRECT",
+        ] + security, group: Self.proxyGroup)
+        processes.append(sidecar)
+        // Not in the proxy group: its connections are captured like another pod's arriving at this one.
+        let client = try namespace.spawn(ExampleBinary.url(named: "sidecar"), [
+            "--proxy", dataPlane.rawValue, "--ip", Self.clientIP, "--namespace", "shop", "--labels", "app=client",
+            "--service-account", "client", "--admin-port", "15000", "--envoy-bin", envoy.path,
+        ] + security)
+        processes.append(client)
+
+        for (proxy, ip) in [(sidecar, Self.workloadIP), (client, Self.clientIP)] {
+            let ready = await LoopbackMesh.eventually(timeout: .seconds(60)) {
+                await namespace.curl(["http://\(ip):15000/ready"]).status == 200
+            }
+            try #require(ready, "the \(dataPlane) proxy on \(ip) never became ready\n\(proxy.output.suffix(4000))")
+        }
 
         // An HTTP service's VIP: handed to the 0.0.0.0:9080 listener, routed by its VirtualService.
         let routed = await namespace.curl(["--interface", Self.workloadIP, "-H", "host: reviews.shop.svc.cluster.local",
@@ -146,6 +187,12 @@ import Testing
         let inbound = await namespace.curl(["http://\(Self.workloadIP):\(Self.appPort)/inbound"])
         #expect(inbound.status == 200 && inbound.body.contains("\"cart\""), "\(inbound)")
         #expect(inbound.body.lowercased().contains("x-request-id"), "not through the inbound listener: \(inbound.body)")
+
+        // Mesh mutual TLS from the other sidecar: redirected to 15006 like the plaintext request,
+        // served by the mTLS chain, which forwards the client's identity.
+        let mutual = await namespace.curl(["-x", "http://\(Self.clientIP):15080", "http://cart.shop.svc.cluster.local:\(Self.appPort)/mtls"])
+        #expect(mutual.status == 200 && mutual.body.contains("\"cart\""), "\(mutual)\n\(client.output.suffix(2000))")
+        #expect(mutual.body.contains("spiffe://cluster.local/ns/shop/sa/client"), "no client identity: \(mutual.body)")
 
         // The proxy saw each of them.
         let stats = await namespace.curl(["http://\(Self.workloadIP):15000/stats"]).body
