@@ -114,6 +114,21 @@ import Testing
         print("pipelined: asked /one, /delay/200, /three in one write, measured \(pipelined)")
         #expect(pipelined == ["200 /one", "200 /delay/200", "200 /three"])
 
+        // `Expect: 100-continue`: the proxy answers `100 Continue` before the body is sent (as
+        // Envoy does by default) and the workload never sees the header.
+        let continued: (interim: Int, final: Int, expectSeen: Bool)? = await offPool {
+            guard let connection = try? TCPTestConnection(host: clientIP, port: proxyPort) else { return nil }
+            let host = "web.shop.svc.cluster.local:9080"
+            guard (try? connection.write("POST /continue HTTP/1.1\r\nhost: \(host)\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n")) != nil,
+                  let interim = try? connection.readHTTP1Response(),
+                  (try? connection.write("data")) != nil,
+                  let final = try? connection.readHTTP1Response() else { return nil }
+            let headers = ((try? final.jsonObject())?["request"] as? [String: Any])?["headers"] as? [String: String] ?? [:]
+            return (interim.status, final.status, headers.keys.contains { $0.lowercased() == "expect" })
+        }
+        print("100-continue: measured \(continued.map { "\($0.interim) then \($0.final), expect upstream: \($0.expectSeen)" } ?? "no answer")")
+        #expect(continued?.interim == 100 && continued?.final == 200 && continued?.expectSeen == false)
+
         // HTTP/2: h2c from curl to the proxy, HTTP/2 from the proxy to the HTTP2 service port.
         var h2: (status: Int, version: String, body: String) = (-1, "", "")
         _ = await LoopbackMesh.eventually {

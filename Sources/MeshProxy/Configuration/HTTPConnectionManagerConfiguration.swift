@@ -81,6 +81,9 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     /// How long a downstream connection may stay open before it is drained
     /// (`common_http_protocol_options.max_connection_duration`; nil for no limit).
     public var maxConnectionDuration: Duration?
+    /// `proxy_100_continue`: `Expect: 100-continue` goes to the upstream and its `100 Continue`
+    /// comes back; by default (false) the proxy answers `100 Continue` itself and removes the header.
+    public var proxy100Continue: Bool = false
     /// `drain_timeout`: between the first and the final GOAWAY of a draining HTTP/2 connection
     /// (default 5 s).
     public var drainTimeout: Duration = .seconds(5)
@@ -190,6 +193,7 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         maxStreamDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxStreamDuration ? common.maxStreamDuration.durationOrNil : nil
         maxConnectionDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxConnectionDuration ? common.maxConnectionDuration.durationOrNil : nil
         if manager.hasDrainTimeout { drainTimeout = manager.drainTimeout.swiftDuration }
+        proxy100Continue = manager.proxy100Continue
         accessLogs = try AccessLogConfiguration.list(manager.accessLog, field: "\(field).access_log", context: context)
     }
 }

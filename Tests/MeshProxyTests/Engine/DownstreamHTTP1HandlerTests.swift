@@ -100,6 +100,32 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// Envoy's default: the proxy answers `Expect: 100-continue` itself, before the filters, and
+    /// counts it as a 1xx; with `proxy_100_continue` it leaves that to the upstream.
+    @Test(arguments: [false, true])
+    func expectContinueIsAnsweredByTheProxyUnlessProxied(proxied: Bool) throws {
+        let (runtime, stats) = try Self.manager { $0.proxy100Continue = proxied }
+        let channel = try Self.channel(runtime)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/direct")
+        head.headers.add(name: "host", value: "app.local")
+        head.headers.add(name: "content-length", value: "4")
+        head.headers.add(name: "expect", value: "100-Continue")
+        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        channel.embeddedEventLoop.run()
+        var heads: [HTTPResponseStatus] = []
+        if case .head(let first)? = try channel.readOutbound(as: HTTPServerResponsePart.self) { heads.append(first.status) }
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "data")))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.embeddedEventLoop.run()
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            if case .head(let next) = part { heads.append(next.status) }
+        }
+        #expect(heads == (proxied ? [.accepted] : [.continue, .accepted]))
+        #expect(stats.value("http.test.downstream_rq_1xx") == (proxied ? 0 : 1))
+        #expect(stats.value("http.test.downstream_rq_2xx") == 1)
+        _ = try? channel.finish()
+    }
+
     @Test func connectionCloseIsHonouredAfterTheResponse() throws {
         let (runtime, _) = try Self.manager()
         let channel = try Self.channel(runtime)

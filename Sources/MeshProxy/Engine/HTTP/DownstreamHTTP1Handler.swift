@@ -109,6 +109,10 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     // MARK: DownstreamResponder
 
+    func writeInformationalHead(_ head: HTTPResponseHead) {
+        context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
     func writeResponseHead(_ head: HTTPResponseHead) {
         guard let context else { return }
         var head = head

@@ -328,6 +328,12 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
 
     // MARK: DownstreamResponder
 
+    func writeInformationalHead(_ head: HTTPResponseHead) {
+        guard !responseEnded else { return }
+        writeHeld()
+        connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head)))), flush: true)
+    }
+
     func writeResponseHead(_ head: HTTPResponseHead) {
         guard !responseEnded else { return }
         hold(.headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head))))

@@ -265,6 +265,9 @@ final class HTTPManagerStats: Sendable {
         requestsActive.add(1)
     }
 
+    /// A `100 Continue` went downstream (Envoy counts it in `downstream_rq_1xx`).
+    func informationalResponseSent() { responses[0].increment() }
+
     func downstreamRequestCompleted(status: Int) {
         requestsActive.subtract(1)
         let klass = status / 100

@@ -4,6 +4,8 @@ import SwiftProtobuf
 
 /// Where a stream writes its response: an HTTP/1.1 connection or an HTTP/2 stream.
 protocol DownstreamResponder: AnyObject {
+    /// Sends a 1xx head (`100 Continue`) at once; the final head follows later.
+    func writeInformationalHead(_ head: HTTPResponseHead)
     func writeResponseHead(_ head: HTTPResponseHead)
     func writeResponseBody(_ body: ByteBuffer)
     func writeResponseEnd(_ trailers: HTTPHeaders?)
@@ -111,6 +113,8 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var upgradeType: String?
     /// Whether the request is an HTTP/1.1 upgrade request (`connection: upgrade` and `upgrade`).
     private var isUpgradeRequest = false
+    /// A `100 Continue` from the upstream went downstream (once, whatever the retries).
+    private var sentUpstreamContinue = false
     private var tunnel: UpgradeTunnel?
     /// The upstream answered `101`: the tunnel opens when that response ends.
     private var switchingProtocols = false
@@ -135,6 +139,13 @@ final class HTTPStream: UpstreamResponseReceiver {
         var head = head
         isUpgradeRequest = Self.isUpgrade(head.headers)
         manager.prepareRequest(&head, connection: connection)
+        if !manager.configuration.proxy100Continue, Self.expectsContinue(head.headers) {
+            // Envoy answers `Expect: 100-continue` itself, before any filter runs, and removes
+            // the header so that the upstream does not answer it again.
+            head.headers.remove(name: "expect")
+            manager.stats.informationalResponseSent()
+            responder?.writeInformationalHead(HTTPResponseHead(version: head.version, status: .continue))
+        }
         if manager.istioStats != nil || manager.peerMetadata != nil { exchangePeerMetadata(request: &head) }
         requestHead = head
         requestComplete = endOfStream
@@ -457,6 +468,15 @@ final class HTTPStream: UpstreamResponseReceiver {
     // MARK: Upstream response
 
     var upstreamMayRead: Bool { responder?.isDownstreamWritable ?? false }
+
+    func upstreamInformationalHead(_ head: HTTPResponseHead) {
+        // Only with `proxy_100_continue` did the upstream get the `Expect` header; otherwise the
+        // proxy already answered it (Envoy drops the upstream's 100 then).
+        guard !finished, manager.configuration.proxy100Continue, !sentUpstreamContinue else { return }
+        sentUpstreamContinue = true
+        manager.stats.informationalResponseSent()
+        responder?.writeInformationalHead(HTTPResponseHead(version: requestHead?.version ?? .http1_1, status: .continue))
+    }
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished, let cluster, let host = upstreamHost else { return }
@@ -1078,5 +1098,12 @@ extension Duration {
     var timeAmount: TimeAmount {
         let (seconds, attoseconds) = components
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension HTTPStream {
+    /// Whether a request asks for `100 Continue` before it sends its body.
+    static func expectsContinue(_ headers: HTTPHeaders) -> Bool {
+        headers.first(name: "expect").map { ASCII.lowercased($0) == "100-continue" } ?? false
     }
 }

@@ -3,6 +3,8 @@ import NIOHTTP1
 
 /// Receives one upstream response's parts; set on a connection per request attempt.
 protocol UpstreamResponseReceiver: AnyObject {
+    /// A 1xx head (`100 Continue`) before the response.
+    func upstreamInformationalHead(_ head: HTTPResponseHead)
     func upstreamResponseHead(_ head: HTTPResponseHead)
     func upstreamResponseBody(_ body: ByteBuffer)
     /// The upstream read that delivered the last parts is done: a good moment to flush downstream.
@@ -18,6 +20,7 @@ protocol UpstreamResponseReceiver: AnyObject {
 
 extension UpstreamResponseReceiver {
     func upstreamWritable() {}
+    func upstreamInformationalHead(_ head: HTTPResponseHead) {}
 }
 
 /// Where one upstream request goes: an HTTP/1.1 connection (used by one request at a time and
@@ -119,7 +122,10 @@ final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandl
         guard let connection else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if head.status == .continue { return }
+            if (100..<200).contains(head.status.code), head.status != .switchingProtocols {
+                if head.status == .continue { connection.receiver?.upstreamInformationalHead(head) }
+                return
+            }
             guard connection.receiver != nil else {
                 // A response nobody asked for: the connection is out of step; never reuse it.
                 connection.close()
