@@ -25,16 +25,8 @@ public final class ChildProcess: @unchecked Sendable {
         outputPipes = (out, err)
         process.standardOutput = out
         process.standardError = err
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; self?.pipeClosed(); return }
-            self?.append(data, toStandardError: false)
-        }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; self?.pipeClosed(); return }
-            self?.append(data, toStandardError: true)
-        }
+        Self.startReading(out.fileHandleForReading, into: self, standardError: false)
+        Self.startReading(err.fileHandleForReading, into: self, standardError: true)
         process.terminationHandler = { [weak self] _ in
             guard let self else { return }
             self.lock.withLock { self.finished = true }
@@ -46,13 +38,29 @@ public final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
-    /// A process still running when released gets SIGTERM, so that it can stop what it started
-    /// (an agent stops its proxy), and SIGKILL if it is still running 5 seconds later.
+    /// Reads one output pipe to its end on a thread of its own, with blocking reads.
     ///
-    /// The pipes' readability handlers run on dispatch sources watching the pipes' descriptors.
-    /// Releasing a pipe closes its descriptor, and closing one a source still watches crashes
-    /// libdispatch, so the release waits (at most 2 seconds) for the end of both outputs and then
-    /// removes the handlers.
+    /// Not `readabilityHandler`: its dispatch source delivered only the first 16 KiB of a large
+    /// output when the process exited on a loaded machine, and closing a descriptor a source still
+    /// watches crashes libdispatch. The thread holds the handle until the end of the output (when
+    /// every writer, grandchildren included, has closed it), so the descriptor is never closed
+    /// under it.
+    private static func startReading(_ handle: FileHandle, into process: ChildProcess, standardError: Bool) {
+        let thread = Thread { [weak process] in
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                process?.append(data, toStandardError: standardError)
+            }
+            process?.pipeClosed()
+        }
+        thread.name = "ChildProcess output"
+        thread.start()
+    }
+
+    /// A process still running when released gets SIGTERM, so that it can stop what it started
+    /// (an agent stops its proxy), and SIGKILL if it is still running 5 seconds later. The
+    /// release waits (at most 2 seconds) for the end of both outputs.
     deinit {
         // A process that never started (run() threw) has pid 0, and kill(0, ...) would signal the whole group.
         guard process.processIdentifier > 0 else { return }
@@ -62,8 +70,6 @@ public final class ChildProcess: @unchecked Sendable {
             if !hasExited { kill(process.processIdentifier, SIGKILL) }
         }
         for _ in 0..<100 where lock.withLock({ closedPipes < 2 }) { usleep(20_000) }
-        outputPipes.out.fileHandleForReading.readabilityHandler = nil
-        outputPipes.err.fileHandleForReading.readabilityHandler = nil
     }
 
     private func pipeClosed() {

@@ -13,7 +13,9 @@ public enum HTTPFilterStatus: Sendable, Hashable {
     /// or sends a local reply.
     case stopIteration
     /// Hold this and further data in the stream's buffer; the filter sees the buffered body again
-    /// with `endOfStream` true once the whole body has arrived.
+    /// with `endOfStream` true once the whole body has arrived. From a headers hook, the headers
+    /// wait too. On the response side the buffer is bounded by the connection's buffer limit
+    /// (beyond it: 500 before the head went downstream, a reset after).
     case stopAndBuffer
 }
 
@@ -23,8 +25,12 @@ public enum HTTPFilterStatus: Sendable, Hashable {
 /// The stream calls the hooks on its event loop, one at a time, in filter-chain order for the
 /// request (`decode*`) and in reverse order for the response (`encode*`). A hook that needs to
 /// wait (a remote check, a timer) returns ``HTTPFilterStatus/stopIteration`` and later resumes the
-/// stream through its ``HTTPFilterContext``, from any thread. Every hook has a default that
-/// continues, so a filter implements only what it needs.
+/// stream through its ``HTTPFilterContext`` (``HTTPFilterContext/continueDecoding()``,
+/// ``HTTPFilterContext/continueEncoding()``) or its ``HTTPStreamResumer`` from any thread.
+/// While a filter holds the response, the parts that follow wait with it and reach it when it
+/// continues. A filter may answer with a local reply until the response head has gone
+/// downstream; a held response is then replaced. Every hook has a default that continues, so a
+/// filter implements only what it needs.
 ///
 /// ```swift
 /// final class AddHeaderFilter: HTTPFilter {
@@ -43,8 +49,11 @@ public protocol HTTPFilter: AnyObject {
     func decodeTrailers(_ trailers: inout HTTPHeaders, context: HTTPFilterContext) -> HTTPFilterStatus
     /// The response head (from upstream or a local reply); may be changed in place.
     func encodeHeaders(_ head: inout HTTPResponseHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus
-    /// A response body chunk.
+    /// A response body chunk; may be changed in place. The end of a response without trailers
+    /// arrives as data with `endOfStream` true (possibly empty).
     func encodeData(_ data: inout ByteBuffer, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus
+    /// The response trailers (gRPC's `grpc-status` ...); may be changed in place.
+    func encodeTrailers(_ trailers: inout HTTPHeaders, context: HTTPFilterContext) -> HTTPFilterStatus
     /// Called once when the stream ends, successfully or not.
     func onStreamComplete(context: HTTPFilterContext)
 }
@@ -55,6 +64,7 @@ extension HTTPFilter {
     public func decodeTrailers(_ trailers: inout HTTPHeaders, context: HTTPFilterContext) -> HTTPFilterStatus { .continue }
     public func encodeHeaders(_ head: inout HTTPResponseHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus { .continue }
     public func encodeData(_ data: inout ByteBuffer, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus { .continue }
+    public func encodeTrailers(_ trailers: inout HTTPHeaders, context: HTTPFilterContext) -> HTTPFilterStatus { .continue }
     public func onStreamComplete(context: HTTPFilterContext) {}
 }
 

@@ -19,8 +19,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
     let state: ProxyStateStore
     let inlineRoutes: RouteTable?
     let logger: Logger
-    /// Bytes of request body kept for retries (Envoy's connection buffer limit).
-    let retryBufferLimit: Int
+    /// Envoy's connection buffer limit: request body kept for retries, response body held by filters.
+    let bufferLimit: Int
     let statsStore: StatsStore
     /// Per filter name: its routes' parsed `typed_per_filter_config`, shared by every stream.
     let perRouteConfigs: [String: ParsedConfigCache<ParsedPerRouteConfig>]
@@ -45,7 +45,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         } else {
             inlineRoutes = nil
         }
-        self.retryBufferLimit = bufferLimit
+        self.bufferLimit = bufferLimit
         self.logger = logger
         self.accessLogs = configuration.accessLogs.isEmpty ? nil : configuration.accessLogs
         self.istioStats = configuration.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: inbound, local: state.local, store: stats.istio) }

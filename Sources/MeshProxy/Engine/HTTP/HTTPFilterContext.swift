@@ -64,10 +64,19 @@ public final class HTTPFilterContext {
     /// Resumes the request after a hook returned ``HTTPFilterStatus/stopIteration``.
     public func continueDecoding() { stream?.continueDecoding(after: self) }
 
+    /// Resumes the response after an encoder hook returned ``HTTPFilterStatus/stopIteration``.
+    public func continueEncoding() { stream?.continueEncoding(after: self) }
+
     /// Changes the request head after `decodeHeaders` returned ``HTTPFilterStatus/stopIteration``
     /// and before ``continueDecoding()``, as a filter that finishes its work asynchronously does
     /// (removing a verified token, adding claim headers). Ignored once decoding went on.
     public func updateRequestHead(_ change: (inout HTTPRequestHead) -> Void) { stream?.updateStoppedRequestHead(change) }
+
+    /// Changes the response head while this filter holds it (its `encodeHeaders` returned
+    /// ``HTTPFilterStatus/stopIteration`` or ``HTTPFilterStatus/stopAndBuffer``), before
+    /// ``continueEncoding()``: a filter that rewrote the buffered body fixes `content-length`
+    /// this way. Ignored once the head went on.
+    public func updateResponseHead(_ change: (inout HTTPResponseHead) -> Void) { stream?.updateHeldResponseHead(self, change) }
 
     /// Answers the request from the proxy; the rest of the request is discarded.
     public func sendLocalReply(_ reply: HTTPLocalReply) { stream?.sendLocalReply(reply) }
@@ -145,6 +154,12 @@ public struct HTTPStreamResumer: Sendable {
     public func continueDecoding() {
         let context = self.context
         context.eventLoop.execute { context.value.continueDecoding() }
+    }
+
+    /// Continues the response on its event loop.
+    public func continueEncoding() {
+        let context = self.context
+        context.eventLoop.execute { context.value.continueEncoding() }
     }
 
     /// Answers the request on its event loop.

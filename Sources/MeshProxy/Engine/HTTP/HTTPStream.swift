@@ -334,12 +334,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     private func routerDecodeBody(_ body: ByteBuffer) {
         guard plan != nil else { return }
         retainedBytes += body.readableBytes
-        if retainedBytes > manager.retryBufferLimit { bodyTooLargeToRetry = true }
+        if retainedBytes > manager.bufferLimit { bodyTooLargeToRetry = true }
         guard let upstream, !awaitingConnection else {
             // Not connected yet: keep everything, it is sent once the connection is up; past the
             // buffer limit the downstream waits for the connection.
             retainedBody.append(body)
-            if retainedBytes > manager.retryBufferLimit { pauseRequestBody() }
+            if retainedBytes > manager.bufferLimit { pauseRequestBody() }
             return
         }
         if bodyTooLargeToRetry {
@@ -513,13 +513,7 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     func upstreamResponseBody(_ body: ByteBuffer) {
         guard !finished, responseStarted, tunnel == nil else { return }
-        resetStreamIdleTimer()
-        var body = body
-        for (filter, context) in filters.reversed() {
-            _ = filter.encodeData(&body, endOfStream: false, context: context)
-        }
-        bytesSent += body.readableBytes
-        responder?.writeResponseBody(body)
+        encodeBody(body, endOfStream: false)
     }
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
@@ -539,9 +533,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         upstream = nil
         finishUpstream(failed: false)
-        responseEndWritten = true
-        responder?.writeResponseEnd(trailers)
-        complete(status: responseStatus ?? 0)
+        encodeEnd(trailers)
     }
 
     func upstreamReset(_ error: any Error) {
@@ -646,7 +638,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         upstreamHost?.endRequest()
         upstreamHost = nil
         finishUpstream(failed: true)
-        if responseStarted {
+        if responseHeadSent {
             responseFlags.insert(.upstreamRequestTimeout)
             responder?.resetDownstream()
             complete(status: responseStatus ?? 0)
@@ -682,56 +674,255 @@ final class HTTPStream: UpstreamResponseReceiver {
             complete(status: responseStatus ?? 101)
             return
         }
-        if responseStarted {
+        if responseHeadSent {
             responder?.resetDownstream()
             complete(status: responseStatus ?? 0)
             return
         }
+        // A response still in the encoder filters (held by one of them) is replaced.
+        encoderHold = nil
+        encoderGeneration += 1
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
         finishUpstream(failed: true)
         var headers = reply.headers
-        let body = ByteBuffer(string: reply.body)
+        var body = ByteBuffer(string: reply.body)
         if !reply.body.isEmpty && !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
         headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        // A HEAD request gets the head only (its content-length still tells the body's size).
+        if requestHead?.method == .HEAD { body.clear() }
         var head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
-        responseStatus = Int(reply.status.code)
         manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
-        encodeHeaders(head, endOfStream: body.readableBytes == 0, body: body)
+        encodeHeaders(head, endOfStream: body.readableBytes == 0)
+        if body.readableBytes > 0, !finished { encodeBody(body, endOfStream: true) }
     }
 
-    private func encodeHeaders(_ head: HTTPResponseHead, endOfStream: Bool, body: ByteBuffer? = nil) {
+    // MARK: Encoder filters
+
+    /// Where a filter holds the response (encoder filters run in reverse filter order; positions
+    /// count in that order). Parts that reach the hold wait there until the filter continues
+    /// (``continueEncoding(after:)``) or, when it buffers, until the response has ended.
+    private struct EncoderHold {
+        /// The filter holding the response.
+        var position: Int
+        /// The head, which that filter has seen.
+        var head: HTTPResponseHead?
+        /// The body that reached the hold.
+        var body: ByteBuffer?
+        /// Whether that filter has seen `body` (it stopped in `encodeData`).
+        var bodySeen = false
+        /// `stopAndBuffer`: the filter sees the whole body, with `endOfStream`, once it has arrived.
+        var buffering = false
+        /// The response ended, with these trailers if any.
+        var ended = false
+        var trailers: HTTPHeaders?
+        /// Whether that filter has seen `trailers` (it stopped in `encodeTrailers`).
+        var trailersSeen = false
+    }
+
+    private var encoderHold: EncoderHold?
+    /// Bumped when a local reply replaces a response still in the encoder filters, so that the
+    /// filter loops of the replaced one stop.
+    private var encoderGeneration = 0
+    /// The response head went downstream (after the encoder filters).
+    private var responseHeadSent = false
+
+    private func encoderFilter(_ position: Int) -> (filter: any HTTPFilter, context: HTTPFilterContext) {
+        filters[filters.count - 1 - position]
+    }
+
+    /// The response head enters the encoder filters.
+    private func encodeHeaders(_ head: HTTPResponseHead, endOfStream: Bool) {
         resetStreamIdleTimer()
         // A response before the whole request arrived: an HTTP/1.1 connection cannot be reused (Envoy closes it).
         if !requestEnded { responder?.closeAfterResponse() }
-        var head = head
-        for (filter, context) in filters.reversed() {
-            _ = filter.encodeHeaders(&head, endOfStream: endOfStream, context: context)
-        }
-        if istioReport != nil { prepareIstioResponse(&head) }
-        if manager.accessLogs != nil { loggedResponse = head }
-        if requestHead?.method == .HEAD, body != nil {
-            responseStarted = true
-            responseEndWritten = true
-            responder?.writeResponseHead(head)
-            responder?.writeResponseEnd(nil)
-            complete(status: Int(head.status.code))
-            return
-        }
         responseStarted = true
         responseStatus = Int(head.status.code)
-        responder?.writeResponseHead(head)
-        if let body {
-            if body.readableBytes > 0 {
-                var body = body
-                for (filter, context) in filters.reversed() { _ = filter.encodeData(&body, endOfStream: true, context: context) }
-                bytesSent += body.readableBytes
-                responder?.writeResponseBody(body)
-            }
-            responseEndWritten = true
-            responder?.writeResponseEnd(nil)
-            complete(status: Int(head.status.code))
+        runEncodeHeaders(head, from: 0, endOfStream: endOfStream)
+    }
+
+    /// A response body part enters the encoder filters (or joins a hold).
+    private func encodeBody(_ body: ByteBuffer, endOfStream: Bool) {
+        resetStreamIdleTimer()
+        guard var hold = encoderHold else {
+            runEncodeData(body, from: 0, endOfStream: endOfStream)
+            return
         }
+        if var held = hold.body { held.writeImmutableBuffer(body); hold.body = held } else { hold.body = body }
+        hold.bodySeen = false
+        if endOfStream { hold.ended = true }
+        encoderHold = hold
+        guard !responseBufferOverflowed(hold) else { return }
+        if endOfStream, hold.buffering { releaseBufferedResponse() }
+    }
+
+    /// The response ended (from upstream, with its trailers if any).
+    private func encodeEnd(_ trailers: HTTPHeaders?) {
+        if var hold = encoderHold {
+            hold.ended = true
+            hold.trailers = trailers
+            encoderHold = hold
+            if hold.buffering { releaseBufferedResponse() }
+            return
+        }
+        if let trailers {
+            runEncodeTrailers(trailers, from: 0)
+        } else {
+            // The filters learn that the body ended (Envoy's `encodeData` with end of stream).
+            runEncodeData(ByteBuffer(), from: 0, endOfStream: true)
+        }
+    }
+
+    private func runEncodeHeaders(_ head: HTTPResponseHead, from start: Int, endOfStream: Bool) {
+        var head = head
+        let generation = encoderGeneration
+        var position = start
+        while position < filters.count {
+            let (filter, context) = encoderFilter(position)
+            let status = filter.encodeHeaders(&head, endOfStream: endOfStream, context: context)
+            if finished || generation != encoderGeneration { return }
+            guard status == .continue else {
+                encoderHold = EncoderHold(position: position, head: head, buffering: status == .stopAndBuffer, ended: endOfStream)
+                return
+            }
+            position += 1
+        }
+        writeResponseHeadDownstream(head, endOfStream: endOfStream)
+    }
+
+    private func runEncodeData(_ body: ByteBuffer, from start: Int, endOfStream: Bool) {
+        var body = body
+        let generation = encoderGeneration
+        var position = start
+        while position < filters.count {
+            let (filter, context) = encoderFilter(position)
+            let status = filter.encodeData(&body, endOfStream: endOfStream, context: context)
+            if finished || generation != encoderGeneration { return }
+            // `stopAndBuffer` at the end of the body has nothing more to wait for.
+            if status == .stopIteration || (status == .stopAndBuffer && !endOfStream) {
+                let hold = EncoderHold(position: position, body: body, bodySeen: true, buffering: status == .stopAndBuffer, ended: endOfStream)
+                encoderHold = hold
+                _ = responseBufferOverflowed(hold)
+                return
+            }
+            position += 1
+        }
+        if body.readableBytes > 0 {
+            bytesSent += body.readableBytes
+            responder?.writeResponseBody(body)
+        }
+        if endOfStream { writeResponseEndDownstream(nil) }
+    }
+
+    private func runEncodeTrailers(_ trailers: HTTPHeaders, from start: Int) {
+        var trailers = trailers
+        let generation = encoderGeneration
+        var position = start
+        while position < filters.count {
+            let (filter, context) = encoderFilter(position)
+            let status = filter.encodeTrailers(&trailers, context: context)
+            if finished || generation != encoderGeneration { return }
+            guard status == .continue else {
+                encoderHold = EncoderHold(position: position, ended: true, trailers: trailers, trailersSeen: true)
+                return
+            }
+            position += 1
+        }
+        writeResponseEndDownstream(trailers)
+    }
+
+    /// A filter holding the response head changes it before it goes on.
+    func updateHeldResponseHead(_ context: HTTPFilterContext, _ change: (inout HTTPResponseHead) -> Void) {
+        guard !finished, var hold = encoderHold, var head = hold.head, encoderFilter(hold.position).context === context else { return }
+        change(&head)
+        hold.head = head
+        encoderHold = hold
+    }
+
+    /// A filter that stopped the response lets it go on.
+    func continueEncoding(after context: HTTPFilterContext) {
+        guard !finished, let hold = encoderHold, encoderFilter(hold.position).context === context else { return }
+        resumeEncoding(hold)
+    }
+
+    /// The buffering filter sees the whole body, with the end of stream when no trailers follow,
+    /// then the response goes on unless it stops it again.
+    private func releaseBufferedResponse() {
+        guard var hold = encoderHold, hold.ended else { return }
+        hold.buffering = false
+        encoderHold = hold
+        var body = hold.body ?? ByteBuffer()
+        let generation = encoderGeneration
+        let (filter, context) = encoderFilter(hold.position)
+        let status = filter.encodeData(&body, endOfStream: hold.trailers == nil, context: context)
+        // The filter may have changed the held head meanwhile (``updateHeldResponseHead``).
+        guard !finished, generation == encoderGeneration, let latest = encoderHold else { return }
+        hold = latest
+        hold.body = body
+        hold.bodySeen = true
+        guard status != .stopIteration else {
+            encoderHold = hold
+            return
+        }
+        resumeEncoding(hold)
+    }
+
+    /// The held parts go on from the hold: the head from the next filter (the holder saw it),
+    /// the body and trailers from the holder unless it saw them.
+    private func resumeEncoding(_ hold: EncoderHold) {
+        encoderHold = nil
+        let generation = encoderGeneration
+        let next = hold.position + 1
+        let body = hold.body ?? ByteBuffer()
+        let bodyEnds = hold.ended && hold.trailers == nil
+        /// Hands what is still held to a hold made while resuming.
+        func passOn(_ update: (inout EncoderHold) -> Void) -> Bool {
+            guard !finished, generation == encoderGeneration else { return true }
+            guard var again = encoderHold else { return false }
+            update(&again)
+            encoderHold = again
+            if again.buffering, again.ended { releaseBufferedResponse() }
+            return true
+        }
+        if let head = hold.head {
+            let headEnds = bodyEnds && body.readableBytes == 0
+            runEncodeHeaders(head, from: next, endOfStream: headEnds)
+            if passOn({ $0.body = hold.body; $0.ended = hold.ended; $0.trailers = hold.trailers }) || headEnds { return }
+        }
+        if body.readableBytes > 0 || bodyEnds {
+            runEncodeData(body, from: hold.bodySeen ? next : hold.position, endOfStream: bodyEnds)
+            if passOn({ $0.ended = hold.ended; $0.trailers = hold.trailers }) || bodyEnds { return }
+        }
+        if let trailers = hold.trailers {
+            runEncodeTrailers(trailers, from: hold.trailersSeen ? next : hold.position)
+        }
+    }
+
+    /// Envoy's encoder buffer limit (the connection's buffer limit): a held response that grows
+    /// past it is answered with 500 if its head has not gone downstream, else reset.
+    private func responseBufferOverflowed(_ hold: EncoderHold) -> Bool {
+        guard (hold.body?.readableBytes ?? 0) > manager.bufferLimit else { return false }
+        manager.filterCounter("rs_too_large").increment()
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
+        sendLocalReply(HTTPLocalReply(status: .internalServerError, body: "Internal Server Error", details: "response_payload_too_large"))
+        return true
+    }
+
+    private func writeResponseHeadDownstream(_ head: HTTPResponseHead, endOfStream: Bool) {
+        var head = head
+        if istioReport != nil { prepareIstioResponse(&head) }
+        if manager.accessLogs != nil { loggedResponse = head }
+        responseHeadSent = true
+        responseStatus = Int(head.status.code)
+        responder?.writeResponseHead(head)
+        if endOfStream { writeResponseEndDownstream(nil) }
+    }
+
+    private func writeResponseEndDownstream(_ trailers: HTTPHeaders?) {
+        responseEndWritten = true
+        responder?.writeResponseEnd(trailers)
+        complete(status: responseStatus ?? 0)
     }
 
     private func complete(status: Int) {
