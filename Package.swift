@@ -285,6 +285,8 @@ let package = Package(
             name: "ExamplesTests",
             dependencies: [
                 "sidecar", "echo-server", "MeshXDS", "MeshCA", "MeshTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

@@ -126,6 +126,32 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// A local reply to a gRPC request is a trailers-only gRPC response, as Envoy sends it.
+    @Test func localRepliesToGRPCRequestsCarryAGRPCStatus() throws {
+        let (runtime, _) = try Self.manager()
+        let channel = try Self.channel(runtime)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/pkg.Service/Method")
+        head.headers.add(name: "host", value: "other.local")
+        head.headers.add(name: "content-type", value: "application/grpc+proto")
+        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.embeddedEventLoop.run()
+        guard case .head(let response)? = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no response")
+            return
+        }
+        #expect(response.status == .ok)
+        #expect(response.headers.first(name: "grpc-status") == "12")  // 404 → UNIMPLEMENTED
+        #expect(response.headers.first(name: "content-type") == "application/grpc")
+        guard case .end? = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("a body after a trailers-only response")
+            return
+        }
+        #expect(HTTPStream.grpcStatus(forHTTPStatus: 503) == 14 && HTTPStream.grpcStatus(forHTTPStatus: 418) == 2)
+        #expect(HTTPStream.grpcPercentEncoded("50% done\n") == "50%25 done%0A")
+        _ = try? channel.finish()
+    }
+
     @Test func connectionCloseIsHonouredAfterTheResponse() throws {
         let (runtime, _) = try Self.manager()
         let channel = try Self.channel(runtime)

@@ -686,6 +686,13 @@ final class HTTPStream: UpstreamResponseReceiver {
         upstream = nil
         finishUpstream(failed: true)
         var headers = reply.headers
+        if let grpcReply = Self.grpcLocalReply(reply, request: requestHead) {
+            // Envoy answers a gRPC request in gRPC: a trailers-only response.
+            var head = grpcReply
+            manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
+            encodeHeaders(head, endOfStream: true)
+            return
+        }
         var body = ByteBuffer(string: reply.body)
         if !reply.body.isEmpty && !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
         headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
@@ -1297,4 +1304,48 @@ extension HTTPStream {
     static func expectsContinue(_ headers: HTTPHeaders) -> Bool {
         headers.first(name: "expect").map { ASCII.lowercased($0) == "100-continue" } ?? false
     }
+}
+
+extension HTTPStream {
+    /// A local reply to a gRPC request (`content-type: application/grpc...`) as Envoy sends it:
+    /// HTTP 200, trailers only, `grpc-status` from the HTTP status (Envoy's mapping) and the body
+    /// as `grpc-message`; nil for other requests.
+    static func grpcLocalReply(_ reply: HTTPLocalReply, request: HTTPRequestHead?) -> HTTPResponseHead? {
+        guard let type = request?.headers.first(name: "content-type"), ASCII.lowercased(type).hasPrefix("application/grpc") else { return nil }
+        var headers = reply.headers
+        headers.replaceOrAdd(name: "content-type", value: "application/grpc")
+        headers.replaceOrAdd(name: "grpc-status", value: String(grpcStatus(forHTTPStatus: Int(reply.status.code))))
+        if !reply.body.isEmpty { headers.replaceOrAdd(name: "grpc-message", value: grpcPercentEncoded(reply.body)) }
+        headers.remove(name: "content-length")
+        return HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)
+    }
+
+    /// Envoy's `httpToGrpcStatus`.
+    static func grpcStatus(forHTTPStatus status: Int) -> Int {
+        switch status {
+        case 400: 13  // INTERNAL
+        case 401: 16  // UNAUTHENTICATED
+        case 403: 7  // PERMISSION_DENIED
+        case 404: 12  // UNIMPLEMENTED
+        case 429, 502, 503, 504: 14  // UNAVAILABLE
+        default: 2  // UNKNOWN
+        }
+    }
+
+    /// `grpc-message`'s percent-encoding: bytes outside printable ASCII, and `%`.
+    static func grpcPercentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "%") {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
