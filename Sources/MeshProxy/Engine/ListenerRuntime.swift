@@ -170,15 +170,19 @@ final class ListenerRuntime: Sendable {
             destinationAddress: local?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
             sourceAddress: remote?.ipAddress.flatMap(IPAddressBytes.parse) ?? [],
             sourcePort: remote?.port ?? 0)
-        if current.configuration.needsTLSInspection {
-            try channel.pipeline.syncOperations.addHandler(TLSInspectorHandler(
+        let inspectsHTTP = current.configuration.listenerFilters.contains(.httpInspector)
+        if current.configuration.needsTLSInspection || inspectsHTTP {
+            try channel.pipeline.syncOperations.addHandler(ListenerInspectorHandler(
+                inspectsTLS: current.configuration.needsTLSInspection, inspectsHTTP: inspectsHTTP,
                 timeout: current.configuration.listenerFiltersTimeout, continueOnTimeout: current.configuration.continuesOnListenerFiltersTimeout
-            ) { [self] context, hello in
+            ) { [self] context, inspection in
                 var inspected = input
-                if let hello {
+                if let hello = inspection.tls {
                     inspected.transportProtocol = "tls"
                     inspected.serverName = hello.serverName
                     inspected.applicationProtocols = hello.applicationProtocols
+                } else if let httpProtocol = inspection.httpProtocol {
+                    inspected.applicationProtocols = [httpProtocol]
                 }
                 try self.install(context.channel, chains: current, input: inspected, originalDestination: originalDestination)
             })

@@ -115,24 +115,38 @@ enum ClientHelloParser {
     }
 }
 
-/// The `envoy.filters.listener.tls_inspector` listener filter: holds a new connection's first
-/// bytes until it knows whether they are a TLS ClientHello, calls `decided` with the summary (nil
-/// for plaintext) so the filter chain can be chosen and installed after this handler, then
-/// replays the bytes and removes itself. A malformed ClientHello, or the peer closing before the
+/// What the inspecting listener filters found in a connection's first bytes.
+struct ListenerInspection: Sendable {
+    /// The TLS ClientHello (`tls_inspector`); nil for plaintext.
+    var tls: ClientHelloSummary?
+    /// `http/1.1`, `http/1.0` or `h2c` for plaintext HTTP (`http_inspector`); nil otherwise.
+    var httpProtocol: String?
+}
+
+/// The `envoy.filters.listener.tls_inspector` and `envoy.filters.listener.http_inspector`
+/// listener filters: hold a new connection's first bytes until it is known whether they are a TLS
+/// ClientHello and, for plaintext, whether they are HTTP/1.x or HTTP/2 (h2c), call `decided`
+/// with the findings so the filter chain can be chosen and installed after this handler, then
+/// replay the bytes and remove themselves. A malformed ClientHello, or the peer closing before the
 /// decision, closes the connection; so does the listener-filter timeout unless the listener
-/// continues on timeout (as plaintext).
-final class TLSInspectorHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// continues on timeout (with what is known).
+final class ListenerInspectorHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private let decided: (ChannelHandlerContext, ClientHelloSummary?) throws -> Void
+    private let decided: (ChannelHandlerContext, ListenerInspection) throws -> Void
+    private let inspectsTLS: Bool
+    private let inspectsHTTP: Bool
     private let timeout: TimeAmount?
     private let continueOnTimeout: Bool
     private var buffered: ByteBuffer?
     private var timer: Scheduled<Void>?
     private var done = false
 
-    init(timeout: TimeAmount?, continueOnTimeout: Bool, decided: @escaping (ChannelHandlerContext, ClientHelloSummary?) throws -> Void) {
+    init(inspectsTLS: Bool = true, inspectsHTTP: Bool = false, timeout: TimeAmount?, continueOnTimeout: Bool,
+         decided: @escaping (ChannelHandlerContext, ListenerInspection) throws -> Void) {
+        self.inspectsTLS = inspectsTLS
+        self.inspectsHTTP = inspectsHTTP
         self.timeout = timeout
         self.continueOnTimeout = continueOnTimeout
         self.decided = decided
@@ -142,7 +156,7 @@ final class TLSInspectorHandler: ChannelInboundHandler, RemovableChannelHandler 
         guard let timeout else { return }
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, !self.done else { return }
-            if self.continueOnTimeout { self.finish(context: context, summary: nil) } else { context.close(promise: nil) }
+            if self.continueOnTimeout { self.finish(context: context, ListenerInspection()) } else { context.close(promise: nil) }
         }
     }
 
@@ -155,16 +169,30 @@ final class TLSInspectorHandler: ChannelInboundHandler, RemovableChannelHandler 
             return
         }
         if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
-        switch ClientHelloParser.parse(buffered!.readableBytesView) {
-        case .needMoreData:
-            if buffered!.readableBytes > ClientHelloParser.maximumClientHelloSize + 5 { context.close(promise: nil) }
-        case .notTLS:
-            finish(context: context, summary: nil)
-        case .clientHello(let summary):
-            finish(context: context, summary: summary)
-        case .invalid:
-            done = true
-            context.close(promise: nil)
+        let view = buffered!.readableBytesView
+        if inspectsTLS {
+            switch ClientHelloParser.parse(view) {
+            case .needMoreData:
+                if buffered!.readableBytes > ClientHelloParser.maximumClientHelloSize + 5 { context.close(promise: nil) }
+                return
+            case .clientHello(let summary):
+                finish(context: context, ListenerInspection(tls: summary))
+                return
+            case .invalid:
+                done = true
+                context.close(promise: nil)
+                return
+            case .notTLS:
+                break
+            }
+        }
+        guard inspectsHTTP else {
+            finish(context: context, ListenerInspection())
+            return
+        }
+        switch HTTPInspection.detect(view) {
+        case .needMoreData: break
+        case .detected(let httpProtocol): finish(context: context, ListenerInspection(httpProtocol: httpProtocol))
         }
     }
 
@@ -174,10 +202,10 @@ final class TLSInspectorHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.fireChannelInactive()
     }
 
-    private func finish(context: ChannelHandlerContext, summary: ClientHelloSummary?) {
+    private func finish(context: ChannelHandlerContext, _ inspection: ListenerInspection) {
         done = true
         timer?.cancel()
-        do { try decided(context, summary) } catch {
+        do { try decided(context, inspection) } catch {
             context.close(promise: nil)
             return
         }
@@ -187,5 +215,61 @@ final class TLSInspectorHandler: ChannelInboundHandler, RemovableChannelHandler 
             context.fireChannelReadComplete()
         }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// The `http_inspector`'s detection: the HTTP/2 connection preface (`h2c`), or an HTTP/1.x
+/// request line (`http/1.1`, `http/1.0`).
+enum HTTPInspection: Equatable {
+    case needMoreData
+    /// The protocol, or nil when the bytes are not HTTP.
+    case detected(String?)
+
+    private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    /// How far a request line is looked for (Envoy inspects at most 64 KiB).
+    static let maximumInspected = 64 * 1024
+
+    static func detect<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> HTTPInspection {
+        let prefix = bytes.prefix(preface.count)
+        if prefix.elementsEqual(preface.prefix(prefix.count)) {
+            return prefix.count == preface.count ? .detected("h2c") : .needMoreData
+        }
+        // METHOD SP request-target SP HTTP/1.x CRLF, judged as far as the bytes go.
+        var index = bytes.startIndex
+        var methodLength = 0
+        while index != bytes.endIndex, isTokenCharacter(bytes[index]) {
+            methodLength += 1
+            index = bytes.index(after: index)
+        }
+        guard index != bytes.endIndex else { return methodLength > 0 && bytes.count < maximumInspected ? .needMoreData : .detected(nil) }
+        guard methodLength > 0, bytes[index] == UInt8(ascii: " ") else { return .detected(nil) }
+        index = bytes.index(after: index)
+        var targetLength = 0
+        while index != bytes.endIndex, bytes[index] > 0x20, bytes[index] != 0x7F {
+            targetLength += 1
+            index = bytes.index(after: index)
+        }
+        guard index != bytes.endIndex else { return bytes.count < maximumInspected ? .needMoreData : .detected(nil) }
+        guard targetLength > 0, bytes[index] == UInt8(ascii: " ") else { return .detected(nil) }
+        let version = bytes[bytes.index(after: index)...].prefix(10)
+        let expected = Array("HTTP/1.".utf8)
+        let head = version.prefix(expected.count)
+        guard head.elementsEqual(expected.prefix(head.count)) else { return .detected(nil) }
+        guard version.count >= 10 else { return .needMoreData }
+        let minor = version[version.index(version.startIndex, offsetBy: 7)]
+        let tail = version.suffix(2)
+        guard tail.elementsEqual([0x0D, 0x0A]) else { return .detected(nil) }
+        switch minor {
+        case UInt8(ascii: "1"): return .detected("http/1.1")
+        case UInt8(ascii: "0"): return .detected("http/1.0")
+        default: return .detected(nil)
+        }
+    }
+
+    private static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 }

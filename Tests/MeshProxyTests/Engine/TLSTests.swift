@@ -249,8 +249,8 @@ final class InboundCollector: ChannelInboundHandler {
         let channel = EmbeddedChannel()
         var decisions: [ClientHelloSummary?] = []
         let collector = InboundCollector()
-        try channel.pipeline.syncOperations.addHandler(TLSInspectorHandler(timeout: nil, continueOnTimeout: false) { context, summary in
-            decisions.append(summary)
+        try channel.pipeline.syncOperations.addHandler(ListenerInspectorHandler(timeout: nil, continueOnTimeout: false) { context, inspection in
+            decisions.append(inspection.tls)
             try context.pipeline.syncOperations.addHandler(collector)
         })
         var first = hello
@@ -265,13 +265,34 @@ final class InboundCollector: ChannelInboundHandler {
         var expected = hello
         expected.writeString("after")
         #expect(collector.received == expected)
-        #expect((try? channel.pipeline.syncOperations.handler(type: TLSInspectorHandler.self)) == nil, "the inspector removed itself")
+        #expect((try? channel.pipeline.syncOperations.handler(type: ListenerInspectorHandler.self)) == nil, "the inspector removed itself")
 
         let plain = EmbeddedChannel()
         var plainDecision: ClientHelloSummary?? = .none
-        try plain.pipeline.syncOperations.addHandler(TLSInspectorHandler(timeout: nil, continueOnTimeout: false) { _, summary in plainDecision = .some(summary) })
+        try plain.pipeline.syncOperations.addHandler(ListenerInspectorHandler(timeout: nil, continueOnTimeout: false) { _, inspection in plainDecision = .some(inspection.tls) })
         try plain.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
         #expect(plainDecision == .some(nil), "plaintext is decided as raw_buffer")
+    }
+
+    /// `http_inspector`: plaintext HTTP/1.x and h2c are told apart from other bytes, also when
+    /// they arrive a few bytes at a time; TLS still goes to the TLS inspector.
+    @Test func httpInspectorDetectsTheProtocolOfPlaintextConnections() throws {
+        func detect(_ chunks: [String]) throws -> ListenerInspection?? {
+            let channel = EmbeddedChannel()
+            var found: ListenerInspection?? = .none
+            try channel.pipeline.syncOperations.addHandler(ListenerInspectorHandler(inspectsHTTP: true, timeout: nil, continueOnTimeout: false) { _, inspection in
+                found = .some(inspection)
+            })
+            for chunk in chunks where found == nil { try channel.writeInbound(ByteBuffer(string: chunk)) }
+            return found
+        }
+        #expect(try detect(["GE", "T /index.html HT", "TP/1.1\r\nhost: a\r\n\r\n"])??.httpProtocol == "http/1.1")
+        #expect(try detect(["POST /x HTTP/1.0\r\n"])??.httpProtocol == "http/1.0")
+        #expect(try detect(["PRI * HTTP/2.0\r\n", "\r\nSM\r\n\r\n"])??.httpProtocol == "h2c")
+        #expect(try detect(["SSH-2.0-OpenSSH_9.2\r\n"]).map { $0?.httpProtocol } == .some(nil), "not HTTP")
+        #expect(try detect(["GET /x HTTP/2.0\r\n"]).map { $0?.httpProtocol } == .some(nil))
+        #expect(try detect(["GET /x"]) == nil, "waits for the rest of the request line")
+        #expect(HTTPInspection.detect(Array("\u{16}\u{03}".utf8)) == .detected(nil))
     }
 
     @Test func istioPermissiveChainsSelectOnTransportAndALPN() throws {
