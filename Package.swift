@@ -284,7 +284,7 @@ let package = Package(
         .testTarget(
             name: "ExamplesTests",
             dependencies: [
-                "sidecar", "echo-server", "MeshXDS", "MeshCA", "MeshTestSupport",
+                "sidecar", "echo-server", "stamp-proxy", "MeshXDS", "MeshCA", "MeshTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -4,14 +4,14 @@ import MeshProxy
 import MeshXDS
 import ServiceLifecycle
 
-/// `stamp-proxy`: the Swift proxy with one extra HTTP filter (``RequestStampFilterFactory``),
-/// driven by any xDS control plane. It shows how an embedder builds their own proxy: take the
+/// `stamp-proxy`: the Swift proxy with two extra HTTP filters (``RequestStampFilterFactory`` on
+/// requests, ``ResponseRedactFilterFactory`` on responses), driven by any xDS control plane. It shows how an embedder builds their own proxy: take the
 /// standard filter registry, register their factories, run ``ProxyServer``.
 @main
 struct StampProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stamp-proxy",
-        abstract: "The Swift proxy with an example request-stamp HTTP filter.")
+        abstract: "The Swift proxy with example request-stamp and response-redact HTTP filters.")
 
     @Option(help: "The node id (Istio form: sidecar~IP~NAME.NAMESPACE~NAMESPACE.svc.cluster.local).")
     var nodeID: String
@@ -30,6 +30,7 @@ struct StampProxyCommand: AsyncParsableCommand {
         }
         var filters = HTTPFilterRegistry.standard
         filters.register(RequestStampFilterFactory.self)
+        filters.register(ResponseRedactFilterFactory.self)
         var node = Envoy_Config_Core_V3_Node()
         node.id = nodeID
         let proxy = ProxyServer(

@@ -2,10 +2,11 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// The custom control plane example drives real Envoy with hand-built resources and pushes
-/// endpoint-only updates.
+/// The custom control plane example (not istiod: hand-built resources, endpoint-only updates)
+/// drives real Envoy and the Swift proxy alike: any xDS control plane can.
 @Suite(.timeLimit(.minutes(3))) struct CustomControlPlaneTests {
-    @Test func envoyFollowsRotatingEndpoints() async throws {
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func theProxyFollowsRotatingEndpoints(dataPlane: LoopbackMesh.DataPlane) async throws {
         guard let envoy = EnvoyForTests.binary() else { return }
         let proxyIP = LoopbackNetwork.randomAddress()
         var upstreamIP = LoopbackNetwork.randomAddress()
@@ -29,7 +30,7 @@ import Testing
         processes.append(controlPlane)
         #expect(await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: xdsPort, timeout: .seconds(30)))
         let sidecar = try ChildProcess(ExampleBinary.url(named: "sidecar"), [
-            "--proxy", "envoy", "--ip", proxyIP, "--namespace", "default", "--xds", "127.0.0.1:\(xdsPort)",
+            "--proxy", dataPlane.rawValue, "--ip", proxyIP, "--namespace", "default", "--xds", "127.0.0.1:\(xdsPort)",
             "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
         ])
         processes.append(sidecar)
@@ -45,6 +46,6 @@ import Testing
             if let name = await offPool(answer) { seen.insert(name) }
             try? await Task.sleep(for: .milliseconds(200))
         }
-        #expect(seen == ["a", "b"], "Envoy should reach both upstreams as the control plane rotates them\n\(controlPlane.output)\n\(sidecar.output.suffix(2000))")
+        #expect(seen == ["a", "b"], "the \(dataPlane) proxy should reach both upstreams as the control plane rotates them\n\(controlPlane.output)\n\(sidecar.output.suffix(2000))")
     }
 }
