@@ -84,9 +84,9 @@ extension LoopbackMesh {
     }
 
     /// A request to `reviews` with its wall-clock latency.
-    func timedReviews(_ setup: RoutingSetup, _ path: String) async -> (response: Response, latency: Duration) {
+    func timedReviews(_ setup: RoutingSetup, _ path: String, headers: [(String, String)] = []) async -> (response: Response, latency: Duration) {
         let start = ContinuousClock.now
-        let response = await reviews(setup, path)
+        let response = await reviews(setup, path, headers: headers)
         return (response, ContinuousClock.now - start)
     }
 

@@ -99,6 +99,7 @@ import Testing
         let seenHost = (rewritten.json?["request"] as? [String: Any])?["host"] as? String
         print("rewrite: asked /rewrite/item?id=7 → /rewritten/item?id=7 at rewritten.example, measured \(rewritten.echoPath ?? "-") at \(seenHost ?? "-")")
         #expect(rewritten.status == 200 && rewritten.echoPath == "/rewritten/item?id=7" && seenHost == "rewritten.example")
+        #expect(rewritten.echoHeaders["x-envoy-original-path"] == "/rewrite/item?id=7", "\(rewritten.echoHeaders)")
 
         // Direct response.
         let direct = await mesh.reviews(setup, "/direct")
@@ -163,6 +164,20 @@ import Testing
         // (Envoy was once measured at 249.9ms). No upper bound: a loaded machine may be slow.
         #expect(timedOut.body.contains("duration timeout") || timedOut.body.contains("request timeout"), "\(timedOut.body)")
         #expect(timeoutLatency >= .milliseconds(245), "answered after \(timeoutLatency)")
+
+        // Envoy's router request headers from a workload: its requests are not internal (Istio sets
+        // no internal addresses), so both proxies remove them instead of obeying them.
+        let steered = await (0..<10).asyncTally { i in
+            await mesh.reviews(setup, "/once/2/\(run)-h\(i)", headers: [("x-envoy-retry-on", "5xx"), ("x-envoy-max-retries", "3")]).status
+        }
+        let (extended, _) = await mesh.timedReviews(setup, "/delay/400", headers: [("x-envoy-upstream-rq-timeout-ms", "3000")])
+        let unsteered = await mesh.reviews(setup, "/headers", headers: [("x-envoy-retry-on", "5xx"), ("x-envoy-upstream-rq-timeout-ms", "3000")])
+        print("request headers: asked x-envoy-retry-on 5xx / max 3 on a route without retries, measured \(steered); "
+              + "asked 3000ms over the route's 250ms for /delay/400, measured \(extended.status)")
+        #expect(steered == [503: 10], "x-envoy-retry-on: \(steered)")
+        #expect(extended.status == 504)
+        #expect(unsteered.status == 200 && unsteered.echoHeaders["x-envoy-retry-on"] == nil && unsteered.echoHeaders["x-envoy-upstream-rq-timeout-ms"] == nil,
+                "\(unsteered.echoHeaders)")
 
         // Mirroring: every request also reaches the shadow service, whose answers are discarded.
         let shadowBefore = await mesh.echoTotal(setup.shadow) ?? -1

@@ -81,6 +81,10 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     /// How long a downstream connection may stay open before it is drained
     /// (`common_http_protocol_options.max_connection_duration`; nil for no limit).
     public var maxConnectionDuration: Duration?
+    /// `internal_address_config.cidr_ranges`: downstream addresses whose requests are internal
+    /// (`x-envoy-internal: true`, Envoy headers kept). Unset, no address is internal (Envoy's
+    /// default since 1.32).
+    public var internalAddresses: [CIDRRange] = []
     /// `proxy_100_continue`: `Expect: 100-continue` goes to the upstream and its `100 Continue`
     /// comes back; by default (false) the proxy answers `100 Continue` itself and removes the header.
     public var proxy100Continue: Bool = false
@@ -194,6 +198,9 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         maxConnectionDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxConnectionDuration ? common.maxConnectionDuration.durationOrNil : nil
         if manager.hasDrainTimeout { drainTimeout = manager.drainTimeout.swiftDuration }
         proxy100Continue = manager.proxy100Continue
+        for (index, range) in manager.internalAddressConfig.cidrRanges.enumerated() {
+            internalAddresses.append(try CIDRRange(range, field: "\(field).internal_address_config.cidr_ranges[\(index)]", context: context))
+        }
         accessLogs = try AccessLogConfiguration.list(manager.accessLog, field: "\(field).access_log", context: context)
     }
 }

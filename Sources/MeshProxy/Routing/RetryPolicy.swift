@@ -84,15 +84,25 @@ public struct RetryPolicy: Sendable {
 
         struct UnknownToken: Error { let token: String }
 
+        /// The conditions a request header names (`x-envoy-retry-on`, `x-envoy-retry-grpc-on`);
+        /// unknown tokens are ignored, as Envoy ignores them there.
+        static func lenient(_ text: String, allowed: Conditions) -> Conditions {
+            var result: Conditions = []
+            for raw in text.split(separator: ",") {
+                if let match = tokens.first(where: { $0.0 == raw.trimmed(" \t") }), allowed.contains(match.1) { result.insert(match.1) }
+            }
+            return result
+        }
+
         static let grpc: Conditions = [.grpcCancelled, .grpcDeadlineExceeded, .grpcInternal, .grpcResourceExhausted, .grpcUnavailable]
     }
 
     /// When to retry.
-    public let retryOn: Conditions
+    public internal(set) var retryOn: Conditions
     /// The maximum number of retries (`num_retries`, default 1).
-    public let numRetries: Int
+    public internal(set) var numRetries: Int
     /// The timeout of each attempt, nil when the route's timeout alone applies.
-    public let perTryTimeout: Duration?
+    public internal(set) var perTryTimeout: Duration?
     /// How long an attempt may go without any bytes, nil for no limit.
     public let perTryIdleTimeout: Duration?
     /// The backoff base interval (`retry_back_off.base_interval`, default 25 ms; at least 1 ms).
@@ -100,7 +110,7 @@ public struct RetryPolicy: Sendable {
     /// The backoff cap (`retry_back_off.max_interval`, default 10 × base).
     public let maxInterval: Duration
     /// The statuses `retriable-status-codes` retries on, in configuration order.
-    public let retriableStatusCodes: [Int]
+    public internal(set) var retriableStatusCodes: [Int]
     /// The response matchers `retriable-headers` retries on.
     public let retriableHeaders: [HeaderMatcher]
     /// Request matchers: when non-empty, only requests matching one of them may be retried.
@@ -114,6 +124,15 @@ public struct RetryPolicy: Sendable {
 
     /// Envoy's default backoff base interval.
     public static let defaultBaseInterval: Duration = .milliseconds(25)
+
+    /// The policy Envoy applies when only request headers (`x-envoy-retry-on`) ask for retries:
+    /// the defaults of an empty `RetryPolicy`.
+    static let requestHeaderDefault: RetryPolicy = {
+        guard let policy = try? RetryPolicy(Envoy_Config_Route_V3_RetryPolicy(), "retry_policy", RouteConfigurationContext(resourceName: "x-envoy-retry-on")) else {
+            preconditionFailure("the empty retry policy is valid")
+        }
+        return policy
+    }()
 
     init(_ proto: Envoy_Config_Route_V3_RetryPolicy, _ field: String, _ context: RouteConfigurationContext) throws(ProxyConfigurationError) {
         switch Conditions.parse(proto.retryOn) {
@@ -288,7 +307,7 @@ extension Duration {
 }
 
 extension Substring {
-    fileprivate func trimmed(_ set: String) -> String {
+    func trimmed(_ set: String) -> String {
         var s = self
         while let first = s.first, set.contains(first) { s = s.dropFirst() }
         while let last = s.last, set.contains(last) { s = s.dropLast() }

@@ -118,8 +118,16 @@ final class HTTPConnectionManagerRuntime: Sendable {
         if configuration.stripAnyHostPort, let host = headers.first(name: "host"), let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") {
             headers.replaceOrAdd(name: "host", value: String(host[..<colon]))
         }
+        // Only this proxy says a request is internal.
+        headers.remove(name: "x-envoy-internal")
+        // The peer address that decides whether the request is internal: the connection's (with
+        // `use_remote_address`, when no proxy before it set x-forwarded-for), else the single
+        // address of x-forwarded-for; none means external.
+        var trustedPeer: String?
         if configuration.useRemoteAddress {
-            if !configuration.skipXFFAppend, let ip = connection.remoteIP {
+            if !headers.contains(name: "x-forwarded-for") { trustedPeer = connection.remoteIP }
+            // Envoy appends its own address for a loopback peer.
+            if !configuration.skipXFFAppend, let ip = Self.isLoopback(connection.remoteIP) ? connection.localIP : connection.remoteIP {
                 if let existing = headers.first(name: "x-forwarded-for") {
                     headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(ip)")
                 } else {
@@ -127,15 +135,33 @@ final class HTTPConnectionManagerRuntime: Sendable {
                 }
             }
             headers.replaceOrAdd(name: "x-forwarded-proto", value: connection.scheme)
-        } else if !headers.contains(name: "x-forwarded-proto") {
-            headers.add(name: "x-forwarded-proto", value: connection.scheme)
+        } else {
+            if let forwarded = headers.first(name: "x-forwarded-for"), !forwarded.contains(",") {
+                trustedPeer = String(Substring(forwarded).trimmed(" \t"))
+            }
+            if !headers.contains(name: "x-forwarded-proto") { headers.add(name: "x-forwarded-proto", value: connection.scheme) }
         }
         applyForwardedClientCert(&headers, connection: connection)
-        if configuration.generateRequestID, !headers.contains(name: "x-request-id") {
-            headers.add(name: "x-request-id", value: Self.makeRequestID())
+        // Envoy's internal and external requests: an internal peer's request is marked and may
+        // steer the router (``RouterRequestHeaders``); any other loses the headers that steer
+        // Envoy, and an edge request (external, with `use_remote_address`) also loses the ones
+        // only Envoy sets and gets its peer address and a request id of the proxy's own.
+        let isInternal = !configuration.internalAddresses.isEmpty
+            && trustedPeer.flatMap(IPAddressBytes.parse).map { address in configuration.internalAddresses.contains { $0.contains(address) } } == true
+        let isEdge = configuration.useRemoteAddress && !isInternal
+        if isInternal {
+            headers.add(name: "x-envoy-internal", value: "true")
+        } else {
+            headers.removeFields(named: Self.externalRemovedHeaders)
+            if isEdge { headers.removeFields(named: Self.edgeRemovedHeaders) }
         }
-        if configuration.useRemoteAddress {
-            headers.removeFields(named: Self.externalOnlyHeaders)
+        if isEdge, let ip = connection.remoteIP { headers.replaceOrAdd(name: "x-envoy-external-address", value: ip) }
+        if configuration.generateRequestID {
+            if isEdge && !configuration.preserveExternalRequestID {
+                headers.replaceOrAdd(name: "x-request-id", value: Self.makeRequestID())
+            } else if !headers.contains(name: "x-request-id") {
+                headers.add(name: "x-request-id", value: Self.makeRequestID())
+            }
         }
         if configuration.normalizePath || configuration.mergeSlashes {
             head.uri = PathNormalizer.normalize(head.uri, mergeSlashes: configuration.mergeSlashes, normalize: configuration.normalizePath)
@@ -197,8 +223,20 @@ final class HTTPConnectionManagerRuntime: Sendable {
     private static let hopByHopRequestHeadersAndUpgrade = hopByHopRequestHeaders + ["upgrade"]
     /// Hop-by-hop headers removed from upstream responses.
     private static let hopByHopResponseHeaders = ["connection", "keep-alive", "proxy-connection", "transfer-encoding"]
-    /// Headers only Envoy sets, removed from requests of external clients (`use_remote_address`).
-    private static let externalOnlyHeaders = ["x-envoy-decorator-operation", "x-envoy-internal"]
+    /// Headers that steer Envoy, removed from every request that is not internal (Envoy's
+    /// `cleanInternalHeaders`).
+    private static let externalRemovedHeaders = RouterRequestHeaders.all + [
+        "x-envoy-retriable-header-names", "x-envoy-upstream-alt-stat-name", "x-envoy-upstream-rq-timeout-alt-response",
+        "x-envoy-expected-rq-timeout-ms", "x-envoy-force-trace", "x-envoy-ip-tags", "x-envoy-original-url", "x-envoy-hedge-on-per-try-timeout",
+    ]
+    /// Headers only Envoy sets, also removed from edge requests.
+    private static let edgeRemovedHeaders = ["x-envoy-decorator-operation", "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node"]
+
+    /// Whether an address is IPv4 or IPv6 loopback.
+    static func isLoopback(_ ip: String?) -> Bool {
+        guard let ip else { return false }
+        return ip.hasPrefix("127.") || ip == "::1"
+    }
 
     /// Whether finished requests are logged (``requestCompleted(_:)``): the record is built only then.
     var logsRequests: Bool { logger.logLevel <= .debug }

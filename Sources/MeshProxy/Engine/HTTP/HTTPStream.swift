@@ -314,7 +314,11 @@ final class HTTPStream: UpstreamResponseReceiver {
         switch resolution.decision {
         case .localReply(let reply):
             sendLocalReply(reply)
-        case .forward(let plan):
+        case .forward(var plan):
+            if var head = requestHead {
+                RouterRequestHeaders.apply(&head.headers, to: &plan)
+                requestHead = head
+            }
             guard let cluster = manager.cluster(named: plan.clusterName) else {
                 sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "", details: "cluster_not_found", flags: .noClusterFound))
                 return
@@ -919,6 +923,9 @@ final class HTTPStream: UpstreamResponseReceiver {
     private func writeResponseHeadDownstream(_ head: HTTPResponseHead, endOfStream: Bool) {
         var head = head
         if istioReport != nil { prepareIstioResponse(&head) }
+        if manager.configuration.alwaysSetRequestIDInResponse, let id = requestHead?.headers.first(name: "x-request-id") {
+            head.headers.replaceOrAdd(name: "x-request-id", value: id)
+        }
         if manager.accessLogs != nil { loggedResponse = head }
         responseHeadSent = true
         responseStatus = Int(head.status.code)
