@@ -57,6 +57,16 @@ import Testing
             timeout: 250ms
             retries: {attempts: 0}
             route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: cors
+            match: [{uri: {prefix: /cors/}}]
+            corsPolicy:
+              allowOrigins: [{exact: "https://app.example"}]
+              allowMethods: [GET, POST]
+              allowHeaders: [x-custom]
+              exposeHeaders: [x-exposed]
+              maxAge: 600s
+              allowCredentials: true
+            route: [{destination: {host: \(reviews), subset: v1}}]
           - name: mirrored
             match: [{uri: {prefix: /mirror}}]
             mirror: {host: shadow.bookinfo.svc.cluster.local}
@@ -178,6 +188,29 @@ import Testing
         #expect(extended.status == 504)
         #expect(unsteered.status == 200 && unsteered.echoHeaders["x-envoy-retry-on"] == nil && unsteered.echoHeaders["x-envoy-upstream-rq-timeout-ms"] == nil,
                 "\(unsteered.echoHeaders)")
+
+        // CORS from the VirtualService's corsPolicy: the proxy answers an allowed preflight itself,
+        // decorates the actual response, and lets a foreign origin's preflight through to the
+        // upstream undecorated (Envoy forwards preflights that do not match).
+        let url = "http://\(Self.reviews):9080/cors/item"
+        let preflight = await mesh.requestThroughProxy(setup.client, port: setup.proxyPort, url: url, method: "OPTIONS", headers: [
+            ("origin", "https://app.example"), ("access-control-request-method", "POST"), ("access-control-request-headers", "x-custom"),
+        ])
+        let actual = await mesh.requestThroughProxy(setup.client, port: setup.proxyPort, url: url, headers: [("origin", "https://app.example")])
+        let foreign = await mesh.requestThroughProxy(setup.client, port: setup.proxyPort, url: url, method: "OPTIONS", headers: [
+            ("origin", "https://evil.example"), ("access-control-request-method", "POST"),
+        ])
+        print("cors: preflight \(preflight.status) allow-origin \(preflight.header("access-control-allow-origin") ?? "-") methods \(preflight.header("access-control-allow-methods") ?? "-") "
+              + "max-age \(preflight.header("access-control-max-age") ?? "-") upstream \(preflight.echoName ?? "none"); actual \(actual.status) "
+              + "expose \(actual.header("access-control-expose-headers") ?? "-"); foreign preflight \(foreign.status) upstream \(foreign.echoName ?? "none")")
+        #expect(preflight.status == 200 && preflight.echoName == nil, "the proxy answers an allowed preflight itself")
+        #expect(preflight.header("access-control-allow-origin") == "https://app.example")
+        #expect(preflight.header("access-control-allow-methods") == "GET,POST" && preflight.header("access-control-allow-headers") == "x-custom")
+        #expect(preflight.header("access-control-max-age") == "600" && preflight.header("access-control-allow-credentials") == "true")
+        #expect(actual.status == 200 && actual.echoName != nil)
+        #expect(actual.header("access-control-allow-origin") == "https://app.example" && actual.header("access-control-expose-headers") == "x-exposed")
+        #expect(foreign.header("access-control-allow-origin") == nil)
+        #expect(foreign.echoName != nil, "a non-matching preflight goes to the upstream")
 
         // Mirroring: every request also reaches the shadow service, whose answers are discarded.
         let shadowBefore = await mesh.echoTotal(setup.shadow) ?? -1

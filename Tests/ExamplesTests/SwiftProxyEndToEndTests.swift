@@ -156,6 +156,21 @@ import Testing
             Issue.record("h2load is required under CI (.ci/run installs nghttp2-client)")
         }
 
+        // The admin endpoint in Envoy's shapes: /config_dump's typed sections with the pushed
+        // resources, /server_info's state.
+        let dump = await mesh.admin(client, "/config_dump") ?? ""
+        let sections = ((try? JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["configs"] as? [[String: Any]]) ?? []
+        let types = sections.compactMap { $0["@type"] as? String }
+        let clusters = sections.first { ($0["@type"] as? String)?.hasSuffix("ClustersConfigDump") == true }?["dynamic_active_clusters"] as? [[String: Any]] ?? []
+        let clusterNames = clusters.compactMap { ($0["cluster"] as? [String: Any])?["name"] as? String }
+        print("admin: /config_dump sections \(types.map { $0.split(separator: ".").last.map(String.init) ?? $0 }), \(clusterNames.count) active clusters")
+        for section in ["ClustersConfigDump", "ListenersConfigDump", "RoutesConfigDump"] {
+            #expect(types.contains("type.googleapis.com/envoy.admin.v3.\(section)"), "\(types)")
+        }
+        #expect(clusterNames.contains("outbound|9080||web.shop.svc.cluster.local"), "\(clusterNames)")
+        let info = await mesh.admin(client, "/server_info") ?? ""
+        #expect(((try? JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])?["state"] as? String) == "LIVE", "\(info)")
+
         // A filter the Swift proxy does not implement: LDS is NACKed with the field named, and the
         // last good listeners keep serving.
         try mesh.write("envoyfilter.yaml", Self.unsupportedFilter)
