@@ -5,7 +5,7 @@ import Testing
 /// MeshConfig `accessLogFile` end to end: istiod puts Istio's file access log (default TEXT
 /// format) on the sidecar's connection managers, and the same requests produce the same lines on
 /// real Envoy and on the Swift proxy: method, path, protocol, status, response flags (`-`, `NR`,
-/// `UH`, `UF`), details, bytes, upstream host and cluster, route name; and a TCP proxy connection
+/// `UH`, `UF` with `URX`, `DC`), details (`max_duration_timeout` for a route timeout), bytes, upstream host and cluster, route name; and a TCP proxy connection
 /// logs `"- - -" 0 -` with its byte counts when it closes.
 @Suite(.serialized, .timeLimit(.minutes(4))) struct AccessLogEndToEndTests {
     static let domain = "bookinfo.svc.cluster.local"
@@ -153,6 +153,14 @@ import Testing
               - name: served
                 match: [{uri: {prefix: /served}}]
                 route: [{destination: {host: reviews.\(Self.domain)}}]
+              - name: timed
+                match: [{uri: {prefix: /delay/}}]
+                timeout: 200ms
+                route: [{destination: {host: reviews.\(Self.domain)}}]
+              - name: hang
+                match: [{uri: {prefix: /hang/}}]
+                rewrite: {uri: /delay/}
+                route: [{destination: {host: reviews.\(Self.domain)}}]
             ---
             \(Self.clientSidecar(ip: clientIP, port: proxyPort, extraEgress: """
               - port: {number: \(tcpPort), protocol: TCP, name: egress-tcp}
@@ -181,16 +189,20 @@ import Testing
         let noRoute = await send("reviews", "/elsewhere", id: "nr-\(run)")
         let noHost = await send("empty", "/", id: "uh-\(run)")
         let refused = await send("down", "/", id: "uf-\(run)")
+        let timedOut = await send("reviews", "/delay/1000", id: "ut-\(run)")
+        // The client gives up after 300 ms of a 1000 ms answer: a downstream disconnect.
+        _ = await LoopbackMesh.request(host: clientIP, port: proxyPort, path: "http://reviews.\(Self.domain):9080/hang/1000",
+                                       authority: "reviews.\(Self.domain):9080", headers: [("x-request-id", "dc-\(run)")], timeout: .milliseconds(300))
         // A TCP proxy connection carrying one HTTP exchange: logged when it closes.
         let tcp = await LoopbackMesh.request(host: clientIP, port: tcpPort, path: "/tcp", authority: "tcp-echo")
         print("statuses: tcp \(tcp.status), ok \(ok.status), post \(posted.status), no route \(noRoute.status), no host \(noHost.status), refused \(refused.status)")
         #expect(ok.status == 200 && posted.status == 200)
         #expect(noRoute.status == 404)
-        #expect(noHost.status == 503 && refused.status == 503)
+        #expect(noHost.status == 503 && refused.status == 503 && timedOut.status == 504)
         #expect(tcp.status == 200)
 
         // Envoy writes its buffer every 10 seconds (its default flush interval), the Swift proxy every second.
-        let ids = ["ok", "post", "nr", "uh", "uf"].map { "\($0)-\(run)" }
+        let ids = ["ok", "post", "nr", "uh", "uf", "ut", "dc"].map { "\($0)-\(run)" }
         let tcpCluster = "outbound|\(tcpPort)||tcp-echo.\(Self.domain)"
         var byID: [String: Line] = [:]
         var tcpLine: Line?
@@ -226,9 +238,18 @@ import Testing
             #expect(line.upstreamCluster == "outbound|9080||empty.\(Self.domain)" && line.upstreamHost == "-", "\(line)")
         }
         if let line = byID["uf-\(run)"] {
-            #expect(line.status == 503 && line.flags.contains("UF"), "\(line)")
+            // Istio's default retry policy retries connect failures: exhausted, they add URX.
+            #expect(line.status == 503 && line.flags.contains("UF") && line.flags.contains("URX"), "\(line)")
             #expect(line.details.hasPrefix("upstream_reset_before_response_started"), "\(line)")
             #expect(line.upstreamCluster == "outbound|9080||down.\(Self.domain)" && line.upstreamHost == "\(deadIP):\(deadPort)", "\(line)")
+        }
+        if let line = byID["ut-\(run)"] {
+            // Istio's route timeouts are stream-duration limits: Envoy logs them without UT.
+            #expect(line.status == 504 && line.flags == ["-"] && line.details == "max_duration_timeout", "\(line)")
+        }
+        if let line = byID["dc-\(run)"] {
+            #expect(line.status == 0 && line.flags == ["DC"] && line.details == "downstream_remote_disconnect", "\(line)")
+            #expect(line.path == "/hang/1000" && line.routeName == "hang", "\(line)")
         }
         if let line = tcpLine {
             #expect(line.fields[1] == "- - -" && line.status == 0 && line.flags == ["-"] && line.details == "-", "\(line)")

@@ -215,6 +215,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         // An HTTP/2 stream closes as its end is written: that is not a termination.
         guard !finished, !responseEndWritten, tunnel == nil else { return }
         responseFlags.insert(.downstreamConnectionTermination)
+        if responseCodeDetails == nil { responseCodeDetails = "downstream_remote_disconnect" }
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
         complete(status: responseStatus ?? 0)
