@@ -106,6 +106,8 @@ final class ClusterRuntime: Sendable {
             connectTimeout: configuration.connectTimeout.timeAmount,
             idleTimeout: configuration.httpProtocolOptions.idleTimeout?.timeAmount,
             maxRequestsPerConnection: configuration.httpProtocolOptions.maxRequestsPerConnection.map(Int.init),
+            maxConcurrentStreams: configuration.httpProtocolOptions.http2MaxConcurrentStreams >= UInt32(Int32.max)
+                ? nil : Int(configuration.httpProtocolOptions.http2MaxConcurrentStreams),
             acquireConnectionSlot: { upstream.circuitBreakers.tryAcquire(.connection) },
             releaseConnectionSlot: { upstream.circuitBreakers.release(.connection); stats.connectionClosed() },
             acquirePendingSlot: { upstream.circuitBreakers.tryAcquire(.pendingRequest) },

@@ -227,6 +227,8 @@ struct UpstreamPoolSettings {
     var connectTimeout: TimeAmount
     var idleTimeout: TimeAmount?
     var maxRequestsPerConnection: Int?
+    /// HTTP/2 streams per connection before another connection is opened (nil: no limit).
+    var maxConcurrentStreams: Int? = nil
     /// Returns false when the cluster's connection circuit breaker is full.
     var acquireConnectionSlot: () -> Bool
     var releaseConnectionSlot: () -> Void

@@ -3,9 +3,13 @@ import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 
-/// The HTTP/2 (h2c) connections of one event loop to the hosts of one cluster: one connection per
-/// host, multiplexing every request as its own stream, as Envoy's HTTP/2 pool does. A connection
-/// that receives GOAWAY or closes is replaced on the next request. Used only on its event loop.
+/// The HTTP/2 (h2c) connections of one event loop to the hosts of one cluster, as Envoy's HTTP/2
+/// pool keeps them: every request is a stream on a host's connection, and another connection is
+/// opened only when each one has `max_concurrent_streams` streams open or has carried
+/// `max_requests_per_connection` of them (it then drains: no new streams, closed after its last).
+/// A stream waiting for a connection still being set up counts against the pending-request
+/// circuit breaker. A connection that receives GOAWAY or closes is replaced on the next request.
+/// Used only on its event loop.
 final class HTTP2ConnectionPool: UpstreamPool {
     private final class Connection {
         let key: UpstreamEndpointKey
@@ -14,6 +18,10 @@ final class HTTP2ConnectionPool: UpstreamPool {
         var ready: EventLoopFuture<Void>
         var usable = true
         var activeStreams = 0
+        /// Streams this connection has carried (for `max_requests_per_connection`).
+        var streamsOpened = 0
+        /// It has carried its last stream: no new ones, closed after the last ends.
+        var draining = false
         /// Both sides' SPIFFE identities, with TLS.
         var tlsIdentities: UpstreamTLSIdentities?
         var idleTimer: Scheduled<Void>?
@@ -26,7 +34,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
 
     let eventLoop: any EventLoop
     var settings: UpstreamPoolSettings
-    private var connections: [UpstreamEndpointKey: Connection] = [:]
+    private var connections: [UpstreamEndpointKey: [Connection]] = [:]
 
     init(eventLoop: any EventLoop, settings: UpstreamPoolSettings) {
         self.eventLoop = eventLoop
@@ -35,8 +43,9 @@ final class HTTP2ConnectionPool: UpstreamPool {
 
     func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         eventLoop.preconditionInEventLoop()
+        let maxStreams = settings.maxConcurrentStreams ?? Int.max
         let connection: Connection
-        if let existing = connections[key], existing.usable {
+        if let existing = connections[key]?.first(where: { $0.usable && !$0.draining && $0.activeStreams < maxStreams }) {
             connection = existing
         } else {
             guard settings.acquireConnectionSlot() else {
@@ -44,13 +53,26 @@ final class HTTP2ConnectionPool: UpstreamPool {
                 return
             }
             connection = connect(key)
-            connections[key] = connection
+            connections[key, default: []].append(connection)
         }
         connection.idleTimer?.cancel()
         connection.idleTimer = nil
         connection.activeStreams += 1
+        connection.streamsOpened += 1
+        if let limit = settings.maxRequestsPerConnection, connection.streamsOpened >= limit {
+            // Its last stream: drained, then closed when that ends (``streamClosed(_:)``).
+            connection.draining = true
+        }
+        // Waiting for a connection that is still being set up: a pending request.
+        let pending = connection.channel == nil
+        if pending, !settings.acquirePendingSlot() {
+            streamClosed(connection)
+            completion(.failure(.overflow))
+            return
+        }
         connection.ready.assumeIsolated().whenComplete { [weak self] result in
             guard let self else { return }
+            if pending { self.settings.releasePendingSlot() }
             if case .failure(let error) = result {
                 self.streamClosed(connection)
                 completion(.failure(error as? UpstreamFailure ?? .connectFailed("\(error)")))
@@ -91,7 +113,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
     }
 
     func closeAll() {
-        for connection in connections.values {
+        for connection in connections.values.joined() {
             connection.usable = false
             connection.idleTimer?.cancel()
             connection.channel?.close(promise: nil)
@@ -101,13 +123,26 @@ final class HTTP2ConnectionPool: UpstreamPool {
 
     private func streamClosed(_ connection: Connection) {
         connection.activeStreams -= 1
-        guard connection.activeStreams == 0, let timeout = settings.idleTimeout, connection.usable else { return }
+        guard connection.activeStreams == 0 else { return }
+        guard connection.usable, !connection.draining else {
+            // Drained (max_requests_per_connection or GOAWAY): nothing more will use it.
+            connection.channel?.close(promise: nil)
+            forget(connection)
+            return
+        }
+        guard let timeout = settings.idleTimeout else { return }
         connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self, weak connection] in
             guard let connection, connection.activeStreams == 0 else { return }
             connection.usable = false
             connection.channel?.close(promise: nil)
-            if self?.connections[connection.key] === connection { self?.connections[connection.key] = nil }
+            self?.forget(connection)
         }
+    }
+
+    /// Removes a connection from the pool (it closed or will close).
+    private func forget(_ connection: Connection) {
+        connections[connection.key]?.removeAll { $0 === connection }
+        if connections[connection.key]?.isEmpty == true { connections[connection.key] = nil }
     }
 
     private func connect(_ key: UpstreamEndpointKey) -> Connection {
@@ -150,14 +185,14 @@ final class HTTP2ConnectionPool: UpstreamPool {
                     channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
                         connection.usable = false
                         self?.settings.releaseConnectionSlot()
-                        if self?.connections[key] === connection { self?.connections[key] = nil }
+                        self?.forget(connection)
                     }
                     promise.succeed(())
                 case .failure(let error):
                     self?.settings.connectFailed()
                     self?.settings.releaseConnectionSlot()
                     connection.usable = false
-                    if self?.connections[key] === connection { self?.connections[key] = nil }
+                    self?.forget(connection)
                     promise.fail(UpstreamFailure.connectFailed(HTTP1ConnectionPool.reason(error)))
                 }
             }

@@ -1,0 +1,106 @@
+@testable import MeshProxy
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import Testing
+
+/// The upstream HTTP/2 pool against a real HTTP/2 server on loopback: streams share a connection
+/// up to `max_concurrent_streams`, `max_requests_per_connection` drains a connection, and a
+/// stream waiting for a connection being set up is a pending request for the circuit breaker.
+@Suite struct HTTP2ConnectionPoolTests {
+    /// Counts the connections the pool opens and the pending slots it takes.
+    final class Counters: Sendable {
+        let opened = NIOLockedValueBox(0)
+        let pending = NIOLockedValueBox(0)
+    }
+
+    static func settings(_ counters: Counters, maxStreams: Int? = nil, maxRequests: Int? = nil, pendingAllowed: Bool = true) -> UpstreamPoolSettings {
+        UpstreamPoolSettings(
+            connectTimeout: .seconds(2), idleTimeout: nil, maxRequestsPerConnection: maxRequests, maxConcurrentStreams: maxStreams,
+            acquireConnectionSlot: { true }, releaseConnectionSlot: {},
+            acquirePendingSlot: { pendingAllowed ? counters.pending.withLockedValue { $0 += 1; return true } : false },
+            releasePendingSlot: { counters.pending.withLockedValue { $0 -= 1 } },
+            connectionOpened: { counters.opened.withLockedValue { $0 += 1 } }, connectFailed: {})
+    }
+
+    /// An h2c server that accepts streams and never answers (they stay open).
+    static func server(group: any EventLoopGroup) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+                    ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    /// Acquires `count` streams one after another (each waits for the previous), keeping them
+    /// open unless `closeEach`.
+    static func acquire(_ pool: HTTP2ConnectionPool, key: UpstreamEndpointKey, count: Int, closeEach: Bool) async throws -> [UpstreamChannel] {
+        var streams: [UpstreamChannel] = []
+        for _ in 0..<count {
+            let promise = pool.eventLoop.makePromise(of: NIOLoopBound<UpstreamChannel>.self)
+            pool.eventLoop.execute {
+                pool.acquire(key) { result in
+                    switch result {
+                    case .success(let stream): promise.succeed(NIOLoopBound(stream, eventLoop: pool.eventLoop))
+                    case .failure(let failure): promise.fail(failure)
+                    }
+                }
+            }
+            let stream = try await promise.futureResult.get()
+            if closeEach {
+                try await pool.eventLoop.submit { stream.value.channel.close(promise: nil) }.get()
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            streams.append(try await pool.eventLoop.submit { stream.value }.get())
+        }
+        return streams
+    }
+
+    @Test func streamsShareAConnectionUpToTheStreamLimit() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await Self.server(group: group)
+        let key = UpstreamEndpointKey(host: "127.0.0.1", port: try #require(server.localAddress?.port))
+        let counters = Counters()
+        let pool = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(counters, maxStreams: 2))
+        _ = try await Self.acquire(pool, key: key, count: 5, closeEach: false)
+        #expect(counters.opened.withLockedValue { $0 } == 3, "5 open streams, 2 per connection")
+        let unlimited = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(counters))
+        counters.opened.withLockedValue { $0 = 0 }
+        _ = try await Self.acquire(unlimited, key: key, count: 5, closeEach: false)
+        #expect(counters.opened.withLockedValue { $0 } == 1, "multiplexed on one connection")
+        try await group.next().submit { pool.closeAll(); unlimited.closeAll() }.get()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func maxRequestsPerConnectionDrainsAConnection() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await Self.server(group: group)
+        let key = UpstreamEndpointKey(host: "127.0.0.1", port: try #require(server.localAddress?.port))
+        let counters = Counters()
+        let pool = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(counters, maxRequests: 2))
+        _ = try await Self.acquire(pool, key: key, count: 6, closeEach: true)
+        #expect(counters.opened.withLockedValue { $0 } == 3, "2 streams per connection over 6 requests")
+        #expect(counters.pending.withLockedValue { $0 } == 0, "every pending slot was given back")
+        try await group.next().submit { pool.closeAll() }.get()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aStreamWaitingForAConnectionNeedsAPendingSlot() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await Self.server(group: group)
+        let key = UpstreamEndpointKey(host: "127.0.0.1", port: try #require(server.localAddress?.port))
+        let pool = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(Counters(), pendingAllowed: false))
+        await #expect(throws: UpstreamFailure.self) { _ = try await Self.acquire(pool, key: key, count: 1, closeEach: false) }
+        try await group.next().submit { pool.closeAll() }.get()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+}
