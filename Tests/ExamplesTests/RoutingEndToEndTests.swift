@@ -57,6 +57,12 @@ import Testing
             timeout: 250ms
             retries: {attempts: 0}
             route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: per-try
+            match: [{uri: {prefix: /pertry/}}]
+            rewrite: {uri: /delay/}
+            timeout: 3s
+            retries: {attempts: 2, perTryTimeout: 100ms, retryOn: "5xx"}
+            route: [{destination: {host: \(reviews), subset: v1}}]
           - name: cors
             match: [{uri: {prefix: /cors/}}]
             corsPolicy:
@@ -188,6 +194,15 @@ import Testing
         #expect(extended.status == 504)
         #expect(unsteered.status == 200 && unsteered.echoHeaders["x-envoy-retry-on"] == nil && unsteered.echoHeaders["x-envoy-upstream-rq-timeout-ms"] == nil,
                 "\(unsteered.echoHeaders)")
+
+        // Per-try timeouts: each of the 3 tries gets 100 ms of a 400 ms answer, then 504.
+        let perTryBefore = await mesh.stat(setup.client, "cluster.outbound|9080|v1|\(Self.reviews).upstream_rq_per_try_timeout") ?? 0
+        let (perTry, perTryLatency) = await mesh.timedReviews(setup, "/pertry/400")
+        let perTryCount = (await mesh.stat(setup.client, "cluster.outbound|9080|v1|\(Self.reviews).upstream_rq_per_try_timeout") ?? 0) - perTryBefore
+        print("per-try timeout: asked 3 tries of 100ms on a 400ms answer, measured \(perTry.status) after \(String(format: "%.0f", perTryLatency.milliseconds))ms, "
+              + "\(perTryCount) per-try timeouts, body \(perTry.body.prefix(60))")
+        #expect(perTry.status == 504 && perTryCount == 3, "\(perTry.body)")
+        #expect(perTryLatency >= .milliseconds(290) && perTryLatency < .milliseconds(2500))
 
         // CORS from the VirtualService's corsPolicy: the proxy answers an allowed preflight itself,
         // decorates the actual response, and lets a foreign origin's preflight through to the
