@@ -34,6 +34,14 @@ import Testing
         metadata: {name: example-filters, namespace: shop}
         spec:
           configPatches:
+        \(insertBeforeRouter("example.request_stamp", type: "example.RequestStamp", value: "{header: x-stamp, value: swiftmesh, deny_header: x-deny}"))
+        \(insertBeforeRouter("example.response_redact", type: "example.ResponseRedact", value: "{word: secret}"))
+        """
+    }
+
+    /// An EnvoyFilter patch inserting a `TypedStruct`-configured HTTP filter before the router.
+    static func insertBeforeRouter(_ name: String, type: String, value: String) -> String {
+        """
           - applyTo: HTTP_FILTER
             match:
               context: SIDECAR_OUTBOUND
@@ -45,27 +53,11 @@ import Testing
             patch:
               operation: INSERT_BEFORE
               value:
-                name: example.request_stamp
+                name: \(name)
                 typed_config:
                   "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-                  type_url: type.googleapis.com/example.RequestStamp
-                  value: {header: x-stamp, value: swiftmesh, deny_header: x-deny}
-          - applyTo: HTTP_FILTER
-            match:
-              context: SIDECAR_OUTBOUND
-              listener:
-                filterChain:
-                  filter:
-                    name: envoy.filters.network.http_connection_manager
-                    subFilter: {name: envoy.filters.http.router}
-            patch:
-              operation: INSERT_BEFORE
-              value:
-                name: example.response_redact
-                typed_config:
-                  "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-                  type_url: type.googleapis.com/example.ResponseRedact
-                  value: {word: secret}
+                  type_url: type.googleapis.com/\(type)
+                  value: \(value)
         """
     }
 
