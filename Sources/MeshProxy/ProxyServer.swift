@@ -122,7 +122,8 @@ public final class ProxyServer: Service, Sendable {
                             backoff: .init(initial: .milliseconds(200), maximum: .seconds(10)),
                             validate: { typeURL, items in
                                 do {
-                                    try resources.validate(typeURL: typeURL, items: items, registry: registry, networkRegistry: networkRegistry)
+                                    try resources.validate(typeURL: typeURL, items: items, registry: registry, networkRegistry: networkRegistry,
+                                                           checkListener: { try self.checkBindable($0) })
                                     updateStats.accepted(typeURL)
                                 } catch {
                                     updateStats.rejected(typeURL)
@@ -310,6 +311,19 @@ public final class ProxyServer: Service, Sendable {
             } catch {
                 logger.error("listener \(name) cannot bind \(configuration.address): \(error)")
             }
+        }
+    }
+
+    /// Envoy rejects an LDS update whose new listener cannot bind its address (taken by another
+    /// process, or not on this host): the same NACK here, before anything is applied, by binding
+    /// a probe socket. An address one of this proxy's listeners holds is fine.
+    func checkBindable(_ listener: ListenerConfiguration) throws(ProxyConfigurationError) {
+        guard listener.bindsToPort, listener.address.port != 0 else { return }
+        let held = listeners.withLock { running in running.values.contains { $0.bindsToPort && $0.address == listener.address } }
+        guard !held else { return }
+        if let failure = BindProbe.failure(host: listener.address.host, port: listener.address.port) {
+            throw ProxyConfigurationError(.invalid, resourceType: "Listener", resourceName: listener.name, field: "address",
+                                          "cannot bind \(listener.address): \(failure)")
         }
     }
 

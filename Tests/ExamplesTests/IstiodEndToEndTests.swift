@@ -2,8 +2,9 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-/// istiod, Envoy sidecars through `sidecar --proxy envoy` and echo-server workloads on loopback:
-/// the proofs of the ADS issue, run against real processes.
+/// istiod, sidecars (`sidecar --proxy envoy` and `--proxy swift`) and echo-server workloads on
+/// loopback: the proofs of the ADS issue, run against real processes on both data planes,
+/// including the NACK of a listener whose address another process holds.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct IstiodEndToEndTests {
     /// A small mesh: `reviews` v1 and v2 behind a ServiceEntry, and a client whose Sidecar opens an
     /// HTTP_PROXY egress listener on its own loopback address.
@@ -144,7 +145,8 @@ import Testing
         ])
     }
 
-    @Test func trafficFollowsTheConfigFolderThroughRealEnvoy() async throws {
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func trafficFollowsTheConfigFolder(dataPlane: LoopbackMesh.DataPlane) async throws {
         guard let envoy = EnvoyForTests.binary() else { return }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("istiod-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -172,7 +174,7 @@ import Testing
         #expect(await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: mesh.xdsPort, timeout: .seconds(30)), "\(istiod.output)")
         let adminPort = try LoopbackNetwork.freePort(on: clientIP)
         let sidecar = try ChildProcess(ExampleBinary.url(named: "sidecar"), [
-            "--proxy", "envoy", "--ip", clientIP, "--namespace", "bookinfo", "--labels", "app=client",
+            "--proxy", dataPlane.rawValue, "--ip", clientIP, "--namespace", "bookinfo", "--labels", "app=client",
             "--service-account", "client", "--xds", "127.0.0.1:\(mesh.xdsPort)", "--admin-port", String(adminPort),
             "--envoy-bin", envoy.path,
         ])
@@ -241,7 +243,7 @@ import Testing
         let during = await steady.value
         #expect(during.keys.allSatisfy { $0 == 200 }, "requests failed while istiod restarted: \(during)")
         let reconnected = await eventually { await mesh.debug("/debug/syncz")?.contains("sidecar~\(clientIP)~") == true }
-        #expect(reconnected, "Envoy did not reconnect to the restarted istiod")
+        #expect(reconnected, "the \(dataPlane) proxy did not reconnect to the restarted istiod")
 
         // 7. A config Envoy rejects is NACKed, shown in /debug/syncz, and the proxy keeps serving.
         let busyPort = try LoopbackNetwork.freePort(on: clientIP)

@@ -45,7 +45,10 @@ final class ProxyResources: Sendable {
     private let state = Mutex<State>(State())
 
     /// Compiles every resource of a response; throws the first problem (the client NACKs it).
-    func validate(typeURL: String, items: [String: Google_Protobuf_Any], registry: HTTPFilterRegistry, networkRegistry: NetworkFilterRegistry = .standard) throws {
+    /// - Parameter checkListener: Runs on every listener of an LDS update (Envoy also rejects an
+    ///   update whose listener cannot bind its address).
+    func validate(typeURL: String, items: [String: Google_Protobuf_Any], registry: HTTPFilterRegistry, networkRegistry: NetworkFilterRegistry = .standard,
+                  checkListener: (ListenerConfiguration) throws -> Void = { _ in }) throws {
         var compiled: [String: Cached] = [:]
         for (name, any) in items.sorted(by: { $0.key < $1.key }) {
             let bytes = [UInt8](any.value)
@@ -54,6 +57,9 @@ final class ProxyResources: Sendable {
                 continue
             }
             compiled[name] = Cached(bytes: bytes, item: try Self.compile(typeURL: typeURL, name: name, any: any, registry: registry, networkRegistry: networkRegistry))
+        }
+        for cached in compiled.values {
+            if case .listener(let listener) = cached.item { try checkListener(listener) }
         }
         state.withLock { state in
             for (name, cached) in compiled { state.cache[typeURL, default: [:]][name] = cached }
