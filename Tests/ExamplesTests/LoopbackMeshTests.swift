@@ -4,8 +4,9 @@ import Testing
 
 /// The shared loopback harness itself: one workload reached through a sidecar's HTTP_PROXY listener.
 @Suite(.timeLimit(.minutes(3))) struct LoopbackMeshTests {
-    @Test func aClientReachesAWorkloadThroughItsSidecar() async throws {
-        guard let mesh = try await LoopbackMesh.start() else { return }
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func aClientReachesAWorkloadThroughItsSidecar(dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
         defer { mesh.stop() }
         let ratings = try await mesh.startEcho("ratings-v1")
         let client = LoopbackAddresses.next()
@@ -34,7 +35,8 @@ import Testing
         #expect(answered, "last: \(response)\n\(mesh.diagnostics)")
         #expect(response.echoName == "ratings-v1")
         #expect(response.echoPath == "/x?y=1")
-        #expect(response.echoHeaders["x-request-id"] != nil, "Envoy adds a request id")
+        #expect(response.echoHeaders["x-request-id"] != nil, "the proxy adds a request id")
+        #expect(response.echoHeaders["x-forwarded-proto"] == "http")
         #expect(await mesh.debug("/debug/syncz")?.contains(proxy.nodeID) == true)
         #expect(await mesh.stat(proxy, "cluster.outbound|9080||ratings.shop.svc.cluster.local.upstream_rq_200") ?? 0 >= 1)
     }
