@@ -43,7 +43,10 @@ final class ResponseRedactFilter: HTTPFilter {
     }
 
     func encodeData(_ data: inout ByteBuffer, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
-        // Called once with the whole body (`endOfStream` true unless trailers follow).
+        // Called once with the whole body (`endOfStream` true unless trailers follow). An empty
+        // one (HEAD, 204, 304) keeps its head as it is: its content-length may describe a body
+        // that is not sent.
+        guard data.readableBytes > 0 else { return .continue }
         var bytes = Array(data.readableBytesView)
         var masked = 0
         var index = 0

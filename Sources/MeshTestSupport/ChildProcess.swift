@@ -8,7 +8,9 @@ public final class ChildProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
     private var finished = false
-    private var closedPipes = 0
+    /// Counts the outputs that reached their end; the reader threads hold it strongly, so the
+    /// count goes on while the process is being released.
+    private let pipeEnds = PipeEnds()
     private let outputPipes: (out: Pipe, err: Pipe)
 
     /// Starts `executable` with `arguments` (and `environment` added to the test's own).
@@ -25,8 +27,8 @@ public final class ChildProcess: @unchecked Sendable {
         outputPipes = (out, err)
         process.standardOutput = out
         process.standardError = err
-        Self.startReading(out.fileHandleForReading, into: self, standardError: false)
-        Self.startReading(err.fileHandleForReading, into: self, standardError: true)
+        Self.startReading(out.fileHandleForReading, into: self, ends: pipeEnds, standardError: false)
+        Self.startReading(err.fileHandleForReading, into: self, ends: pipeEnds, standardError: true)
         process.terminationHandler = { [weak self] _ in
             guard let self else { return }
             self.lock.withLock { self.finished = true }
@@ -45,14 +47,14 @@ public final class ChildProcess: @unchecked Sendable {
     /// watches crashes libdispatch. The thread holds the handle until the end of the output (when
     /// every writer, grandchildren included, has closed it), so the descriptor is never closed
     /// under it.
-    private static func startReading(_ handle: FileHandle, into process: ChildProcess, standardError: Bool) {
+    private static func startReading(_ handle: FileHandle, into process: ChildProcess, ends: PipeEnds, standardError: Bool) {
         let thread = Thread { [weak process] in
             while true {
                 let data = handle.availableData
                 if data.isEmpty { break }
                 process?.append(data, toStandardError: standardError)
             }
-            process?.pipeClosed()
+            ends.reached()
         }
         thread.name = "ChildProcess output"
         thread.start()
@@ -69,12 +71,9 @@ public final class ChildProcess: @unchecked Sendable {
             for _ in 0..<250 where !hasExited { usleep(20_000) }
             if !hasExited { kill(process.processIdentifier, SIGKILL) }
         }
-        for _ in 0..<100 where lock.withLock({ closedPipes < 2 }) { usleep(20_000) }
+        for _ in 0..<100 where pipeEnds.count < 2 { usleep(20_000) }
     }
 
-    private func pipeClosed() {
-        lock.withLock { closedPipes += 1 }
-    }
 
     private func append(_ data: Data, toStandardError: Bool) {
         let text = String(decoding: data, as: UTF8.self)
@@ -114,7 +113,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.waitUntilExit()
         // Output still in the pipes arrives shortly after the exit (bounded: a grandchild may hold them).
         let drained = ContinuousClock.now + .seconds(2)
-        while lock.withLock({ closedPipes < 2 }), ContinuousClock.now < drained {
+        while pipeEnds.count < 2, ContinuousClock.now < drained {
             try? await Task.sleep(for: .milliseconds(10))
         }
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
@@ -166,4 +165,13 @@ public final class ChildProcess: @unchecked Sendable {
         }
         return (status, child.standardOutput, child.standardError)
     }
+}
+
+/// The number of a child's outputs that reached their end.
+private final class PipeEnds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ended = 0
+
+    func reached() { lock.withLock { ended += 1 } }
+    var count: Int { lock.withLock { ended } }
 }

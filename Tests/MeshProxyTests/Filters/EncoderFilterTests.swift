@@ -25,14 +25,18 @@ import Testing
         case replaceWithLocalReply
         /// Buffers the whole body (and so overflows a small limit).
         case bufferOnly
+        /// Counts the body bytes and ends it sees (placed after a holding filter in encode order).
+        case count
     }
 
     final class ResponseFilter: HTTPFilter {
         let behaviour: Behaviour
         let endsSeen: NIOLockedValueBox<Int>
-        init(_ behaviour: Behaviour, endsSeen: NIOLockedValueBox<Int>) {
+        let bytesSeen: NIOLockedValueBox<Int>
+        init(_ behaviour: Behaviour, endsSeen: NIOLockedValueBox<Int>, bytesSeen: NIOLockedValueBox<Int>) {
             self.behaviour = behaviour
             self.endsSeen = endsSeen
+            self.bytesSeen = bytesSeen
         }
 
         func encodeHeaders(_ head: inout HTTPResponseHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
@@ -49,6 +53,8 @@ import Testing
                     resumer.continueEncoding()
                 }
                 return .stopIteration
+            case .count:
+                return .continue
             case .replaceWithLocalReply:
                 guard head.status == .ok else { return .continue }
                 context.sendLocalReply(HTTPLocalReply(status: .forbidden, body: "replaced", details: "replaced_by_filter"))
@@ -58,6 +64,7 @@ import Testing
 
         func encodeData(_ data: inout ByteBuffer, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
             if endOfStream { endsSeen.withLockedValue { $0 += 1 } }
+            if behaviour == .count { bytesSeen.withLockedValue { $0 += data.readableBytes } }
             guard behaviour == .rewriteBody else { return .continue }
             let text = String(buffer: data).uppercased()
             data = ByteBuffer(string: text)
@@ -80,17 +87,19 @@ import Testing
         static let current = NIOLockedValueBox<(Behaviour, NIOLockedValueBox<Int>)?>(nil)
         let behaviour: Behaviour
         let endsSeen: NIOLockedValueBox<Int>
+        let bytesSeen = NIOLockedValueBox(0)
         init(config: Google_Protobuf_Any) throws {
             let value = try Google_Protobuf_StringValue(unpackingAny: config).value
             behaviour = switch value {
             case "rewrite": .rewriteBody
             case "hold": .holdThenContinue
             case "replace": .replaceWithLocalReply
+            case "count": .count
             default: .bufferOnly
             }
             endsSeen = NIOLockedValueBox(0)
         }
-        func makeFilter() -> any HTTPFilter { ResponseFilter(behaviour, endsSeen: endsSeen) }
+        func makeFilter() -> any HTTPFilter { ResponseFilter(behaviour, endsSeen: endsSeen, bytesSeen: bytesSeen) }
     }
 
     /// Answers `/chunks` with `hello ` and `world` in two flushed chunks and a trailer, and
@@ -122,10 +131,10 @@ import Testing
     }
 
     /// Runs one request through a connection manager with the filter configured by `mode`.
-    static func exchange(mode: String, path: String, bufferLimit: Int = 1 << 20) async throws -> (HTTP1TestResponse, StatsStore, Int) {
+    static func exchange(mode: String, path: String, bufferLimit: Int = 1 << 20, laterModes: [String] = []) async throws -> (HTTP1TestResponse, StatsStore, Int) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            let result = try await exchange(mode: mode, path: path, bufferLimit: bufferLimit, group: group)
+            let result = try await exchange(mode: mode, path: path, bufferLimit: bufferLimit, laterModes: laterModes, group: group)
             try await group.shutdownGracefully()
             return result
         } catch {
@@ -134,7 +143,9 @@ import Testing
         }
     }
 
-    static func exchange(mode: String, path: String, bufferLimit: Int, group: MultiThreadedEventLoopGroup) async throws -> (HTTP1TestResponse, StatsStore, Int) {
+    /// - Parameter laterModes: Filters after the one under test in the chain, so before it in
+    ///   encode order; the counts returned are the last one's.
+    static func exchange(mode: String, path: String, bufferLimit: Int, laterModes: [String], group: MultiThreadedEventLoopGroup) async throws -> (HTTP1TestResponse, StatsStore, Int) {
         let upstream = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -151,19 +162,21 @@ import Testing
         hcm.statPrefix = "test"
         hcm.routeConfig = try Envoy_Config_Route_V3_RouteConfiguration(jsonString: """
             {"name": "inline", "virtual_hosts": [{"name": "vh", "domains": ["*"], "routes": [
+              {"match": {"path": "/nobody"}, "direct_response": {"status": 204}},
               {"match": {"prefix": "/"}, "route": {"cluster": "chunks"}}]}]}
             """)
-        var modeConfig = Google_Protobuf_StringValue()
-        modeConfig.value = mode
-        hcm.httpFilters = [
-            try FilterTestSupport.filter("response-filter", modeConfig),
-            try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router()),
-        ]
+        func filter(_ mode: String) throws -> FilterTestSupport.HTTPFilterProto {
+            var config = Google_Protobuf_StringValue()
+            config.value = mode
+            return try FilterTestSupport.filter("response-filter-\(mode)", config)
+        }
+        hcm.httpFilters = try ([mode] + laterModes).map(filter)
+            + [try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
         var registry = HTTPFilterRegistry.standard
         registry.register(ResponseFilterFactory.self)
         let configuration = try HTTPConnectionManagerConfiguration(
             hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
-        let factory = try #require(configuration.filters.first?.factory as? ResponseFilterFactory)
+        let factory = try #require(configuration.filters[laterModes.count].factory as? ResponseFilterFactory)
         let cluster = ClusterRuntime(configuration: try ClusterConfiguration(Fixtures.cluster("""
             {"name": "chunks", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {"cluster_name": "chunks", "endpoints": [{"lb_endpoints": [
               {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": \(upstreamPort)}}}}]}]}}
@@ -208,6 +221,22 @@ import Testing
         #expect(response.status == 403)
         #expect(response.text == "replaced")
         #expect(stats.value("http.test.downstream_rq_4xx") == 1)
+    }
+
+    /// While one filter holds the response, the filters before it in encode order still see every
+    /// part as it arrives, and the end.
+    @Test func filtersBeforeAHolderSeeTheWholeBodyAndTheEnd() async throws {
+        let (response, _, ends) = try await Self.exchange(mode: "hold", path: "/big", laterModes: ["count"])
+        #expect(response.status == 200 && response.body.count == 4096 && response.header("x-held") == "50ms")
+        #expect(ends == 1)
+    }
+
+    /// A buffering filter on a response without a body sees the (empty) whole body at once instead
+    /// of waiting for a body that never comes.
+    @Test func bufferingAResponseWithoutABodyDoesNotHang() async throws {
+        let (response, _, ends) = try await Self.exchange(mode: "buffer", path: "/nobody")
+        #expect(response.status == 204)
+        #expect(ends == 1)
     }
 
     @Test func aBufferedResponseBeyondTheBufferLimitBecomes500() async throws {

@@ -126,8 +126,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         var trustedPeer: String?
         if configuration.useRemoteAddress {
             if !headers.contains(name: "x-forwarded-for") { trustedPeer = connection.remoteIP }
-            // Envoy appends its own address for a loopback peer.
-            if !configuration.skipXFFAppend, let ip = Self.isLoopback(connection.remoteIP) ? connection.localIP : connection.remoteIP {
+            if !configuration.skipXFFAppend, let ip = connection.remoteIP {
                 if let existing = headers.first(name: "x-forwarded-for") {
                     headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(ip)")
                 } else {
@@ -232,11 +231,6 @@ final class HTTPConnectionManagerRuntime: Sendable {
     /// Headers only Envoy sets, also removed from edge requests.
     private static let edgeRemovedHeaders = ["x-envoy-decorator-operation", "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node"]
 
-    /// Whether an address is IPv4 or IPv6 loopback.
-    static func isLoopback(_ ip: String?) -> Bool {
-        guard let ip else { return false }
-        return ip.hasPrefix("127.") || ip == "::1"
-    }
 
     /// Whether finished requests are logged (``requestCompleted(_:)``): the record is built only then.
     var logsRequests: Bool { logger.logLevel <= .debug }

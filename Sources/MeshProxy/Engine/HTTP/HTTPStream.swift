@@ -472,7 +472,11 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     // MARK: Upstream response
 
-    var upstreamMayRead: Bool { responder?.isDownstreamWritable ?? false }
+    var upstreamMayRead: Bool {
+        // A filter holding (not buffering) the response past the buffer limit stops the upstream.
+        if let hold = encoderHold, !hold.buffering, hold.heldBytes > manager.bufferLimit { return false }
+        return responder?.isDownstreamWritable ?? false
+    }
 
     func upstreamInformationalHead(_ head: HTTPResponseHead) {
         // Only with `proxy_100_continue` did the upstream get the `Expect` header; otherwise the
@@ -685,6 +689,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             return
         }
         // A response still in the encoder filters (held by one of them) is replaced.
+        let replacesResponse = responseStarted
         encoderHold = nil
         encoderGeneration += 1
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
@@ -695,7 +700,12 @@ final class HTTPStream: UpstreamResponseReceiver {
             // Envoy answers a gRPC request in gRPC: a trailers-only response.
             var head = grpcReply
             manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
-            encodeHeaders(head, endOfStream: true)
+            if replacesResponse {
+                responseStatus = 200
+                writeResponseHeadDownstream(head, endOfStream: true)
+            } else {
+                encodeHeaders(head, endOfStream: true)
+            }
             return
         }
         var body = ByteBuffer(string: reply.body)
@@ -705,6 +715,17 @@ final class HTTPStream: UpstreamResponseReceiver {
         if requestHead?.method == .HEAD { body.clear() }
         var head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
+        guard !replacesResponse else {
+            // Envoy's direct local reply: the encoder filters already had the response it replaces.
+            responseStatus = Int(head.status.code)
+            writeResponseHeadDownstream(head, endOfStream: body.readableBytes == 0)
+            if body.readableBytes > 0, !finished {
+                bytesSent += body.readableBytes
+                responder?.writeResponseBody(body)
+                writeResponseEndDownstream(nil)
+            }
+            return
+        }
         encodeHeaders(head, endOfStream: body.readableBytes == 0)
         if body.readableBytes > 0, !finished { encodeBody(body, endOfStream: true) }
     }
@@ -712,17 +733,18 @@ final class HTTPStream: UpstreamResponseReceiver {
     // MARK: Encoder filters
 
     /// Where a filter holds the response (encoder filters run in reverse filter order; positions
-    /// count in that order). Parts that reach the hold wait there until the filter continues
-    /// (``continueEncoding(after:)``) or, when it buffers, until the response has ended.
+    /// count in that order). Parts that arrive while it holds pass the filters before it and wait
+    /// there, until the filter continues (``continueEncoding(after:)``) or, when it buffers, until
+    /// the response has ended.
     private struct EncoderHold {
         /// The filter holding the response.
         var position: Int
         /// The head, which that filter has seen.
         var head: HTTPResponseHead?
-        /// The body that reached the hold.
+        /// Body that filter has seen (it stopped in `encodeData`, or saw the buffered body).
+        var seenBody: ByteBuffer?
+        /// Body that reached the hold since, not yet seen by that filter.
         var body: ByteBuffer?
-        /// Whether that filter has seen `body` (it stopped in `encodeData`).
-        var bodySeen = false
         /// `stopAndBuffer`: the filter sees the whole body, with `endOfStream`, once it has arrived.
         var buffering = false
         /// The response ended, with these trailers if any.
@@ -730,6 +752,8 @@ final class HTTPStream: UpstreamResponseReceiver {
         var trailers: HTTPHeaders?
         /// Whether that filter has seen `trailers` (it stopped in `encodeTrailers`).
         var trailersSeen = false
+
+        var heldBytes: Int { (seenBody?.readableBytes ?? 0) + (body?.readableBytes ?? 0) }
     }
 
     private var encoderHold: EncoderHold?
@@ -753,35 +777,65 @@ final class HTTPStream: UpstreamResponseReceiver {
         runEncodeHeaders(head, from: 0, endOfStream: endOfStream)
     }
 
-    /// A response body part enters the encoder filters (or joins a hold).
+    /// A response body part enters the encoder filters; with a hold, it passes the filters before
+    /// the holder and waits there.
     private func encodeBody(_ body: ByteBuffer, endOfStream: Bool) {
         resetStreamIdleTimer()
-        guard var hold = encoderHold else {
+        guard let position = encoderHold?.position else {
             runEncodeData(body, from: 0, endOfStream: endOfStream)
             return
         }
-        if var held = hold.body { held.writeImmutableBuffer(body); hold.body = held } else { hold.body = body }
-        hold.bodySeen = false
-        if endOfStream { hold.ended = true }
-        encoderHold = hold
-        guard !responseBufferOverflowed(hold) else { return }
-        if endOfStream, hold.buffering { releaseBufferedResponse() }
+        var body = body
+        let generation = encoderGeneration
+        passData(&body, through: 0..<position, endOfStream: endOfStream)
+        guard !finished, generation == encoderGeneration, encoderHold != nil else { return }
+        // In place: the held buffer is not copied for each part.
+        if encoderHold!.body == nil { encoderHold!.body = body } else { encoderHold!.body!.writeImmutableBuffer(body) }
+        if endOfStream { encoderHold!.ended = true }
+        guard !responseBufferOverflowed() else { return }
+        if endOfStream, encoderHold!.buffering { releaseBufferedResponse() }
     }
 
     /// The response ended (from upstream, with its trailers if any).
     private func encodeEnd(_ trailers: HTTPHeaders?) {
-        if var hold = encoderHold {
-            hold.ended = true
-            hold.trailers = trailers
-            encoderHold = hold
-            if hold.buffering { releaseBufferedResponse() }
+        guard let position = encoderHold?.position else {
+            if let trailers {
+                runEncodeTrailers(trailers, from: 0)
+            } else {
+                // The filters learn that the body ended (Envoy's `encodeData` with end of stream).
+                runEncodeData(ByteBuffer(), from: 0, endOfStream: true)
+            }
             return
         }
-        if let trailers {
-            runEncodeTrailers(trailers, from: 0)
+        let generation = encoderGeneration
+        var trailers = trailers
+        if trailers != nil {
+            passTrailers(&trailers!, through: 0..<position)
         } else {
-            // The filters learn that the body ended (Envoy's `encodeData` with end of stream).
-            runEncodeData(ByteBuffer(), from: 0, endOfStream: true)
+            var empty = ByteBuffer()
+            passData(&empty, through: 0..<position, endOfStream: true)
+        }
+        guard !finished, generation == encoderGeneration, encoderHold != nil else { return }
+        encoderHold!.ended = true
+        encoderHold!.trailers = trailers
+        if encoderHold!.buffering { releaseBufferedResponse() }
+    }
+
+    /// Parts that arrive while a later filter holds the response pass the filters before it,
+    /// which may change them but not stop them (one filter holds a response at a time).
+    private func passData(_ body: inout ByteBuffer, through positions: Range<Int>, endOfStream: Bool) {
+        let generation = encoderGeneration
+        for position in positions where !finished && generation == encoderGeneration {
+            let (filter, context) = encoderFilter(position)
+            _ = filter.encodeData(&body, endOfStream: endOfStream, context: context)
+        }
+    }
+
+    private func passTrailers(_ trailers: inout HTTPHeaders, through positions: Range<Int>) {
+        let generation = encoderGeneration
+        for position in positions where !finished && generation == encoderGeneration {
+            let (filter, context) = encoderFilter(position)
+            _ = filter.encodeTrailers(&trailers, context: context)
         }
     }
 
@@ -795,6 +849,8 @@ final class HTTPStream: UpstreamResponseReceiver {
             if finished || generation != encoderGeneration { return }
             guard status == .continue else {
                 encoderHold = EncoderHold(position: position, head: head, buffering: status == .stopAndBuffer, ended: endOfStream)
+                // Buffering a response that has no body: the filter sees the (empty) whole body now.
+                if status == .stopAndBuffer, endOfStream { releaseBufferedResponse() }
                 return
             }
             position += 1
@@ -812,9 +868,8 @@ final class HTTPStream: UpstreamResponseReceiver {
             if finished || generation != encoderGeneration { return }
             // `stopAndBuffer` at the end of the body has nothing more to wait for.
             if status == .stopIteration || (status == .stopAndBuffer && !endOfStream) {
-                let hold = EncoderHold(position: position, body: body, bodySeen: true, buffering: status == .stopAndBuffer, ended: endOfStream)
-                encoderHold = hold
-                _ = responseBufferOverflowed(hold)
+                encoderHold = EncoderHold(position: position, seenBody: body, buffering: status == .stopAndBuffer, ended: endOfStream)
+                _ = responseBufferOverflowed()
                 return
             }
             position += 1
@@ -861,59 +916,84 @@ final class HTTPStream: UpstreamResponseReceiver {
     /// then the response goes on unless it stops it again.
     private func releaseBufferedResponse() {
         guard var hold = encoderHold, hold.ended else { return }
+        var whole = hold.seenBody ?? ByteBuffer()
+        if var later = hold.body { whole.writeBuffer(&later) }
         hold.buffering = false
+        hold.seenBody = nil
+        hold.body = nil
         encoderHold = hold
-        var body = hold.body ?? ByteBuffer()
         let generation = encoderGeneration
         let (filter, context) = encoderFilter(hold.position)
-        let status = filter.encodeData(&body, endOfStream: hold.trailers == nil, context: context)
+        let status = filter.encodeData(&whole, endOfStream: hold.trailers == nil, context: context)
         // The filter may have changed the held head meanwhile (``updateHeldResponseHead``).
-        guard !finished, generation == encoderGeneration, let latest = encoderHold else { return }
-        hold = latest
-        hold.body = body
-        hold.bodySeen = true
+        guard !finished, generation == encoderGeneration, var latest = encoderHold else { return }
+        latest.seenBody = whole
         guard status != .stopIteration else {
-            encoderHold = hold
+            encoderHold = latest
             return
         }
-        resumeEncoding(hold)
+        resumeEncoding(latest)
     }
 
-    /// The held parts go on from the hold: the head from the next filter (the holder saw it),
-    /// the body and trailers from the holder unless it saw them.
+    private enum EncoderPart {
+        case head(HTTPResponseHead)
+        case data(ByteBuffer)
+        case trailers(HTTPHeaders)
+    }
+
+    /// The held parts go on in order: the head and the body the holder saw from the next filter,
+    /// the body and trailers it has not seen from the holder itself. If a filter holds them again,
+    /// what is left passes the filters up to it and waits there.
     private func resumeEncoding(_ hold: EncoderHold) {
         encoderHold = nil
         let generation = encoderGeneration
         let next = hold.position + 1
-        let body = hold.body ?? ByteBuffer()
         let bodyEnds = hold.ended && hold.trailers == nil
-        /// Hands what is still held to a hold made while resuming.
-        func passOn(_ update: (inout EncoderHold) -> Void) -> Bool {
-            guard !finished, generation == encoderGeneration else { return true }
-            guard var again = encoderHold else { return false }
-            update(&again)
-            encoderHold = again
-            if again.buffering, again.ended { releaseBufferedResponse() }
-            return true
+        var parts: [(part: EncoderPart, start: Int)] = []
+        if let head = hold.head { parts.append((.head(head), next)) }
+        if let seen = hold.seenBody, seen.readableBytes > 0 { parts.append((.data(seen), next)) }
+        if let body = hold.body, body.readableBytes > 0 { parts.append((.data(body), hold.position)) }
+        if let trailers = hold.trailers { parts.append((.trailers(trailers), hold.trailersSeen ? next : hold.position)) }
+        let lastData = parts.lastIndex { if case .data = $0.part { true } else { false } }
+        // A body-less end travels with the head, or as an empty body part when the head went already.
+        if bodyEnds, lastData == nil, hold.head == nil { parts.append((.data(ByteBuffer()), hold.position)) }
+        let endsAt = parts.lastIndex { if case .trailers = $0.part { false } else { true } }
+        for (index, entry) in parts.enumerated() {
+            let endOfStream = bodyEnds && index == endsAt
+            switch entry.part {
+            case .head(let head): runEncodeHeaders(head, from: entry.start, endOfStream: endOfStream)
+            case .data(let body): runEncodeData(body, from: entry.start, endOfStream: endOfStream)
+            case .trailers(let trailers): runEncodeTrailers(trailers, from: entry.start)
+            }
+            guard !finished, generation == encoderGeneration else { return }
+            guard let again = encoderHold else { continue }
+            // Held again: the rest passes the filters before the new holder and waits there.
+            for laterIndex in (index + 1)..<parts.count {
+                let later = parts[laterIndex]
+                switch later.part {
+                case .head: break
+                case .data(var body):
+                    passData(&body, through: later.start..<again.position, endOfStream: bodyEnds && laterIndex == endsAt)
+                    if encoderHold!.body == nil { encoderHold!.body = body } else { encoderHold!.body!.writeImmutableBuffer(body) }
+                case .trailers(var trailers):
+                    passTrailers(&trailers, through: later.start..<again.position)
+                    encoderHold!.trailers = trailers
+                }
+                guard !finished, generation == encoderGeneration, encoderHold != nil else { return }
+            }
+            if hold.ended { encoderHold!.ended = true }
+            if encoderHold!.ended, encoderHold!.buffering { releaseBufferedResponse() }
+            return
         }
-        if let head = hold.head {
-            let headEnds = bodyEnds && body.readableBytes == 0
-            runEncodeHeaders(head, from: next, endOfStream: headEnds)
-            if passOn({ $0.body = hold.body; $0.ended = hold.ended; $0.trailers = hold.trailers }) || headEnds { return }
-        }
-        if body.readableBytes > 0 || bodyEnds {
-            runEncodeData(body, from: hold.bodySeen ? next : hold.position, endOfStream: bodyEnds)
-            if passOn({ $0.ended = hold.ended; $0.trailers = hold.trailers }) || bodyEnds { return }
-        }
-        if let trailers = hold.trailers {
-            runEncodeTrailers(trailers, from: hold.trailersSeen ? next : hold.position)
-        }
+        // Reading the upstream again if the hold had paused it (``upstreamMayRead``).
+        if encoderHold == nil { upstream?.resumeReading() }
     }
 
-    /// Envoy's encoder buffer limit (the connection's buffer limit): a held response that grows
-    /// past it is answered with 500 if its head has not gone downstream, else reset.
-    private func responseBufferOverflowed(_ hold: EncoderHold) -> Bool {
-        guard (hold.body?.readableBytes ?? 0) > manager.bufferLimit else { return false }
+    /// Envoy's encoder buffer limit (the connection's buffer limit) for a buffering filter: past
+    /// it the response is answered 500 if its head has not gone downstream, else reset. A filter
+    /// that only holds the response instead stops the upstream being read (``upstreamMayRead``).
+    private func responseBufferOverflowed() -> Bool {
+        guard let hold = encoderHold, hold.buffering, hold.heldBytes > manager.bufferLimit else { return false }
         manager.filterCounter("rs_too_large").increment()
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
@@ -1319,7 +1399,9 @@ extension HTTPStream {
     /// HTTP 200, trailers only, `grpc-status` from the HTTP status (Envoy's mapping) and the body
     /// as `grpc-message`; nil for other requests.
     static func grpcLocalReply(_ reply: HTTPLocalReply, request: HTTPRequestHead?) -> HTTPResponseHead? {
-        guard let type = request?.headers.first(name: "content-type"), ASCII.lowercased(type).hasPrefix("application/grpc") else { return nil }
+        // Envoy's gRPC content types: `application/grpc` or `application/grpc+...` (not grpc-web).
+        guard let type = request?.headers.first(name: "content-type").map(ASCII.lowercased),
+              type == "application/grpc" || type.hasPrefix("application/grpc+") else { return nil }
         var headers = reply.headers
         headers.replaceOrAdd(name: "content-type", value: "application/grpc")
         headers.replaceOrAdd(name: "grpc-status", value: String(grpcStatus(forHTTPStatus: Int(reply.status.code))))
@@ -1340,11 +1422,11 @@ extension HTTPStream {
         }
     }
 
-    /// `grpc-message`'s percent-encoding: bytes outside printable ASCII, and `%`.
+    /// `grpc-message`'s percent-encoding, as Envoy does it: bytes outside ` `...`}`, and `%`.
     static func grpcPercentEncoded(_ text: String) -> String {
         var out = ""
         for byte in text.utf8 {
-            if byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "%") {
+            if byte >= 0x20, byte < 0x7E, byte != UInt8(ascii: "%") {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)

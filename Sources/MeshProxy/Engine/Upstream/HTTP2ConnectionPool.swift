@@ -44,11 +44,20 @@ final class HTTP2ConnectionPool: UpstreamPool {
     func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         eventLoop.preconditionInEventLoop()
         let maxStreams = settings.maxConcurrentStreams ?? Int.max
+        let existing = connections[key]?.first(where: { $0.usable && !$0.draining && $0.activeStreams < maxStreams })
+        // Waiting for a connection that is still being set up: a pending request, checked before
+        // a connection is opened for it.
+        let pending = existing?.channel == nil
+        if pending, !settings.acquirePendingSlot() {
+            completion(.failure(.overflow))
+            return
+        }
         let connection: Connection
-        if let existing = connections[key]?.first(where: { $0.usable && !$0.draining && $0.activeStreams < maxStreams }) {
+        if let existing {
             connection = existing
         } else {
             guard settings.acquireConnectionSlot() else {
+                settings.releasePendingSlot()
                 completion(.failure(.overflow))
                 return
             }
@@ -62,13 +71,6 @@ final class HTTP2ConnectionPool: UpstreamPool {
         if let limit = settings.maxRequestsPerConnection, connection.streamsOpened >= limit {
             // Its last stream: drained, then closed when that ends (``streamClosed(_:)``).
             connection.draining = true
-        }
-        // Waiting for a connection that is still being set up: a pending request.
-        let pending = connection.channel == nil
-        if pending, !settings.acquirePendingSlot() {
-            streamClosed(connection)
-            completion(.failure(.overflow))
-            return
         }
         connection.ready.assumeIsolated().whenComplete { [weak self] result in
             guard let self else { return }
@@ -182,6 +184,8 @@ final class HTTP2ConnectionPool: UpstreamPool {
                     self?.settings.connectionOpened()
                     connection.channel = channel
                     connection.tlsIdentities = identities
+                    // Every stream it was opened for already gave up: nothing will use it.
+                    if connection.activeStreams == 0, !connection.usable || connection.draining { channel.close(promise: nil) }
                     channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
                         connection.usable = false
                         self?.settings.releaseConnectionSlot()
