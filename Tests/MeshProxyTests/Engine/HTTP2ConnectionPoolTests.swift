@@ -62,45 +62,42 @@ import Testing
         return streams
     }
 
-    @Test func streamsShareAConnectionUpToTheStreamLimit() async throws {
+    /// Runs `body` with a pool (made by `makePool` on the group's loop) and the server's key, then
+    /// closes the pool's connections and the server.
+    static func withPool(_ settings: UpstreamPoolSettings...,
+                         perform body: ([HTTP2ConnectionPool], UpstreamEndpointKey) async throws -> Void) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await Self.server(group: group)
         let key = UpstreamEndpointKey(host: "127.0.0.1", port: try #require(server.localAddress?.port))
-        let counters = Counters()
-        let pool = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(counters, maxStreams: 2))
-        _ = try await Self.acquire(pool, key: key, count: 5, closeEach: false)
-        #expect(counters.opened.withLockedValue { $0 } == 3, "5 open streams, 2 per connection")
-        let unlimited = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(counters))
-        counters.opened.withLockedValue { $0 = 0 }
-        _ = try await Self.acquire(unlimited, key: key, count: 5, closeEach: false)
-        #expect(counters.opened.withLockedValue { $0 } == 1, "multiplexed on one connection")
-        try await group.next().submit { pool.closeAll(); unlimited.closeAll() }.get()
+        let pools = settings.map { HTTP2ConnectionPool(eventLoop: group.next(), settings: $0) }
+        do { try await body(pools, key) } catch { Issue.record(error) }
+        try await group.next().submit { for pool in pools { pool.closeAll() } }.get()
         try await server.close()
         try await group.shutdownGracefully()
+    }
+
+    @Test func streamsShareAConnectionUpToTheStreamLimit() async throws {
+        let limited = Counters(), unlimited = Counters()
+        try await Self.withPool(Self.settings(limited, maxStreams: 2), Self.settings(unlimited)) { pools, key in
+            _ = try await Self.acquire(pools[0], key: key, count: 5, closeEach: false)
+            #expect(limited.opened.withLockedValue { $0 } == 3, "5 open streams, 2 per connection")
+            _ = try await Self.acquire(pools[1], key: key, count: 5, closeEach: false)
+            #expect(unlimited.opened.withLockedValue { $0 } == 1, "multiplexed on one connection")
+        }
     }
 
     @Test func maxRequestsPerConnectionDrainsAConnection() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await Self.server(group: group)
-        let key = UpstreamEndpointKey(host: "127.0.0.1", port: try #require(server.localAddress?.port))
         let counters = Counters()
-        let pool = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(counters, maxRequests: 2))
-        _ = try await Self.acquire(pool, key: key, count: 6, closeEach: true)
-        #expect(counters.opened.withLockedValue { $0 } == 3, "2 streams per connection over 6 requests")
-        #expect(counters.pending.withLockedValue { $0 } == 0, "every pending slot was given back")
-        try await group.next().submit { pool.closeAll() }.get()
-        try await server.close()
-        try await group.shutdownGracefully()
+        try await Self.withPool(Self.settings(counters, maxRequests: 2)) { pools, key in
+            _ = try await Self.acquire(pools[0], key: key, count: 6, closeEach: true)
+            #expect(counters.opened.withLockedValue { $0 } == 3, "2 streams per connection over 6 requests")
+            #expect(counters.pending.withLockedValue { $0 } == 0, "every pending slot was given back")
+        }
     }
 
     @Test func aStreamWaitingForAConnectionNeedsAPendingSlot() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await Self.server(group: group)
-        let key = UpstreamEndpointKey(host: "127.0.0.1", port: try #require(server.localAddress?.port))
-        let pool = HTTP2ConnectionPool(eventLoop: group.next(), settings: Self.settings(Counters(), pendingAllowed: false))
-        await #expect(throws: UpstreamFailure.self) { _ = try await Self.acquire(pool, key: key, count: 1, closeEach: false) }
-        try await group.next().submit { pool.closeAll() }.get()
-        try await server.close()
-        try await group.shutdownGracefully()
+        try await Self.withPool(Self.settings(Counters(), pendingAllowed: false)) { pools, key in
+            await #expect(throws: UpstreamFailure.self) { _ = try await Self.acquire(pools[0], key: key, count: 1, closeEach: false) }
+        }
     }
 }

@@ -118,8 +118,9 @@ final class HTTPConnectionManagerRuntime: Sendable {
         if configuration.stripAnyHostPort, let host = headers.first(name: "host"), let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") {
             headers.replaceOrAdd(name: "host", value: String(host[..<colon]))
         }
+        let carriesEnvoyHeaders = headers.containsEnvoyHeaders
         // Only this proxy says a request is internal.
-        headers.remove(name: "x-envoy-internal")
+        if carriesEnvoyHeaders { headers.remove(name: "x-envoy-internal") }
         // The peer address that decides whether the request is internal: the connection's (with
         // `use_remote_address`, when no proxy before it set x-forwarded-for), else the single
         // address of x-forwarded-for; none means external.
@@ -150,7 +151,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         let isEdge = configuration.useRemoteAddress && !isInternal
         if isInternal {
             headers.add(name: "x-envoy-internal", value: "true")
-        } else {
+        } else if carriesEnvoyHeaders {
             headers.removeFields(named: Self.externalRemovedHeaders)
             if isEdge { headers.removeFields(named: Self.edgeRemovedHeaders) }
         }
@@ -358,6 +359,12 @@ enum PathNormalizer {
 }
 
 extension HTTPHeaders {
+    /// Whether any field is named `x-envoy-...`: one allocation-free pass, so that the usual
+    /// request, which has none, skips the work on Envoy's headers.
+    var containsEnvoyHeaders: Bool {
+        contains { $0.name.utf8.count > 8 && ASCII.equals($0.name.prefix(8), "x-envoy-", ignoringCase: true) }
+    }
+
     /// Removes every field named one of `names` (lower-case). One pass finds which are present,
     /// comparing only names of equal length, so the usual case (none of them) costs no removal.
     mutating func removeFields(named names: [String]) {

@@ -695,25 +695,20 @@ final class HTTPStream: UpstreamResponseReceiver {
         if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
         upstream = nil
         finishUpstream(failed: true)
-        var headers = reply.headers
+        var head: HTTPResponseHead
+        var body = ByteBuffer()
         if let grpcReply = Self.grpcLocalReply(reply, request: requestHead) {
             // Envoy answers a gRPC request in gRPC: a trailers-only response.
-            var head = grpcReply
-            manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
-            if replacesResponse {
-                responseStatus = 200
-                writeResponseHeadDownstream(head, endOfStream: true)
-            } else {
-                encodeHeaders(head, endOfStream: true)
-            }
-            return
+            head = grpcReply
+        } else {
+            var headers = reply.headers
+            body = ByteBuffer(string: reply.body)
+            if !reply.body.isEmpty && !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
+            headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+            // A HEAD request gets the head only (its content-length still tells the body's size).
+            if requestHead?.method == .HEAD { body.clear() }
+            head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         }
-        var body = ByteBuffer(string: reply.body)
-        if !reply.body.isEmpty && !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
-        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
-        // A HEAD request gets the head only (its content-length still tells the body's size).
-        if requestHead?.method == .HEAD { body.clear() }
-        var head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
         guard !replacesResponse else {
             // Envoy's direct local reply: the encoder filters already had the response it replaces.
@@ -798,6 +793,11 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     /// The response ended (from upstream, with its trailers if any).
     private func encodeEnd(_ trailers: HTTPHeaders?) {
+        // No encoder filter to tell: the usual end costs no empty body part.
+        if filters.isEmpty {
+            writeResponseEndDownstream(trailers)
+            return
+        }
         guard let position = encoderHold?.position else {
             if let trailers {
                 runEncodeTrailers(trailers, from: 0)

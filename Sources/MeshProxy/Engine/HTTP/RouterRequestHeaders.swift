@@ -23,8 +23,7 @@ enum RouterRequestHeaders {
     /// - `x-envoy-max-retries`: the number of retries.
     /// - `x-envoy-retriable-status-codes`: codes added for `retriable-status-codes`.
     static func apply(_ headers: inout HTTPHeaders, to plan: inout ForwardPlan) {
-        // The usual request has none: one allocation-free pass decides.
-        guard headers.contains(where: { $0.name.utf8.count > 8 && ASCII.equals($0.name.prefix(8), "x-envoy-", ignoringCase: true) }) else { return }
+        guard headers.containsEnvoyHeaders else { return }
         if let milliseconds = integer(headers, timeout) {
             plan.timeout = milliseconds == 0 ? nil : .milliseconds(milliseconds)
         }
