@@ -456,12 +456,15 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         if manager.accessLogs != nil { loggedUpstreamAddresses = (connection.channel.localAddress, connection.channel.remoteAddress) }
         connection.send(head, receiver: self)
+        let sendsBody = !retainedBody.isEmpty
         for body in retainedBody { connection.sendBody(body) }
         if bodyTooLargeToRetry { retainedBody = [] }
         if requestComplete && pendingBody.isEmpty && !decodingStopped {
             upstreamRequestEnded = true
             connection.sendEnd(pendingTrailers)
-        } else if !retainedBody.isEmpty {
+        } else if sendsBody {
+            // Flushed even when the body is no longer retained for retries (past the buffer
+            // limit): unflushed, it would keep the connection unwritable and the downstream paused.
             connection.flush()
         }
         // A body held while connecting may resume now, unless the new connection is already full.
