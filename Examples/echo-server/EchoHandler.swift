@@ -5,7 +5,8 @@ import NIOHTTP1
 ///
 /// It counts the request body as it arrives, then answers through ``EchoResponder``:
 /// `/status/CODE` sets the status, `/delay/MS` schedules the answer MS milliseconds later,
-/// `/flaky/N/KEY` fails the first N attempts per key (``EchoRequestLog``), `/ws` with
+/// `/flaky/N/KEY` fails the first N attempts per key with 503 and `/reset/N/KEY` by closing the
+/// connection (``EchoRequestLog``), `?delay=MS` delays any answer, `/ws` with
 /// `upgrade: websocket` becomes a WebSocket echo (``WebSocketEcho``).
 /// HTTP/1 connections stay open unless the request asked to close them; the pipeline handler in
 /// front of this one orders pipelined requests and closes idle connections on quiesce.
@@ -37,6 +38,10 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             let route = EchoFailure.apply(to: EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), uri: requestHead.uri))
+            if route.resetsConnection {
+                context.close(promise: nil)
+                return
+            }
             if route.delayMilliseconds > 0 {
                 let size = bodySize
                 let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)

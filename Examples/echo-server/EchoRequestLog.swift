@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// What the echo server remembers across requests: how many it has answered (reported in the
 /// `x-echo-requests` response header, so a test can count requests a mirror received) and, for
-/// `/flaky/N/KEY`, how many attempts each key has seen.
+/// `/flaky/N/KEY` and `/reset/N/KEY`, how many attempts each key has seen.
 final class EchoRequestLog: Sendable {
     /// The log of this process.
     static let shared = EchoRequestLog()
@@ -21,8 +21,8 @@ final class EchoRequestLog: Sendable {
     /// Requests answered so far, counting the one being answered.
     var total: Int { state.withLockedValue { $0.total } }
 
-    /// Records a request; returns the route with `/flaky/N/KEY` applied: 503 for the first N
-    /// attempts with that key, then 200.
+    /// Records a request; returns the route with `/flaky/N/KEY` applied (503 for the first N
+    /// attempts with that key, then 200) or `/reset/N/KEY` (the first N attempts reset).
     func record(_ route: EchoRoute, uri: String) -> EchoRoute {
         guard let flaky = FlakyPath(uri: uri) else {
             state.withLockedValue { $0.total += 1 }
@@ -36,15 +36,27 @@ final class EchoRequestLog: Sendable {
             return next
         }
         var out = route
-        out.status = attempt <= flaky.failures ? .serviceUnavailable : .ok
+        let fails = attempt <= flaky.failures
+        switch flaky.failure {
+        case .serviceUnavailable: out.status = fails ? .serviceUnavailable : .ok
+        case .reset: out.resetsConnection = fails
+        }
         return out
     }
 }
 
-/// `/flaky/N/KEY`: fail the first N attempts for KEY (any text without `/`, `?` or `#`).
+/// `/flaky/N/KEY` (503) or `/reset/N/KEY` (the connection closed without an answer): fail the
+/// first N attempts for KEY (any text without `/`, `?` or `#`).
 struct FlakyPath: Sendable, Hashable {
-    /// Attempts answered with 503 before the key succeeds.
+    /// How a failing attempt fails.
+    enum Failure: Sendable, Hashable {
+        case serviceUnavailable
+        case reset
+    }
+
+    /// Attempts that fail before the key succeeds.
     var failures: Int
+    var failure: Failure
     /// The key attempts are counted under (with N, so different budgets never share a count).
     var key: String
 
@@ -54,10 +66,17 @@ struct FlakyPath: Sendable, Hashable {
     init?(uri: String) {
         var path = Substring(uri)
         if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
-        guard path.hasPrefix("/flaky/") else { return nil }
-        let parts = path.dropFirst("/flaky/".count).split(separator: "/", omittingEmptySubsequences: false)
+        let prefix: String
+        if path.hasPrefix("/flaky/") {
+            (prefix, failure) = ("/flaky/", .serviceUnavailable)
+        } else if path.hasPrefix("/reset/") {
+            (prefix, failure) = ("/reset/", .reset)
+        } else {
+            return nil
+        }
+        let parts = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let n = Int(parts[0]), (0...Self.maximumFailures).contains(n), !parts[1].isEmpty else { return nil }
         failures = n
-        key = "\(n)/\(parts[1])"
+        key = "\(prefix)\(n)/\(parts[1])"
     }
 }

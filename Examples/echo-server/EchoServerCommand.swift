@@ -11,7 +11,9 @@ struct EchoServerCommand: AsyncParsableCommand {
         abstract: "Answers every HTTP/1.1 and h2c request with JSON holding its name, the request it saw and its address.",
         discussion: """
         GET /status/CODE answers with that status code; /delay/MS waits MS milliseconds first;
-        /flaky/N/KEY answers 503 to the first N requests for KEY, then 200. Every response carries
+        /flaky/N/KEY answers 503 to the first N requests for KEY, then 200; /reset/N/KEY closes
+        the connection (resets the HTTP/2 stream) for the first N requests for KEY; ?delay=MS on any
+        path waits MS milliseconds before answering. Every response carries
         x-echo-requests, the number of requests this process has answered.
         HTTP/2 is spoken with prior knowledge (h2c) on the same port as HTTP/1.1.
         SIGTERM or SIGINT stops accepting, lets in-flight requests finish and exits 0.

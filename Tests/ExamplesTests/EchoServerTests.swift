@@ -125,6 +125,33 @@ import Testing
         }
     }
 
+    @Test func delayParameterWaitsOnAnyPath() async throws {
+        try await withEchoServer { server in
+            let start = ContinuousClock.now
+            let response = try server.get("/status/404?x=1&delay=150")
+            let elapsed = ContinuousClock.now - start
+            #expect(response.status == 404)
+            #expect(elapsed >= .milliseconds(150), "answered after \(elapsed)")
+        }
+    }
+
+    /// `/reset/N/KEY` closes the connection without an answer for the first N requests per key.
+    @Test func resetPathClosesTheFirstAttempts() async throws {
+        try await withEchoServer { server in
+            for attempt in 1...2 {
+                let connection = try server.connect()
+                try connection.sendHTTP1Request(path: "/reset/2/k", host: server.authority)
+                #expect(throws: (any Error).self, "attempt \(attempt) was answered") { try connection.readHTTP1Response() }
+            }
+            #expect(try server.get("/reset/2/k").status == 200)
+            // Keys count apart, and /flaky keys apart from /reset keys.
+            #expect(try server.get("/flaky/1/k").status == 503)
+            let other = try server.connect()
+            try other.sendHTTP1Request(path: "/reset/1/other", host: server.authority)
+            #expect(throws: (any Error).self) { try other.readHTTP1Response() }
+        }
+    }
+
     @Test func upgradeToH2CIsAnsweredOverHTTP1() async throws {
         try await withEchoServer { server in
             let response = try server.get("/up", headers: [("connection", "Upgrade, HTTP2-Settings"), ("upgrade", "h2c"), ("http2-settings", "AAMAAABkAAQCAAAAAAIAAAAA")])

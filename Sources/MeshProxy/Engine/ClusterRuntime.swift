@@ -57,8 +57,12 @@ final class ClusterRuntime: Sendable {
         return host
     }
 
-    func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil) -> UpstreamHostHandle? {
-        guard let handle = upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority, downstream: downstream) else { return nil }
+    /// A host for an attempt. `excluding` are the hosts earlier attempts used; `predicates` (nil:
+    /// `previous_hosts` alone) and `excludedPriorities` come from the route's retry policy.
+    func chooseHost(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil,
+                    predicates: [RetryHostPredicate]? = nil, excludedPriorities: Set<UInt32> = []) -> UpstreamHostHandle? {
+        guard let handle = upstream.chooseHostForEngine(hash: hash, excluding: excluding, maxSelectionAttempts: maxSelectionAttempts, authority: authority, downstream: downstream,
+                                                        predicates: predicates, excludedPriorities: excludedPriorities) else { return nil }
         guard let tls = tlsSource(for: handle.host) else { return handle }
         var key = handle.key
         key.tls = tls

@@ -16,7 +16,8 @@ extension UpstreamCluster {
     /// The host for one attempt. Dynamic-forward-proxy clusters connect to the request's
     /// authority (the connect resolves it); the others ask the load balancer, avoiding `excluding`.
     /// `ORIGINAL_DST` clusters connect to the destination `downstream` names (header or local address).
-    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil) -> UpstreamHostHandle? {
+    func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil,
+                             predicates: [RetryHostPredicate]? = nil, excludedPriorities: Set<UInt32> = []) -> UpstreamHostHandle? {
         switch configuration.discovery {
         case .dynamicForwardProxy:
             guard let authority, let (name, port) = Self.splitAuthority(authority.lowercased()),
@@ -27,7 +28,9 @@ extension UpstreamCluster {
                   let host = providedHost(for: address), case .socket(let name, let port) = host.address else { return nil }
             return UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
         default:
-            let context = HostSelectionContext(hash: hash, previousHosts: excluding, hostSelectionRetryMaxAttempts: maxSelectionAttempts)
+            var context = HostSelectionContext(hash: hash, previousHosts: excluding, hostSelectionRetryMaxAttempts: maxSelectionAttempts)
+            context.predicates = predicates
+            context.excludedPriorities = excludedPriorities
             guard let host = chooseHost(context), case .socket(let name, let port) = host.address else { return nil }
             return UpstreamHostHandle(host: host, key: UpstreamEndpointKey(host: name, port: port))
         }

@@ -116,11 +116,15 @@ public struct RetryPolicy: Sendable {
     /// Request matchers: when non-empty, only requests matching one of them may be retried.
     public let retriableRequestHeaders: [HeaderMatcher]
     /// The `retry_host_predicate` extension names (`envoy.retry_host_predicates.previous_hosts`, ...).
-    public let hostPredicates: [String]
+    public var hostPredicates: [String] { hostPredicateRules.map(\.name) }
+    /// The host predicates, in configuration order.
+    let hostPredicateRules: [RetryHostPredicate]
     /// How many times host selection is retried against the predicates (default 1).
     public let hostSelectionRetryMaxAttempts: Int
     /// The `retry_priority` extension name, if any (`envoy.retry_priorities.previous_priorities`).
-    public let retryPriority: String?
+    public var retryPriority: String? { priority?.name }
+    /// The retry priority.
+    let priority: RetryPriority?
 
     /// Envoy's default backoff base interval.
     public static let defaultBaseInterval: Duration = .milliseconds(25)
@@ -184,33 +188,18 @@ public struct RetryPolicy: Sendable {
             requestHeaders.append(try HeaderMatcher(matcher, field + ".retriable_request_headers[\(i)]", context))
         }
         retriableRequestHeaders = requestHeaders
-        var predicates: [String] = []
+        var predicates: [RetryHostPredicate] = []
         for (i, predicate) in proto.retryHostPredicate.enumerated() {
-            guard !predicate.name.isEmpty || predicate.configType != nil else {
-                throw context.invalid(field + ".retry_host_predicate[\(i)]", "a host predicate needs a name or typed_config")
-            }
-            predicates.append(predicate.name.isEmpty ? Self.extensionName(typeURL: predicate.typedConfig.typeURL) : predicate.name)
+            predicates.append(try RetryHostPredicate(predicate, field + ".retry_host_predicate[\(i)]", context))
         }
-        hostPredicates = predicates
+        hostPredicateRules = predicates
         guard proto.hostSelectionRetryMaxAttempts >= 0 else {
             throw context.invalid(field + ".host_selection_retry_max_attempts", "must not be negative")
         }
         hostSelectionRetryMaxAttempts = proto.hostSelectionRetryMaxAttempts == 0 ? 1 : Int(proto.hostSelectionRetryMaxAttempts)
-        if proto.hasRetryPriority {
-            let priority = proto.retryPriority
-            retryPriority = priority.name.isEmpty ? Self.extensionName(typeURL: priority.typedConfig.typeURL) : priority.name
-        } else {
-            retryPriority = nil
-        }
+        priority = proto.hasRetryPriority ? try RetryPriority(proto.retryPriority, field + ".retry_priority", context) : nil
     }
 
-    private static func extensionName(typeURL: String) -> String {
-        switch typeURL.split(separator: "/").last ?? "" {
-        case "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate": "envoy.retry_host_predicates.previous_hosts"
-        case "envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig": "envoy.retry_priorities.previous_priorities"
-        case let other: String(other)
-        }
-    }
 
     /// Whether a request may be retried at all (`retriable_request_headers`).
     public func allowsRetry(requestHeaders: HTTPHeaders) -> Bool {

@@ -17,6 +17,20 @@ public struct HostSelectionContext: Sendable {
         self.previousHosts = previousHosts
         self.hostSelectionRetryMaxAttempts = max(0, hostSelectionRetryMaxAttempts)
     }
+
+    /// The route's retry host predicates; nil means `previous_hosts` alone.
+    var predicates: [RetryHostPredicate]?
+    /// Priorities the route's retry priority leaves out of this pick.
+    var excludedPriorities: Set<UInt32> = []
+
+    /// Whether any predicate may reject a pick (so host selection may pick again).
+    var hasPredicates: Bool { predicates.map { !$0.isEmpty } ?? !previousHosts.isEmpty }
+
+    /// Whether a predicate rejects `host`.
+    func rejects(_ host: UpstreamHost) -> Bool {
+        guard let predicates else { return previousHosts.contains { $0 === host } }
+        return predicates.contains { $0.rejects(host, previousHosts: previousHosts) }
+    }
 }
 
 /// The result of one request attempt, as outlier detection counts it.

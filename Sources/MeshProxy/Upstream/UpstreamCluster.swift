@@ -184,15 +184,15 @@ public final class UpstreamCluster: Sendable {
         let now = clock()
         return state.withLock { state -> UpstreamHost? in
             refresh(&state, now: now)
-            let previous = Set(context.previousHosts.map(ObjectIdentifier.init))
-            let attempts = previous.isEmpty ? 1 : context.hostSelectionRetryMaxAttempts + 1
+            let attempts = context.hasPredicates ? context.hostSelectionRetryMaxAttempts + 1 : 1
+            let load = context.excludedPriorities.isEmpty ? state.load : state.load.excluding(context.excludedPriorities) ?? state.load
             switch state.configuration.loadBalancer {
             case .clusterProvided:
                 return nil
             case .ringHash, .maglev:
                 let hash = context.hash ?? random()
-                let priority = state.load.choose(hash).priority
-                if state.load.panic[priority] { stats.increment(.lbHealthyPanic) }
+                let priority = load.choose(hash).priority
+                if load.panic[priority] { stats.increment(.lbHealthyPanic) }
                 var host: UpstreamHost?
                 for attempt in 0..<attempts {
                     if case .maglev = state.configuration.loadBalancer {
@@ -200,14 +200,14 @@ public final class UpstreamCluster: Sendable {
                     } else {
                         host = state.rings[priority].choose(hash: hash, attempt: attempt)
                     }
-                    guard let chosen = host, previous.contains(ObjectIdentifier(chosen)) else { break }
+                    guard let chosen = host, context.rejects(chosen) else { break }
                 }
                 return host
             case .roundRobin, .leastRequest, .random:
                 var host: UpstreamHost?
                 for _ in 0..<attempts {
-                    host = chooseOnce(&state, now: now)
-                    guard let chosen = host, previous.contains(ObjectIdentifier(chosen)) else { break }
+                    host = chooseOnce(&state, load: load, now: now)
+                    guard let chosen = host, context.rejects(chosen) else { break }
                 }
                 return host
             }
@@ -342,7 +342,7 @@ public final class UpstreamCluster: Sendable {
                 "rq_timeout::\(counters.requestTimeouts)", "rq_total::\(counters.requestsTotal)",
                 "hostname::\(host.hostname)", "health_flags::\(host.healthFlags)", "weight::\(host.weight)",
                 "region::\(locality.region)", "zone::\(locality.zone)", "sub_zone::\(locality.subZone)",
-                "canary::false", "priority::\(host.priority)", "success_rate::-1", "local_origin_success_rate::-1",
+                "canary::\(host.isCanary)", "priority::\(host.priority)", "success_rate::-1", "local_origin_success_rate::-1",
             ].map { prefix + $0 }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -421,15 +421,15 @@ public final class UpstreamCluster: Sendable {
         }
     }
 
-    private func chooseOnce(_ state: inout State, now: ContinuousClock.Instant) -> UpstreamHost? {
+    private func chooseOnce(_ state: inout State, load: PriorityLoad, now: ContinuousClock.Instant) -> UpstreamHost? {
         let configuration = state.configuration
         var slowStart: ClusterConfiguration.SlowStart?
         if let config = configuration.slowStart, let latest = state.latestHostAdded, now - latest <= config.window {
             slowStart = config
         }
-        let (priority, degraded) = state.load.choose(random())
+        let (priority, degraded) = load.choose(random())
         let source: SourceKey
-        if state.load.panic[priority] {
+        if load.panic[priority] {
             stats.increment(.lbHealthyPanic)
             source = .all(priority)
         } else if configuration.localityWeightedBalancing,

@@ -61,6 +61,11 @@ public final class UpstreamHost: Sendable, Hashable, CustomStringConvertible {
     public var healthStatus: EndpointHealthStatus { attributes.withLock { $0.healthStatus } }
     /// The endpoint's `filter_metadata`.
     public var metadata: [String: Google_Protobuf_Struct] { attributes.withLock { $0.metadata } }
+    /// Whether the endpoint is a canary (`canary: true` in its `envoy.lb` metadata).
+    public var isCanary: Bool {
+        if case .boolValue(true) = metadata["envoy.lb"]?.fields["canary"]?.kind { return true }
+        return false
+    }
     /// The locality's `filter_metadata`.
     public var localityMetadata: [String: Google_Protobuf_Struct] { attributes.withLock { $0.localityMetadata } }
 

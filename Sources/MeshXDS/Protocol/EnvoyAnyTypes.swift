@@ -39,6 +39,8 @@ public enum EnvoyAnyTypes {
             Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog.self,
             Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.self,
             Envoy_Extensions_Retry_Host_PreviousHosts_V3_PreviousHostsPredicate.self,
+            Envoy_Extensions_Retry_Host_OmitCanaryHosts_V3_OmitCanaryHostsPredicate.self,
+            Envoy_Extensions_Retry_Host_OmitHostMetadata_V3_OmitHostMetadataConfig.self,
             Envoy_Extensions_Retry_Priority_PreviousPriorities_V3_PreviousPrioritiesConfig.self,
             Envoy_Extensions_Filters_Http_DynamicForwardProxy_V3_FilterConfig.self,
             Envoy_Extensions_Clusters_DynamicForwardProxy_V3_ClusterConfig.self,

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import SwiftProtobuf
 import Testing
 @testable import MeshProxy
 
@@ -111,6 +112,53 @@ struct RetryPolicyTests {
         #expect(policy.shouldRetry(failure: .refusedStream))
         #expect(!policy.shouldRetry(failure: .reset(requestSent: true)))
         #expect(!policy.shouldRetry(failure: .perTryTimeout))
+    }
+
+    @Test func hostPredicatesAndRetryPriorityAreParsed() throws {
+        let policy = try Self.policy("""
+        {"retry_on": "5xx", "retry_host_predicate": [
+           {"name": "envoy.retry_host_predicates.omit_canary_hosts",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.omit_canary_hosts.v3.OmitCanaryHostsPredicate"}},
+           {"name": "envoy.retry_host_predicates.omit_host_metadata",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.omit_host_metadata.v3.OmitHostMetadataConfig",
+                             "metadata_match": {"filter_metadata": {"envoy.lb": {"version": "v2"}}}}}],
+         "retry_priority": {"name": "envoy.retry_priorities.previous_priorities",
+           "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", "update_frequency": 2}}}
+        """)
+        #expect(policy.hostPredicates == ["envoy.retry_host_predicates.omit_canary_hosts", "envoy.retry_host_predicates.omit_host_metadata"])
+        #expect(policy.hostPredicateRules.last == .omitHostMetadata(["version": Google_Protobuf_Value(stringValue: "v2")]))
+        #expect(policy.priority == .previousPriorities(updateFrequency: 2))
+        #expect(policy.retryPriority == "envoy.retry_priorities.previous_priorities")
+    }
+
+    /// Envoy recomputes the excluded priorities every `update_frequency` attempts, from every
+    /// attempt made up to then.
+    @Test func previousPrioritiesExcludeEveryUpdateFrequencyAttempts() {
+        let every2 = RetryPriority.previousPriorities(updateFrequency: 2)
+        #expect(every2.excludedPriorities(attempted: []) == nil)
+        #expect(every2.excludedPriorities(attempted: [0]) == nil)
+        #expect(every2.excludedPriorities(attempted: [0, 0]) == [0])
+        #expect(every2.excludedPriorities(attempted: [0, 0, 1]) == [0])
+        #expect(every2.excludedPriorities(attempted: [0, 0, 1, 2]) == [0, 1, 2])
+        #expect(RetryPriority.previousPriorities(updateFrequency: 1).excludedPriorities(attempted: [1]) == [1])
+    }
+
+    static let unsupportedRetryExtensions: [(String, String, String)] = [
+        (#"{"retry_host_predicate": [{"name": "acme.retry_host_predicates.custom"}]}"#, "retry_host_predicate[0]", "acme.retry_host_predicates.custom"),
+        (#"{"retry_host_predicate": [{"name": "x", "typed_config": {"@type": "type.googleapis.com/google.protobuf.Struct"}}]}"#, "retry_host_predicate[0]", "google.protobuf.Struct"),
+        (#"{"retry_priority": {"name": "acme.retry_priorities.custom"}}"#, "retry_priority", "acme.retry_priorities.custom"),
+        (#"{"retry_priority": {"name": "envoy.retry_priorities.previous_priorities"}}"#, "retry_priority.typed_config", "update_frequency"),
+        (#"{"retry_priority": {"name": "p", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig"}}}"#,
+         "retry_priority.typed_config.update_frequency", "greater than 0"),
+    ]
+
+    /// What Envoy would NACK as an unknown or invalid extension is refused with the field named,
+    /// instead of being accepted and ignored.
+    @Test(arguments: unsupportedRetryExtensions)
+    func unsupportedRetryExtensionsAreRejected(_ json: String, _ field: String, _ message: String) throws {
+        let error = #expect(throws: ProxyConfigurationError.self) { try Self.policy(json) }
+        let text = "\(error.map { "\($0)" } ?? "")"
+        #expect(text.contains(field) && text.contains(message), "\(text)")
     }
 
     @Test func retriableRequestHeadersGateRetries() throws {

@@ -1,4 +1,5 @@
-import MeshProxy
+@testable import MeshProxy
+import SwiftProtobuf
 import Testing
 
 @Suite struct LoadBalancerTests {
@@ -108,6 +109,50 @@ import Testing
         // With no extra attempts allowed the previous host can come back.
         let single = cluster(.roundRobin, Fixtures.set(Fixtures.endpoints(1...1)))
         #expect(single.chooseHost(HostSelectionContext(previousHosts: single.hosts)) == single.hosts[0])
+    }
+
+    @Test func canaryAndMetadataPredicatesSkipHosts() {
+        let canary = Google_Protobuf_Struct(fields: ["canary": Google_Protobuf_Value(boolValue: true), "stage": Google_Protobuf_Value(stringValue: "beta")])
+        let endpoints = [
+            UpstreamEndpoint(address: .socket(host: "10.0.0.1", port: 8080), healthStatus: .healthy, metadata: ["envoy.lb": canary]),
+            Fixtures.endpoint(2),
+        ]
+        let upstream = cluster(.roundRobin, Fixtures.set(LocalityEndpoints(endpoints: endpoints)))
+        let marked = upstream.hosts.first { $0.isCanary }
+        #expect(marked?.address == .socket(host: "10.0.0.1", port: 8080))
+        // Applied from the first attempt on, for as many picks as allowed.
+        var omitCanary = HostSelectionContext(hostSelectionRetryMaxAttempts: 3)
+        omitCanary.predicates = [.omitCanaryHosts]
+        var omitBeta = HostSelectionContext(hostSelectionRetryMaxAttempts: 3)
+        omitBeta.predicates = [.omitHostMetadata(["stage": Google_Protobuf_Value(stringValue: "beta")])]
+        var omitOther = HostSelectionContext(hostSelectionRetryMaxAttempts: 3)
+        omitOther.predicates = [.omitHostMetadata(["stage": Google_Protobuf_Value(stringValue: "ga")])]
+        var chosenWithoutCanary: Set<String> = [], chosenWithoutBeta: Set<String> = [], chosenOtherwise: Set<String> = []
+        for _ in 0..<10 { chosenWithoutCanary.insert(upstream.chooseHost(omitCanary)!.description) }
+        for _ in 0..<10 { chosenWithoutBeta.insert(upstream.chooseHost(omitBeta)!.description) }
+        for _ in 0..<10 { chosenOtherwise.insert(upstream.chooseHost(omitOther)!.description) }
+        #expect(chosenWithoutCanary == ["10.0.0.2:8080"])
+        #expect(chosenWithoutBeta == ["10.0.0.2:8080"])
+        #expect(chosenOtherwise == ["10.0.0.1:8080", "10.0.0.2:8080"])
+    }
+
+    /// `previous_priorities`: the load of the priorities left out goes to the others by health.
+    @Test func excludedPrioritiesSpreadTheLoadOverTheRest() {
+        let p0 = LocalityEndpoints(priority: 0, endpoints: [Fixtures.endpoint(1)])
+        let p1 = LocalityEndpoints(priority: 1, endpoints: [Fixtures.endpoint(2), Fixtures.endpoint(3, health: .unhealthy)])
+        let p2 = LocalityEndpoints(priority: 2, endpoints: [Fixtures.endpoint(4)])
+        let upstream = cluster(.roundRobin, Fixtures.set(p0, p1, p2))
+        #expect(upstream.priorityLoad.healthy == [100, 0, 0])
+        var context = HostSelectionContext()
+        context.excludedPriorities = [0]
+        var counts: [String: Int] = [:]
+        for _ in 0..<200 { counts[upstream.chooseHost(context)!.description, default: 0] += 1 }
+        // Priority 1 has health 70 (140 × 1/2), priority 2 has 100: 70 % and 30 % after capping at 100.
+        #expect(counts["10.0.0.1:8080"] == nil)
+        #expect((counts["10.0.0.2:8080"] ?? 0) > 100 && (counts["10.0.0.4:8080"] ?? 0) > 25, "\(counts)")
+        // Every priority left out: the unmodified load applies.
+        context.excludedPriorities = [0, 1, 2]
+        #expect(upstream.chooseHost(context)?.description == "10.0.0.1:8080")
     }
 
     @Test func weightedMaglevFollowsWeights() {

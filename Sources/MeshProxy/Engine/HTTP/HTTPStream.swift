@@ -415,8 +415,11 @@ final class HTTPStream: UpstreamResponseReceiver {
             upstreamHead = head
         }
         let upstreamAuthority = upstreamHead?.headers.first(name: "host")
-        let exclude = plan.retry?.avoidsPreviousHosts == true ? attemptedHosts : []
-        guard let host = cluster.chooseHost(hash: plan.hashKey, excluding: exclude, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority, downstream: DownstreamDestination(localAddress: connection.localAddress, headers: requestHead?.headers)) else {
+        guard let host = cluster.chooseHost(
+            hash: plan.hashKey, excluding: attemptedHosts, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority,
+            downstream: DownstreamDestination(localAddress: connection.localAddress, headers: requestHead?.headers),
+            predicates: plan.retry?.hostPredicates ?? [], excludedPriorities: plan.retry?.excludedPriorities(attempted: attemptedHosts) ?? []
+        ) else {
             cluster.stats.noHealthyUpstream()
             finishUpstream(failed: true)
             sendLocalReply(HTTPLocalReply(status: .serviceUnavailable, body: "no healthy upstream", details: "no_healthy_upstream", flags: .noHealthyUpstream))

@@ -96,7 +96,12 @@ struct RetryPlan {
 
     var numRetries: Int { policy.numRetries }
     var perTryTimeout: Duration? { policy.perTryTimeout }
-    var avoidsPreviousHosts: Bool { policy.hostPredicates.contains("envoy.retry_host_predicates.previous_hosts") }
+    var hostPredicates: [RetryHostPredicate] { policy.hostPredicateRules }
+    /// The priorities the next attempt leaves out, from the priorities of the attempts so far.
+    func excludedPriorities(attempted: [UpstreamHost]) -> Set<UInt32> {
+        guard let priority = policy.priority else { return [] }
+        return priority.excludedPriorities(attempted: attempted.map(\.priority)) ?? []
+    }
     var hostSelectionRetryMaxAttempts: Int { max(1, policy.hostSelectionRetryMaxAttempts) }
 
     func shouldRetry(status: Int, headers: HTTPHeaders) -> Bool { policy.shouldRetry(status: status, headers: headers) }

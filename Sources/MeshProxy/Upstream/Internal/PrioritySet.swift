@@ -86,6 +86,9 @@ struct PriorityLoad: Equatable {
     var healthy: [Int]
     var degraded: [Int]
     var panic: [Bool]
+    /// Each priority's health and degraded health, `min(100, overprovisioning × share)`.
+    private(set) var health: [Int] = []
+    private(set) var degradedHealth: [Int] = []
 
     /// Computes the load with Envoy's rules: a priority's health is
     /// `min(100, overprovisioning × healthy / eligible)`; load goes to priorities in order, scaled
@@ -117,6 +120,8 @@ struct PriorityLoad: Equatable {
             health[index] = Int(min(100, UInt64(overprovisioningFactor) * healthyWeight / totalWeight))
             degradedHealth[index] = Int(min(100, UInt64(overprovisioningFactor) * degradedWeight / totalWeight))
         }
+        self.health = health
+        self.degradedHealth = degradedHealth
         let total = min(100, health.reduce(0, +) + degradedHealth.reduce(0, +))
         if total > 0 {
             var remaining = 100
@@ -169,6 +174,37 @@ struct PriorityLoad: Equatable {
             }
             healthy[firstNonEmpty] += remaining
         }
+    }
+
+    /// The load with `excluded` priorities left out (Envoy's `previous_priorities` retry
+    /// priority): the others' health spread over 100 % in priority order, healthy before degraded,
+    /// the rounding remainder to the first that can take it. Nil when no other priority has any
+    /// health, so the unmodified load applies.
+    func excluding(_ excluded: Set<UInt32>) -> PriorityLoad? {
+        var adjustedHealth = health, adjustedDegraded = degradedHealth
+        for index in health.indices where excluded.contains(UInt32(index)) {
+            adjustedHealth[index] = 0
+            adjustedDegraded[index] = 0
+        }
+        let total = min(100, adjustedHealth.reduce(0, +) + adjustedDegraded.reduce(0, +))
+        guard total > 0 else { return nil }
+        var out = self
+        out.healthy = Array(repeating: 0, count: health.count)
+        out.degraded = Array(repeating: 0, count: health.count)
+        var remaining = 100
+        while remaining > 0 {
+            for index in adjustedHealth.indices {
+                let delta = min(remaining, adjustedHealth[index] * 100 / total)
+                out.healthy[index] += delta
+                remaining -= delta
+            }
+            for index in adjustedDegraded.indices {
+                let delta = min(remaining, adjustedDegraded[index] * 100 / total)
+                out.degraded[index] += delta
+                remaining -= delta
+            }
+        }
+        return out
     }
 
     /// Envoy's `choosePriority`: `hash % 100 + 1` walks the healthy loads, then the degraded ones.

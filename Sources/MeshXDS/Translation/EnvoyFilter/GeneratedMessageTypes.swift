@@ -246,6 +246,8 @@ extension EnvoyMessageTypes {
         Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.self,
         Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight.self,
         Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.self,
+        Envoy_Extensions_Retry_Host_OmitCanaryHosts_V3_OmitCanaryHostsPredicate.self,
+        Envoy_Extensions_Retry_Host_OmitHostMetadata_V3_OmitHostMetadataConfig.self,
         Envoy_Extensions_Retry_Host_PreviousHosts_V3_PreviousHostsPredicate.self,
         Envoy_Extensions_Retry_Priority_PreviousPriorities_V3_PreviousPrioritiesConfig.self,
         Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer.self,
