@@ -14,15 +14,27 @@ import Testing
     final class Counters: Sendable {
         let opened = NIOLockedValueBox(0)
         let pending = NIOLockedValueBox(0)
+        /// Connection slots taken (the connection circuit breaker's count).
+        let slots = NIOLockedValueBox(0)
     }
 
-    static func settings(_ counters: Counters, maxStreams: Int? = nil, maxRequests: Int? = nil, pendingAllowed: Bool = true) -> UpstreamPoolSettings {
-        UpstreamPoolSettings(
+    static func settings(_ counters: Counters, maxStreams: Int? = nil, maxRequests: Int? = nil, maxConnections: Int? = nil,
+                         pendingAllowed: Bool = true) -> UpstreamPoolSettings {
+        var settings = UpstreamPoolSettings(
             connectTimeout: .seconds(2), idleTimeout: nil, maxRequestsPerConnection: maxRequests, maxConcurrentStreams: maxStreams,
-            acquireConnectionSlot: { true }, releaseConnectionSlot: {},
+            acquireConnectionSlot: {
+                counters.slots.withLockedValue { taken in
+                    guard taken < (maxConnections ?? Int.max) else { return false }
+                    taken += 1
+                    return true
+                }
+            },
+            releaseConnectionSlot: { counters.slots.withLockedValue { $0 -= 1 } },
             acquirePendingSlot: { pendingAllowed ? counters.pending.withLockedValue { $0 += 1; return true } : false },
             releasePendingSlot: { counters.pending.withLockedValue { $0 -= 1 } },
             connectionOpened: { counters.opened.withLockedValue { $0 += 1 } }, connectFailed: {})
+        settings.forceConnectionSlot = { counters.slots.withLockedValue { $0 += 1 } }
+        return settings
     }
 
     /// An h2c server that accepts streams and never answers (they stay open).
@@ -92,6 +104,46 @@ import Testing
             _ = try await Self.acquire(pools[0], key: key, count: 6, closeEach: true)
             #expect(counters.opened.withLockedValue { $0 } == 3, "2 streams per connection over 6 requests")
             #expect(counters.pending.withLockedValue { $0 } == 0, "every pending slot was given back")
+        }
+    }
+
+    /// Envoy queues a request that finds every connection at its stream limit when the connection
+    /// breaker allows no other: it gets the first stream that ends.
+    @Test func aRequestWaitsForAStreamWhenNoConnectionMayBeOpened() async throws {
+        let counters = Counters()
+        try await Self.withPool(Self.settings(counters, maxStreams: 2, maxConnections: 1)) { pools, key in
+            let pool = pools[0]
+            // Kept: an UpstreamChannel that goes away resets its stream.
+            let first = try await Self.acquire(pool, key: key, count: 2, closeEach: false)
+            let third = pool.eventLoop.makePromise(of: Void.self)
+            let answered = NIOLockedValueBox(false)
+            try await pool.eventLoop.submit {
+                pool.acquire(key) { result in
+                    answered.withLockedValue { $0 = true }
+                    switch result {
+                    case .success: third.succeed(())
+                    case .failure(let failure): third.fail(failure)
+                    }
+                }
+            }.get()
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(!answered.withLockedValue { $0 }, "the third request waits instead of overflowing")
+            #expect(counters.pending.withLockedValue { $0 } == 1, "a waiting request holds a pending slot")
+            // A stream ends: the waiting request takes its place on the same connection.
+            try await first[0].channel.close()
+            try await third.futureResult.get()
+            withExtendedLifetime(first) {}
+            #expect(counters.opened.withLockedValue { $0 } == 1)
+            #expect(counters.pending.withLockedValue { $0 } == 0)
+        }
+    }
+
+    /// A host with no connection gets one even when the cluster's connections are all taken.
+    @Test func aHostWithoutConnectionsGetsOneDespiteTheBreaker() async throws {
+        let counters = Counters()
+        try await Self.withPool(Self.settings(counters, maxConnections: 0)) { pools, key in
+            _ = try await Self.acquire(pools[0], key: key, count: 3, closeEach: false)
+            #expect(counters.opened.withLockedValue { $0 } == 1)
         }
     }
 

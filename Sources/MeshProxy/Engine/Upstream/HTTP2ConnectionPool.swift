@@ -8,7 +8,9 @@ import NIOPosix
 /// opened only when each one has `max_concurrent_streams` streams open or has carried
 /// `max_requests_per_connection` of them (it then drains: no new streams, closed after its last).
 /// A stream waiting for a connection still being set up counts against the pending-request
-/// circuit breaker. A connection that receives GOAWAY or closes is replaced on the next request.
+/// circuit breaker, and so does a request that finds every connection at its stream limit when
+/// the connection breaker allows no more: it waits for a stream to end or a connection to close.
+/// A connection that receives GOAWAY or closes is replaced on the next request.
 /// Used only on its event loop.
 final class HTTP2ConnectionPool: UpstreamPool {
     private final class Connection {
@@ -43,27 +45,66 @@ final class HTTP2ConnectionPool: UpstreamPool {
 
     func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         eventLoop.preconditionInEventLoop()
-        let maxStreams = settings.maxConcurrentStreams ?? Int.max
-        let existing = connections[key]?.first(where: { $0.usable && !$0.draining && $0.activeStreams < maxStreams })
-        // Waiting for a connection that is still being set up: a pending request, checked before
-        // a connection is opened for it.
-        let pending = existing?.channel == nil
-        if pending, !settings.acquirePendingSlot() {
-            completion(.failure(.overflow))
-            return
-        }
-        let connection: Connection
-        if let existing {
-            connection = existing
-        } else {
-            guard settings.acquireConnectionSlot() else {
-                settings.releasePendingSlot()
+        if let existing = connectionWithCapacity(for: key) {
+            // Waiting for a connection that is still being set up: a pending request.
+            let pending = existing.channel == nil
+            if pending, !settings.acquirePendingSlot() {
                 completion(.failure(.overflow))
                 return
             }
-            connection = connect(key)
-            connections[key, default: []].append(connection)
+            openStream(on: existing, pending: pending, completion)
+            return
         }
+        if settings.acquireConnectionSlot() || forceConnectionForFirst(key) {
+            guard settings.acquirePendingSlot() else {
+                settings.releaseConnectionSlot()
+                completion(.failure(.overflow))
+                return
+            }
+            openStream(on: newConnection(key), pending: true, completion)
+            return
+        }
+        // Every connection is at its stream limit and no other may be opened: the request waits
+        // for a stream to end (or a connection to close), as a pending request.
+        guard settings.acquirePendingSlot() else {
+            completion(.failure(.overflow))
+            return
+        }
+        waiters.append(Waiter(key: key, completion: completion))
+    }
+
+    /// A waiting request on the host's connections.
+    private struct Waiter {
+        var key: UpstreamEndpointKey
+        var completion: (Result<UpstreamChannel, UpstreamFailure>) -> Void
+    }
+
+    private var waiters: [Waiter] = []
+
+    private func connectionWithCapacity(for key: UpstreamEndpointKey) -> Connection? {
+        let maxStreams = settings.maxConcurrentStreams ?? Int.max
+        return connections[key]?.first(where: { $0.usable && !$0.draining && $0.activeStreams < maxStreams })
+    }
+
+    /// As Envoy's pools: a host without any connection gets one even when the cluster's
+    /// connections are all taken (by other hosts or workers), so its requests cannot wait for a
+    /// connection they will never get. The overflow was counted.
+    private func forceConnectionForFirst(_ key: UpstreamEndpointKey) -> Bool {
+        guard connections[key]?.isEmpty ?? true else { return false }
+        settings.forceConnectionSlot()
+        return true
+    }
+
+    private func newConnection(_ key: UpstreamEndpointKey) -> Connection {
+        let connection = connect(key)
+        connections[key, default: []].append(connection)
+        return connection
+    }
+
+    /// Opens a stream on `connection` once it is ready; `pending` holds a pending-request slot
+    /// until then.
+    private func openStream(on connection: Connection, pending: Bool, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+        let key = connection.key
         connection.idleTimer?.cancel()
         connection.idleTimer = nil
         connection.activeStreams += 1
@@ -106,6 +147,28 @@ final class HTTP2ConnectionPool: UpstreamPool {
         }
     }
 
+    /// Gives waiting requests for `key` the capacity there is: streams on its connections, then
+    /// new connections while the connection breaker allows (or the host has none).
+    private func serveWaiters(for key: UpstreamEndpointKey) {
+        while let index = waiters.firstIndex(where: { $0.key == key }) {
+            let connection: Connection
+            let pending: Bool
+            if let existing = connectionWithCapacity(for: key) {
+                connection = existing
+                pending = existing.channel == nil
+            } else if settings.acquireConnectionSlot() || forceConnectionForFirst(key) {
+                connection = newConnection(key)
+                pending = true
+            } else {
+                return
+            }
+            let waiter = waiters.remove(at: index)
+            // A waiter holds a pending slot; it keeps it while its connection is being set up.
+            if !pending { settings.releasePendingSlot() }
+            openStream(on: connection, pending: pending, waiter.completion)
+        }
+    }
+
     func release(_ channel: UpstreamChannel) {
         // The stream closed itself when the response ended.
     }
@@ -121,10 +184,17 @@ final class HTTP2ConnectionPool: UpstreamPool {
             connection.channel?.close(promise: nil)
         }
         connections = [:]
+        let abandoned = waiters
+        waiters = []
+        for waiter in abandoned {
+            settings.releasePendingSlot()
+            waiter.completion(.failure(.connectionClosed))
+        }
     }
 
     private func streamClosed(_ connection: Connection) {
         connection.activeStreams -= 1
+        if !waiters.isEmpty { serveWaiters(for: connection.key) }
         guard connection.activeStreams == 0 else { return }
         guard connection.usable, !connection.draining else {
             // Drained (max_requests_per_connection or GOAWAY): nothing more will use it.
@@ -145,6 +215,13 @@ final class HTTP2ConnectionPool: UpstreamPool {
     private func forget(_ connection: Connection) {
         connections[connection.key]?.removeAll { $0 === connection }
         if connections[connection.key]?.isEmpty == true { connections[connection.key] = nil }
+    }
+
+    /// A connection closed or failed and gave back its slot: waiting requests may open another.
+    private func connectionGone(_ connection: Connection) {
+        settings.releaseConnectionSlot()
+        forget(connection)
+        if !waiters.isEmpty { serveWaiters(for: connection.key) }
     }
 
     private func connect(_ key: UpstreamEndpointKey) -> Connection {
@@ -188,15 +265,13 @@ final class HTTP2ConnectionPool: UpstreamPool {
                     if connection.activeStreams == 0, !connection.usable || connection.draining { channel.close(promise: nil) }
                     channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
                         connection.usable = false
-                        self?.settings.releaseConnectionSlot()
-                        self?.forget(connection)
+                        self?.connectionGone(connection)
                     }
                     promise.succeed(())
                 case .failure(let error):
                     self?.settings.connectFailed()
-                    self?.settings.releaseConnectionSlot()
                     connection.usable = false
-                    self?.forget(connection)
+                    self?.connectionGone(connection)
                     promise.fail(UpstreamFailure.connectFailed(HTTP1ConnectionPool.reason(error)))
                 }
             }
