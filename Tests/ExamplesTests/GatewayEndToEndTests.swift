@@ -4,8 +4,8 @@ import Testing
 
 /// An ingress gateway (`sidecar --proxy envoy|swift --type router`) driven by istiod, in front of
 /// echo-server workloads, an egress gateway, and `outboundTrafficPolicy` through a sidecar's HTTP
-/// proxy listener — all real processes on loopback. The plain-text scenarios run the same body on
-/// Envoy and on the Swift proxy; the HTTPS one runs on Envoy.
+/// proxy listener — all real processes on loopback. Every scenario (plain text, HTTPS with file
+/// certificates, TLS passthrough by SNI) runs the same body on Envoy and on the Swift proxy.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct GatewayEndToEndTests {
     /// ServiceEntries `<name>.bookinfo.svc.cluster.local:9080` for the workloads.
     static func services(_ workloads: [(service: String, workload: LoopbackMesh.Workload)]) -> String {
@@ -200,6 +200,91 @@ import Testing
         #expect(redirect.status == 301)
         #expect(redirect.header("location") == "https://bookinfo.example.com/reviews/1"
                 || redirect.header("location") == "https://bookinfo.example.com:\(httpPort)/reviews/1")
+    }
+
+    /// TLS passthrough: the gateway reads only the SNI of the ClientHello and hands the encrypted
+    /// bytes to the backend the VirtualService's `tls` route names; the backends are `openssl
+    /// s_server`s with certificates from two different CAs, so a client that verifies against one
+    /// CA succeeds only when its connection reached that backend.
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func tlsPassthroughRoutesBySNI(dataPlane: LoopbackMesh.DataPlane) async throws {
+        guard let curl = Curl.binary(), let openssl = TestCertificates.openssl() else { return }
+        guard let alphaCerts = try await TestCertificates.make(dnsNames: ["alpha.example.com"]),
+              let betaCerts = try await TestCertificates.make(dnsNames: ["beta.example.com"]) else { return }
+        defer { alphaCerts.remove(); betaCerts.remove() }
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        defer { mesh.stop() }
+
+        var backends: [(ip: String, port: Int, process: ChildProcess)] = []
+        defer { ChildProcess.terminate(backends.map(\.process)) }
+        for certs in [alphaCerts, betaCerts] {
+            let ip = LoopbackAddresses.next()
+            let port = try LoopbackNetwork.freePort(on: ip)
+            let server = try ChildProcess(openssl, ["s_server", "-accept", "\(ip):\(port)", "-cert", certs.serverCertificate.path,
+                                                    "-key", certs.serverKey.path, "-www", "-quiet"])
+            backends.append((ip, port, server))
+            let accepting = await LoopbackNetwork.waitUntilAccepting(host: ip, port: port, timeout: .seconds(20))
+            try #require(accepting, "openssl s_server did not start: \(server.output)")
+        }
+        let gatewayIP = LoopbackAddresses.next()
+        let tlsPort = try LoopbackNetwork.freePort(on: gatewayIP)
+        let config = zip(["alpha", "beta"], backends).map { name, backend in
+            """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: \(name), namespace: bookinfo}
+            spec:
+              hosts: [\(name).bookinfo.svc.cluster.local]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 443, name: tls, protocol: TLS, targetPort: \(backend.port)}]
+              endpoints: [{address: \(backend.ip)}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: \(name), namespace: bookinfo}
+            spec:
+              hosts: [\(name).example.com]
+              gateways: [passthrough]
+              tls:
+              - match: [{port: \(tlsPort), sniHosts: [\(name).example.com]}]
+                route: [{destination: {host: \(name).bookinfo.svc.cluster.local, port: {number: 443}}}]
+            """
+        } + ["""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: passthrough, namespace: bookinfo}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: \(tlsPort), name: tls, protocol: TLS}
+                hosts: [alpha.example.com, beta.example.com]
+                tls: {mode: PASSTHROUGH}
+            """]
+        try mesh.write("passthrough.yaml", config.joined(separator: "\n---\n"))
+        let gateway = try await mesh.startGateway(ip: gatewayIP)
+        let ready = await mesh.waitUntilReady(gateway)
+        try #require(ready, "\(mesh.diagnostics)")
+
+        func get(_ host: String, trusting certs: TestCertificates) async throws -> Curl.Result {
+            try await Curl.get(curl, "https://\(host):\(tlsPort)/", ["--resolve", "\(host):\(tlsPort):\(gatewayIP)", "--cacert", certs.caCertificate.path])
+        }
+        var alpha = try await get("alpha.example.com", trusting: alphaCerts)
+        _ = await LoopbackMesh.eventually {
+            alpha = (try? await get("alpha.example.com", trusting: alphaCerts)) ?? alpha
+            return alpha.httpStatus == 200
+        }
+        let beta = try await get("beta.example.com", trusting: betaCerts)
+        // The certificate the client sees is the backend's: alpha's CA does not vouch for beta.
+        let betaWithAlphaCA = try await get("beta.example.com", trusting: alphaCerts)
+        let unknown = try await get("gamma.example.com", trusting: alphaCerts)
+        print("gateway TLS passthrough (\(dataPlane)): alpha SNI measured HTTP \(alpha.httpStatus) (curl exit \(alpha.exitStatus)), "
+              + "beta SNI \(beta.httpStatus) (exit \(beta.exitStatus)); beta checked against alpha's CA: exit \(betaWithAlphaCA.exitStatus); "
+              + "unknown SNI: exit \(unknown.exitStatus)")
+        #expect(alpha.exitStatus == 0 && alpha.httpStatus == 200 && alpha.body.contains("s_server"), "\(alpha.stderr)\n\(mesh.diagnostics)")
+        #expect(beta.exitStatus == 0 && beta.httpStatus == 200, "\(beta.stderr)")
+        #expect(betaWithAlphaCA.exitStatus == 60, "the gateway must not terminate TLS: \(betaWithAlphaCA.stderr)")
+        #expect(unknown.exitStatus != 0 && unknown.httpStatus == 0, "no filter chain for an unknown SNI")
     }
 
     @Test(arguments: LoopbackMesh.DataPlane.allCases)
