@@ -305,7 +305,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
-            path: "Examples/stamp-proxy",
+            path: "Examples/stamp-proxy/Sources/stamp-proxy",
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -5,13 +5,15 @@ import MeshXDS
 import ServiceLifecycle
 
 /// `stamp-proxy`: the Swift proxy with two extra HTTP filters (``RequestStampFilterFactory`` on
-/// requests, ``ResponseRedactFilterFactory`` on responses), driven by any xDS control plane. It shows how an embedder builds their own proxy: take the
-/// standard filter registry, register their factories, run ``ProxyServer``.
+/// requests, ``ResponseRedactFilterFactory`` on responses) and a network filter
+/// (``ConnectionQuotaFilterFactory``), driven by any xDS control plane. It shows how an embedder
+/// builds their own proxy: take the standard filter registries, register their factories, run
+/// ``ProxyServer``.
 @main
 struct StampProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stamp-proxy",
-        abstract: "The Swift proxy with example request-stamp and response-redact HTTP filters.")
+        abstract: "The Swift proxy with example request-stamp and response-redact HTTP filters and a connection-quota network filter.")
 
     @Option(help: "The node id (Istio form: sidecar~IP~NAME.NAMESPACE~NAMESPACE.svc.cluster.local).")
     var nodeID: String
@@ -33,9 +35,9 @@ struct StampProxyCommand: AsyncParsableCommand {
         filters.register(ResponseRedactFilterFactory.self)
         var node = Envoy_Config_Core_V3_Node()
         node.id = nodeID
-        let proxy = ProxyServer(
-            configuration: .init(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminHost: adminHost, adminPort: adminPort, httpFilters: filters),
-            logger: logger)
+        var configuration = ProxyServer.Configuration(node: node, xdsHost: xdsHost, xdsPort: xdsPort, adminHost: adminHost, adminPort: adminPort, httpFilters: filters)
+        configuration.networkFilters.register(ConnectionQuotaFilterFactory.self)
+        let proxy = ProxyServer(configuration: configuration, logger: logger)
         try await ServiceGroup(services: [proxy], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 
