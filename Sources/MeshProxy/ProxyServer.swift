@@ -321,7 +321,7 @@ public final class ProxyServer: Service, Sendable {
         guard listener.bindsToPort, listener.address.port != 0 else { return }
         let held = listeners.withLock { running in running.values.contains { $0.bindsToPort && $0.address == listener.address } }
         guard !held else { return }
-        if let failure = BindProbe.failure(host: listener.address.host, port: listener.address.port) {
+        if let failure = BindProbe.failure(host: listener.address.host, port: listener.address.port, ipv4Compat: listener.address.ipv4Compat) {
             throw ProxyConfigurationError(.invalid, resourceType: "Listener", resourceName: listener.name, field: "address",
                                           "cannot bind \(listener.address): \(failure)")
         }

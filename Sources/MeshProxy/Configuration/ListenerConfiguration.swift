@@ -120,14 +120,22 @@ public struct ListenerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     /// The port; 0 asks the kernel for one.
     public var port: Int
+    /// `ipv4_compat`: an IPv6 address also takes IPv4 connections (`IPV6_V6ONLY` off). Without it
+    /// an IPv6 listener takes only IPv6, as in Envoy.
+    public var ipv4Compat: Bool
 
     /// - Parameters:
     ///   - host: The IP address.
     ///   - port: The port.
-    public init(host: String, port: Int) {
+    ///   - ipv4Compat: Whether an IPv6 address also takes IPv4 connections.
+    public init(host: String, port: Int, ipv4Compat: Bool = false) {
         self.host = host
         self.port = port
+        self.ipv4Compat = ipv4Compat
     }
+
+    /// Whether the host is an IPv6 address.
+    var isIPv6: Bool { host.contains(":") }
 
     init(_ address: Envoy_Config_Core_V3_Address, field: String, context: ConfigurationContext) throws(ProxyConfigurationError) {
         switch address.address {
@@ -142,6 +150,7 @@ public struct ListenerAddress: Sendable, Hashable, CustomStringConvertible {
             guard port <= 65535 else { throw context.error(.invalid, "\(field).socket_address.port_value", "port \(port) is out of range") }
             host = socket.address
             self.port = Int(port)
+            ipv4Compat = socket.ipv4Compat
         case .pipe:
             throw context.error(.unsupported, "\(field).pipe", "Unix domain socket listeners are not supported")
         default:

@@ -9,7 +9,7 @@ import NIOCore
 /// address can be listened on.
 enum BindProbe {
     /// The error text (`Address already in use` ...), or nil when the address can be bound.
-    static func failure(host: String, port: Int) -> String? {
+    static func failure(host: String, port: Int, ipv4Compat: Bool = false) -> String? {
         let address: SocketAddress
         do { address = try SocketAddress(ipAddress: host, port: port) } catch { return "\(error)" }
         #if canImport(Glibc) || canImport(Musl)
@@ -19,6 +19,11 @@ enum BindProbe {
         defer { close(fd) }
         var one: CInt = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        if family == AF_INET6 {
+            // As the listener will bind (``ListenerRuntime/start(group:)``).
+            var v6Only: CInt = ipv4Compat ? 0 : 1
+            _ = setsockopt(fd, CInt(IPPROTO_IPV6), IPV6_V6ONLY, &v6Only, socklen_t(MemoryLayout<CInt>.size))
+        }
         let result = address.withSockAddr { pointer, length in bind(fd, pointer, socklen_t(length)) }
         return result == 0 ? nil : String(cString: strerror(errno))
         #else

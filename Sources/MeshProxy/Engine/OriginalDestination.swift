@@ -45,31 +45,54 @@ enum OriginalDestination {
 /// The listeners by address, for the connections a `use_original_dst` listener hands over: the
 /// bound listeners and the `bind_to_port: false` ones that exist only to receive them.
 final class ListenerDirectory: Sendable {
-    private struct Key: Hashable {
-        var ip: [UInt8]
-        var port: Int
-    }
-
-    private let byAddress = NIOLockedValueBox<[Key: ListenerRuntime]>([:])
+    private let table = NIOLockedValueBox(ListenerAddressTable<ListenerRuntime>([]))
 
     init() {}
 
     /// Makes `listeners` the ones connections are handed to.
     func replace(with listeners: some Sequence<ListenerRuntime>) {
-        var table: [Key: ListenerRuntime] = [:]
-        for listener in listeners {
-            guard let ip = IPAddressBytes.parse(listener.address.host) else { continue }
-            table[Key(ip: ip, port: listener.address.port)] = listener
-        }
-        byAddress.withLockedValue { $0 = table }
+        let table = ListenerAddressTable(listeners.map { ($0.address, $0) })
+        self.table.withLockedValue { $0 = table }
     }
 
-    /// Envoy's lookup for a restored destination: the listener on exactly that address, else the
-    /// one on the wildcard address (`0.0.0.0` or `::`) of the same family and port.
+    /// The listener a restored destination is handed to (``ListenerAddressTable/lookup(_:)``).
     func listener(for address: SocketAddress) -> ListenerRuntime? {
-        guard let text = address.ipAddress, let ip = IPAddressBytes.parse(text), let port = address.port else { return nil }
-        return byAddress.withLockedValue { table in
-            table[Key(ip: ip, port: port)] ?? table[Key(ip: [UInt8](repeating: 0, count: ip.count), port: port)]
+        table.withLockedValue { $0.lookup(address) }
+    }
+}
+
+/// Listeners by address, looked up as Envoy finds the listener for a restored destination.
+struct ListenerAddressTable<Value: Sendable>: Sendable {
+    private struct Key: Hashable {
+        var ip: [UInt8]
+        var port: Int
+    }
+
+    private var byAddress: [Key: Value] = [:]
+
+    init(_ entries: [(ListenerAddress, Value)]) {
+        var compatible: [(Key, Value)] = []
+        for (address, value) in entries {
+            guard let ip = IPAddressBytes.parse(address.host) else { continue }
+            byAddress[Key(ip: ip, port: address.port)] = value
+            // An `ipv4_compat` IPv6 listener also serves its IPv4 form: `::` as `0.0.0.0`,
+            // `::ffff:a.b.c.d` as `a.b.c.d`, unless an IPv4 listener has that address itself.
+            if address.ipv4Compat, ip.count == 16 {
+                if ip.allSatisfy({ $0 == 0 }) {
+                    compatible.append((Key(ip: [0, 0, 0, 0], port: address.port), value))
+                } else if ip[0..<10].allSatisfy({ $0 == 0 }), ip[10] == 0xff, ip[11] == 0xff {
+                    compatible.append((Key(ip: Array(ip[12..<16]), port: address.port), value))
+                }
+            }
         }
+        for (key, value) in compatible where byAddress[key] == nil { byAddress[key] = value }
+    }
+
+    /// The listener on exactly `address`, else the one on the wildcard address (`0.0.0.0` or
+    /// `::`) of the same family and port; an IPv4 destination also finds an `ipv4_compat` IPv6
+    /// listener.
+    func lookup(_ address: SocketAddress) -> Value? {
+        guard let text = address.ipAddress, let ip = IPAddressBytes.parse(text), let port = address.port else { return nil }
+        return byAddress[Key(ip: ip, port: port)] ?? byAddress[Key(ip: [UInt8](repeating: 0, count: ip.count), port: port)]
     }
 }
