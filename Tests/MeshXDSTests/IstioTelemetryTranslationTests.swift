@@ -38,10 +38,10 @@ import Testing
         return names
     }
 
-    static func snapshot(_ yaml: String = "") throws -> MeshSnapshot {
+    static func snapshot(_ yaml: String = "", mesh: MeshConfig = MeshConfig()) throws -> MeshSnapshot {
         let output = ConfigDecoder().decode(yaml, file: "telemetry.yaml")
         #expect(!output.hasErrors, "\(output.diagnostics)")
-        return MeshSnapshot(resources: output.resources)
+        return MeshSnapshot(resources: output.resources, mesh: mesh)
     }
 
     @Test func proxiesWithoutTheExtensionsGetNothing() throws {
@@ -185,7 +185,7 @@ import Testing
             """
         let logging = TelemetryAccessLogging(snapshot: try Self.snapshot(yaml), proxy: try Self.proxy(extensions: []))
         #expect(logging.client?.isEmpty == true, "CLIENT is disabled for the workload")
-        #expect(logging.server?.isEmpty == true, "the only SERVER provider is unknown")
+        #expect(logging.server == nil, "the only SERVER provider is unknown: ignored, MeshConfig's accessLogFile applies")
         #expect(logging.unsupported.contains { $0.contains("provider \"missing\"") })
         #expect(logging.unsupported.contains { $0.contains("request.url_path") })
 
@@ -196,5 +196,36 @@ import Testing
         #expect(envoyDefault.client?.count == 1 && envoyDefault.server?.count == 1)
         let file = try Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog(unpackingAny: try #require(envoyDefault.client?.first).typedConfig)
         #expect(file.path == "/dev/stdout")
+
+        // No providers named and no default: ignored (IST0157), so MeshConfig's accessLogFile applies.
+        let unnamed = TelemetryAccessLogging(snapshot: try Self.snapshot("""
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              accessLogging: [{filter: {expression: "response.code >= 500"}}]
+            """), proxy: try Self.proxy(extensions: []))
+        #expect(unnamed.client == nil && unnamed.server == nil)
+    }
+
+    /// MeshConfig `defaultProviders.accessLogging` applies with no Telemetry at all, and to
+    /// entries that name no provider.
+    @Test func defaultProvidersApplyWithoutTelemetry() throws {
+        let mesh = try JSONDecoder().decode(MeshConfig.self, from: Data("""
+            {"defaultProviders": {"accessLogging": ["json-file"]},
+             "extensionProviders": [{"name": "json-file",
+               "envoyFileAccessLog": {"path": "/tmp/access.json", "logFormat": {"labels": {"code": "%RESPONSE_CODE%"}}}}]}
+            """.utf8))
+        let none = TelemetryAccessLogging(snapshot: try Self.snapshot(mesh: mesh), proxy: try Self.proxy(extensions: []))
+        let path = try none.client.map { try Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog(unpackingAny: try #require($0.first).typedConfig).path }
+        #expect(path == "/tmp/access.json" && none.server?.count == 1)
+        let filtered = TelemetryAccessLogging(snapshot: try Self.snapshot("""
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              accessLogging: [{filter: {expression: "response.code >= 500"}}]
+            """, mesh: mesh), proxy: try Self.proxy(extensions: []))
+        #expect(filtered.client?.first?.filter.statusCodeFilter.comparison.value.defaultValue == 500)
     }
 }

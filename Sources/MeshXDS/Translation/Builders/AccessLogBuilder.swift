@@ -189,8 +189,11 @@ extension AccessLogBuilder {
 
 /// Telemetry `accessLogging` for one workload, as Istio resolves it: the mesh-wide resource,
 /// then the namespace's, then the workload's own (the more specific setting wins, per mode);
-/// providers default to MeshConfig `defaultProviders.accessLogging`, then to the built-in `envoy`
-/// (Envoy's default format on `/dev/stdout`).
+/// providers default to MeshConfig `defaultProviders.accessLogging`, which also apply to a mode
+/// no Telemetry configures. `disabled` logs nothing; a setting that ends up with no known
+/// provider (none named and no default, or only unknown names) is ignored, so MeshConfig's
+/// `accessLogFile` applies, as in Istio. The built-in `envoy` provider is Envoy's default format
+/// on `/dev/stdout`.
 ///
 /// A filter expression is translated to Envoy's native filters when it compares `response.code`
 /// (`==`, `!=`, `>=`, `<=`, `>`, `<`, joined by `&&` or `||`); other CEL expressions are left
@@ -221,20 +224,23 @@ public struct TelemetryAccessLogging: Sendable {
             }
         }
         var unsupported: [String] = []
+        let defaults = snapshot.mesh.defaultProviders?.accessLogging ?? []
         func logs(_ mode: Mode) -> [Envoy_Config_Accesslog_V3_AccessLog]? {
-            guard let setting = settings[mode] else { return nil }
+            let setting = settings[mode] ?? (nil, nil, nil)
+            if settings[mode] == nil, defaults.isEmpty { return nil }
             if setting.disabled == true { return [] }
-            let names = setting.providers ?? snapshot.mesh.defaultProviders?.accessLogging ?? ["envoy"]
+            let names = setting.providers.flatMap { $0.isEmpty ? nil : $0 } ?? defaults
             var filter: Envoy_Config_Accesslog_V3_AccessLogFilter?
             if let expression = setting.filter, !expression.isEmpty {
                 filter = Self.filter(expression)
                 if filter == nil { unsupported.append("filter \"\(expression)\": only response.code comparisons are translated; logging unfiltered") }
             }
-            return names.compactMap { name in
+            let built = names.compactMap { name -> Envoy_Config_Accesslog_V3_AccessLog? in
                 guard var log = Self.provider(name, mesh: snapshot.mesh, unsupported: &unsupported) else { return nil }
                 if let filter { log.filter = filter }
                 return log
             }
+            return built.isEmpty ? nil : built
         }
         client = logs(.CLIENT)
         server = logs(.SERVER)
