@@ -71,8 +71,8 @@ final class ClusterRuntime: Sendable {
 
     /// The TLS context for connections to `host`: the transport socket its metadata selects.
     func tlsSource(for host: UpstreamHost) -> TLSContextSource? {
+        guard upstream.mayUseTLS else { return nil }
         let configuration = self.configuration
-        if configuration.transportSocketMatches.isEmpty, configuration.transportSocket == .plaintext { return nil }
         let (socket, _) = configuration.transportSocket(endpointMetadata: host.metadata, localityMetadata: host.localityMetadata)
         guard case .tls(let tls) = socket else { return nil }
         return tlsSources.withLockedValue { sources in

@@ -18,7 +18,7 @@ extension UpstreamCluster {
     /// `ORIGINAL_DST` clusters connect to the destination `downstream` names (header or local address).
     func chooseHostForEngine(hash: UInt64?, excluding: [UpstreamHost], maxSelectionAttempts: Int, authority: String?, downstream: DownstreamDestination? = nil,
                              predicates: [RetryHostPredicate]? = nil, excludedPriorities: Set<UInt32> = []) -> UpstreamHostHandle? {
-        switch configuration.discovery {
+        switch discovery {
         case .dynamicForwardProxy:
             guard let authority, let (name, port) = Self.splitAuthority(authority.lowercased()),
                   let host = providedHost(for: .socket(host: name, port: port), hostname: name) else { return nil }

@@ -28,7 +28,7 @@ public struct ClusterSelection: Sendable {
 }
 
 /// A route's `route` action: where and how to forward.
-public struct ForwardAction: Sendable {
+public final class ForwardAction: Sendable {
     /// How the upstream cluster is chosen.
     public enum ClusterSpecifier: Sendable {
         /// One cluster.

@@ -76,7 +76,7 @@ public struct RouteMatchResult: Sendable {
 ///     let cluster = forward.selectCluster(for: request)
 /// }
 /// ```
-public struct RouteTable: Sendable {
+public final class RouteTable: Sendable {
     /// The route configuration's name.
     public let name: String
     /// The virtual hosts, in configuration order.

@@ -91,6 +91,13 @@ public final class UpstreamCluster: Sendable {
     /// The configuration in force.
     public var configuration: ClusterConfiguration { state.withLock { $0.configuration } }
 
+    /// How the cluster finds its hosts (without copying the whole configuration).
+    var discovery: ClusterConfiguration.Discovery { state.withLock { $0.configuration.discovery } }
+
+    /// Whether any connection of the cluster may use TLS (its transport socket or a
+    /// `transport_socket_matches` entry), read without copying the whole configuration.
+    var mayUseTLS: Bool { state.withLock { !$0.configuration.transportSocketMatches.isEmpty || $0.configuration.transportSocket != .plaintext } }
+
     /// The endpoints in force.
     public var endpoints: EndpointSet { state.withLock { $0.endpoints } }
 

@@ -84,17 +84,20 @@ import Testing
     }
 
     @Test func theRouterHonoursAndRemovesTheSteeringHeaders() throws {
-        var plan = ForwardPlan(
+        func makePlan(timeout: Duration?) -> ForwardPlan {
+            ForwardPlan(
             clusterName: "c", rewrite: RouteRewrite(path: "/", authority: nil, appendsForwardedHost: false, decorator: nil,
                                                     requestMutations: .none, responseMutations: .none,
                                                     formatter: HeaderFormatterContext()),
-            timeout: .milliseconds(250), retry: nil, hashKey: nil, includeAttemptCount: false, mirrors: [])
+            timeout: timeout, retry: nil, hashKey: nil, includeAttemptCount: false, mirrors: [])
+        }
+        let plan = makePlan(timeout: .milliseconds(250))
         var headers = HTTPHeaders([
             ("x-envoy-retry-on", "connect-failure, bogus,retriable-status-codes"), ("x-envoy-retry-grpc-on", "unavailable"),
             ("x-envoy-max-retries", "2"), ("x-envoy-retriable-status-codes", "418, 999"),
             ("x-envoy-upstream-rq-timeout-ms", "0"), ("x-envoy-upstream-rq-per-try-timeout-ms", "100"), ("x-app", "kept"),
         ])
-        RouterRequestHeaders.apply(&headers, to: &plan)
+        RouterRequestHeaders.apply(&headers, to: plan)
         #expect(plan.timeout == nil)
         let policy = try #require(plan.retry?.policy)
         #expect(policy.retryOn == [.connectFailure, .retriableStatusCodes, .grpcUnavailable])
@@ -102,11 +105,9 @@ import Testing
         #expect(headers.map(\.name) == ["x-app"])
 
         // A per-try timeout not shorter than the route timeout is ignored.
-        var timed = plan
-        timed.timeout = .milliseconds(50)
-        timed.retry = nil
+        let timed = makePlan(timeout: .milliseconds(50))
         var perTry = HTTPHeaders([("x-envoy-upstream-rq-per-try-timeout-ms", "100")])
-        RouterRequestHeaders.apply(&perTry, to: &timed)
+        RouterRequestHeaders.apply(&perTry, to: timed)
         #expect(timed.retry == nil && perTry.isEmpty)
     }
 }

@@ -47,7 +47,7 @@ extension HTTPConnectionManagerRuntime {
                 mirrors.append(MirrorTarget(cluster: cluster, authority: policy.disableShadowHostSuffixAppend ? host : Self.shadowAuthority(host)))
             }
             let retryPolicy = action.retryPolicy ?? match.virtualHost.retryPolicy
-            var plan = ForwardPlan(
+            let plan = ForwardPlan(
                 clusterName: selection.cluster,
                 rewrite: RouteRewrite(
                     path: path, authority: newAuthority, appendsForwardedHost: action.appendXForwardedHost, decorator: route.decorator,

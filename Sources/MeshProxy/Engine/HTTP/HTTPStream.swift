@@ -315,9 +315,9 @@ final class HTTPStream: UpstreamResponseReceiver {
         switch resolution.decision {
         case .localReply(let reply):
             sendLocalReply(reply)
-        case .forward(var plan):
+        case .forward(let plan):
             if var head = requestHead {
-                RouterRequestHeaders.apply(&head.headers, to: &plan)
+                RouterRequestHeaders.apply(&head.headers, to: plan)
                 requestHead = head
             }
             guard let cluster = manager.cluster(named: plan.clusterName) else {

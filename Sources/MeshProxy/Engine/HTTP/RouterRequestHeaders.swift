@@ -22,7 +22,7 @@ enum RouterRequestHeaders {
     ///   (or to Envoy's default policy when the route has none); unknown tokens are ignored.
     /// - `x-envoy-max-retries`: the number of retries.
     /// - `x-envoy-retriable-status-codes`: codes added for `retriable-status-codes`.
-    static func apply(_ headers: inout HTTPHeaders, to plan: inout ForwardPlan) {
+    static func apply(_ headers: inout HTTPHeaders, to plan: ForwardPlan) {
         guard headers.containsEnvoyHeaders else { return }
         if let milliseconds = integer(headers, timeout) {
             plan.timeout = milliseconds == 0 ? nil : .milliseconds(milliseconds)

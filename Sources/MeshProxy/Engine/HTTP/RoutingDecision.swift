@@ -20,8 +20,10 @@ enum RoutingDecision {
     case forward(ForwardPlan)
 }
 
-/// Everything the router needs to send a request upstream and shape the response.
-struct ForwardPlan {
+/// Everything the router needs to send a request upstream and shape the response. A class: the
+/// stream reads it at every step of a request, and a struct of this size would be copied (and
+/// its references retained and released) each time.
+final class ForwardPlan {
     /// The chosen cluster (weighted choice already made).
     var clusterName: String
     /// The route's rewrites and header mutations (``transformRequest(_:)``, ``transformResponse(_:)``).
@@ -43,6 +45,17 @@ struct ForwardPlan {
     var maxStreamDuration: ForwardAction.MaxStreamDuration? = nil
     /// The route's `upgrade_configs`.
     var upgrades: [ForwardAction.Upgrade] = []
+
+    init(clusterName: String, rewrite: RouteRewrite, timeout: Duration?, retry: RetryPlan?, hashKey: UInt64?,
+         includeAttemptCount: Bool, mirrors: [MirrorTarget]) {
+        self.clusterName = clusterName
+        self.rewrite = rewrite
+        self.timeout = timeout
+        self.retry = retry
+        self.hashKey = hashKey
+        self.includeAttemptCount = includeAttemptCount
+        self.mirrors = mirrors
+    }
 }
 
 extension ForwardPlan {
