@@ -36,11 +36,14 @@ public struct StandardMetric: Sendable, Hashable {
     public static let tcpReceivedBytes = StandardMetric(name: "istio_tcp_received_bytes_total", type: .counter, help: "Bytes received during requests on TCP connections.", isHTTP: false)
     public static let tcpConnectionsOpened = StandardMetric(name: "istio_tcp_connections_opened_total", type: .counter, help: "TCP connections opened.", isHTTP: false)
     public static let tcpConnectionsClosed = StandardMetric(name: "istio_tcp_connections_closed_total", type: .counter, help: "TCP connections closed.", isHTTP: false)
+    public static let requestMessages = StandardMetric(name: "istio_request_messages_total", type: .counter, help: "gRPC messages sent by clients.", isHTTP: true)
+    public static let responseMessages = StandardMetric(name: "istio_response_messages_total", type: .counter, help: "gRPC messages sent by servers.", isHTTP: true)
 
     /// Every standard metric.
     public static let all: [StandardMetric] = [
         .requestsTotal, .requestDuration, .requestBytes, .responseBytes,
         .tcpSentBytes, .tcpReceivedBytes, .tcpConnectionsOpened, .tcpConnectionsClosed,
+        .requestMessages, .responseMessages,
     ]
 
     /// Istio's default bucket bounds for request duration histograms, in milliseconds.

@@ -130,6 +130,20 @@ import Testing
             defer { client.beginGracefulShutdown() }
             try await Self.exercise(client, dataPlane: dataPlane)
 
+            // Istio's gRPC message counters (the Swift proxy runs Istio's stats filter; upstream
+            // Envoy has none): the successful calls sent 1 + 1 + 3 + 5 messages and got 1 + 4 + 1 + 5.
+            if dataPlane == .swift {
+                let text = await mesh.admin(proxy, "/stats/prometheus") ?? ""
+                func total(_ name: String) -> Int {
+                    text.split(separator: "\n").filter {
+                        $0.hasPrefix(name + "{") && $0.contains("response_code=\"200\"") && $0.contains("grpc_response_status=\"0\"")
+                    }.compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+                }
+                let sent = total("istio_request_messages_total"), received = total("istio_response_messages_total")
+                print("gRPC swift messages: asked 10 request and 11 response messages, measured \(sent) and \(received)")
+                #expect(sent == 10 && received == 11, "\(text.split(separator: "\n").filter { $0.contains("messages_total") })")
+            }
+
             // A fault abort (the proxy's own local reply) reaches a gRPC client as a gRPC status
             // (403 → PERMISSION_DENIED, Envoy's mapping) with the reply's text as the message.
             do {

@@ -5,6 +5,8 @@ import Synchronization
 enum IstioMetric: Int, CaseIterable, Sendable {
     case requestsTotal, requestDuration, requestBytes, responseBytes
     case tcpConnectionsOpened, tcpConnectionsClosed, tcpSentBytes, tcpReceivedBytes
+    /// gRPC only: reported for series that have seen a gRPC request.
+    case requestMessages, responseMessages
 
     /// The definition (exported name, type, help) in MeshTelemetry.
     var standard: StandardMetric {
@@ -17,6 +19,8 @@ enum IstioMetric: Int, CaseIterable, Sendable {
         case .tcpConnectionsClosed: .tcpConnectionsClosed
         case .tcpSentBytes: .tcpSentBytes
         case .tcpReceivedBytes: .tcpReceivedBytes
+        case .requestMessages: .requestMessages
+        case .responseMessages: .responseMessages
         }
     }
 
@@ -32,7 +36,10 @@ enum IstioMetric: Int, CaseIterable, Sendable {
         }
     }
 
-    var bit: UInt8 { 1 << UInt8(rawValue) }
+    var bit: UInt16 { 1 << UInt16(rawValue) }
+
+    /// Whether only gRPC requests report it.
+    var isGRPCOnly: Bool { self == .requestMessages || self == .responseMessages }
 }
 
 /// A histogram with fixed bucket bounds (counts per bucket, not cumulative).
@@ -54,8 +61,10 @@ struct IstioHistogram: Sendable {
 struct IstioSeriesValues: Sendable {
     var counters = [Int](repeating: 0, count: IstioMetric.allCases.count)
     var histograms: [IstioHistogram?] = [nil, nil, nil, nil]
+    /// A gRPC request was recorded (the message counters are reported from then on).
+    var sawGRPC = false
 
-    mutating func observe(_ metric: IstioMetric, _ value: Double, metrics: UInt8) {
+    mutating func observe(_ metric: IstioMetric, _ value: Double, metrics: UInt16) {
         guard metrics & metric.bit != 0, let bounds = metric.buckets else { return }
         if histograms[metric.rawValue] == nil { histograms[metric.rawValue] = IstioHistogram(bounds: bounds.count) }
         histograms[metric.rawValue]!.observe(value, bounds: bounds)
@@ -68,22 +77,28 @@ final class IstioSeries: Sendable {
     let names: [String]
     let values: [String]
     /// Which metrics this series reports (``IstioMetric/bit``).
-    let metrics: UInt8
+    let metrics: UInt16
     private let state = Mutex(IstioSeriesValues())
 
-    init(names: [String], values: [String], metrics: UInt8) {
+    init(names: [String], values: [String], metrics: UInt16) {
         self.names = names
         self.values = values
         self.metrics = metrics
     }
 
-    func recordRequest(durationMilliseconds: Double, requestBytes: Int, responseBytes: Int) {
+    /// Records a finished request; `messages` are a gRPC request's message counts.
+    func recordRequest(durationMilliseconds: Double, requestBytes: Int, responseBytes: Int, messages: (request: Int, response: Int)? = nil) {
         let metrics = self.metrics
         state.withLock { values in
             if metrics & IstioMetric.requestsTotal.bit != 0 { values.counters[IstioMetric.requestsTotal.rawValue] += 1 }
             values.observe(.requestDuration, durationMilliseconds, metrics: metrics)
             values.observe(.requestBytes, Double(requestBytes), metrics: metrics)
             values.observe(.responseBytes, Double(responseBytes), metrics: metrics)
+            if let messages {
+                values.sawGRPC = true
+                if metrics & IstioMetric.requestMessages.bit != 0 { values.counters[IstioMetric.requestMessages.rawValue] += messages.request }
+                if metrics & IstioMetric.responseMessages.bit != 0 { values.counters[IstioMetric.responseMessages.rawValue] += messages.response }
+            }
         }
     }
 
@@ -123,7 +138,7 @@ public final class IstioMetricsStore: Sendable {
     init(maxSeries: Int) { self.maxSeries = maxSeries }
 
     /// The series for `key` with `metrics`, created on first use; nil once the store is full.
-    func series(_ key: SeriesKey, metrics: UInt8) -> IstioSeries? {
+    func series(_ key: SeriesKey, metrics: UInt16) -> IstioSeries? {
         let found: IstioSeries? = series.withLock { all in
             if let existing = all[key] { return existing }
             guard all.count < maxSeries else { return nil }
@@ -158,7 +173,7 @@ public final class IstioMetricsStore: Sendable {
         let snapshots = all.map { ($0, $0.snapshot) }
         var out = ""
         for metric in IstioMetric.allCases {
-            let entries = snapshots.filter { $0.0.metrics & metric.bit != 0 }
+            let entries = snapshots.filter { $0.0.metrics & metric.bit != 0 && (!metric.isGRPCOnly || $0.1.sawGRPC) }
             guard !entries.isEmpty else { continue }
             let name = metric.standard.name
             out += "# HELP \(name) \(PrometheusText.escapeHelp(metric.standard.help))\n"

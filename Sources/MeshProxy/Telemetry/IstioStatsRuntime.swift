@@ -78,7 +78,7 @@ final class IstioStatsRuntime: Sendable {
 
     /// Metrics that share their labels, recorded as one series.
     struct Group: Sendable {
-        var metrics: UInt8
+        var metrics: UInt16
         var names: [String]
         var sources: [LabelSource]
     }
@@ -98,7 +98,7 @@ final class IstioStatsRuntime: Sendable {
         self.inbound = inbound
         self.local = local
         self.store = store
-        httpGroups = Self.groups([.requestsTotal, .requestDuration, .requestBytes, .responseBytes], http: true, configuration)
+        httpGroups = Self.groups([.requestsTotal, .requestDuration, .requestBytes, .responseBytes, .requestMessages, .responseMessages], http: true, configuration)
         tcpGroups = Self.groups([.tcpConnectionsOpened, .tcpConnectionsClosed, .tcpSentBytes, .tcpReceivedBytes], http: false, configuration)
         dimensionExpressions = httpGroups.flatMap(\.sources).compactMap { source in
             if case .dimension(let expression) = source { return expression } else { return nil }
@@ -180,7 +180,8 @@ final class IstioStatsRuntime: Sendable {
 
     /// Records a finished request: the labels are built once per distinct key and thread, then
     /// the request only bumps its series.
-    func recordRequest(_ report: IstioReport, durationNanoseconds: Int64, requestBytes: Int, responseBytes: Int) {
+    func recordRequest(_ report: IstioReport, durationNanoseconds: Int64, requestBytes: Int, responseBytes: Int,
+                       messages: (request: Int, response: Int)? = nil) {
         var report = report
         let isGRPC = Self.isGRPC(report.request)
         if isGRPC, report.grpcStatus == nil, report.responseCode > 0 { report.grpcStatus = Self.grpcStatus(httpStatus: report.responseCode) }
@@ -206,7 +207,8 @@ final class IstioStatsRuntime: Sendable {
         }
         let milliseconds = Double(durationNanoseconds) / 1_000_000
         for entry in series {
-            entry?.recordRequest(durationMilliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
+            entry?.recordRequest(durationMilliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes,
+                                 messages: isGRPC ? (messages ?? (0, 0)) : nil)
         }
     }
 

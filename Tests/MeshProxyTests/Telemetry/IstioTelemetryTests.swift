@@ -1,6 +1,7 @@
 import MeshXDS
 import NIOHTTP1
 import SwiftProtobuf
+import NIOCore
 import Testing
 
 @testable import MeshProxy
@@ -73,6 +74,47 @@ import Testing
         #expect(buckets.contains { $0.contains("le=\"5\"") && $0.hasSuffix(" 3") })
         #expect(buckets.contains { $0.contains("le=\"+Inf\"") && $0.hasSuffix(" 3") })
         #expect(text.contains("istio_response_bytes_sum{") && text.contains("} 6000\n"))
+    }
+
+    /// Istio's gRPC message counters: reported for gRPC requests only, with the messages each way.
+    @Test func grpcRequestsReportTheirMessages() throws {
+        let store = IstioMetricsStore()
+        let runtime = IstioStatsRuntime(configuration: try IstioStatsConfiguration(Stats_PluginConfig()), inbound: true, local: LocalWorkload(node: Self.node), store: store)
+        var report = IstioReport()
+        report.request = HTTPRequestHead(version: .http2, method: .POST, uri: "/echo.Echo/Collect", headers: ["content-type": "application/grpc", "host": "echo:9090"])
+        report.responseCode = 200
+        report.grpcStatus = "0"
+        runtime.recordRequest(report, durationNanoseconds: 1_000_000, requestBytes: 60, responseBytes: 20, messages: (request: 3, response: 1))
+        runtime.recordRequest(report, durationNanoseconds: 1_000_000, requestBytes: 40, responseBytes: 20, messages: (request: 2, response: 1))
+        #expect(store.counterValue(.requestMessages, matching: ["request_protocol": "grpc"]) == 5)
+        #expect(store.counterValue(.responseMessages, matching: ["request_protocol": "grpc"]) == 2)
+        var plain = report
+        plain.request = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "web:80"])
+        plain.grpcStatus = nil
+        runtime.recordRequest(plain, durationNanoseconds: 1_000_000, requestBytes: 10, responseBytes: 10)
+        let lines = store.prometheusText().split(separator: "\n")
+        let requestMessages = lines.filter { $0.hasPrefix("istio_request_messages_total{") }
+        #expect(requestMessages.count == 1 && requestMessages[0].contains("request_protocol=\"grpc\"") && requestMessages[0].hasSuffix(" 5"), "\(requestMessages)")
+        #expect(lines.contains("# TYPE istio_response_messages_total counter"))
+    }
+
+    /// Message boundaries anywhere in the body chunks: prefixes split across chunks, several
+    /// messages in one chunk, empty messages.
+    @Test func grpcMessagesAreCountedAcrossChunks() {
+        func message(_ payload: Int) -> [UInt8] {
+            [0, UInt8(payload >> 24 & 0xff), UInt8(payload >> 16 & 0xff), UInt8(payload >> 8 & 0xff), UInt8(payload & 0xff)] + Array(repeating: 7, count: payload)
+        }
+        let stream = message(3) + message(0) + message(300) + message(70_000) + message(1)
+        for chunkSize in [1, 2, 4, 5, 6, 64, 1000, stream.count] {
+            var counter = GRPCMessageCounter()
+            var offset = 0
+            while offset < stream.count {
+                let end = min(offset + chunkSize, stream.count)
+                counter.consume(ByteBuffer(bytes: stream[offset..<end]))
+                offset = end
+            }
+            #expect(counter.messages == 5, "chunks of \(chunkSize)")
+        }
     }
 
     @Test func aReplacedRuntimeNeverReusesItsPredecessorsSeries() throws {

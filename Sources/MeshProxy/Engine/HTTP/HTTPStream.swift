@@ -96,6 +96,8 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var loggedUpstreamAddresses: (local: SocketAddress?, remote: SocketAddress?)?
     /// Istio telemetry: what the stats filter reports, nil when neither Istio filter is configured.
     private var istioReport: IstioReport?
+    /// A gRPC request's messages each way, counted for Istio's metrics.
+    private var grpcMessages: (request: GRPCMessageCounter, response: GRPCMessageCounter)?
     /// The request carried Istio's exchange headers (the response then carries this proxy's).
     private var requestCarriedPeerMetadata = false
     /// Bytes of the response headers sent (`istio_response_bytes` counts headers and body).
@@ -186,6 +188,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         guard !finished else { return }
         resetStreamIdleTimer()
         bytesReceived += body.readableBytes
+        grpcMessages?.request.consume(body)
         if decodingStopped || plan == nil && !finishedDecodingHeaders {
             pendingBody.append(body)
             return
@@ -528,6 +531,7 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     func upstreamResponseBody(_ body: ByteBuffer) {
         guard !finished, responseStarted, tunnel == nil else { return }
+        grpcMessages?.response.consume(body)
         encodeBody(body, endOfStream: false)
     }
 
@@ -1102,6 +1106,7 @@ extension HTTPStream {
             }
         }
         istioReport = report
+        if IstioStatsRuntime.isGRPC(head) { grpcMessages = (GRPCMessageCounter(), GRPCMessageCounter()) }
     }
 
     /// Istio's peer metadata filter on the upstream request: this proxy's metadata, unless the
@@ -1167,7 +1172,8 @@ extension HTTPStream {
         let requestBytes = (requestHead.map { Self.headerBytes($0.headers) } ?? 0) + bytesReceived
         stats.recordRequest(
             report, durationNanoseconds: (NIODeadline.now() - startTime).nanoseconds,
-            requestBytes: requestBytes, responseBytes: responseHeaderBytes + bytesSent)
+            requestBytes: requestBytes, responseBytes: responseHeaderBytes + bytesSent,
+            messages: grpcMessages.map { ($0.request.messages, $0.response.messages) })
     }
 }
 
