@@ -24,6 +24,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var connectionDurationTimer: Scheduled<Void>?
     /// `max_connection_duration` was reached: the connection closes after the current response.
     private var draining = false
+    /// A response head went out and its end has not.
+    private var responseInProgress = false
 
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.originalDestination = originalDestination
@@ -102,10 +104,19 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A request that does not parse is answered 400 and the connection closes, unless a
+        // response is already under way (it cannot be interrupted by another one).
+        if error is HTTPParserError, !responseInProgress {
+            let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: Self.badRequestHeaders)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
         stream?.downstreamClosed()
         stream = nil
         context.close(promise: nil)
     }
+
+    private static let badRequestHeaders = HTTPHeaders([("connection", "close"), ("content-length", "0")])
 
     // MARK: DownstreamResponder
 
@@ -118,6 +129,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         var head = head
         // Not on a switch to another protocol: what follows is no longer HTTP/1.1.
         if !keepAlive, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        responseInProgress = true
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
@@ -130,6 +142,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
+        responseInProgress = false
         guard !keepAlive else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             return

@@ -13,8 +13,10 @@ extension ChannelPipeline.SynchronousOperations {
         // No outbound header validation: response headers come from a parsed upstream response,
         // validated configuration or the proxy itself, and the values taken from certificates or
         // tokens are checked where they are made (x-forwarded-client-cert, JWT claim headers).
+        // No NIO error handler in the pipeline (every read and write would pass through it):
+        // ``DownstreamHTTP1Handler`` answers a request that does not parse with 400 itself.
         try configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: true, withOutboundHeaderValidation: false)
+            withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: false, withOutboundHeaderValidation: false)
         try addHandler(HTTP1PipeliningGate())
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination))
     }
