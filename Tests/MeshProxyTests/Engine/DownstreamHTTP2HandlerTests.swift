@@ -383,4 +383,23 @@ import Testing
         trailers.add(name: "Grpc-Message", value: "ok")
         #expect(Array(HTTP2HeaderConversion.trailers(trailers).map(\.name)) == ["grpc-status", "grpc-message"])
     }
+
+    /// A connection learns which fields change between responses and stops indexing them.
+    @Test func fieldsWhoseValuesChangeStopBeingIndexed() {
+        let policy = ResponseFieldIndexing()
+        func indexing(_ requests: String) -> [String: HPACKIndexing] {
+            var head = HTTPResponseHead(version: .http1_1, status: .ok)
+            head.headers.add(name: "content-type", value: "application/json")
+            head.headers.add(name: "x-echo-requests", value: requests)
+            return Dictionary(uniqueKeysWithValues: HTTP2HeaderConversion.responseHeaders(head, indexing: policy).map { ($0.name, $0.indexable) })
+        }
+        #expect(indexing("1")["x-echo-requests"] == .indexable)
+        #expect(indexing("1")["x-echo-requests"] == .indexable, "the same value repeats")
+        #expect(indexing("2")["x-echo-requests"] == .nonIndexable)
+        #expect(indexing("1")["x-echo-requests"] == .nonIndexable, "once varying, always varying on this connection")
+        #expect(indexing("3")["content-type"] == .indexable)
+        // Past the name limit, new names are not indexed.
+        for i in 0..<ResponseFieldIndexing.maximumNames { _ = policy.indexing(name: "x-\(i)", value: "v") }
+        #expect(policy.indexing(name: "x-new", value: "v") == .nonIndexable)
+    }
 }

@@ -30,6 +30,8 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
     private let tls: DownstreamTLSInfo?
+    /// Which response fields this connection keeps out of the HPACK dynamic table.
+    let fieldIndexing = ResponseFieldIndexing()
     /// The destination `original_dst` restored (nil: the socket's local address).
     private let originalDestination: SocketAddress?
     fileprivate let sweeper: StreamIdleSweeper
@@ -331,12 +333,12 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     func writeInformationalHead(_ head: HTTPResponseHead) {
         guard !responseEnded else { return }
         writeHeld()
-        connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head)))), flush: true)
+        connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head, indexing: connection.fieldIndexing)))), flush: true)
     }
 
     func writeResponseHead(_ head: HTTPResponseHead) {
         guard !responseEnded else { return }
-        hold(.headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head))))
+        hold(.headers(.init(headers: HTTP2HeaderConversion.responseHeaders(head, indexing: connection.fieldIndexing))))
     }
 
     func writeResponseBody(_ body: ByteBuffer) {
@@ -354,7 +356,7 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
         responseEnded = true
         if let trailers, !trailers.isEmpty {
             writeHeld()
-            held = .headers(.init(headers: HTTP2HeaderConversion.trailers(trailers), endStream: true))
+            held = .headers(.init(headers: HTTP2HeaderConversion.trailers(trailers, indexing: connection.fieldIndexing), endStream: true))
         } else {
             switch held {
             case .headers(var headers)?:
@@ -472,19 +474,21 @@ enum HTTP2HeaderConversion {
 
     /// A response header block: `:status`, then the headers with lower-case names and without the
     /// connection-specific ones HTTP/2 forbids (RFC 9113 §8.2.2).
-    static func responseHeaders(_ head: HTTPResponseHead) -> HPACKHeaders {
+    /// `indexing` (the connection's) also keeps fields out of the dynamic table once their value
+    /// changed between responses.
+    static func responseHeaders(_ head: HTTPResponseHead, indexing: ResponseFieldIndexing? = nil) -> HPACKHeaders {
         var block = HPACKHeaders()
         block.reserveCapacity(head.headers.count + 1)
         block.add(name: ":status", value: String(head.status.code))
-        appendFields(head.headers, to: &block)
+        appendFields(head.headers, to: &block, indexing: indexing)
         return block
     }
 
-    /// A trailer block, normalised as ``responseHeaders(_:)``.
-    static func trailers(_ trailers: HTTPHeaders) -> HPACKHeaders {
+    /// A trailer block, normalised as ``responseHeaders(_:indexing:)``.
+    static func trailers(_ trailers: HTTPHeaders, indexing: ResponseFieldIndexing? = nil) -> HPACKHeaders {
         var block = HPACKHeaders()
         block.reserveCapacity(trailers.count)
-        appendFields(trailers, to: &block)
+        appendFields(trailers, to: &block, indexing: indexing)
         return block
     }
 
@@ -534,7 +538,7 @@ enum HTTP2HeaderConversion {
         }
     }
 
-    private static func appendFields(_ headers: HTTPHeaders, to block: inout HPACKHeaders) {
+    private static func appendFields(_ headers: HTTPHeaders, to block: inout HPACKHeaders, indexing policy: ResponseFieldIndexing?) {
         var nominated: Set<String> = []
         for (name, value) in headers {
             let lowered = name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
@@ -553,7 +557,7 @@ enum HTTP2HeaderConversion {
                 indexing = .indexable
             case .varying: indexing = .nonIndexable
             case .sensitive: indexing = .neverIndexed
-            case .regular: indexing = .indexable
+            case .regular: indexing = policy?.indexing(name: lowered, value: value) ?? .indexable
             }
             block.add(name: lowered, value: value, indexing: indexing)
         }
@@ -564,5 +568,29 @@ enum HTTP2HeaderConversion {
             for (name, value, indexing) in block where !nominated.contains(name) { kept.add(name: name, value: value, indexing: indexing) }
             block = kept
         }
+    }
+}
+
+/// Learns, per downstream connection, which response fields change value from one response to
+/// the next (a per-response counter or id a workload adds, say) and sends those as literals
+/// without indexing from then on: indexing them would only churn the HPACK dynamic table, which
+/// NIO's encoder searches linearly for every field. A field is indexed until its value first
+/// differs; at most ``maximumNames`` names are remembered, later new names are not indexed.
+final class ResponseFieldIndexing {
+    static let maximumNames = 64
+    private var lastValues: [String: String] = [:]
+    private var varying: Set<String> = []
+
+    func indexing(name: String, value: String) -> HPACKIndexing {
+        if varying.contains(name) { return .nonIndexable }
+        if let last = lastValues[name] {
+            if last == value { return .indexable }
+            varying.insert(name)
+            lastValues[name] = nil
+            return .nonIndexable
+        }
+        guard lastValues.count + varying.count < Self.maximumNames else { return .nonIndexable }
+        lastValues[name] = value
+        return .indexable
     }
 }
