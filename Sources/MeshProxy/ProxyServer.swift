@@ -319,7 +319,10 @@ public final class ProxyServer: Service, Sendable {
     /// a probe socket. An address one of this proxy's listeners holds is fine.
     func checkBindable(_ listener: ListenerConfiguration) throws(ProxyConfigurationError) {
         guard listener.bindsToPort, listener.address.port != 0 else { return }
-        let held = listeners.withLock { running in running.values.contains { $0.bindsToPort && $0.address == listener.address } }
+        // Host and port: a listener changing only `ipv4_compat` rebinds the address it holds.
+        let held = listeners.withLock { running in
+            running.values.contains { $0.bindsToPort && $0.address.host == listener.address.host && $0.address.port == listener.address.port }
+        }
         guard !held else { return }
         if let failure = BindProbe.failure(host: listener.address.host, port: listener.address.port, ipv4Compat: listener.address.ipv4Compat) {
             throw ProxyConfigurationError(.invalid, resourceType: "Listener", resourceName: listener.name, field: "address",

@@ -227,5 +227,22 @@ import Testing
               accessLogging: [{filter: {expression: "response.code >= 500"}}]
             """, mesh: mesh), proxy: try Self.proxy(extensions: []))
         #expect(filtered.client?.first?.filter.statusCodeFilter.comparison.value.defaultValue == 500)
+
+        // An empty providers list keeps what the mesh-wide Telemetry named.
+        let inherited = TelemetryAccessLogging(snapshot: try Self.snapshot("""
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              accessLogging: [{providers: [{name: envoy}]}]
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: shop, namespace: bookinfo}
+            spec:
+              accessLogging: [{providers: [], filter: {expression: "response.code >= 500"}}]
+            """, mesh: mesh), proxy: try Self.proxy(extensions: []))
+        let inheritedPath = try inherited.client.map { try Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog(unpackingAny: try #require($0.first).typedConfig).path }
+        #expect(inheritedPath == "/dev/stdout", "the mesh-wide envoy provider, not the json-file default")
     }
 }

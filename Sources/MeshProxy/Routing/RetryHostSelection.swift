@@ -63,7 +63,12 @@ enum RetryHostPredicate: Sendable, Equatable {
         case .omitHostMetadata(let match):
             // Envoy's label match: an empty match omits nothing.
             guard !match.isEmpty, let labels = host.metadata[Self.loadBalancingNamespace] else { return false }
-            return match.allSatisfy { labels.fields[$0.key] == $0.value }
+            return match.allSatisfy { key, wanted in
+                guard let value = labels.fields[key] else { return false }
+                // A list on the host matches when any element does (Envoy's `list_as_any`).
+                if case .listValue(let list) = value.kind { return list.values.contains(wanted) }
+                return value == wanted
+            }
         }
     }
 }

@@ -91,6 +91,12 @@ public final class UpstreamCluster: Sendable {
     /// The configuration in force.
     public var configuration: ClusterConfiguration { state.withLock { $0.configuration } }
 
+    /// Whether some priority other than `excluded` has healthy or degraded hosts to take load
+    /// (what a `previous_priorities` retry needs; without one it starts over).
+    func hasAvailablePriority(excluding excluded: Set<UInt32>) -> Bool {
+        state.withLock { $0.load.excluding(excluded) != nil }
+    }
+
     /// How the cluster finds its hosts (without copying the whole configuration).
     var discovery: ClusterConfiguration.Discovery { state.withLock { $0.configuration.discovery } }
 

@@ -131,6 +131,13 @@ import Testing
         for _ in 0..<10 { chosenWithoutCanary.insert(upstream.chooseHost(omitCanary)!.description) }
         for _ in 0..<10 { chosenWithoutBeta.insert(upstream.chooseHost(omitBeta)!.description) }
         for _ in 0..<10 { chosenOtherwise.insert(upstream.chooseHost(omitOther)!.description) }
+        // A list on the host matches when any element does.
+        let listed = Google_Protobuf_Struct(fields: ["stage": Google_Protobuf_Value(listValue: Google_Protobuf_ListValue(values: [
+            Google_Protobuf_Value(stringValue: "alpha"), Google_Protobuf_Value(stringValue: "beta")]))])
+        let listHost = cluster(.roundRobin, Fixtures.set(LocalityEndpoints(endpoints: [
+            UpstreamEndpoint(address: .socket(host: "10.0.0.3", port: 8080), healthStatus: .healthy, metadata: ["envoy.lb": listed])])))
+        #expect(RetryHostPredicate.omitHostMetadata(["stage": Google_Protobuf_Value(stringValue: "beta")]).rejects(listHost.hosts[0], previousHosts: []))
+        #expect(!RetryHostPredicate.omitHostMetadata(["stage": Google_Protobuf_Value(stringValue: "ga")]).rejects(listHost.hosts[0], previousHosts: []))
         #expect(chosenWithoutCanary == ["10.0.0.2:8080"])
         #expect(chosenWithoutBeta == ["10.0.0.2:8080"])
         #expect(chosenOtherwise == ["10.0.0.1:8080", "10.0.0.2:8080"])
@@ -150,6 +157,8 @@ import Testing
         // Priority 1 has health 70 (140 × 1/2), priority 2 has 100: 70 % and 30 % after capping at 100.
         #expect(counts["10.0.0.1:8080"] == nil)
         #expect((counts["10.0.0.2:8080"] ?? 0) > 100 && (counts["10.0.0.4:8080"] ?? 0) > 25, "\(counts)")
+        #expect(upstream.hasAvailablePriority(excluding: [0]))
+        #expect(!upstream.hasAvailablePriority(excluding: [0, 1, 2]))
         // Every priority left out: the unmodified load applies.
         context.excludedPriorities = [0, 1, 2]
         #expect(upstream.chooseHost(context)?.description == "10.0.0.1:8080")

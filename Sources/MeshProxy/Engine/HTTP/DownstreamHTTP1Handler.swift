@@ -26,6 +26,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var draining = false
     /// A response head went out and its end has not.
     private var responseInProgress = false
+    /// The connection is closing after an error: requests still held by the pipelining gate are
+    /// not served.
+    private var closing = false
 
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.originalDestination = originalDestination
@@ -50,6 +53,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
             idleTimer?.busy()
@@ -106,6 +110,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A request that does not parse is answered 400 and the connection closes, unless a
         // response is already under way (it cannot be interrupted by another one).
+        closing = true
         if error is HTTPParserError, !responseInProgress {
             let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: Self.badRequestHeaders)
             context.write(wrapOutboundOut(.head(head)), promise: nil)

@@ -67,6 +67,9 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var cluster: ClusterRuntime?
     private var attempt = 0
     private var attemptedHosts: [UpstreamHost] = []
+    /// Where the attempts a `previous_priorities` retry priority counts begin (it starts over
+    /// once every priority was tried).
+    private var priorityAttemptsStart = 0
     private var upstream: UpstreamChannel?
     private var upstreamHost: UpstreamHostHandle?
     private var upstreamPool: (any UpstreamPool)?
@@ -418,10 +421,16 @@ final class HTTPStream: UpstreamResponseReceiver {
             upstreamHead = head
         }
         let upstreamAuthority = upstreamHead?.headers.first(name: "host")
+        var excludedPriorities = plan.retry?.excludedPriorities(attempted: attemptedHosts[priorityAttemptsStart...]) ?? []
+        if !excludedPriorities.isEmpty, !cluster.upstream.hasAvailablePriority(excluding: excludedPriorities) {
+            // Every priority was tried: Envoy's previous_priorities starts over with the cluster's own load.
+            priorityAttemptsStart = attemptedHosts.count
+            excludedPriorities = []
+        }
         guard let host = cluster.chooseHost(
             hash: plan.hashKey, excluding: attemptedHosts, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority,
             downstream: DownstreamDestination(localAddress: connection.localAddress, headers: requestHead?.headers),
-            predicates: plan.retry?.hostPredicates ?? [], excludedPriorities: plan.retry?.excludedPriorities(attempted: attemptedHosts) ?? []
+            predicates: plan.retry?.hostPredicates ?? [], excludedPriorities: excludedPriorities
         ) else {
             cluster.stats.noHealthyUpstream()
             finishUpstream(failed: true)

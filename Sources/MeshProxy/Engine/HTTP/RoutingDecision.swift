@@ -111,7 +111,7 @@ struct RetryPlan {
     var perTryTimeout: Duration? { policy.perTryTimeout }
     var hostPredicates: [RetryHostPredicate] { policy.hostPredicateRules }
     /// The priorities the next attempt leaves out, from the priorities of the attempts so far.
-    func excludedPriorities(attempted: [UpstreamHost]) -> Set<UInt32> {
+    func excludedPriorities(attempted: ArraySlice<UpstreamHost>) -> Set<UInt32> {
         guard let priority = policy.priority else { return [] }
         return priority.excludedPriorities(attempted: attempted.map(\.priority)) ?? []
     }

@@ -55,21 +55,18 @@ final class HTTP2ConnectionPool: UpstreamPool {
             openStream(on: existing, pending: pending, completion)
             return
         }
-        if settings.acquireConnectionSlot() || forceConnectionForFirst(key) {
-            guard settings.acquirePendingSlot() else {
-                settings.releaseConnectionSlot()
-                completion(.failure(.overflow))
-                return
-            }
-            openStream(on: newConnection(key), pending: true, completion)
-            return
-        }
-        // Every connection is at its stream limit and no other may be opened: the request waits
-        // for a stream to end (or a connection to close), as a pending request.
+        // A request without a stream is pending (while a connection is set up for it, or while
+        // it waits for one): the pending breaker is checked before any connection is opened.
         guard settings.acquirePendingSlot() else {
             completion(.failure(.overflow))
             return
         }
+        if settings.acquireConnectionSlot() || forceConnectionForFirst(key) {
+            openStream(on: newConnection(key), pending: true, completion)
+            return
+        }
+        // Every connection is at its stream limit and no other may be opened: the request waits
+        // for a stream to end (or a connection to close).
         waiters.append(Waiter(key: key, completion: completion))
     }
 

@@ -216,7 +216,8 @@ public struct TelemetryAccessLogging: Sendable {
                 let mode = logging.match?.mode ?? .CLIENT_AND_SERVER
                 for target in [Mode.CLIENT, .SERVER] where mode.covers(target) {
                     var current = settings[target] ?? (nil, nil, nil)
-                    if let providers = logging.providers { current.providers = providers.compactMap(\.name) }
+                    // An empty list keeps what a broader Telemetry named (Istio's mergeLogs).
+                    if let providers = logging.providers, !providers.isEmpty { current.providers = providers.compactMap(\.name) }
                     if let disabled = logging.disabled { current.disabled = disabled }
                     if let expression = logging.filter?.expression { current.filter = expression }
                     settings[target] = current
