@@ -120,11 +120,7 @@ import Testing
             """,
         ]
         try mesh.write("mesh.yaml", config.joined(separator: "\n---\n"))
-        // The client runs in us-east/zone-a, as its topology labels say.
-        let client = try await mesh.startProxy(
-            namespace: Self.namespace,
-            labels: ["app": "client", "topology.kubernetes.io/region": "us-east", "topology.kubernetes.io/zone": "zone-a"],
-            ip: clientIP)
+        let client = try await TrafficPolicyEndToEndTests.startZoneAClient(mesh, ip: clientIP)
         func get(_ app: String, _ path: String, headers: [(String, String)] = []) async -> LoopbackMesh.Response {
             await mesh.requestThroughProxy(client, port: egressPort, url: Self.url(app, path), headers: headers)
         }

@@ -34,6 +34,14 @@ import Testing
 
     static func cluster(_ app: String) -> String { "outbound|8080||\(app).\(namespace).svc.cluster.local" }
 
+    /// The client sidecar, in us-east/zone-a as its topology labels say (for locality scenarios).
+    static func startZoneAClient(_ mesh: LoopbackMesh, ip: String) async throws -> LoopbackMesh.Proxy {
+        try await mesh.startProxy(
+            namespace: namespace,
+            labels: ["app": "client", "topology.kubernetes.io/region": "us-east", "topology.kubernetes.io/zone": "zone-a"],
+            ip: ip)
+    }
+
     @Test(arguments: LoopbackMesh.DataPlane.allCases)
     func destinationRulePolicies(_ dataPlane: LoopbackMesh.DataPlane) async throws {
         guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
@@ -122,11 +130,7 @@ import Testing
             """,
         ]
         try mesh.write("mesh.yaml", config.joined(separator: "\n---\n"))
-        // The client runs in us-east/zone-a, as its topology labels say.
-        let client = try await mesh.startProxy(
-            namespace: Self.namespace,
-            labels: ["app": "client", "topology.kubernetes.io/region": "us-east", "topology.kubernetes.io/zone": "zone-a"],
-            ip: clientIP)
+        let client = try await Self.startZoneAClient(mesh, ip: clientIP)
         func get(_ app: String, _ path: String = "/", headers: [(String, String)] = []) async -> LoopbackMesh.Response {
             await mesh.requestThroughProxy(client, port: egressPort, url: Self.url(app, path), headers: headers)
         }
