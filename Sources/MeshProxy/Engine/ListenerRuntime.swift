@@ -103,14 +103,13 @@ final class ListenerRuntime: Sendable {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in self.setUp(channel) }
         if address.isIPv6 {
             // As Envoy: an IPv6 listener takes IPv4 connections only with `ipv4_compat`.
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: address.ipv4Compat ? 0 : 1)
         }
-        bootstrap = bootstrap
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [self] channel in self.setUp(channel) }
         let bound = try await bootstrap.bind(host: address.host, port: address.port).get()
         channel.withLockedValue { $0 = bound }
         logger.info("listener \(name) on \(address)")

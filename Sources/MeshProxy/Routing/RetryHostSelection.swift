@@ -29,7 +29,7 @@ enum RetryHostPredicate: Sendable, Equatable {
     static let loadBalancingNamespace = "envoy.lb"
 
     init(_ proto: Envoy_Config_Route_V3_RetryPolicy.RetryHostPredicate, _ field: String, _ context: RouteConfigurationContext) throws(ProxyConfigurationError) {
-        let typeName = proto.configType == nil ? "" : String(proto.typedConfig.typeURL.split(separator: "/").last ?? "")
+        let typeName = proto.configType == nil ? "" : String(HTTPFilterRegistry.typeName(proto.typedConfig.typeURL))
         switch (proto.name, typeName) {
         case (_, "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"), (Self.previousHostsName, ""):
             self = .previousHosts
@@ -89,7 +89,7 @@ enum RetryPriority: Sendable, Equatable {
     }
 
     init(_ proto: Envoy_Config_Route_V3_RetryPolicy.RetryPriority, _ field: String, _ context: RouteConfigurationContext) throws(ProxyConfigurationError) {
-        let typeName = proto.configType == nil ? "" : String(proto.typedConfig.typeURL.split(separator: "/").last ?? "")
+        let typeName = proto.configType == nil ? "" : String(HTTPFilterRegistry.typeName(proto.typedConfig.typeURL))
         guard typeName == "envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig"
             || (typeName.isEmpty && proto.name == Self.previousPrioritiesName)
         else {

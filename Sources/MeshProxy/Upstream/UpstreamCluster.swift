@@ -94,7 +94,7 @@ public final class UpstreamCluster: Sendable {
     /// Whether some priority other than `excluded` has healthy or degraded hosts to take load
     /// (what a `previous_priorities` retry needs; without one it starts over).
     func hasAvailablePriority(excluding excluded: Set<UInt32>) -> Bool {
-        state.withLock { $0.load.excluding(excluded) != nil }
+        state.withLock { $0.load.availability(excluding: excluded) > 0 }
     }
 
     /// How the cluster finds its hosts (without copying the whole configuration).

@@ -181,13 +181,13 @@ struct PriorityLoad: Equatable {
     /// the rounding remainder to the first that can take it. Nil when no other priority has any
     /// health, so the unmodified load applies.
     func excluding(_ excluded: Set<UInt32>) -> PriorityLoad? {
+        let total = availability(excluding: excluded)
+        guard total > 0 else { return nil }
         var adjustedHealth = health, adjustedDegraded = degradedHealth
         for index in health.indices where excluded.contains(UInt32(index)) {
             adjustedHealth[index] = 0
             adjustedDegraded[index] = 0
         }
-        let total = min(100, adjustedHealth.reduce(0, +) + adjustedDegraded.reduce(0, +))
-        guard total > 0 else { return nil }
         var out = self
         out.healthy = Array(repeating: 0, count: health.count)
         out.degraded = Array(repeating: 0, count: health.count)
@@ -205,6 +205,14 @@ struct PriorityLoad: Equatable {
             }
         }
         return out
+    }
+
+    /// The health of the priorities other than `excluded`, summed and capped at 100 (0: none can
+    /// take load).
+    func availability(excluding excluded: Set<UInt32>) -> Int {
+        var total = 0
+        for index in health.indices where !excluded.contains(UInt32(index)) { total += health[index] + degradedHealth[index] }
+        return min(100, total)
     }
 
     /// Envoy's `choosePriority`: `hash % 100 + 1` walks the healthy loads, then the degraded ones.
