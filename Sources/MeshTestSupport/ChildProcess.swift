@@ -95,7 +95,29 @@ public final class ChildProcess: @unchecked Sendable {
     public var output: String { lock.withLock { "stdout:\n\(stdoutText)\nstderr:\n\(stderrText)" } }
 
     /// Whether the process has exited.
-    public var hasExited: Bool { lock.withLock { finished } }
+    public var hasExited: Bool { exitStatus != nil }
+
+    /// The exit status (128+N if killed by signal N) once the process has exited.
+    ///
+    /// Foundation learns of the exit only when a socket it gives the child reaches its end. A
+    /// process that another test spawns at the same moment can inherit that socket (Foundation
+    /// picks the descriptors to close before it spawns, and a concurrent `run()` opens new ones
+    /// in between), and then the exit goes unnoticed until that other process ends too. So the
+    /// exit is also read from the kernel, without reaping the child, which stays Foundation's to
+    /// reap.
+    private var exitStatus: Int32? {
+        if lock.withLock({ finished }) {
+            return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        }
+        let pid = process.processIdentifier
+        guard pid > 0 else { return nil }
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0, info._sifields._sigchld.si_pid == pid else {
+            return nil
+        }
+        let status = info._sifields._sigchld.si_status
+        return info.si_code == CLD_EXITED ? status : 128 + status
+    }
 
     /// Sends `signal` to the process.
     public func send(_ signal: Int32) {
@@ -106,17 +128,18 @@ public final class ChildProcess: @unchecked Sendable {
     /// signal N), or nil if it is still running.
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while !hasExited {
+        var status = exitStatus
+        while status == nil {
             if ContinuousClock.now >= deadline { return nil }
             try? await Task.sleep(for: .milliseconds(20))
+            status = exitStatus
         }
-        process.waitUntilExit()
         // Output still in the pipes arrives shortly after the exit (bounded: a grandchild may hold them).
         let drained = ContinuousClock.now + .seconds(2)
         while pipeEnds.count < 2, ContinuousClock.now < drained {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return status
     }
 
     /// Waits up to `timeout` until standard output or error contains `text`.
