@@ -222,12 +222,21 @@ if command -v h2load >/dev/null; then
         done); do
         set -- ${target//,/ }
         before=$(ticks "${3:-}")
-        h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" -H ":authority: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
+        h2load -c "$CONNECTIONS" -m 10 -t "$THREADS" -D "$DURATION" --log-file "$WORK/h2-$1.log" -H ":authority: echo.bench.svc.cluster.local" "$2" > "$WORK/h2-$1.txt" 2>&1 || true
         after=$(ticks "${3:-}")
         rps=$(grep -o 'finished in [^,]*, [0-9.]* req/s' "$WORK/h2-$1.txt" | awk '{print $(NF-1)}')
         done_count=$(awk '/^requests:/ {print $8}' "$WORK/h2-$1.txt")
         cpu=$(python3 -c "t, n = $((after - before)), ${done_count:-0}; print(f'{t * 1e6 / $HZ / n:.1f}' if t and n else '-')")
-        echo "h2-$1 ${rps:-failed} $cpu $(grep -E '^requests:' "$WORK/h2-$1.txt")"
+        # h2load prints no percentiles; its per-request log has each response's time in µs.
+        latency=$(python3 - "$WORK/h2-$1.log" <<'PY'
+import sys
+times = sorted(int(cols[2]) for cols in (line.split("\t") for line in open(sys.argv[1])) if len(cols) > 2 and cols[1] != "-1")
+pick = lambda q: times[min(len(times) - 1, int(q * len(times)))] / 1000
+print(f"{pick(0.5):.3f} {pick(0.99):.3f}" if times else "- -")
+PY
+)
+        rm -f "$WORK/h2-$1.log"
+        echo "h2-$1 ${rps:-failed} $cpu $latency $(grep -E '^requests:' "$WORK/h2-$1.txt")"
       done
     done | tee -a "$WORK/results.txt"
 else
@@ -270,29 +279,31 @@ for line in open(sys.argv[1]):
     if parts and parts[0] in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
         runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4], cpu=parts[5]))
     elif parts and parts[0] in ("h2-direct", "h2-envoy", "h2-swift") and parts[1] != "failed":
-        runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), cpu=parts[2]))
+        runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), cpu=parts[2], h2p50=parts[3], h2p99=parts[4]))
     elif parts and parts[0].startswith("rss-"):
         values = [int(v) for v in parts[1:]]
         rows[parts[0]] = dict(rss=values[0], hwm=values[1], uss=values[2] if len(values) > 2 else None,
                               pod=values[3] if len(values) > 3 else None, pod_uss=values[4] if len(values) > 4 else None)
-def median(values):
+def median(values, decimals=1):
     numbers = [float(v) for v in values if v != "-"]
-    return f"{statistics.median(numbers):.1f}" if numbers else "-"
+    return f"{statistics.median(numbers):.{decimals}f}" if numbers else "-"
 for name, measured in runs.items():
     row = dict(rps=statistics.median(m["rps"] for m in measured), cpu=median(m["cpu"] for m in measured))
+    if "h2p99" in measured[0]:
+        row.update(p50=median([m["h2p50"] for m in measured], 3), p99=median([m["h2p99"] for m in measured], 3))
     if "p50" in measured[0]:
         row.update(p50=statistics.median(m["p50"] for m in measured), p99=statistics.median(m["p99"] for m in measured),
                    errors=str(sum(int(m["errors"]) for m in measured)))
     rows[name] = row
 if any(len(m) > 1 for m in runs.values()):
     print("\nper round (req/s): " + "; ".join(f"{n} " + " ".join(f"{m['rps']:.0f}" for m in ms) for n, ms in runs.items()))
-print("\n| target | HTTP/1.1 req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | h2c req/s | h2c CPU µs/req |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+print("\n| target | HTTP/1.1 req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | h2c req/s | h2c p50 ms | h2c p99 ms | h2c CPU µs/req |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for name in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
     r = rows.get(name)
     if not r: continue
     h2 = rows.get("h2-" + name, {})
-    print(f"| {name} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {r['cpu']} | {h2.get('rps', '-')} | {h2.get('cpu', '-')} |")
+    print(f"| {name} | {r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {r['cpu']} | {h2.get('rps', '-')} | {h2.get('p50', '-')} | {h2.get('p99', '-')} | {h2.get('cpu', '-')} |")
 print("\n| proxy | RSS MiB | peak RSS MiB | private (USS) MiB | sidecar pod RSS MiB | pod USS MiB |")
 print("| --- | --- | --- | --- | --- | --- |")
 for name in ("envoy", "swift"):
@@ -311,7 +322,11 @@ if "envoy" in rows and "swift" in rows:
             print(f", {float(rows['h2-swift']['cpu'])/float(rows['h2-envoy']['cpu']):.2f}x (h2c)", end="")
         print()
     if "h2-envoy" in rows and "h2-swift" in rows:
-        print(f"        h2c swift/envoy req/s = {rows['h2-swift']['rps']/rows['h2-envoy']['rps']:.2f}x")
+        h2e, h2s = rows["h2-envoy"], rows["h2-swift"]
+        print(f"        h2c swift/envoy req/s = {h2s['rps']/h2e['rps']:.2f}x", end="")
+        if h2s["p99"] != "-" and h2e["p99"] != "-":
+            print(f", h2c p99 swift/envoy = {float(h2s['p99'])/float(h2e['p99']):.2f}x", end="")
+        print()
     if "direct" in rows:
         d = rows["direct"]
         print(f"        envoy/direct req/s = {e['rps']/d['rps']:.2f}x, swift/direct req/s = {s['rps']/d['rps']:.2f}x")
