@@ -62,8 +62,10 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
         // Envoy's `idle_timeout` on HTTP/2 starts its drain sequence: the shutdown GOAWAY, the
         // final one after `drain_timeout`, then the close (the drain handler runs it).
         if let timeout = manager.configuration.idleTimeout?.timeAmount {
-            idleTimer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout) { [weak self] in
-                guard let self, let context = self.context else { return }
+            // Strong: the timer goes in handlerRemoved. A weak reference would give the handler a
+            // side table, which puts every retain and release of it on the runtime's slow path.
+            idleTimer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout) {
+                guard let context = self.context else { return }
                 self.manager.filterCounter("downstream_cx_idle_timeout").increment()
                 context.fireUserInboundEventTriggered(ConnectionDrainEvent())
             }
@@ -145,7 +147,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
             if let inbound = event.inboundWindowSize {
                 connectionGrantOutstanding += reopenReceiveWindow(
                     of: .rootStream, current: inbound + connectionGrantOutstanding, target: Self.connectionWindow
-                ) { [weak self] increment in self?.connectionGrantOutstanding -= increment }
+                ) { increment in self.connectionGrantOutstanding -= increment }
             }
             if let outbound = event.outboundWindowSize {
                 let wasOpen = connectionSendWindowOpen
@@ -242,7 +244,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler {
 final class DownstreamHTTP2Stream: DownstreamResponder {
     let id: HTTP2StreamID
     private unowned let connection: DownstreamHTTP2Handler
-    private var stream: HTTPStream?
+    private(set) var stream: HTTPStream?
     private var held: HTTP2Frame.FramePayload?
     private var sendWindowOpen = true
     /// The stream's receive window as NIO last reported it.
@@ -302,8 +304,8 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
     /// Grants the window back once half of it is consumed, counting increments still on their way.
     private func reopenReceiveWindow() {
         guard !requestEnded, !requestBodyPaused, !responseEnded, let receiveWindow else { return }
-        grantOutstanding += connection.reopenReceiveWindow(of: id, current: receiveWindow + grantOutstanding) { [weak self] increment in
-            self?.grantOutstanding -= increment
+        grantOutstanding += connection.reopenReceiveWindow(of: id, current: receiveWindow + grantOutstanding) { increment in
+            self.grantOutstanding -= increment
         }
     }
 
@@ -380,8 +382,8 @@ final class DownstreamHTTP2Stream: DownstreamResponder {
         // allows and Envoy does. Not before: closing the stream drops DATA the codec still holds
         // for want of flow-control window.
         held = nil
-        promise.futureResult.assumeIsolated().whenSuccess { [weak self] in
-            guard let self, !self.isClosed, !self.requestEnded else { return }
+        promise.futureResult.assumeIsolated().whenSuccess {
+            guard !self.isClosed, !self.requestEnded else { return }
             self.connection.write(HTTP2Frame(streamID: self.id, payload: .rstStream(.noError)), flush: true)
         }
         connection.write(HTTP2Frame(streamID: id, payload: last), flush: true, promise: promise)

@@ -4,9 +4,13 @@ public import SwiftProtobuf
 
 /// A filter's view of its stream: the route, the per-route configuration, the connection, and the
 /// ways to resume or answer the stream. Use it only on ``eventLoop``; to resume from elsewhere
-/// use ``resumer``.
+/// use ``resumer``. Once the stream has completed (after ``HTTPFilter/onStreamComplete(context:)``)
+/// the context no longer refers to it: a filter may keep the context, but its route and metadata
+/// read empty and resuming or answering does nothing.
 public final class HTTPFilterContext {
-    weak var stream: HTTPStream?
+    /// The stream, until it completes (it then clears this); strong rather than weak, so that
+    /// the stream has no side table (see ``StreamLink``).
+    var stream: HTTPStream?
     let filterName: String
     let factory: any HTTPFilterFactory
 

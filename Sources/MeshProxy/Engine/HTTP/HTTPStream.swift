@@ -33,6 +33,17 @@ protocol DownstreamResponder: AnyObject {
     func setRequestBodyFlowing(_ flowing: Bool)
 }
 
+/// Stands in for an ``HTTPStream`` in closures that can outlive it (its timers, a pool's pending
+/// connection): it holds the stream until the stream completes, then nothing, so those closures
+/// neither keep a finished stream nor act on it. A weak reference would do the same but give the
+/// stream a side table, which puts every retain and release of it (hundreds per request) on the
+/// runtime's slow path.
+final class StreamLink {
+    fileprivate(set) var stream: HTTPStream?
+
+    init(_ stream: HTTPStream) { self.stream = stream }
+}
+
 /// One request and its response through the HTTP connection manager: decoder filters, the
 /// router (route, cluster, host, connection, retries, timeouts), encoder filters. Runs on the
 /// downstream connection's event loop; every method must be called there.
@@ -40,7 +51,10 @@ final class HTTPStream: UpstreamResponseReceiver {
     let eventLoop: any EventLoop
     let connection: DownstreamConnectionInfo
     let manager: HTTPConnectionManagerRuntime
-    weak var responder: (any DownstreamResponder)?
+    /// Where the response goes. Held strongly (the responder drops the stream when it finishes):
+    /// a weak reference would give the responder a side table, which puts every retain and
+    /// release of it on the runtime's slow path.
+    var responder: (any DownstreamResponder)?
     let startTime: NIODeadline
 
     // Request side.
@@ -114,6 +128,8 @@ final class HTTPStream: UpstreamResponseReceiver {
     private(set) var streamIdleExpiry: NIODeadline?
     private var requestTimer: Scheduled<Void>?
     private var durationTimer: Scheduled<Void>?
+    /// What timers and a pool's pending connection hold instead of the stream (``StreamLink``).
+    private var linkStorage: StreamLink?
     /// The upgrade (`websocket`) the request asks for, when it is allowed.
     private var upgradeType: String?
     /// Whether the request is an HTTP/1.1 upgrade request (`connection: upgrade` and `upgrade`).
@@ -403,7 +419,7 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     private func startGlobalTimer() {
         guard let timeout = plan?.timeout, globalTimer == nil else { return }
-        globalTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in self?.globalTimeout() }
+        globalTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [link] in link.stream?.globalTimeout() }
     }
 
     private func startAttempt() {
@@ -446,11 +462,12 @@ final class HTTPStream: UpstreamResponseReceiver {
         upstreamStart = .now()
         awaitingConnection = true
         if let perTry = plan.retry?.perTryTimeout {
-            perTryTimer = eventLoop.assumeIsolated().scheduleTask(in: perTry.timeAmount) { [weak self] in self?.perTryTimeout() }
+            perTryTimer = eventLoop.assumeIsolated().scheduleTask(in: perTry.timeAmount) { [link] in link.stream?.perTryTimeout() }
         }
         let attemptNumber = attempt
-        pool.acquire(host.key) { [weak self] result in
-            guard let self, !self.finished, self.attempt == attemptNumber else {
+        let link = self.link
+        pool.acquire(host.key) { result in
+            guard let self = link.stream, !self.finished, self.attempt == attemptNumber else {
                 if case .success(let connection) = result { pool.discard(connection) }
                 return
             }
@@ -635,8 +652,8 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     private func scheduleRetry(_ retry: RetryPlan) {
         let delay = retry.backoff(attempt: attempt - 1)
-        backoffTimer = eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) { [weak self] in
-            guard let self, !self.finished else { return }
+        backoffTimer = eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) { [link] in
+            guard let self = link.stream, !self.finished else { return }
             self.backoffTimer = nil
             self.upstreamRequestEnded = false
             self.startAttempt()
@@ -1045,6 +1062,9 @@ final class HTTPStream: UpstreamResponseReceiver {
         // The connection reads again (the rest of an abandoned body, or the next request).
         resumeRequestBody()
         cancelStreamTimers()
+        // An upstream request still in flight is reset: nobody reads its response any more.
+        if let upstream, let upstreamPool { upstreamPool.discard(upstream) }
+        upstream = nil
         finishUpstream(failed: false)
         for (filter, context) in filters { filter.onStreamComplete(context: context) }
         manager.stats.downstreamRequestCompleted(status: status)
@@ -1059,7 +1079,18 @@ final class HTTPStream: UpstreamResponseReceiver {
         if let accessLogs = manager.accessLogs { logAccess(accessLogs, status: status) }
         if let stats = manager.istioStats, istioReport != nil { reportIstioMetrics(stats, status: status) }
         responder?.streamFinished(self)
+        // What still refers to the stream lets go of it (``StreamLink``).
+        for (_, context) in filters { context.stream = nil }
         filters = []
+        linkStorage?.stream = nil
+    }
+
+    /// The stream's link, made on first use.
+    private var link: StreamLink {
+        if let linkStorage { return linkStorage }
+        let made = StreamLink(self)
+        linkStorage = made
+        return made
     }
 }
 
@@ -1213,10 +1244,10 @@ extension HTTPStream: UpgradeTunnel.Observer {
         streamIdleTimeout = manager.configuration.streamIdleTimeout
         resetStreamIdleTimer()
         if let timeout = manager.configuration.requestTimeout, !requestEnded {
-            requestTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [weak self] in self?.requestTimedOut() }
+            requestTimer = eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [link] in link.stream?.requestTimedOut() }
         }
         if let limit = manager.configuration.maxStreamDuration {
-            durationTimer = eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [weak self] in self?.maxDurationReached() }
+            durationTimer = eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [link] in link.stream?.maxDurationReached() }
         }
     }
 
@@ -1258,7 +1289,7 @@ extension HTTPStream: UpgradeTunnel.Observer {
         }
         let used = Duration.nanoseconds((NIODeadline.now() - startTime).nanoseconds)
         let remaining = limit > used ? limit - used : .zero
-        durationTimer = eventLoop.assumeIsolated().scheduleTask(in: remaining.timeAmount) { [weak self] in self?.maxDurationReached() }
+        durationTimer = eventLoop.assumeIsolated().scheduleTask(in: remaining.timeAmount) { [link] in link.stream?.maxDurationReached() }
     }
 
     /// Restarts the stream idle timer (any activity on the stream, either way).

@@ -48,7 +48,9 @@ final class StreamIdleSweeper {
     private func arm(at deadline: NIODeadline) {
         timer?.cancel()
         timerDeadline = deadline
-        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.sweep() }
+        // Strong: the timer ends with ``stop()`` or fires and finds nothing left to watch. A weak
+        // reference would put every retain and release of the sweeper on the slow path.
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.sweep() }
     }
 
     private func sweep() {

@@ -33,7 +33,9 @@ final class UpstreamChannel {
     /// False once the peer or a request asked to close, or the connection failed.
     fileprivate(set) var isReusable = true
     fileprivate(set) var isClosed = false
-    fileprivate weak var receiver: (any UpstreamResponseReceiver)?
+    /// The current request's receiver, cleared when its response ends, fails or is abandoned.
+    /// Strong rather than weak, so that the receiver (a stream) has no side table.
+    fileprivate var receiver: (any UpstreamResponseReceiver)?
     fileprivate var requestKeepAlive = true
     var idleTimer: Scheduled<Void>?
     /// When it became idle in an HTTP/1.1 pool (nil while in use).
