@@ -202,8 +202,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                 switch result {
                 case .success(let (channel, identities)):
                     self?.settings.connectionOpened()
-                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities)
-                    handler.value.attach(connection)
+                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities, handler: handler.value)
                     completion(.success(connection))
                 case .failure(let error):
                     self?.settings.connectFailed()

@@ -132,8 +132,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
             }.assumeIsolated().whenComplete { [weak self] result in
                 switch result {
                 case .success(let stream):
-                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities)
-                    handler.value.attach(exchange)
+                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities, handler: handler.value)
                     stream.closeFuture.assumeIsolated().whenComplete { [weak self] _ in self?.streamClosed(connection) }
                     completion(.success(exchange))
                 case .failure:
