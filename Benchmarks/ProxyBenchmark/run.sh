@@ -297,6 +297,11 @@ for name, measured in runs.items():
     rows[name] = row
 if any(len(m) > 1 for m in runs.values()):
     print("\nper round (req/s): " + "; ".join(f"{n} " + " ".join(f"{m['rps']:.0f}" for m in ms) for n, ms in runs.items()))
+    # Ratios within each round (the proxies ran back to back), less exposed to drift between rounds.
+    for label, swift, envoy in (("HTTP/1.1", "swift", "envoy"), ("h2c", "h2-swift", "h2-envoy")):
+        if len(runs.get(swift, [])) > 1 and len(runs.get(swift, [])) == len(runs.get(envoy, [])):
+            paired = [s["rps"] / e["rps"] for s, e in zip(runs[swift], runs[envoy])]
+            print(f"{label} swift/envoy req/s per round: " + " ".join(f"{r:.2f}" for r in paired) + f" (median {statistics.median(paired):.2f}x)")
 print("\n| target | HTTP/1.1 req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | h2c req/s | h2c p50 ms | h2c p99 ms | h2c CPU µs/req |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for name in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
