@@ -145,4 +145,29 @@ import Testing
         connection.channel.pipeline.fireUserInboundEventTriggered(StreamClosedEvent(streamID: 1, reason: nil))
         #expect(weak.stream == nil)
     }
+
+    /// An HTTP/1.1 connection's handler, held by its own timers (idle timeout, max connection
+    /// duration) while it is in the pipeline, and its held stream go with the connection.
+    @Test func anHTTP1ConnectionAndItsStreamAreReleased() throws {
+        let (runtime, _) = try StreamTimeoutTests.manager {
+            $0.streamIdleTimeout = StreamTimeoutTests.seconds(5)
+            $0.commonHTTPProtocolOptions.idleTimeout = StreamTimeoutTests.seconds(60)
+            $0.commonHTTPProtocolOptions.maxConnectionDuration = StreamTimeoutTests.seconds(600)
+        }
+        let channel = EmbeddedChannel()
+        weak var handler: DownstreamHTTP1Handler?
+        weak var stream: HTTPStream?
+        try {
+            let made = DownstreamHTTP1Handler(manager: runtime, isTLS: false)
+            handler = made
+            try channel.pipeline.syncOperations.addHandler(made)
+        }()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        try StreamTimeoutTests.send(channel, "/held")
+        stream = handler?.stream
+        #expect(stream != nil, "the fault delay holds the request")
+        try channel.close().wait()
+        channel.embeddedEventLoop.run()
+        #expect(handler == nil && stream == nil)
+    }
 }

@@ -16,7 +16,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     /// The destination `original_dst` restored (nil: the socket's local address).
     private let originalDestination: SocketAddress?
     private var context: ChannelHandlerContext?
-    private var stream: HTTPStream?
+    private(set) var stream: HTTPStream?
     private var keepAlive = true
     private var requestsOnConnection = 0
     /// Envoy's `idle_timeout`.
@@ -48,8 +48,11 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         ownSweeper?.stop()
+        // The timers' closures hold the handler (strongly, see ``armIdleTimer()``): they go here.
         idleTimer?.cancel()
+        idleTimer = nil
         connectionDurationTimer?.cancel()
+        connectionDurationTimer = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -152,8 +155,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             return
         }
-        context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [weak self] _ in
-            self?.context?.close(promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+            self.context?.close(promise: nil)
         }
     }
 
@@ -210,8 +213,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     /// after its current response (`connection: close`).
     private func armConnectionDurationTimer() {
         guard let context, let limit = manager.configuration.maxConnectionDuration else { return }
-        connectionDurationTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) { [weak self] in
-            guard let self, let context = self.context else { return }
+        connectionDurationTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit.timeAmount) {
+            guard let context = self.context else { return }
             self.manager.filterCounter("downstream_cx_max_duration_reached").increment()
             self.draining = true
             if self.stream == nil {
@@ -223,10 +226,14 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     /// Envoy's `idle_timeout`: the connection closes once it has had no active stream for that long.
+    ///
+    /// The timers of the handler hold it strongly until ``handlerRemoved(context:)``: a weak
+    /// reference would give the handler a side table, and the handler (every request's responder)
+    /// is retained and released many times per request, each time on the runtime's slow path.
     private func armIdleTimer() {
         guard let context, let timeout = manager.configuration.idleTimeout else { return }
-        let timer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout.timeAmount) { [weak self] in
-            self?.context?.close(promise: nil)
+        let timer = ConnectionIdleTimer(eventLoop: context.eventLoop, timeout: timeout.timeAmount) {
+            self.context?.close(promise: nil)
         }
         if stream != nil { timer.busy() }
         idleTimer = timer

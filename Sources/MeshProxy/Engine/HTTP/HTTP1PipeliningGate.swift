@@ -90,8 +90,9 @@ final class HTTP1PipeliningGate: ChannelDuplexHandler, RemovableChannelHandler {
         guard !held.isEmpty, !deliveryScheduled else { return }
         // Delivered on the next event-loop tick, not from inside the response's write.
         deliveryScheduled = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self else { return }
+        // Strong: it runs on the next tick. A weak reference would put every retain and release
+        // of the gate (one per request part) on the runtime's slow path.
+        context.eventLoop.assumeIsolated().execute {
             self.deliveryScheduled = false
             self.deliverHeld(context: context)
         }
