@@ -1,4 +1,3 @@
-import Logging
 import MeshXDS
 @testable import MeshProxy
 import NIOCore
@@ -96,21 +95,12 @@ import Testing
     }
 
     static func lingeringManager() throws -> HTTPConnectionManagerRuntime {
-        EnvoyAnyTypes.register()
         var registry = HTTPFilterRegistry.standard
         registry.register(LingeringFilterFactory.self)
-        var hcm = StreamTimeoutTests.HCM()
-        hcm.statPrefix = "test"
-        hcm.routeConfig = try StreamTimeoutTests.routeConfiguration()
         var lingering = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         lingering.name = "example.lingering"
         lingering.typedConfig = try Google_Protobuf_Any(message: Google_Protobuf_Struct())
-        var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
-        router.name = "envoy.filters.http.router"
-        router.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Router_V3_Router())
-        hcm.httpFilters = [lingering, router]
-        let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
-        return try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: StatsStore(), bufferLimit: 1 << 20, logger: Logger(label: "test"))
+        return try StreamTimeoutTests.manager(leadingFilters: [lingering], registry: registry).0
     }
 
     /// A filter that kept its context past the stream's end does not keep the stream: the

@@ -36,7 +36,10 @@ import Testing
 
     typealias HCM = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
 
-    static func manager(_ configure: (inout HCM) -> Void = { _ in }) throws -> (HTTPConnectionManagerRuntime, StatsStore) {
+    /// A connection manager with the fault filter and the router (after `leadingFilters`, whose
+    /// factories `registry` knows).
+    static func manager(leadingFilters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] = [], registry: HTTPFilterRegistry = .standard,
+                        _ configure: (inout HCM) -> Void = { _ in }) throws -> (HTTPConnectionManagerRuntime, StatsStore) {
         EnvoyAnyTypes.register()
         var hcm = HCM()
         hcm.statPrefix = "test"
@@ -47,9 +50,9 @@ import Testing
         var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         router.name = "envoy.filters.http.router"
         router.typedConfig = try Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Router_V3_Router())
-        hcm.httpFilters = [fault, router]
+        hcm.httpFilters = leadingFilters + [fault, router]
         configure(&hcm)
-        let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: .standard)
+        let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
         let stats = StatsStore()
         let runtime = try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: stats, bufferLimit: 1 << 20, logger: Logger(label: "test"))
         return (runtime, stats)
