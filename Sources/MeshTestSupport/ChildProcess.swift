@@ -8,6 +8,8 @@ public final class ChildProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
     private var finished = false
+    /// The exit status, once seen (from Foundation or the kernel).
+    private var seenExitStatus: Int32?
     /// Counts the outputs that reached their end; the reader threads hold it strongly, so the
     /// count goes on while the process is being released.
     private let pipeEnds = PipeEnds()
@@ -106,9 +108,22 @@ public final class ChildProcess: @unchecked Sendable {
     /// exit is also read from the kernel, without reaping the child, which stays Foundation's to
     /// reap.
     private var exitStatus: Int32? {
+        if let status = lock.withLock({ seenExitStatus }) { return status }
+        let status: Int32?
         if lock.withLock({ finished }) {
-            return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+            status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        } else {
+            status = kernelExitStatus()
         }
+        // Kept: once Foundation reaps the child (and before its handler runs) the kernel no
+        // longer knows it, and the pid may be reused.
+        if let status { lock.withLock { seenExitStatus = status } }
+        return status
+    }
+
+    /// The child's exit status if it has exited and is not reaped yet; the child stays unreaped.
+    private func kernelExitStatus() -> Int32? {
+        #if canImport(Glibc)
         let pid = process.processIdentifier
         guard pid > 0 else { return nil }
         var info = siginfo_t()
@@ -117,6 +132,9 @@ public final class ChildProcess: @unchecked Sendable {
         }
         let status = info._sifields._sigchld.si_status
         return info.si_code == CLD_EXITED ? status : 128 + status
+        #else
+        return nil
+        #endif
     }
 
     /// Sends `signal` to the process.

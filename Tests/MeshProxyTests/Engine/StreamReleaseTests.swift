@@ -160,4 +160,35 @@ import Testing
         channel.embeddedEventLoop.run()
         #expect(handler == nil && stream == nil)
     }
+
+    /// A pipelined request the gate still holds when the connection closes is handed to the
+    /// connection manager as the pipeline comes down: it must not start a stream nobody ends.
+    @Test func aPipelinedRequestHeldAtCloseStartsNoStream() throws {
+        let (runtime, stats) = try StreamTimeoutTests.manager()
+        let channel = EmbeddedChannel()
+        weak var handler: DownstreamHTTP1Handler?
+        weak var first: HTTPStream?
+        try {
+            let made = DownstreamHTTP1Handler(manager: runtime, isTLS: false)
+            handler = made
+            try channel.pipeline.syncOperations.addHandlers([HTTP1PipeliningGate(), made])
+        }()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/held")
+        head.headers.add(name: "host", value: "app.local")
+        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        first = handler?.stream
+        // The second request's head and part of its body, held behind the first.
+        var upload = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/held")
+        upload.headers.add(name: "host", value: "app.local")
+        upload.headers.add(name: "content-length", value: "10")
+        try channel.writeInbound(HTTPServerRequestPart.head(upload))
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "12345")))
+        #expect(first != nil && stats.value("http.test.downstream_rq_total") == 1, "the second request waits behind the first")
+        try channel.close().wait()
+        channel.embeddedEventLoop.run()
+        #expect(handler == nil && first == nil)
+        #expect(stats.value("http.test.downstream_rq_total") == 1, "the held request never started")
+    }
 }

@@ -47,6 +47,11 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // A stream still here (one the pipelining gate handed over as the pipeline came down)
+        // ends with the connection; it and this handler hold each other until then.
+        let stream = self.stream
+        self.stream = nil
+        stream?.downstreamClosed()
         ownSweeper?.stop()
         // The timers' closures hold the handler (strongly, see ``armIdleTimer()``): they go here.
         idleTimer?.cancel()
@@ -85,6 +90,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Pipelined requests the gate still holds are delivered as the pipeline comes down:
+        // nobody could read their responses.
+        closing = true
         stream?.downstreamClosed()
         stream = nil
         context.fireChannelInactive()

@@ -41,7 +41,7 @@ protocol DownstreamResponder: AnyObject {
 final class StreamLink {
     fileprivate(set) var stream: HTTPStream?
 
-    init(_ stream: HTTPStream) { self.stream = stream }
+    init(_ stream: HTTPStream?) { self.stream = stream }
 }
 
 /// One request and its response through the HTTP connection manager: decoder filters, the
@@ -1085,9 +1085,11 @@ final class HTTPStream: UpstreamResponseReceiver {
         linkStorage?.stream = nil
     }
 
-    /// The stream's link, made on first use.
+    /// The stream's link, made on first use; after the stream completed, an empty one (a link
+    /// made then would never be cleared and would keep the stream for good).
     private var link: StreamLink {
         if let linkStorage { return linkStorage }
+        guard !finished else { return StreamLink(nil) }
         let made = StreamLink(self)
         linkStorage = made
         return made

@@ -202,7 +202,8 @@ final class HTTP1ConnectionPool: UpstreamPool {
                 switch result {
                 case .success(let (channel, identities)):
                     self?.settings.connectionOpened()
-                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities, handler: handler.value)
+                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities)
+                    handler.value.attach(connection)
                     completion(.success(connection))
                 case .failure(let error):
                     self?.settings.connectFailed()

@@ -132,7 +132,8 @@ final class HTTP2ConnectionPool: UpstreamPool {
             }.assumeIsolated().whenComplete { [weak self] result in
                 switch result {
                 case .success(let stream):
-                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities, handler: handler.value)
+                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities)
+                    handler.value.attach(exchange)
                     stream.closeFuture.assumeIsolated().whenComplete { [weak self] _ in self?.streamClosed(connection) }
                     completion(.success(exchange))
                 case .failure:

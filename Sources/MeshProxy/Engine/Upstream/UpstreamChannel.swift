@@ -45,23 +45,14 @@ final class UpstreamChannel {
 
     /// Both sides' SPIFFE identities, over TLS.
     let tlsIdentities: UpstreamTLSIdentities?
-    /// The handler in the channel's pipeline that delivers the responses.
-    private let handler: UpstreamChannelHandler?
 
-    /// - Parameter handler: The channel's ``UpstreamChannelHandler``, attached to this connection
-    ///   until it is released.
-    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil, handler: UpstreamChannelHandler? = nil) {
+    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil) {
         self.channel = channel
         self.host = host
         self.tlsIdentities = tlsIdentities
-        self.handler = handler
-        handler?.attach(self)
     }
 
     deinit {
-        // Runs on the event loop, like every use of the connection: the handler lets go of it
-        // before anything else can reach it.
-        handler?.detach()
         // Nobody can use it any more: do not leak the socket (or the HTTP/2 stream).
         if !isClosed { channel.close(promise: nil) }
     }
@@ -123,16 +114,12 @@ final class UpstreamChannel {
 final class UpstreamChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    /// Unowned rather than weak: a weak reference would give the connection a side table, which
-    /// puts every retain and release of it on the runtime's slow path. The connection detaches
-    /// itself as it is released, so the reference never outlives it.
-    private unowned var connection: UpstreamChannel?
+    /// Weak: a connection dropped while open is closed by its `deinit`, wherever it is released.
+    private weak var connection: UpstreamChannel?
     private var head: HTTPResponseHead?
     private var inResponse = false
 
-    fileprivate func attach(_ connection: UpstreamChannel) { self.connection = connection }
-
-    fileprivate func detach() { connection = nil }
+    func attach(_ connection: UpstreamChannel) { self.connection = connection }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let connection else { return }
