@@ -1,4 +1,4 @@
-public import MeshXDS
+import MeshXDS
 import SwiftProtobuf
 
 /// One `access_log` entry of a connection manager, TCP proxy or listener: a filter, a format and
