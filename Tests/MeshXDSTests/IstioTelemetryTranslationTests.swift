@@ -198,15 +198,18 @@ import Testing
         #expect(file.path == "/dev/stdout")
 
         // No providers named and no default: ignored (IST0157), so MeshConfig's accessLogFile applies.
-        let unnamed = TelemetryAccessLogging(snapshot: try Self.snapshot("""
-            apiVersion: telemetry.istio.io/v1
-            kind: Telemetry
-            metadata: {name: mesh-default, namespace: istio-system}
-            spec:
-              accessLogging: [{filter: {expression: "response.code >= 500"}}]
-            """), proxy: try Self.proxy(extensions: []))
+        let unnamed = TelemetryAccessLogging(snapshot: try Self.snapshot(Self.errorsOnlyWithoutProviders), proxy: try Self.proxy(extensions: []))
         #expect(unnamed.client == nil && unnamed.server == nil)
     }
+
+    /// A mesh-wide Telemetry whose access logging names no provider, only a filter.
+    static let errorsOnlyWithoutProviders = """
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: mesh-default, namespace: istio-system}
+        spec:
+          accessLogging: [{filter: {expression: "response.code >= 500"}}]
+        """
 
     /// MeshConfig `defaultProviders.accessLogging` applies with no Telemetry at all, and to
     /// entries that name no provider.
@@ -219,13 +222,7 @@ import Testing
         let none = TelemetryAccessLogging(snapshot: try Self.snapshot(mesh: mesh), proxy: try Self.proxy(extensions: []))
         let path = try none.client.map { try Envoy_Extensions_AccessLoggers_File_V3_FileAccessLog(unpackingAny: try #require($0.first).typedConfig).path }
         #expect(path == "/tmp/access.json" && none.server?.count == 1)
-        let filtered = TelemetryAccessLogging(snapshot: try Self.snapshot("""
-            apiVersion: telemetry.istio.io/v1
-            kind: Telemetry
-            metadata: {name: mesh-default, namespace: istio-system}
-            spec:
-              accessLogging: [{filter: {expression: "response.code >= 500"}}]
-            """, mesh: mesh), proxy: try Self.proxy(extensions: []))
+        let filtered = TelemetryAccessLogging(snapshot: try Self.snapshot(Self.errorsOnlyWithoutProviders, mesh: mesh), proxy: try Self.proxy(extensions: []))
         #expect(filtered.client?.first?.filter.statusCodeFilter.comparison.value.defaultValue == 500)
 
         // An empty providers list keeps what the mesh-wide Telemetry named.

@@ -56,6 +56,22 @@ import Testing
         init(_ stream: HTTPStream?) { self.stream = stream }
     }
 
+    final class WeakHandler {
+        weak var handler: DownstreamHTTP1Handler?
+    }
+
+    /// A connected HTTP/1.1 connection manager (behind the pipelining gate with `gate`), and a
+    /// weak view of its handler.
+    static func http1Connection(_ runtime: HTTPConnectionManagerRuntime, gate: Bool = false) throws -> (channel: EmbeddedChannel, weak: WeakHandler) {
+        let channel = EmbeddedChannel()
+        let weak = WeakHandler()
+        let handler = DownstreamHTTP1Handler(manager: runtime, isTLS: false)
+        weak.handler = handler
+        try channel.pipeline.syncOperations.addHandlers(gate ? [HTTP1PipeliningGate(), handler] : [handler])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        return (channel, weak)
+    }
+
     @Test func aStreamAnsweredAtOnceIsReleased() throws {
         let connection = try Connection()
         let weak = try connection.open(1, "/direct")
@@ -144,51 +160,29 @@ import Testing
             $0.commonHTTPProtocolOptions.idleTimeout = StreamTimeoutTests.seconds(60)
             $0.commonHTTPProtocolOptions.maxConnectionDuration = StreamTimeoutTests.seconds(600)
         }
-        let channel = EmbeddedChannel()
-        weak var handler: DownstreamHTTP1Handler?
-        weak var stream: HTTPStream?
-        try {
-            let made = DownstreamHTTP1Handler(manager: runtime, isTLS: false)
-            handler = made
-            try channel.pipeline.syncOperations.addHandler(made)
-        }()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        let (channel, weak) = try Self.http1Connection(runtime)
         try StreamTimeoutTests.send(channel, "/held")
-        stream = handler?.stream
-        #expect(stream != nil, "the fault delay holds the request")
+        let stream = WeakStream(weak.handler?.stream)
+        #expect(stream.stream != nil, "the fault delay holds the request")
         try channel.close().wait()
         channel.embeddedEventLoop.run()
-        #expect(handler == nil && stream == nil)
+        #expect(weak.handler == nil && stream.stream == nil)
     }
 
     /// A pipelined request the gate still holds when the connection closes is handed to the
     /// connection manager as the pipeline comes down: it must not start a stream nobody ends.
     @Test func aPipelinedRequestHeldAtCloseStartsNoStream() throws {
         let (runtime, stats) = try StreamTimeoutTests.manager()
-        let channel = EmbeddedChannel()
-        weak var handler: DownstreamHTTP1Handler?
-        weak var first: HTTPStream?
-        try {
-            let made = DownstreamHTTP1Handler(manager: runtime, isTLS: false)
-            handler = made
-            try channel.pipeline.syncOperations.addHandlers([HTTP1PipeliningGate(), made])
-        }()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/held")
-        head.headers.add(name: "host", value: "app.local")
-        try channel.writeInbound(HTTPServerRequestPart.head(head))
-        try channel.writeInbound(HTTPServerRequestPart.end(nil))
-        first = handler?.stream
+        let (channel, weak) = try Self.http1Connection(runtime, gate: true)
+        try StreamTimeoutTests.send(channel, "/held")
+        let first = WeakStream(weak.handler?.stream)
         // The second request's head and part of its body, held behind the first.
-        var upload = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/held")
-        upload.headers.add(name: "host", value: "app.local")
-        upload.headers.add(name: "content-length", value: "10")
-        try channel.writeInbound(HTTPServerRequestPart.head(upload))
+        try StreamTimeoutTests.send(channel, "/held", headers: [("content-length", "10")], complete: false)
         try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "12345")))
-        #expect(first != nil && stats.value("http.test.downstream_rq_total") == 1, "the second request waits behind the first")
+        #expect(first.stream != nil && stats.value("http.test.downstream_rq_total") == 1, "the second request waits behind the first")
         try channel.close().wait()
         channel.embeddedEventLoop.run()
-        #expect(handler == nil && first == nil)
+        #expect(weak.handler == nil && first.stream == nil)
         #expect(stats.value("http.test.downstream_rq_total") == 1, "the held request never started")
     }
 }

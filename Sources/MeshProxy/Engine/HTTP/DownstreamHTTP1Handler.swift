@@ -26,8 +26,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var draining = false
     /// A response head went out and its end has not.
     private var responseInProgress = false
-    /// The connection is closing after an error: requests still held by the pipelining gate are
-    /// not served.
+    /// The connection is closing (after an error, or gone): requests still held by the
+    /// pipelining gate are not served.
     private var closing = false
 
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
