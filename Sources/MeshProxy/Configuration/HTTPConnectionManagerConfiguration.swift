@@ -99,6 +99,9 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     public var istioStats: IstioStatsConfiguration?
     /// Istio's peer metadata filter (`istio.metadata_exchange`), if configured.
     public var peerMetadata: PeerMetadataConfiguration?
+    /// Whether `tracing` is set. The proxy reports no spans, but as in Envoy, route decorators
+    /// travel in `x-envoy-decorator-operation` only on a traced connection manager.
+    public var tracing: Bool = false
 
     init(_ manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager, field: String, context: ConfigurationContext, registry: HTTPFilterRegistry) throws(ProxyConfigurationError) {
         source = manager
@@ -201,6 +204,7 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         for (index, range) in manager.internalAddressConfig.cidrRanges.enumerated() {
             internalAddresses.append(try CIDRRange(range, field: "\(field).internal_address_config.cidr_ranges[\(index)]", context: context))
         }
+        tracing = manager.hasTracing
         accessLogs = try AccessLogConfiguration.list(manager.accessLog, field: "\(field).access_log", context: context)
     }
 }

@@ -86,7 +86,7 @@ import Testing
     @Test func theRouterHonoursAndRemovesTheSteeringHeaders() throws {
         func makePlan(timeout: Duration?) -> ForwardPlan {
             ForwardPlan(
-            clusterName: "c", rewrite: RouteRewrite(path: "/", authority: nil, appendsForwardedHost: false, decorator: nil,
+            clusterName: "c", rewrite: RouteRewrite(path: "/", authority: nil, appendsForwardedHost: false, decorator: .untraced,
                                                     requestMutations: .none, responseMutations: .none,
                                                     formatter: HeaderFormatterContext()),
             timeout: timeout, retry: nil, hashKey: nil, includeAttemptCount: false, mirrors: [])

@@ -50,7 +50,7 @@ extension HTTPConnectionManagerRuntime {
             let plan = ForwardPlan(
                 clusterName: selection.cluster,
                 rewrite: RouteRewrite(
-                    path: path, authority: newAuthority, appendsForwardedHost: action.appendXForwardedHost, decorator: route.decorator,
+                    path: path, authority: newAuthority, appendsForwardedHost: action.appendXForwardedHost, decorator: decoratorHeader(route, request: head),
                     requestMutations: route.requestHeaderMutations(for: selection.weightedCluster),
                     responseMutations: route.responseHeaderMutations(for: selection.weightedCluster), formatter: formatter),
                 // A route with max_stream_duration uses stream-duration timeouts: the route
@@ -64,6 +64,18 @@ extension HTTPConnectionManagerRuntime {
             plan.maxStreamDuration = action.maxStreamDuration
             plan.upgrades = action.upgrades
             return RouteResolution(decision: .forward(plan), routeName: route.name, perFilterConfig: route.typedPerFilterConfig(for: selection.weightedCluster))
+        }
+    }
+
+    /// The decorator header handling of a request routed to `route`.
+    private func decoratorHeader(_ route: RouteEntry, request: HTTPRequestHead) -> DecoratorHeader {
+        guard let traffic = tracedTraffic else { return .untraced }
+        let operation = route.decorator.flatMap { $0.propagate ? $0.operation : nil }
+        switch traffic {
+        case .egress: return .egress(operation: operation)
+        case .ingress:
+            let overridden = request.headers.first(name: DecoratorHeader.name).map { !$0.isEmpty } ?? false
+            return .ingress(operation: overridden ? nil : operation)
         }
     }
 

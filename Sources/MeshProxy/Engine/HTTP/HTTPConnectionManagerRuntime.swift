@@ -30,10 +30,15 @@ final class HTTPConnectionManagerRuntime: Sendable {
     let istioStats: IstioStatsRuntime?
     /// Istio's peer metadata filter, nil when not configured.
     let peerMetadata: PeerMetadataConfiguration?
+    /// Which side a traced manager's spans are on (Envoy's operation name: egress on an outbound
+    /// listener, ingress otherwise); nil without `tracing`.
+    let tracedTraffic: TracedTraffic?
+
+    enum TracedTraffic { case ingress, egress }
 
     init(
         configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int,
-        inbound: Bool = false, logger: Logger
+        inbound: Bool = false, outbound: Bool = false, logger: Logger
     ) throws(ProxyConfigurationError) {
         self.configuration = configuration
         self.state = state
@@ -50,6 +55,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         self.accessLogs = configuration.accessLogs.isEmpty ? nil : configuration.accessLogs
         self.istioStats = configuration.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: inbound, local: state.local, store: stats.istio) }
         self.peerMetadata = configuration.peerMetadata
+        self.tracedTraffic = configuration.tracing ? (outbound ? .egress : .ingress) : nil
     }
 
     /// Peers' exchange headers and endpoints' `istio.workload` metadata, decoded once (keyed by
@@ -196,6 +202,8 @@ final class HTTPConnectionManagerRuntime: Sendable {
             let elapsed = (NIODeadline.now() - upstreamStart).nanoseconds / 1_000_000
             headers.replaceOrAdd(name: "x-envoy-upstream-service-time", value: String(elapsed))
         }
+        // As Envoy: an upstream's own date stays, a missing one is added.
+        if !headers.contains(name: "date") { headers.add(name: "date", value: HTTPDate.now()) }
         applyServerHeader(&headers)
         plan?.transformResponse(&headers)
         head.headers = headers
@@ -308,12 +316,24 @@ final class HTTPManagerStats: Sendable {
     }
 }
 
-/// RFC 7231 dates for `date` headers.
+/// RFC 7231 dates for `date` headers, formatted once per second (Envoy's date provider
+/// refreshes its cached value twice a second).
 enum HTTPDate {
+    private static let cache = Mutex<(second: Int, value: String)>((-1, ""))
+
+    /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
     static func now() -> String {
         var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        var seconds = time_t(time.tv_sec)
+        clock_gettime(CLOCK_REALTIME_COARSE, &time)
+        let second = Int(time.tv_sec)
+        if let value = cache.withLock({ $0.second == second ? $0.value : nil }) { return value }
+        let value = format(second)
+        cache.withLock { $0 = (second, value) }
+        return value
+    }
+
+    static func format(_ second: Int) -> String {
+        var seconds = time_t(second)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]

@@ -69,14 +69,44 @@ extension ForwardPlan {
             if rewrite.appendsForwardedHost, let original = head.headers.first(name: "host") { head.headers.add(name: "x-forwarded-host", value: original) }
             head.headers.replaceOrAdd(name: "host", value: authority)
         }
-        if let decorator = rewrite.decorator, decorator.propagate { head.headers.replaceOrAdd(name: "x-envoy-decorator-operation", value: decorator.operation) }
+        switch rewrite.decorator {
+        case .untraced: break
+        case .egress(let operation):
+            if let operation { head.headers.replaceOrAdd(name: DecoratorHeader.name, value: operation) }
+        case .ingress:
+            // An inbound override names the span; it does not go on to the workload.
+            head.headers.remove(name: DecoratorHeader.name)
+        }
         rewrite.requestMutations.apply(to: &head.headers, context: rewrite.formatter)
     }
 
     /// Route-level header mutations for the response.
     func transformResponse(_ headers: inout HTTPHeaders) {
         rewrite.responseMutations.apply(to: &headers, context: rewrite.formatter)
+        switch rewrite.decorator {
+        case .untraced: break
+        case .egress: headers.remove(name: DecoratorHeader.name)
+        case .ingress(let operation):
+            if let operation { headers.replaceOrAdd(name: DecoratorHeader.name, value: operation) }
+        }
     }
+}
+
+/// What a traced connection manager does with `x-envoy-decorator-operation`, Envoy's way of
+/// handing a route decorator's span name between proxies. Without `tracing` the header is
+/// neither added nor removed.
+enum DecoratorHeader: Equatable {
+    static let name = "x-envoy-decorator-operation"
+
+    /// The connection manager has no `tracing`.
+    case untraced
+    /// An outbound listener: the route's operation (when it propagates) goes upstream, and the
+    /// upstream's override is taken off the response.
+    case egress(operation: String?)
+    /// Any other listener: the downstream's override is taken off the request, and the route's
+    /// operation (when it propagates and the request carried no override) goes back in the
+    /// response.
+    case ingress(operation: String?)
 }
 
 /// What a matched route changes in the upstream request and in the response.
@@ -87,7 +117,7 @@ struct RouteRewrite {
     var authority: String?
     /// Whether a rewritten authority keeps the original in `x-forwarded-host`.
     var appendsForwardedHost: Bool
-    var decorator: RouteEntry.Decorator?
+    var decorator: DecoratorHeader
     var requestMutations: HeaderMutations
     var responseMutations: HeaderMutations
     /// What the mutations' `%COMMAND%`s read.
