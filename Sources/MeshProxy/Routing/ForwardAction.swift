@@ -91,6 +91,8 @@ public final class ForwardAction: Sendable {
     public let maxStreamDuration: MaxStreamDuration?
     /// The retry policy (the route's, else the virtual host's), nil for no retries.
     public let retryPolicy: RetryPolicy?
+    /// ``retryPolicy`` as each stream's router applies it.
+    let retryPlan: RetryPlan?
     /// `hash_policy`, for consistent-hash load balancers.
     public let hashPolicies: [HashPolicy]
     /// Mirrors (the route's, else the virtual host's, else the route configuration's).
@@ -192,6 +194,7 @@ public final class ForwardAction: Sendable {
             maxStreamDuration = nil
         }
         retryPolicy = try proto.hasRetryPolicy ? RetryPolicy(proto.retryPolicy, field + ".retry_policy", context) : virtualHostRetryPolicy
+        retryPlan = retryPolicy.map(RetryPlan.init)
         if proto.hasHedgePolicy, Self.hedges(proto.hedgePolicy) {
             throw context.unsupported(field + ".hedge_policy", "request hedging is not supported")
         }

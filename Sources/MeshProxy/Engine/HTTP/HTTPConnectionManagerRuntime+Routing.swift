@@ -46,7 +46,6 @@ extension HTTPConnectionManagerRuntime {
                 let host = policy.hostRewriteLiteral ?? (newAuthority ?? authority)
                 mirrors.append(MirrorTarget(cluster: cluster, authority: policy.disableShadowHostSuffixAppend ? host : Self.shadowAuthority(host)))
             }
-            let retryPolicy = action.retryPolicy ?? match.virtualHost.retryPolicy
             let plan = ForwardPlan(
                 clusterName: selection.cluster,
                 rewrite: RouteRewrite(
@@ -56,7 +55,7 @@ extension HTTPConnectionManagerRuntime {
                 // A route with max_stream_duration uses stream-duration timeouts: the route
                 // timeout no longer applies (Envoy's `usingNewTimeouts`).
                 timeout: action.maxStreamDuration == nil ? action.timeout : nil,
-                retry: retryPolicy.map(RetryPlan.init),
+                retry: action.retryPlan ?? match.virtualHost.retryPolicy.map(RetryPlan.init),
                 hashKey: action.hashPolicies.isEmpty ? nil : HashPolicy.hash(action.hashPolicies, HashPolicyInput(request: request, sourceIP: remote)),
                 includeAttemptCount: match.virtualHost.includeRequestAttemptCount,
                 mirrors: mirrors)

@@ -437,16 +437,17 @@ final class HTTPStream: UpstreamResponseReceiver {
             upstreamHead = head
         }
         let upstreamAuthority = upstreamHead?.headers.first(name: "host")
-        var excludedPriorities = plan.retry?.excludedPriorities(attempted: attemptedHosts[priorityAttemptsStart...]) ?? []
+        let retry = plan.retry
+        var excludedPriorities = retry?.excludedPriorities(attempted: attemptedHosts[priorityAttemptsStart...]) ?? []
         if !excludedPriorities.isEmpty, !cluster.upstream.hasAvailablePriority(excluding: excludedPriorities) {
             // Every priority was tried: Envoy's previous_priorities starts over with the cluster's own load.
             priorityAttemptsStart = attemptedHosts.count
             excludedPriorities = []
         }
         guard let host = cluster.chooseHost(
-            hash: plan.hashKey, excluding: attemptedHosts, maxSelectionAttempts: plan.retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority,
+            hash: plan.hashKey, excluding: attemptedHosts, maxSelectionAttempts: retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority,
             downstream: DownstreamDestination(localAddress: connection.localAddress, headers: requestHead?.headers),
-            predicates: plan.retry?.hostPredicates ?? [], excludedPriorities: excludedPriorities
+            predicates: retry?.hostPredicates ?? [], excludedPriorities: excludedPriorities
         ) else {
             cluster.stats.noHealthyUpstream()
             finishUpstream(failed: true)
@@ -461,7 +462,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         upstreamPool = pool
         upstreamStart = .now()
         awaitingConnection = true
-        if let perTry = plan.retry?.perTryTimeout {
+        if let perTry = retry?.perTryTimeout {
             perTryTimer = eventLoop.assumeIsolated().scheduleTask(in: perTry.timeAmount) { [link] in link.stream?.perTryTimeout() }
         }
         let attemptNumber = attempt
@@ -482,10 +483,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     private func sendUpstream(on connection: UpstreamChannel) {
         guard let plan else { return }
         upstream = connection
-        guard var head = upstreamHead else { return }
+        // Set on the stored head, which only this stream holds: a copy changed here would copy
+        // the whole header list.
         if plan.includeAttemptCount {
-            head.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(attempt))
+            upstreamHead?.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(attempt))
         }
+        guard let head = upstreamHead else { return }
         if manager.accessLogs != nil { loggedUpstreamAddresses = (connection.channel.localAddress, connection.channel.remoteAddress) }
         connection.send(head, receiver: self)
         let sendsBody = !retainedBody.isEmpty

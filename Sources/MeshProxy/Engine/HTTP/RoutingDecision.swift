@@ -131,8 +131,9 @@ struct MirrorTarget {
     var authority: String
 }
 
-/// A route's retry policy as the router applies it.
-struct RetryPlan {
+/// A route's retry policy as the router applies it: made once per route (a class, so that
+/// each stream's plan shares it rather than copying the policy).
+final class RetryPlan: Sendable {
     let policy: RetryPolicy
 
     init(_ policy: RetryPolicy) { self.policy = policy }
@@ -161,16 +162,18 @@ struct RetryPlan {
     func backoff(attempt: Int) -> Duration { policy.backoff(attempt: attempt, random: FastRandom.next()) }
 }
 
-/// The downstream connection a stream arrived on.
-struct DownstreamConnectionInfo {
+/// The downstream connection a stream arrived on: made once per connection and shared by its
+/// streams (a class: each stream and each routing step would otherwise copy its addresses and
+/// TLS details).
+final class DownstreamConnectionInfo: Sendable {
     let remoteAddress: SocketAddress?
     let localAddress: SocketAddress?
     /// The addresses' IPs as text, formatted once per connection (`inet_ntop` is not free).
     let remoteIP: String?
     let localIP: String?
-    var isTLS: Bool
+    let isTLS: Bool
     /// What the TLS handshake established, when the connection is TLS (set by the TLS layer).
-    var tls: DownstreamTLSInfo? = nil
+    let tls: DownstreamTLSInfo?
 
     init(remoteAddress: SocketAddress?, localAddress: SocketAddress?, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
         self.remoteAddress = remoteAddress
