@@ -115,6 +115,10 @@ final class HTTPConnectionManagerRuntime: Sendable {
         // Moved out of the head so that the mutations below do not copy the header storage.
         var headers = head.headers
         head.headers = HTTPHeaders()
+        // The list is still shared with the parsed request, so the first change copies it: with
+        // room for what this proxy adds (forwarding headers, request id, the router's headers),
+        // it is not copied again to grow.
+        headers.reserveCapacity(headers.count + 6)
         // Absolute-form targets (HTTP proxy clients: `GET http://host:port/path`): the URL's authority
         // becomes the host and the path is routed, as Envoy does.
         if !head.uri.hasPrefix("/"), head.method != .CONNECT, let (authority, path) = Self.splitAbsoluteURI(head.uri) {
@@ -170,7 +174,9 @@ final class HTTPConnectionManagerRuntime: Sendable {
             }
         }
         if configuration.normalizePath || configuration.mergeSlashes {
-            head.uri = PathNormalizer.normalize(head.uri, mergeSlashes: configuration.mergeSlashes, normalize: configuration.normalizePath)
+            // Assigned only when changed: setting the head's URI copies its shared storage.
+            let normalized = PathNormalizer.normalize(head.uri, mergeSlashes: configuration.mergeSlashes, normalize: configuration.normalizePath)
+            if normalized != head.uri { head.uri = normalized }
         }
         head.headers = headers
     }
@@ -190,13 +196,15 @@ final class HTTPConnectionManagerRuntime: Sendable {
             headers.replaceOrAdd(name: "x-envoy-expected-rq-timeout-ms", value: String(milliseconds))
         }
         head.headers = headers
-        head.version = .http1_1
+        if head.version != .http1_1 { head.version = .http1_1 }
     }
 
     /// Connection-manager and route mutations of an upstream response.
     func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?) {
         var headers = head.headers
         head.headers = HTTPHeaders()
+        // One copy of the shared list, with room for the headers added below.
+        headers.reserveCapacity(headers.count + 4)
         headers.removeFields(named: Self.hopByHopResponseHeaders)
         if let upstreamStart {
             let elapsed = (NIODeadline.now() - upstreamStart).nanoseconds / 1_000_000
@@ -207,7 +215,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         applyServerHeader(&headers)
         plan?.transformResponse(&headers)
         head.headers = headers
-        head.version = .http1_1
+        if head.version != .http1_1 { head.version = .http1_1 }
     }
 
     func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?) {

@@ -63,8 +63,10 @@ extension ForwardPlan {
     func transformRequest(_ head: inout HTTPRequestHead) {
         // A rewritten path keeps the original in `x-envoy-original-path` (Istio's access log
         // format prints it).
-        if rewrite.path != head.uri { head.headers.replaceOrAdd(name: "x-envoy-original-path", value: head.uri) }
-        head.uri = rewrite.path
+        if rewrite.path != head.uri {
+            head.headers.replaceOrAdd(name: "x-envoy-original-path", value: head.uri)
+            head.uri = rewrite.path
+        }
         if let authority = rewrite.authority {
             if rewrite.appendsForwardedHost, let original = head.headers.first(name: "host") { head.headers.add(name: "x-forwarded-host", value: original) }
             head.headers.replaceOrAdd(name: "host", value: authority)

@@ -29,7 +29,14 @@ final class HTTP1ConnectionPool: UpstreamPool {
     }
 
     let eventLoop: any EventLoop
-    private var idle: [UpstreamEndpointKey: [UpstreamChannel]] = [:]
+    /// A host's idle connections, most recently released last. A class, so that popping and
+    /// appending change the list in place: mutating a dictionary value in place goes through
+    /// accessor coroutines that allocate their frames.
+    private final class IdleConnections {
+        var list: [UpstreamChannel] = []
+    }
+
+    private var idle: [UpstreamEndpointKey: IdleConnections] = [:]
     private var waiters: [Waiter] = []
     /// Connections open or opening per host (idle or busy), each holding a connection slot.
     private var connections: [UpstreamEndpointKey: Int] = [:]
@@ -48,7 +55,8 @@ final class HTTP1ConnectionPool: UpstreamPool {
         eventLoop.preconditionInEventLoop()
         // Popped in place (no copy of the list); an emptied list stays until the host's last
         // connection is gone (``connectionGone(_:)``), so the next release does not allocate one.
-        while let connection = idle[key]?.popLast() {
+        let idleConnections = idle[key]
+        while let connection = idleConnections?.list.popLast() {
             connection.idleSince = nil
             if connection.isReusable && !connection.isClosed && connection.channel.isActive {
                 completion(.success(connection))
@@ -93,7 +101,13 @@ final class HTTP1ConnectionPool: UpstreamPool {
             waiter.completion(.success(connection))
             return
         }
-        idle[connection.host, default: []].append(connection)
+        if let known = idle[connection.host] {
+            known.list.append(connection)
+        } else {
+            let created = IdleConnections()
+            created.list.append(connection)
+            idle[connection.host] = created
+        }
         connection.idleSince = eventLoop.now
         // Set once per connection; it only acts while the connection is idle (``removeIdle(_:)``).
         if connection.onClose == nil { connection.onClose = { [weak self] closed in self?.removeIdle(closed) } }
@@ -112,7 +126,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
         var expired: [UpstreamChannel] = []
         var next: NIODeadline?
         for key in Array(idle.keys) {
-            guard let list = idle[key] else { continue }
+            guard let list = idle[key]?.list else { continue }
             var kept: [UpstreamChannel] = []
             kept.reserveCapacity(list.count)
             for connection in list {
@@ -124,7 +138,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                     if next.map({ due < $0 }) ?? true { next = due }
                 }
             }
-            idle[key] = kept
+            idle[key]?.list = kept
         }
         for connection in expired {
             connection.idleSince = nil
@@ -148,16 +162,17 @@ final class HTTP1ConnectionPool: UpstreamPool {
     func closeAll() {
         idleSweepTimer?.cancel()
         idleSweepTimer = nil
-        for list in idle.values { for connection in list { connection.idleSince = nil; connection.onClose = nil; connection.close(); connectionGone(connection.host); settings.releaseConnectionSlot() } }
+        for connections in idle.values { for connection in connections.list { connection.idleSince = nil; connection.onClose = nil; connection.close(); connectionGone(connection.host); settings.releaseConnectionSlot() } }
         idle = [:]
         for waiter in waiters { settings.releasePendingSlot(); waiter.completion(.failure(.connectionClosed)) }
         waiters = []
     }
 
     private func removeIdle(_ connection: UpstreamChannel) {
-        guard connection.idleSince != nil, var list = idle[connection.host], let index = list.firstIndex(where: { $0 === connection }) else { return }
-        list.remove(at: index)
-        idle[connection.host] = list.isEmpty ? nil : list
+        guard connection.idleSince != nil, let connections = idle[connection.host],
+              let index = connections.list.firstIndex(where: { $0 === connection }) else { return }
+        connections.list.remove(at: index)
+        if connections.list.isEmpty { idle[connection.host] = nil }
         connection.idleSince = nil
         connectionGone(connection.host)
         settings.releaseConnectionSlot()
@@ -166,7 +181,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private func connectionGone(_ key: UpstreamEndpointKey) {
         let count = connections[key, default: 0] - 1
         connections[key] = count > 0 ? count : nil
-        if count <= 0, idle[key]?.isEmpty == true { idle[key] = nil }
+        if count <= 0, idle[key]?.list.isEmpty == true { idle[key] = nil }
     }
 
     /// A connection slot was freed: a pending request may connect now.
