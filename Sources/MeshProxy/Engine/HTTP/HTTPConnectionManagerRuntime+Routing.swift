@@ -13,9 +13,12 @@ extension HTTPConnectionManagerRuntime {
         }
         let route = match.route
         let remote = connection.remoteIP
-        let formatter = HeaderFormatterContext(
-            downstreamRemoteAddress: remote, downstreamDirectRemoteAddress: remote,
-            downstreamLocalAddress: connection.localIP, protocol: "HTTP/1.1", requestHeaders: head.headers)
+        // What header mutations' %COMMAND%s read; made only for routes that mutate headers.
+        func formatterContext() -> HeaderFormatterContext {
+            HeaderFormatterContext(
+                downstreamRemoteAddress: remote, downstreamDirectRemoteAddress: remote,
+                downstreamLocalAddress: connection.localIP, protocol: "HTTP/1.1", requestHeaders: head.headers)
+        }
         if match.virtualHost.requireTLS != .none, connection.scheme == "http" {
             var headers = HTTPHeaders()
             headers.add(name: "location", value: "https://\(authority)\(head.uri)")
@@ -24,13 +27,13 @@ extension HTTPConnectionManagerRuntime {
         switch route.action {
         case .directResponse(let status, let body):
             var headers = HTTPHeaders()
-            route.responseHeaderMutations.apply(to: &headers, context: formatter)
+            route.responseHeaderMutations.apply(to: &headers, context: formatterContext())
             let reply = HTTPLocalReply(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body ?? "", details: "direct_response")
             return RouteResolution(decision: .localReply(reply), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
         case .redirect(let redirect):
             var headers = HTTPHeaders()
             headers.add(name: "location", value: redirect.location(for: request))
-            route.responseHeaderMutations.apply(to: &headers, context: formatter)
+            route.responseHeaderMutations.apply(to: &headers, context: formatterContext())
             let reply = HTTPLocalReply(status: HTTPResponseStatus(statusCode: redirect.responseCode), headers: headers, details: "direct_response")
             return RouteResolution(decision: .localReply(reply), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
         case .forward(let action):
@@ -46,12 +49,14 @@ extension HTTPConnectionManagerRuntime {
                 let host = policy.hostRewriteLiteral ?? (newAuthority ?? authority)
                 mirrors.append(MirrorTarget(cluster: cluster, authority: policy.disableShadowHostSuffixAppend ? host : Self.shadowAuthority(host)))
             }
+            let requestMutations = route.requestHeaderMutations(for: selection.weightedCluster)
+            let responseMutations = route.responseHeaderMutations(for: selection.weightedCluster)
             let plan = ForwardPlan(
                 clusterName: selection.cluster,
                 rewrite: RouteRewrite(
                     path: path, authority: newAuthority, appendsForwardedHost: action.appendXForwardedHost, decorator: decoratorHeader(route, request: head),
-                    requestMutations: route.requestHeaderMutations(for: selection.weightedCluster),
-                    responseMutations: route.responseHeaderMutations(for: selection.weightedCluster), formatter: formatter),
+                    requestMutations: requestMutations, responseMutations: responseMutations,
+                    formatter: requestMutations.isEmpty && responseMutations.isEmpty ? HeaderFormatterContext() : formatterContext()),
                 // A route with max_stream_duration uses stream-duration timeouts: the route
                 // timeout no longer applies (Envoy's `usingNewTimeouts`).
                 timeout: action.maxStreamDuration == nil ? action.timeout : nil,
