@@ -193,5 +193,11 @@ import Testing
         print("retry remote localities: asked 2 retries with retryRemoteLocalities, measured \(remote); without it measured \(local)")
         #expect(remote == ["geo-remote 200": 10])
         #expect(local == ["geo-local 503": 10])
+        // A retried request tells the upstream which attempt it is (Istio turns on
+        // include_request_attempt_count): the local host's 503s took one or both retries' turns
+        // before, so the remote host sees attempt 2 or 3 (Envoy and the Swift proxy alike).
+        let retried = await get("geo", "/remote/x")
+        let attempt = retried.body.firstMatch(of: /"x-envoy-attempt-count":"(\d+)"/).map { String($0.1) }
+        #expect(retried.echoName == "geo-remote" && ["2", "3"].contains(attempt), "\(retried.body)")
     }
 }

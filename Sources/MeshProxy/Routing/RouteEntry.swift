@@ -18,7 +18,8 @@ public final class RouteEntry: Sendable {
     public struct Decorator: Sendable, Hashable {
         /// The operation name.
         public let operation: String
-        /// Whether the operation is propagated upstream in `x-envoy-decorator-operation` (default true).
+        /// Whether the operation travels in `x-envoy-decorator-operation` (default true): upstream
+        /// from a traced outbound listener, in the response from any other traced listener.
         public let propagate: Bool
     }
 

@@ -60,7 +60,7 @@ extension HTTPConnectionManagerRuntime {
                 // A route with max_stream_duration uses stream-duration timeouts: the route
                 // timeout no longer applies (Envoy's `usingNewTimeouts`).
                 timeout: action.maxStreamDuration == nil ? action.timeout : nil,
-                retry: action.retryPlan ?? match.virtualHost.retryPolicy.map(RetryPlan.init),
+                retry: action.retryPlan,  // The route's policy, else its virtual host's (``ForwardAction/retryPolicy``).
                 hashKey: action.hashPolicies.isEmpty ? nil : HashPolicy.hash(action.hashPolicies, HashPolicyInput(request: request, sourceIP: remote)),
                 includeAttemptCount: match.virtualHost.includeRequestAttemptCount,
                 mirrors: mirrors)

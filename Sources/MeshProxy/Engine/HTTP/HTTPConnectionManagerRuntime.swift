@@ -332,11 +332,16 @@ enum HTTPDate {
     /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
     static func now() -> String {
         var time = timespec()
-        clock_gettime(CLOCK_REALTIME_COARSE, &time)
+        #if os(Linux)
+        clock_gettime(CLOCK_REALTIME_COARSE, &time)  // Second resolution is all a date needs.
+        #else
+        clock_gettime(CLOCK_REALTIME, &time)
+        #endif
         let second = Int(time.tv_sec)
         if let value = cache.withLock({ $0.second == second ? $0.value : nil }) { return value }
         let value = format(second)
-        cache.withLock { $0 = (second, value) }
+        // A thread that read an older second does not move the cache back.
+        cache.withLock { if second > $0.second { $0 = (second, value) } }
         return value
     }
 

@@ -28,14 +28,21 @@ enum RouterRequestHeaders {
             plan.timeout = milliseconds == 0 ? nil : .milliseconds(milliseconds)
         }
         var policy = plan.retry?.policy
+        // The route's plan is shared by its streams; a new one is made only when a header changes it.
+        var changed = false
         let conditions = (headers.first(name: retryOn).map { RetryPolicy.Conditions.lenient($0, allowed: .http) } ?? [])
             .union(headers.first(name: retryGRPCOn).map { RetryPolicy.Conditions.lenient($0, allowed: .grpc) } ?? [])
         if !conditions.isEmpty {
             if policy == nil { policy = RetryPolicy.requestHeaderDefault }
             policy?.retryOn.formUnion(conditions)
+            changed = true
         }
-        if let retries = integer(headers, maxRetries) { policy?.numRetries = Int(retries) }
-        if let codes = headers.first(name: retriableStatusCodes) {
+        if let retries = integer(headers, maxRetries), policy != nil {
+            policy?.numRetries = Int(retries)
+            changed = true
+        }
+        if let codes = headers.first(name: retriableStatusCodes), policy != nil {
+            changed = true
             policy?.retriableStatusCodes += codes.split(separator: ",").compactMap { Int($0.trimmed(" \t")) }.filter { (100...599).contains($0) }
         }
         if let milliseconds = integer(headers, perTryTimeout), milliseconds > 0 {
@@ -43,9 +50,10 @@ enum RouterRequestHeaders {
             if plan.timeout.map({ perTry < $0 }) ?? true {
                 if policy == nil { policy = RetryPolicy.requestHeaderDefault; policy?.numRetries = 0 }
                 policy?.perTryTimeout = perTry
+                changed = true
             }
         }
-        if let policy { plan.retry = RetryPlan(policy) }
+        if changed, let policy { plan.retry = RetryPlan(policy) }
         headers.removeFields(named: all)
     }
 

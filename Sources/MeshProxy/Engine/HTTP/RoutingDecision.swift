@@ -174,7 +174,7 @@ final class DownstreamConnectionInfo: Sendable {
     let remoteIP: String?
     let localIP: String?
     let isTLS: Bool
-    /// What the TLS handshake established, when the connection is TLS (set by the TLS layer).
+    /// What the TLS handshake established, when the connection is TLS (from the connection handler).
     let tls: DownstreamTLSInfo?
 
     init(remoteAddress: SocketAddress?, localAddress: SocketAddress?, isTLS: Bool, tls: DownstreamTLSInfo? = nil) {
