@@ -61,7 +61,7 @@ final class ListenerRuntime: Sendable {
             case .http(let manager):
                 return .http(try HTTPConnectionManagerRuntime(
                     configuration: manager, state: state, stats: stats, bufferLimit: configuration.perConnectionBufferLimitBytes,
-                    inbound: inbound, outbound: configuration.trafficDirection == .outbound, logger: logger))
+                    trafficDirection: configuration.trafficDirection, logger: logger))
             case .tcp(let proxy):
                 let istio = chain.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: inbound, local: state.local, store: stats.istio) }
                 return .tcp(TCPProxyRuntime(configuration: proxy, state: state, stats: stats, istioStats: istio, logger: logger))

@@ -11,7 +11,7 @@ import Testing
 @Suite struct TracingHeadersTests {
     typealias HCM = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
 
-    static func runtime(tracing: Bool, outbound: Bool = false, inbound: Bool = false, propagate: Bool = true) throws -> HTTPConnectionManagerRuntime {
+    static func runtime(tracing: Bool, direction: Envoy_Config_Core_V3_TrafficDirection = .unspecified, propagate: Bool = true) throws -> HTTPConnectionManagerRuntime {
         EnvoyAnyTypes.register()
         var hcm = HCM()
         hcm.statPrefix = "test"
@@ -24,7 +24,7 @@ import Testing
         if tracing { hcm.tracing = HCM.Tracing() }
         let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: .standard)
         return try HTTPConnectionManagerRuntime(configuration: configuration, state: ProxyStateStore(), stats: StatsStore(), bufferLimit: 1 << 20,
-                                                inbound: inbound, outbound: outbound, logger: Logger(label: "test"))
+                                                trafficDirection: direction, logger: Logger(label: "test"))
     }
 
     /// The upstream request and the downstream response of one forwarded exchange, after the
@@ -46,8 +46,8 @@ import Testing
     }
 
     @Test func withoutTracingTheDecoratorHeaderIsNeitherAddedNorRemoved() throws {
-        for (inbound, outbound) in [(false, true), (true, false)] {
-            let runtime = try Self.runtime(tracing: false, outbound: outbound, inbound: inbound)
+        for direction in [Envoy_Config_Core_V3_TrafficDirection.outbound, .inbound] {
+            let runtime = try Self.runtime(tracing: false, direction: direction)
             let plain = try Self.exchange(runtime)
             #expect(plain.request.first(name: "x-envoy-decorator-operation") == nil)
             let carried = try Self.exchange(runtime, request: [("x-envoy-decorator-operation", "caller-op")], response: [("x-envoy-decorator-operation", "callee-op")])
@@ -57,19 +57,19 @@ import Testing
     }
 
     @Test func aTracedOutboundListenerSendsTheRouteOperationUpstreamAndTakesTheOverrideOffTheResponse() throws {
-        let runtime = try Self.runtime(tracing: true, outbound: true)
+        let runtime = try Self.runtime(tracing: true, direction: .outbound)
         let exchange = try Self.exchange(runtime, request: [("x-envoy-decorator-operation", "caller-op")], response: [("x-envoy-decorator-operation", "callee-op")])
         #expect(exchange.request["x-envoy-decorator-operation"] == ["reviews:9080/*"])
         #expect(exchange.response.first(name: "x-envoy-decorator-operation") == nil)
         // A route without a decorator, or one that does not propagate, sends nothing of its own.
         #expect(try Self.exchange(runtime, path: "/plain").request.first(name: "x-envoy-decorator-operation") == nil)
-        let quiet = try Self.runtime(tracing: true, outbound: true, propagate: false)
+        let quiet = try Self.runtime(tracing: true, direction: .outbound, propagate: false)
         #expect(try Self.exchange(quiet).request.first(name: "x-envoy-decorator-operation") == nil)
     }
 
     @Test func aTracedInboundListenerTakesTheOverrideOffTheRequestAndAnswersWithTheRouteOperation() throws {
-        for inbound in [true, false] {  // INBOUND and UNSPECIFIED both trace as ingress.
-            let runtime = try Self.runtime(tracing: true, inbound: inbound)
+        for direction in [Envoy_Config_Core_V3_TrafficDirection.inbound, .unspecified] {  // Both trace as ingress.
+            let runtime = try Self.runtime(tracing: true, direction: direction)
             let plain = try Self.exchange(runtime)
             #expect(plain.request.first(name: "x-envoy-decorator-operation") == nil)
             #expect(plain.response.first(name: "x-envoy-decorator-operation") == "reviews:9080/*")
@@ -83,7 +83,7 @@ import Testing
             #expect(empty.request.first(name: "x-envoy-decorator-operation") == nil)
             #expect(empty.response.first(name: "x-envoy-decorator-operation") == "reviews:9080/*")
         }
-        let quiet = try Self.runtime(tracing: true, inbound: true, propagate: false)
+        let quiet = try Self.runtime(tracing: true, direction: .inbound, propagate: false)
         #expect(try Self.exchange(quiet).response.first(name: "x-envoy-decorator-operation") == nil)
     }
 

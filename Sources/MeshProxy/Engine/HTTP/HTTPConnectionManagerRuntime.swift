@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import MeshXDS
 import NIOCore
 import NIOHTTP1
 import SwiftProtobuf
@@ -38,7 +39,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
 
     init(
         configuration: HTTPConnectionManagerConfiguration, state: ProxyStateStore, stats: StatsStore, bufferLimit: Int,
-        inbound: Bool = false, outbound: Bool = false, logger: Logger
+        trafficDirection: Envoy_Config_Core_V3_TrafficDirection = .unspecified, logger: Logger
     ) throws(ProxyConfigurationError) {
         self.configuration = configuration
         self.state = state
@@ -53,9 +54,9 @@ final class HTTPConnectionManagerRuntime: Sendable {
         self.bufferLimit = bufferLimit
         self.logger = logger
         self.accessLogs = configuration.accessLogs.isEmpty ? nil : configuration.accessLogs
-        self.istioStats = configuration.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: inbound, local: state.local, store: stats.istio) }
+        self.istioStats = configuration.istioStats.map { IstioStatsRuntime(configuration: $0, inbound: trafficDirection == .inbound, local: state.local, store: stats.istio) }
         self.peerMetadata = configuration.peerMetadata
-        self.tracedTraffic = configuration.tracing ? (outbound ? .egress : .ingress) : nil
+        self.tracedTraffic = configuration.tracing ? (trafficDirection == .outbound ? .egress : .ingress) : nil
     }
 
     /// Peers' exchange headers and endpoints' `istio.workload` metadata, decoded once (keyed by
@@ -246,7 +247,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         "x-envoy-expected-rq-timeout-ms", "x-envoy-force-trace", "x-envoy-ip-tags", "x-envoy-original-url", "x-envoy-hedge-on-per-try-timeout",
     ]
     /// Headers only Envoy sets, also removed from edge requests.
-    private static let edgeRemovedHeaders = ["x-envoy-decorator-operation", "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node"]
+    private static let edgeRemovedHeaders = [DecoratorHeader.name, "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node"]
 
 
     /// Whether finished requests are logged (``requestCompleted(_:)``): the record is built only then.

@@ -126,10 +126,10 @@ final class HTTP1ConnectionPool: UpstreamPool {
         var expired: [UpstreamChannel] = []
         var next: NIODeadline?
         for key in Array(idle.keys) {
-            guard let list = idle[key]?.list else { continue }
+            guard let connections = idle[key] else { continue }
             var kept: [UpstreamChannel] = []
-            kept.reserveCapacity(list.count)
-            for connection in list {
+            kept.reserveCapacity(connections.list.count)
+            for connection in connections.list {
                 let due = (connection.idleSince ?? now) + timeout
                 if due <= now {
                     expired.append(connection)
@@ -138,7 +138,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                     if next.map({ due < $0 }) ?? true { next = due }
                 }
             }
-            idle[key]?.list = kept
+            connections.list = kept
         }
         for connection in expired {
             connection.idleSince = nil
