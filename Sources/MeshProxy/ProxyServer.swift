@@ -79,6 +79,10 @@ public final class ProxyServer: Service, Sendable {
     /// Wakes the one task that applies listeners (LDS updates and secret arrivals), so
     /// applications never run concurrently.
     private let listenerSignal = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// Accepted listeners that could not start: their chains did not compile or their address
+    /// did not bind (taken after the update was checked). Like Envoy's listener create failures,
+    /// they are dropped rather than awaited, so readiness does not wait for them.
+    private let failedListeners = Mutex<Set<String>>([])
     /// SDS names referenced by listeners and by clusters.
     private let referencedSecrets = Mutex<(listeners: Set<String>, clusters: Set<String>)>(([], []))
 
@@ -277,6 +281,7 @@ public final class ProxyServer: Service, Sendable {
             await runtime.stop()
             listeners.withLock { _ = $0.removeValue(forKey: name) }
         }
+        failedListeners.withLock { $0.formIntersection(compiled.keys) }
         // Every listener gets a runtime: the `bind_to_port: false` ones serve the connections a
         // `use_original_dst` listener hands over, so they are in the directory, not bound.
         defer { listenerDirectory.replace(with: listeners.withLock { Array($0.values) }) }
@@ -284,11 +289,14 @@ public final class ProxyServer: Service, Sendable {
             // An unchanged listener keeps its chains and connections (a secret rotation needs no
             // new chains: TLS contexts follow the secret store).
             if let existing = listeners.withLock({ $0[name] }), existing.source == configuration.source { continue }
+            failedListeners.withLock { _ = $0.remove(name) }
             let chains: ListenerRuntime.Chains
             do {
                 chains = try ListenerRuntime.compile(configuration, state: state, stats: stats, logger: logger)
             } catch {
                 logger.error("listener \(name) not applied: \(error)")
+                // A running listener keeps serving its previous chains.
+                if listeners.withLock({ $0[name] == nil }) { recordCreateFailure(name) }
                 continue
             }
             // Envoy's listener warming also waits for jwt_authn's first `async_fetch` of remote keys.
@@ -310,8 +318,16 @@ public final class ProxyServer: Service, Sendable {
                 listeners.withLock { $0[name] = runtime }
             } catch {
                 logger.error("listener \(name) cannot bind \(configuration.address): \(error)")
+                recordCreateFailure(name)
             }
         }
+    }
+
+    /// Envoy's `listener_manager.listener_create_failure`: an accepted listener that did not start.
+    private func recordCreateFailure(_ name: String) {
+        failedListeners.withLock { _ = $0.insert(name) }
+        stats.counter("listener_manager.listener_create_failure",
+                      prometheus: .init(name: "envoy_listener_manager_listener_create_failure", labels: [])).increment()
     }
 
     /// Envoy rejects an LDS update whose new listener cannot bind its address (taken by another
@@ -335,7 +351,9 @@ public final class ProxyServer: Service, Sendable {
     var isReady: Bool {
         guard resources.hasReceived(EnvoyTypeURL.cluster), resources.hasReceived(EnvoyTypeURL.listener) else { return false }
         let current = state.current
-        guard listeners.withLock({ $0.count }) >= resources.listenerCount else { return false }
+        // Running or failed: a listener that could not start is not waited for (Envoy drops it).
+        let started = listeners.withLock { $0.count } + failedListeners.withLock { $0.count }
+        guard started >= resources.listenerCount else { return false }
         for name in resources.referencedRouteNames where current.routeTables[name] == nil { return false }
         for cluster in current.clusters.values {
             if let service = cluster.configuration.edsServiceName, !resources.hasEndpoints(service) { return false }

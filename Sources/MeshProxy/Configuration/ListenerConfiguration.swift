@@ -137,6 +137,10 @@ public struct ListenerAddress: Sendable, Hashable, CustomStringConvertible {
     /// Whether the host is an IPv6 address.
     var isIPv6: Bool { host.contains(":") }
 
+    /// The host's address bytes (its text when it does not parse), so that two spellings of one
+    /// address compare equal.
+    var hostBytes: [UInt8] { IPAddressBytes.parse(host) ?? Array(host.utf8) }
+
     init(_ address: Envoy_Config_Core_V3_Address, field: String, context: ConfigurationContext) throws(ProxyConfigurationError) {
         switch address.address {
         case .socketAddress(let socket):

@@ -2,12 +2,24 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import NIOCore
 
-/// Binds a throwaway TCP socket (with `SO_REUSEADDR`, as listeners bind) to learn whether an
+/// Binds a throwaway TCP socket (with the options listeners bind with) to learn whether an
 /// address can be listened on.
 enum BindProbe {
+    /// `SO_REUSEPORT`, which Envoy sets on listeners by default on Linux (`enable_reuse_port`):
+    /// a listener on `0.0.0.0:P` and one on `10.0.0.1:P` can then both be bound, as with Envoy.
+    static let reusePort = ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: SO_REUSEPORT))
+    #if os(Linux)
+    static let reusePortValue: SocketOptionValue = 1
+    #else
+    /// Off elsewhere: macOS's `SO_REUSEPORT` does not share a port's connections as Linux's does.
+    static let reusePortValue: SocketOptionValue = 0
+    #endif
+
     /// The error text (`Address already in use` ...), or nil when the address can be bound.
     static func failure(host: String, port: Int, ipv4Compat: Bool = false) -> String? {
         let address: SocketAddress
@@ -19,6 +31,8 @@ enum BindProbe {
         defer { close(fd) }
         var one: CInt = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        var reusePort = reusePortValue
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reusePort, socklen_t(MemoryLayout<CInt>.size))
         if family == AF_INET6 {
             // As the listener will bind (``ListenerRuntime/start(group:)``).
             var v6Only: CInt = ipv4Compat ? 0 : 1

@@ -58,12 +58,37 @@ final class ProxyResources: Sendable {
             }
             compiled[name] = Cached(bytes: bytes, item: try Self.compile(typeURL: typeURL, name: name, any: any, registry: registry, networkRegistry: networkRegistry))
         }
-        for cached in compiled.values {
-            if case .listener(let listener) = cached.item { try checkListener(listener) }
+        if typeURL == EnvoyTypeURL.listener {
+            let listeners = compiled.compactMap { name, cached -> (String, ListenerConfiguration)? in
+                if case .listener(let listener) = cached.item { (name, listener) } else { nil }
+            }
+            try Self.checkAddressesDistinct(listeners)
+            for (_, listener) in listeners.sorted(by: { $0.0 < $1.0 }) { try checkListener(listener) }
         }
         state.withLock { state in
             for (name, cached) in compiled { state.cache[typeURL, default: [:]][name] = cached }
         }
+    }
+
+    /// Envoy rejects an update with two listeners on one address, bound or not (the address also
+    /// finds the listener a `use_original_dst` listener hands a connection to). Port 0 asks the
+    /// kernel for a port each, so it is no conflict; nor are `0.0.0.0:P` and `10.0.0.1:P`, which
+    /// `SO_REUSEPORT` lets both bind (``BindProbe/reusePort``).
+    static func checkAddressesDistinct(_ listeners: [(name: String, listener: ListenerConfiguration)]) throws(ProxyConfigurationError) {
+        var seen: [ListenerAddressKey: String] = [:]
+        for (name, listener) in listeners.sorted(by: { $0.name < $1.name }) where listener.address.port != 0 {
+            let key = ListenerAddressKey(host: listener.address.hostBytes, port: listener.address.port)
+            if let first = seen[key] {
+                throw ProxyConfigurationError(.invalid, resourceType: "Listener", resourceName: name, field: "address",
+                                              "\(listener.address) is also the address of listener \(first); Envoy rejects two listeners on one address")
+            }
+            seen[key] = name
+        }
+    }
+
+    private struct ListenerAddressKey: Hashable {
+        var host: [UInt8]
+        var port: Int
     }
 
     private static func compile(typeURL: String, name: String, any: Google_Protobuf_Any, registry: HTTPFilterRegistry, networkRegistry: NetworkFilterRegistry) throws -> Item {
