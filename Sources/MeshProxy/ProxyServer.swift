@@ -333,8 +333,13 @@ public final class ProxyServer: Service, Sendable {
     /// Envoy rejects an LDS update whose new listener cannot bind its address (taken by another
     /// process, or not on this host): the same NACK here, before anything is applied, by binding
     /// a probe socket. An address one of this proxy's listeners holds is fine.
+    /// A listener resent unchanged was checked when first accepted: probing again would NACK the
+    /// whole update once another socket took the address of a listener still waiting for its
+    /// secrets, where Envoy, which holds the socket while warming, ACKs. Its start fails instead
+    /// (``recordCreateFailure(_:)``).
     func checkBindable(_ listener: ListenerConfiguration) throws(ProxyConfigurationError) {
         guard listener.bindsToPort, listener.address.port != 0 else { return }
+        if lastListeners.withLock({ $0[listener.name]?.source == listener.source }) { return }
         // Host and port: a listener changing only `ipv4_compat` rebinds the address it holds.
         let held = listeners.withLock { running in
             running.values.contains { $0.bindsToPort && $0.address.host == listener.address.host && $0.address.port == listener.address.port }
