@@ -73,6 +73,20 @@ import Testing
               maxAge: 600s
               allowCredentials: true
             route: [{destination: {host: \(reviews), subset: v1}}]
+          - name: formatted
+            match: [{uri: {prefix: /formatted}}]
+            headers:
+              request:
+                set:
+                  x-peer: "%DOWNSTREAM_REMOTE_ADDRESS%"
+                  x-protocol: "%PROTOCOL%"
+                  x-hostname: "%HOSTNAME%"
+                  x-upstream: "%UPSTREAM_REMOTE_ADDRESS%"
+              response:
+                set:
+                  x-upstream: "%UPSTREAM_REMOTE_ADDRESS%"
+                  x-hostname: "%HOSTNAME%"
+            route: [{destination: {host: \(reviews), subset: v1}}]
           - name: mirrored
             match: [{uri: {prefix: /mirror}}]
             mirror: {host: shadow.bookinfo.svc.cluster.local}
@@ -80,6 +94,13 @@ import Testing
           - name: rest
             route: [{destination: {host: \(reviews), subset: v1}}]
         """
+
+    /// This machine's host name, as `%HOSTNAME%` prints it.
+    static var hostname: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     @Test(arguments: LoopbackMesh.DataPlane.allCases)
     func virtualServiceRouting(_ dataPlane: LoopbackMesh.DataPlane) async throws {
@@ -240,6 +261,22 @@ import Testing
         print("mirror: asked 100% of 50 requests to shadow, measured primary \(mirrored), shadow saw \(shadowSaw)")
         #expect(mirrored == ["reviews-v1": 50])
         #expect(shadowSaw == 50, "shadow saw \(shadowSaw) of 50 mirrored requests")
+
+        // Header values with Envoy's %COMMAND%s: the request gets the peer, protocol and host
+        // name; the upstream's address is known only for the response (a request header that
+        // names it comes out empty, so Envoy leaves it out).
+        let formatted = await mesh.reviews(setup, "/formatted")
+        let seen = formatted.echoHeaders
+        let upstreamAddress = formatted.json?["address"] as? String
+        print("formatters: request saw x-peer \(seen["x-peer"] ?? "-"), x-protocol \(seen["x-protocol"] ?? "-"), x-hostname \(seen["x-hostname"] ?? "-"), "
+              + "x-upstream \(seen["x-upstream"] ?? "(absent)"); response x-upstream \(formatted.header("x-upstream") ?? "-") (echo at \(upstreamAddress ?? "-"))")
+        #expect(formatted.status == 200)
+        #expect(seen["x-peer"].map { $0.hasPrefix("127.") && $0.split(separator: ":").count == 2 && Int($0.split(separator: ":")[1]) != nil } == true, "\(seen)")
+        #expect(seen["x-protocol"] == "HTTP/1.1")
+        #expect(seen["x-hostname"] == Self.hostname && !Self.hostname.isEmpty)
+        #expect(seen["x-upstream"] == nil)
+        #expect(formatted.header("x-upstream") == upstreamAddress && upstreamAddress != nil)
+        #expect(formatted.header("x-hostname") == Self.hostname)
     }
 }
 

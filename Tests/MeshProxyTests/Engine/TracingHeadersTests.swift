@@ -41,7 +41,7 @@ import Testing
         plan.transformRequest(&head)
         runtime.prepareUpstreamRequest(&head, plan: plan)
         var upstreamResponse = HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(response))
-        runtime.prepareResponse(&upstreamResponse, plan: plan, upstreamStart: nil)
+        runtime.prepareResponse(&upstreamResponse, plan: plan, upstreamStart: nil, upstreamAddress: nil)
         return (head.headers, upstreamResponse.headers)
     }
 

@@ -1,4 +1,5 @@
 import MeshXDS
+import NIOCore
 import NIOHTTP1
 import SwiftProtobuf
 import Testing
@@ -139,6 +140,18 @@ struct HeaderMutationsTests {
         #expect(try HeaderValueFormat(parsing: "%PROTOCOL%").format(HeaderFormatterContext()) == "")
         #expect(try HeaderValueFormat(parsing: "plain").isLiteral)
         #expect(try !HeaderValueFormat(parsing: "%PROTOCOL%").isLiteral)
+    }
+
+    /// What the engine gives the formatters, in Envoy's spellings.
+    @Test func theEngineNamesProtocolsAndAddressesAsEnvoyPrintsThem() throws {
+        #expect(HTTPConnectionManagerRuntime.protocolName(.http1_0) == "HTTP/1.0")
+        #expect(HTTPConnectionManagerRuntime.protocolName(.http1_1) == "HTTP/1.1")
+        #expect(HTTPConnectionManagerRuntime.protocolName(.http2) == "HTTP/2")
+        let v4 = DownstreamConnectionInfo(remoteAddress: try .init(ipAddress: "10.1.2.3", port: 5555),
+                                          localAddress: try .init(ipAddress: "127.0.0.1", port: 15001), isTLS: false)
+        #expect(v4.remoteAddressText == "10.1.2.3:5555" && v4.localAddressText == "127.0.0.1:15001")
+        let v6 = DownstreamConnectionInfo(remoteAddress: try .init(ipAddress: "::1", port: 80), localAddress: nil, isTLS: false)
+        #expect(v6.remoteAddressText == "[::1]:80" && v6.localAddressText == nil)
     }
 
     @Test func formatterErrors() {

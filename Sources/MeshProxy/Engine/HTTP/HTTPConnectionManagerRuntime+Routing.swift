@@ -14,10 +14,14 @@ extension HTTPConnectionManagerRuntime {
         let route = match.route
         let remote = connection.remoteIP
         // What header mutations' %COMMAND%s read; made only for routes that mutate headers.
+        // The upstream address is known only once a response arrives (``ForwardPlan/transformResponse(_:upstreamAddress:)``);
+        // request headers that name it are left out, as in Envoy.
         func formatterContext() -> HeaderFormatterContext {
-            HeaderFormatterContext(
-                downstreamRemoteAddress: remote, downstreamDirectRemoteAddress: remote,
-                downstreamLocalAddress: connection.localIP, protocol: "HTTP/1.1", requestHeaders: head.headers)
+            let peer = connection.remoteAddressText
+            return HeaderFormatterContext(
+                downstreamRemoteAddress: peer, downstreamDirectRemoteAddress: peer,
+                downstreamLocalAddress: connection.localAddressText, protocol: Self.protocolName(head.version),
+                hostname: Self.hostname, requestHeaders: head.headers)
         }
         if match.virtualHost.requireTLS != .none, connection.scheme == "http" {
             var headers = HTTPHeaders()
@@ -82,6 +86,14 @@ extension HTTPConnectionManagerRuntime {
             return .ingress(operation: overridden ? nil : operation)
         }
     }
+
+    /// `%PROTOCOL%` as Envoy prints it: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`.
+    static func protocolName(_ version: HTTPVersion) -> String {
+        version.major >= 2 ? "HTTP/\(version.major)" : "HTTP/\(version.major).\(version.minor)"
+    }
+
+    /// `%HOSTNAME%`: this machine's host name, read once.
+    static let hostname = SubstitutionFormatter.Command.systemHostname()
 
     /// Envoy's shadow authority: `-shadow` appended to the host, before any port.
     static func shadowAuthority(_ authority: String) -> String {

@@ -201,7 +201,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
     }
 
     /// Connection-manager and route mutations of an upstream response.
-    func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?) {
+    func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?, upstreamAddress: String?) {
         var headers = head.headers
         head.headers = HTTPHeaders()
         // One copy of the shared list, with room for the headers added below.
@@ -214,16 +214,16 @@ final class HTTPConnectionManagerRuntime: Sendable {
         // As Envoy: an upstream's own date stays, a missing one is added.
         if !headers.contains(name: "date") { headers.add(name: "date", value: HTTPDate.now()) }
         applyServerHeader(&headers)
-        plan?.transformResponse(&headers)
+        plan?.transformResponse(&headers, upstreamAddress: upstreamAddress)
         head.headers = headers
         if head.version != .http1_1 { head.version = .http1_1 }
     }
 
-    func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?) {
+    func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?, upstreamAddress: String?) {
         var headers = head.headers
         headers.add(name: "date", value: HTTPDate.now())
         applyServerHeader(&headers)
-        plan?.transformResponse(&headers)
+        plan?.transformResponse(&headers, upstreamAddress: upstreamAddress)
         head.headers = headers
     }
 

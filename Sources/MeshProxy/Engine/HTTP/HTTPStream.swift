@@ -541,7 +541,8 @@ final class HTTPStream: UpstreamResponseReceiver {
         responseStatus = status
         var response = head
         if istioReport != nil { discoverUpstreamPeer(response: &response, host: host) }
-        manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart)
+        manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart,
+                                upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? "\(host.host.address)" : nil)
         if status == 101, let upgradeType, upstream != nil {
             sendSwitchingProtocols(response, upgradeType: upgradeType)
             return
@@ -748,7 +749,8 @@ final class HTTPStream: UpstreamResponseReceiver {
             if requestHead?.method == .HEAD { body.clear() }
             head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         }
-        manager.prepareLocalReply(&head, plan: plan, resolution: resolution)
+        manager.prepareLocalReply(&head, plan: plan, resolution: resolution,
+                                  upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? attemptedHosts.last.map { "\($0.address)" } : nil)
         guard !replacesResponse else {
             // Envoy's direct local reply: the encoder filters already had the response it replaces.
             responseStatus = Int(head.status.code)

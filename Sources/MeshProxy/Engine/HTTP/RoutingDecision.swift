@@ -26,7 +26,7 @@ enum RoutingDecision {
 final class ForwardPlan {
     /// The chosen cluster (weighted choice already made).
     var clusterName: String
-    /// The route's rewrites and header mutations (``transformRequest(_:)``, ``transformResponse(_:)``).
+    /// The route's rewrites and header mutations (``transformRequest(_:)``, ``transformResponse(_:upstreamAddress:)``).
     var rewrite: RouteRewrite
     /// The route timeout, or nil when disabled.
     var timeout: Duration?
@@ -83,8 +83,14 @@ extension ForwardPlan {
     }
 
     /// Route-level header mutations for the response.
-    func transformResponse(_ headers: inout HTTPHeaders) {
-        rewrite.responseMutations.apply(to: &headers, context: rewrite.formatter)
+    /// - Parameter upstreamAddress: The upstream host that answered, or was last tried before a
+    ///   local reply (`ip:port`), for `%UPSTREAM_REMOTE_ADDRESS%`.
+    func transformResponse(_ headers: inout HTTPHeaders, upstreamAddress: String?) {
+        if !rewrite.responseMutations.isEmpty {
+            var context = rewrite.formatter
+            context.upstreamRemoteAddress = upstreamAddress
+            rewrite.responseMutations.apply(to: &headers, context: context)
+        }
         switch rewrite.decorator {
         case .untraced: break
         case .egress: headers.remove(name: DecoratorHeader.name)
@@ -187,6 +193,16 @@ final class DownstreamConnectionInfo: Sendable {
     }
     /// `http` or `https`.
     var scheme: String { isTLS ? "https" : "http" }
+    /// The peer as `ip:port` (`[v6]:port`), as Envoy's formatters print addresses.
+    var remoteAddressText: String? { Self.text(remoteIP, remoteAddress?.port) }
+    /// The local address the connection arrived on, as `ip:port`.
+    var localAddressText: String? { Self.text(localIP, localAddress?.port) }
+
+    private static func text(_ ip: String?, _ port: Int?) -> String? {
+        guard let ip else { return nil }
+        let host = ip.contains(":") ? "[\(ip)]" : ip
+        return port.map { "\(host):\($0)" } ?? host
+    }
 }
 
 /// One finished request, for stats and access logs.
