@@ -7,7 +7,8 @@ import NIOHTTP1
 /// `/status/CODE` sets the status, `/delay/MS` schedules the answer MS milliseconds later,
 /// `/flaky/N/KEY` fails the first N attempts per key with 503 and `/reset/N/KEY` by closing the
 /// connection (``EchoRequestLog``), `?delay=MS` delays any answer, `/ws` with
-/// `upgrade: websocket` becomes a WebSocket echo (``WebSocketEcho``).
+/// `upgrade: websocket` becomes a WebSocket echo (``WebSocketEcho``), `/last-request[?prefix=P]`
+/// describes the latest earlier request (whose path starts with P): what a mirror received, say.
 /// HTTP/1 connections stay open unless the request asked to close them; the pipeline handler in
 /// front of this one orders pipelined requests and closes idle connections on quiesce.
 final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -37,7 +38,15 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
                 WebSocketEcho.upgrade(context: context, head: requestHead)
                 return
             }
-            let route = EchoFailure.apply(to: EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), uri: requestHead.uri))
+            let route = EchoFailure.apply(to: EchoRequestLog.shared.record(EchoRoute(uri: requestHead.uri), head: requestHead))
+            if requestHead.uri.hasPrefix(EchoRequestLog.lastRequestPath) {
+                // An earlier request, described as if it were being answered now.
+                let prefix = requestHead.uri.split(separator: "?", maxSplits: 1).dropFirst().first?
+                    .split(separator: "&").first { $0.hasPrefix("prefix=") }.map { String($0.dropFirst("prefix=".count)) } ?? ""
+                let earlier = EchoRequestLog.shared.lastRequest(withPathPrefix: prefix)
+                respond(context: context, head: earlier ?? requestHead, status: earlier == nil ? .notFound : route.status, bodySize: 0, answering: requestHead)
+                return
+            }
             if route.resetsConnection {
                 context.close(promise: nil)
                 return
@@ -67,13 +76,16 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func respond(context: ChannelHandlerContext, head requestHead: HTTPRequestHead, status: HTTPResponseStatus, bodySize: Int) {
+    /// - Parameter answering: The request being answered, when it is not the one described.
+    private func respond(context: ChannelHandlerContext, head described: HTTPRequestHead, status: HTTPResponseStatus, bodySize: Int,
+                         answering: HTTPRequestHead? = nil) {
         guard context.channel.isActive else { return }
+        let requestHead = answering ?? described
         let isHTTP2 = requestHead.version.major >= 2
         let keepAlive = isHTTP2 || requestHead.isKeepAlive
         let hasBody = EchoRoute.statusAllowsBody(status) && requestHead.method != .HEAD
         var body = context.channel.allocator.buffer(capacity: 512)
-        responder.writeJSON(for: requestHead, bodySize: bodySize, into: &body)
+        responder.writeJSON(for: described, bodySize: bodySize, into: &body)
 
         var headers = HTTPHeaders()
         headers.reserveCapacity(5)

@@ -1,9 +1,12 @@
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOHTTP1
 
 /// What the echo server remembers across requests: how many it has answered (reported in the
-/// `x-echo-requests` response header, so a test can count requests a mirror received) and, for
-/// `/flaky/N/KEY` and `/reset/N/KEY`, how many attempts each key has seen.
+/// `x-echo-requests` response header, so a test can count requests a mirror received), the last
+/// few requests' heads (``lastRequest(withPathPrefix:)``, answered at ``lastRequestPath``, so a test
+/// can see what a mirror received) and,
+/// for `/flaky/N/KEY` and `/reset/N/KEY`, how many attempts each key has seen.
 final class EchoRequestLog: Sendable {
     /// The log of this process.
     static let shared = EchoRequestLog()
@@ -11,9 +14,21 @@ final class EchoRequestLog: Sendable {
     /// The most flaky keys remembered; beyond it the oldest counts are forgotten, so memory stays bounded.
     static let maximumKeys = 10_000
 
+    /// The path that answers with an earlier request instead of itself: the latest one, or with
+    /// `?prefix=P` the latest whose path starts with P.
+    static let lastRequestPath = "/last-request"
+    /// How many recent requests are remembered.
+    static let recentLimit = 32
+
     private struct State {
         var total = 0
+        var recent = CircularBuffer<HTTPRequestHead>(initialCapacity: EchoRequestLog.recentLimit)
         var attempts: [String: Int] = [:]
+
+        mutating func remember(_ head: HTTPRequestHead) {
+            if recent.count == EchoRequestLog.recentLimit { _ = recent.popFirst() }
+            recent.append(head)
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -21,15 +36,26 @@ final class EchoRequestLog: Sendable {
     /// Requests answered so far, counting the one being answered.
     var total: Int { state.withLockedValue { $0.total } }
 
+    /// The latest remembered request whose path starts with `prefix`.
+    func lastRequest(withPathPrefix prefix: String) -> HTTPRequestHead? {
+        state.withLockedValue { $0.recent.last { $0.uri.hasPrefix(prefix) } }
+    }
+
     /// Records a request; returns the route with `/flaky/N/KEY` applied (503 for the first N
     /// attempts with that key, then 200) or `/reset/N/KEY` (the first N attempts reset).
-    func record(_ route: EchoRoute, uri: String) -> EchoRoute {
+    func record(_ route: EchoRoute, head: HTTPRequestHead) -> EchoRoute {
+        let uri = head.uri
+        let remembered = uri.hasPrefix(Self.lastRequestPath) ? nil : head
         guard let flaky = FlakyPath(uri: uri) else {
-            state.withLockedValue { $0.total += 1 }
+            state.withLockedValue { state in
+                state.total += 1
+                if let remembered { state.remember(remembered) }
+            }
             return route
         }
         let attempt = state.withLockedValue { state -> Int in
             state.total += 1
+            if let remembered { state.remember(remembered) }
             if state.attempts.count >= Self.maximumKeys, state.attempts[flaky.key] == nil { state.attempts.removeAll() }
             let next = (state.attempts[flaky.key] ?? 0) + 1
             state.attempts[flaky.key] = next

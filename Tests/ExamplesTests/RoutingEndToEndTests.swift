@@ -261,6 +261,15 @@ import Testing
         print("mirror: asked 100% of 50 requests to shadow, measured primary \(mirrored), shadow saw \(shadowSaw)")
         #expect(mirrored == ["reviews-v1": 50])
         #expect(shadowSaw == 50, "shadow saw \(shadowSaw) of 50 mirrored requests")
+        // What Envoy's shadow requests carry: the first attempt's count (Istio asks for it on
+        // every virtual host), the marks of a request the proxy makes itself, the -shadow host.
+        let shadowed = await LoopbackMesh.request(host: setup.shadow.ip, port: setup.shadow.port, path: "/last-request?prefix=/mirror").echoHeaders
+        print("mirror headers: shadow saw host \(shadowed["host"] ?? "-"), x-envoy-attempt-count \(shadowed["x-envoy-attempt-count"] ?? "-"), "
+              + "x-envoy-internal \(shadowed["x-envoy-internal"] ?? "-"), x-forwarded-for \(shadowed["x-forwarded-for"] ?? "-")")
+        #expect(shadowed["host"]?.hasPrefix("reviews.bookinfo.svc.cluster.local-shadow") == true, "\(shadowed)")
+        #expect(shadowed["x-envoy-attempt-count"] == "1")
+        #expect(shadowed["x-envoy-internal"] == "true")
+        #expect(shadowed["x-forwarded-for"]?.isEmpty == false)
 
         // Header values with Envoy's %COMMAND%s: the request gets the peer, protocol and host
         // name; the upstream's address is known only for the response (a request header that

@@ -20,10 +20,23 @@ struct LocalWorkload: Sendable {
         headers.replaceOrAdd(name: PeerWorkload.metadataHeader, value: exchangeHeaderValue)
     }
 
+    /// The proxy's own IP (`INSTANCE_IPS`' first, else the address in an Istio node id
+    /// `type~ip~pod.namespace~domain`), which Envoy's internal requests append to `x-forwarded-for`.
+    let address: String?
+
     init(node: Envoy_Config_Core_V3_Node) {
         nodeID = node.id
         identity = PeerIdentity(PeerWorkload(nodeMetadata: node.metadata))
         exchangeHeaderValue = identity.workload.exchangeHeaderValue
+        var address: String?
+        if case .stringValue(let ips)? = node.metadata.fields["INSTANCE_IPS"]?.kind {
+            address = ips.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
+        }
+        if address == nil {
+            let parts = node.id.split(separator: "~", omittingEmptySubsequences: false)
+            if parts.count == 4, IPAddressBytes.parse(String(parts[1])) != nil { address = String(parts[1]) }
+        }
+        self.address = address
     }
 }
 

@@ -219,6 +219,21 @@ final class HTTPConnectionManagerRuntime: Sendable {
         if head.version != .http1_1 { head.version = .http1_1 }
     }
 
+    /// What Envoy's shadow requests carry beyond the upstream request's headers: the first
+    /// attempt's count (where the virtual host asks for it), and the marks of a request the proxy
+    /// makes itself (`x-envoy-internal`, its own address appended to `x-forwarded-for`).
+    func prepareShadowRequest(_ head: inout HTTPRequestHead, plan: ForwardPlan) {
+        if plan.includeAttemptCount { head.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: "1") }
+        head.headers.replaceOrAdd(name: "x-envoy-internal", value: "true")
+        if let address = state.local.address {
+            if let existing = head.headers.first(name: "x-forwarded-for") {
+                head.headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(address)")
+            } else {
+                head.headers.add(name: "x-forwarded-for", value: address)
+            }
+        }
+    }
+
     func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?, upstreamAddress: String?) {
         var headers = head.headers
         headers.add(name: "date", value: HTTPDate.now())

@@ -406,6 +406,7 @@ final class HTTPStream: UpstreamResponseReceiver {
                 var copy = head
                 copy.headers.replaceOrAdd(name: "host", value: mirror.authority)
                 manager.prepareUpstreamRequest(&copy, plan: plan)
+                manager.prepareShadowRequest(&copy, plan: plan)
                 ShadowRequest.send(head: copy, body: retainedBody, cluster: cluster, eventLoop: eventLoop)
             }
         }
