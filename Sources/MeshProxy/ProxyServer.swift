@@ -79,10 +79,16 @@ public final class ProxyServer: Service, Sendable {
     /// Wakes the one task that applies listeners (LDS updates and secret arrivals), so
     /// applications never run concurrently.
     private let listenerSignal = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-    /// Accepted listeners that could not start: their chains did not compile or their address
-    /// did not bind (taken after the update was checked). Like Envoy's listener create failures,
-    /// they are dropped rather than awaited, so readiness does not wait for them.
-    private let failedListeners = Mutex<Set<String>>([])
+    /// Accepted listeners that could not start, by name: their chains did not compile or their
+    /// address did not bind (taken after the update was checked). Like Envoy's listener create
+    /// failures they are dropped, so readiness does not wait for them. One that did not bind is
+    /// tried again when its address looks free; a changed resource is a new listener.
+    private let failedListeners = Mutex<[String: FailedListener]>([:])
+
+    private struct FailedListener {
+        var source: Envoy_Config_Listener_V3_Listener
+        var bindFailed: Bool
+    }
     /// SDS names referenced by listeners and by clusters.
     private let referencedSecrets = Mutex<(listeners: Set<String>, clusters: Set<String>)>(([], []))
 
@@ -281,7 +287,7 @@ public final class ProxyServer: Service, Sendable {
             await runtime.stop()
             listeners.withLock { _ = $0.removeValue(forKey: name) }
         }
-        failedListeners.withLock { $0.formIntersection(compiled.keys) }
+        failedListeners.withLock { failed in failed = failed.filter { compiled[$0.key]?.source == $0.value.source } }
         // Every listener gets a runtime: the `bind_to_port: false` ones serve the connections a
         // `use_original_dst` listener hands over, so they are in the directory, not bound.
         defer { listenerDirectory.replace(with: listeners.withLock { Array($0.values) }) }
@@ -289,14 +295,19 @@ public final class ProxyServer: Service, Sendable {
             // An unchanged listener keeps its chains and connections (a secret rotation needs no
             // new chains: TLS contexts follow the secret store).
             if let existing = listeners.withLock({ $0[name] }), existing.source == configuration.source { continue }
-            failedListeners.withLock { _ = $0.remove(name) }
+            // An unchanged listener that failed stays dropped, unless its address has come free.
+            if let failed = failedListeners.withLock({ $0[name] }) {
+                guard failed.bindFailed, BindProbe.failure(host: configuration.address.host, port: configuration.address.port,
+                                                           ipv4Compat: configuration.address.ipv4Compat) == nil else { continue }
+                failedListeners.withLock { _ = $0.removeValue(forKey: name) }
+            }
             let chains: ListenerRuntime.Chains
             do {
                 chains = try ListenerRuntime.compile(configuration, state: state, stats: stats, logger: logger)
             } catch {
                 logger.error("listener \(name) not applied: \(error)")
                 // A running listener keeps serving its previous chains.
-                if listeners.withLock({ $0[name] == nil }) { recordCreateFailure(name) }
+                if listeners.withLock({ $0[name] == nil }) { recordCreateFailure(configuration, bindFailed: false) }
                 continue
             }
             // Envoy's listener warming also waits for jwt_authn's first `async_fetch` of remote keys.
@@ -318,25 +329,27 @@ public final class ProxyServer: Service, Sendable {
                 listeners.withLock { $0[name] = runtime }
             } catch {
                 logger.error("listener \(name) cannot bind \(configuration.address): \(error)")
-                recordCreateFailure(name)
+                recordCreateFailure(configuration, bindFailed: true)
             }
         }
     }
 
     /// Envoy's `listener_manager.listener_create_failure`: an accepted listener that did not start.
-    private func recordCreateFailure(_ name: String) {
-        failedListeners.withLock { _ = $0.insert(name) }
+    private func recordCreateFailure(_ listener: ListenerConfiguration, bindFailed: Bool) {
         stats.counter("listener_manager.listener_create_failure",
                       prometheus: .init(name: "envoy_listener_manager_listener_create_failure", labels: [])).increment()
+        failedListeners.withLock { $0[listener.name] = FailedListener(source: listener.source, bindFailed: bindFailed) }
     }
 
-    /// Envoy rejects an LDS update whose new listener cannot bind its address (taken by another
-    /// process, or not on this host): the same NACK here, before anything is applied, by binding
-    /// a probe socket. An address one of this proxy's listeners holds is fine.
+    /// Envoy rejects an LDS update whose new listener cannot bind its address (held by another
+    /// socket without `SO_REUSEPORT`, or not on this host): the same NACK here, before anything is
+    /// applied, by binding a probe socket. An address one of this proxy's listeners holds is fine.
     /// A listener resent unchanged was checked when first accepted: probing again would NACK the
     /// whole update once another socket took the address of a listener still waiting for its
     /// secrets, where Envoy, which holds the socket while warming, ACKs. Its start fails instead
-    /// (``recordCreateFailure(_:)``).
+    /// (``recordCreateFailure(_:bindFailed:)``), and it is tried again when the address is free.
+    /// (Envoy, which drops it, would NACK each resend while the address stays taken, holding back
+    /// every other listener change.)
     func checkBindable(_ listener: ListenerConfiguration) throws(ProxyConfigurationError) {
         guard listener.bindsToPort, listener.address.port != 0 else { return }
         if lastListeners.withLock({ $0[listener.name]?.source == listener.source }) { return }
@@ -356,9 +369,12 @@ public final class ProxyServer: Service, Sendable {
     var isReady: Bool {
         guard resources.hasReceived(EnvoyTypeURL.cluster), resources.hasReceived(EnvoyTypeURL.listener) else { return false }
         let current = state.current
-        // Running or failed: a listener that could not start is not waited for (Envoy drops it).
-        let started = listeners.withLock { $0.count } + failedListeners.withLock { $0.count }
-        guard started >= resources.listenerCount else { return false }
+        // Every accepted listener running or failed (one that could not start is not waited for:
+        // Envoy drops it), by name, so a stale failure does not stand in for another listener.
+        let accepted = lastListeners.withLock { Set($0.keys) }
+        guard accepted.count >= resources.listenerCount else { return false }
+        let started = listeners.withLock { Set($0.keys) }.union(failedListeners.withLock { $0.keys })
+        guard accepted.isSubset(of: started) else { return false }
         for name in resources.referencedRouteNames where current.routeTables[name] == nil { return false }
         for cluster in current.clusters.values {
             if let service = cluster.configuration.edsServiceName, !resources.hasEndpoints(service) { return false }

@@ -526,6 +526,13 @@ final class HTTPStream: UpstreamResponseReceiver {
         responder?.writeInformationalHead(HTTPResponseHead(version: requestHead?.version ?? .http1_1, status: .continue))
     }
 
+    /// `%UPSTREAM_REMOTE_ADDRESS%`: the connected upstream's `ip:port` (a DNS cluster's host
+    /// resolved), else the endpoint last tried.
+    private var upstreamAddressText: String? {
+        upstream.flatMap { DownstreamConnectionInfo.text($0.channel.remoteAddress?.ipAddress, $0.channel.remoteAddress?.port) }
+            ?? attemptedHosts.last.map { "\($0.address)" }
+    }
+
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished, let cluster, let host = upstreamHost else { return }
         perTryTimer?.cancel()
@@ -543,7 +550,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         var response = head
         if istioReport != nil { discoverUpstreamPeer(response: &response, host: host) }
         manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart,
-                                upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? "\(host.host.address)" : nil)
+                                upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? upstreamAddressText : nil)
         if status == 101, let upgradeType, upstream != nil {
             sendSwitchingProtocols(response, upgradeType: upgradeType)
             return
@@ -751,7 +758,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         }
         manager.prepareLocalReply(&head, plan: plan, resolution: resolution,
-                                  upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? attemptedHosts.last.map { "\($0.address)" } : nil)
+                                  upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? upstreamAddressText : nil)
         guard !replacesResponse else {
             // Envoy's direct local reply: the encoder filters already had the response it replaces.
             responseStatus = Int(head.status.code)

@@ -198,7 +198,8 @@ final class DownstreamConnectionInfo: Sendable {
     /// The local address the connection arrived on, as `ip:port`.
     var localAddressText: String? { Self.text(localIP, localAddress?.port) }
 
-    private static func text(_ ip: String?, _ port: Int?) -> String? {
+    /// `ip:port`, with the IP bracketed when it is IPv6.
+    static func text(_ ip: String?, _ port: Int?) -> String? {
         guard let ip else { return nil }
         let host = ip.contains(":") ? "[\(ip)]" : ip
         return port.map { "\(host):\($0)" } ?? host
