@@ -286,6 +286,11 @@ import Testing
         #expect(seen["x-upstream"] == nil)
         #expect(formatted.header("x-upstream") == upstreamAddress && upstreamAddress != nil)
         #expect(formatted.header("x-hostname") == Self.hostname)
+        // Without use_remote_address (a sidecar's outbound listener) the downstream address is the
+        // last one of x-forwarded-for, printed with port 0.
+        let forwarded = await mesh.reviews(setup, "/formatted", headers: [("x-forwarded-for", "10.1.2.3, 10.9.9.9")])
+        print("formatters: with x-forwarded-for 10.1.2.3, 10.9.9.9 the request saw x-peer \(forwarded.echoHeaders["x-peer"] ?? "-")")
+        #expect(forwarded.echoHeaders["x-peer"] == "10.9.9.9:0")
     }
 }
 

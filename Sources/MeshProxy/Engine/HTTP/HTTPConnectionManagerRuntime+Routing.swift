@@ -17,9 +17,8 @@ extension HTTPConnectionManagerRuntime {
         // The upstream address is known only once a response arrives (``ForwardPlan/transformResponse(_:upstreamAddress:)``);
         // request headers that name it are left out, as in Envoy.
         func formatterContext() -> HeaderFormatterContext {
-            let peer = connection.remoteAddressText
-            return HeaderFormatterContext(
-                downstreamRemoteAddress: peer, downstreamDirectRemoteAddress: peer,
+            HeaderFormatterContext(
+                downstreamRemoteAddress: downstreamRemoteAddress(head, connection: connection), downstreamDirectRemoteAddress: connection.remoteAddressText,
                 downstreamLocalAddress: connection.localAddressText, protocol: Self.protocolName(head.version),
                 hostname: Self.hostname, requestHeaders: head.headers)
         }
@@ -85,6 +84,16 @@ extension HTTPConnectionManagerRuntime {
             let overridden = request.headers.first(name: DecoratorHeader.name).map { !$0.isEmpty } ?? false
             return .ingress(operation: overridden ? nil : operation)
         }
+    }
+
+    /// Envoy's downstream remote address: without `use_remote_address`, the last address of
+    /// `x-forwarded-for` (with port 0, as Envoy prints it), else the connection's peer.
+    func downstreamRemoteAddress(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo) -> String? {
+        if !configuration.useRemoteAddress, let forwarded = head.headers.first(name: "x-forwarded-for"),
+           let last = forwarded.split(separator: ",").last.map({ String($0.trimmed(" \t")) }), IPAddressBytes.parse(last) != nil {
+            return DownstreamConnectionInfo.text(last, 0)
+        }
+        return connection.remoteAddressText
     }
 
     /// `%PROTOCOL%` as Envoy prints it: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`.
