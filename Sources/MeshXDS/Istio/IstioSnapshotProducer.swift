@@ -52,6 +52,8 @@ public actor IstioSnapshotProducer {
         var node: Envoy_Config_Core_V3_Node
         var view: ProxyView
         var connections: Set<String>
+        /// The gateway translation problems last logged for it, each logged once while it stays.
+        var reportedProblems: Set<String> = []
     }
 
     private let store: any ConfigStore
@@ -276,17 +278,21 @@ public actor IstioSnapshotProducer {
                 next.resources[typeURL] = Snapshot.Resources(version: Self.digest(Self.versions(of: own)), shared: Snapshot.ResourceSet(), own: own)
             }
         }
-        guard next != previous else { return }
         if full, proxy.view.type == .router {
-            // Gateway servers translation left out (a secret that needs SDS, a port conflict), once per change.
-            for problem in GatewayListenerBuilder.problems(snapshot: meshSnapshot, proxy: proxy.view, options: options) {
-                logger.warning("gateway server left out: \(problem)", metadata: ["node": "\(nodeID)"])
+            // Gateway servers translation left out (a secret that needs SDS, a port conflict) and
+            // clusters waiting for a secret: each problem once while it stays, and again when its
+            // text changes (a hint that a secret of that name exists in another namespace, say),
+            // whether or not the proxy's resources changed.
+            var problems: [String] = GatewayListenerBuilder.problems(snapshot: meshSnapshot, proxy: proxy.view, options: options)
+                .map { "gateway server left out: \($0)" }
+            problems += SecurityTranslation.diagnostics(snapshot: meshSnapshot, proxy: proxy.view, options: options)
+                .filter { $0.field.hasSuffix("credentialName") }.map { "gateway cluster waits for a secret: \($0)" }
+            for problem in problems where !proxy.reportedProblems.contains(problem) {
+                logger.warning("\(problem)", metadata: ["node": "\(nodeID)"])
             }
-            for problem in SecurityTranslation.diagnostics(snapshot: meshSnapshot, proxy: proxy.view, options: options)
-            where problem.field.hasSuffix("credentialName") {
-                logger.warning("gateway cluster waits for a secret: \(problem)", metadata: ["node": "\(nodeID)"])
-            }
+            proxies[key]?.reportedProblems = Set(problems)
         }
+        guard next != previous else { return }
         do {
             try await cache.setSnapshot(next, for: nodeID)
         } catch {
