@@ -28,15 +28,11 @@ struct LocalWorkload: Sendable {
         nodeID = node.id
         identity = PeerIdentity(PeerWorkload(nodeMetadata: node.metadata))
         exchangeHeaderValue = identity.workload.exchangeHeaderValue
-        var address: String?
+        var instanceIP: String?
         if case .stringValue(let ips)? = node.metadata.fields["INSTANCE_IPS"]?.kind {
-            address = ips.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
+            instanceIP = ips.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
         }
-        if address == nil {
-            let parts = node.id.split(separator: "~", omittingEmptySubsequences: false)
-            if parts.count == 4, IPAddressBytes.parse(String(parts[1])) != nil { address = String(parts[1]) }
-        }
-        self.address = address
+        address = instanceIP ?? (try? ProxyIdentity(nodeID: node.id))?.ipAddress
     }
 }
 

@@ -138,13 +138,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         var trustedPeer: String?
         if configuration.useRemoteAddress {
             if !headers.contains(name: "x-forwarded-for") { trustedPeer = connection.remoteIP }
-            if !configuration.skipXFFAppend, let ip = connection.remoteIP {
-                if let existing = headers.first(name: "x-forwarded-for") {
-                    headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(ip)")
-                } else {
-                    headers.add(name: "x-forwarded-for", value: ip)
-                }
-            }
+            if !configuration.skipXFFAppend, let ip = connection.remoteIP { headers.appendForwardedFor(ip) }
             headers.replaceOrAdd(name: "x-forwarded-proto", value: connection.scheme)
         } else {
             if let forwarded = headers.first(name: "x-forwarded-for"), !forwarded.contains(",") {
@@ -201,7 +195,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
     }
 
     /// Connection-manager and route mutations of an upstream response.
-    func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?, upstreamAddress: String?) {
+    func prepareResponse(_ head: inout HTTPResponseHead, plan: ForwardPlan?, upstreamStart: NIODeadline?, upstreamAddress: @autoclosure () -> String?) {
         var headers = head.headers
         head.headers = HTTPHeaders()
         // One copy of the shared list, with room for the headers added below.
@@ -214,7 +208,7 @@ final class HTTPConnectionManagerRuntime: Sendable {
         // As Envoy: an upstream's own date stays, a missing one is added.
         if !headers.contains(name: "date") { headers.add(name: "date", value: HTTPDate.now()) }
         applyServerHeader(&headers)
-        plan?.transformResponse(&headers, upstreamAddress: upstreamAddress)
+        plan?.transformResponse(&headers, upstreamAddress: upstreamAddress())
         head.headers = headers
         if head.version != .http1_1 { head.version = .http1_1 }
     }
@@ -225,20 +219,14 @@ final class HTTPConnectionManagerRuntime: Sendable {
     func prepareShadowRequest(_ head: inout HTTPRequestHead, plan: ForwardPlan) {
         if plan.includeAttemptCount { head.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: "1") }
         head.headers.replaceOrAdd(name: "x-envoy-internal", value: "true")
-        if let address = state.local.address {
-            if let existing = head.headers.first(name: "x-forwarded-for") {
-                head.headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(address)")
-            } else {
-                head.headers.add(name: "x-forwarded-for", value: address)
-            }
-        }
+        if let address = state.local.address { head.headers.appendForwardedFor(address) }
     }
 
-    func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?, upstreamAddress: String?) {
+    func prepareLocalReply(_ head: inout HTTPResponseHead, plan: ForwardPlan?, resolution: RouteResolution?, upstreamAddress: @autoclosure () -> String?) {
         var headers = head.headers
         headers.add(name: "date", value: HTTPDate.now())
         applyServerHeader(&headers)
-        plan?.transformResponse(&headers, upstreamAddress: upstreamAddress)
+        plan?.transformResponse(&headers, upstreamAddress: upstreamAddress())
         head.headers = headers
     }
 
@@ -408,6 +396,15 @@ enum PathNormalizer {
 }
 
 extension HTTPHeaders {
+    /// Appends an address to `x-forwarded-for` (comma-separated, as Envoy appends), or adds the header.
+    mutating func appendForwardedFor(_ address: String) {
+        if let existing = first(name: "x-forwarded-for") {
+            replaceOrAdd(name: "x-forwarded-for", value: "\(existing),\(address)")
+        } else {
+            add(name: "x-forwarded-for", value: address)
+        }
+    }
+
     /// Whether any field is named `x-envoy-...`: one allocation-free pass, so that the usual
     /// request, which has none, skips the work on Envoy's headers.
     var containsEnvoyHeaders: Bool {

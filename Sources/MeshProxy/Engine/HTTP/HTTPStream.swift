@@ -549,8 +549,7 @@ final class HTTPStream: UpstreamResponseReceiver {
         responseStatus = status
         var response = head
         if istioReport != nil { discoverUpstreamPeer(response: &response, host: host) }
-        manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart,
-                                upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? upstreamAddressText : nil)
+        manager.prepareResponse(&response, plan: plan, upstreamStart: upstreamStart, upstreamAddress: upstreamAddressText)
         if status == 101, let upgradeType, upstream != nil {
             sendSwitchingProtocols(response, upgradeType: upgradeType)
             return
@@ -757,8 +756,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             if requestHead?.method == .HEAD { body.clear() }
             head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         }
-        manager.prepareLocalReply(&head, plan: plan, resolution: resolution,
-                                  upstreamAddress: plan?.rewrite.responseMutations.isEmpty == false ? upstreamAddressText : nil)
+        manager.prepareLocalReply(&head, plan: plan, resolution: resolution, upstreamAddress: upstreamAddressText)
         guard !replacesResponse else {
             // Envoy's direct local reply: the encoder filters already had the response it replaces.
             responseStatus = Int(head.status.code)

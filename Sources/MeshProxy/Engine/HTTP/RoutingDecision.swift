@@ -84,11 +84,12 @@ extension ForwardPlan {
 
     /// Route-level header mutations for the response.
     /// - Parameter upstreamAddress: The upstream host that answered, or was last tried before a
-    ///   local reply (`ip:port`), for `%UPSTREAM_REMOTE_ADDRESS%`.
-    func transformResponse(_ headers: inout HTTPHeaders, upstreamAddress: String?) {
+    ///   local reply (`ip:port`), for `%UPSTREAM_REMOTE_ADDRESS%`; formatted only when the route
+    ///   mutates response headers.
+    func transformResponse(_ headers: inout HTTPHeaders, upstreamAddress: @autoclosure () -> String?) {
         if !rewrite.responseMutations.isEmpty {
             var context = rewrite.formatter
-            context.upstreamRemoteAddress = upstreamAddress
+            context.upstreamRemoteAddress = upstreamAddress()
             rewrite.responseMutations.apply(to: &headers, context: context)
         }
         switch rewrite.decorator {
