@@ -436,10 +436,9 @@ public final class UpstreamCluster: Sendable {
 
     private func chooseOnce(_ state: inout State, load: PriorityLoad, now: ContinuousClock.Instant) -> UpstreamHost? {
         let configuration = state.configuration
-        var slowStart: ClusterConfiguration.SlowStart?
-        if let config = configuration.slowStart, let latest = state.latestHostAdded, now - latest <= config.window {
-            slowStart = config
-        }
+        // A constant: a `var` captured by `warmed` below would be boxed on the heap for every pick.
+        let slowStart: ClusterConfiguration.SlowStart? =
+            if let config = configuration.slowStart, let latest = state.latestHostAdded, now - latest <= config.window { config } else { nil }
         let (priority, degraded) = load.choose(random())
         let source: SourceKey
         if load.panic[priority] {

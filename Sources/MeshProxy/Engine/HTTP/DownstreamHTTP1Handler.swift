@@ -26,6 +26,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var draining = false
     /// A response head went out and its end has not.
     private var responseInProgress = false
+    /// The method of the request being answered, for the response's framing.
+    private var requestMethod: HTTPMethod?
     /// The connection is closing (after an error, or gone): requests still held by the
     /// pipelining gate are not served.
     private var closing = false
@@ -67,6 +69,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
             idleTimer?.busy()
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive && !draining
+            requestMethod = head.method
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
             let info = connectionInfo(context)
             let stream = HTTPStream(eventLoop: context.eventLoop, connection: info, manager: manager, responder: self)
@@ -137,6 +140,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     // MARK: DownstreamResponder
 
     func writeInformationalHead(_ head: HTTPResponseHead) {
+        var head = head
+        HTTP1ResponseFraming.frame(&head, requestMethod: requestMethod)
         context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
     }
 
@@ -145,6 +150,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         var head = head
         // Not on a switch to another protocol: what follows is no longer HTTP/1.1.
         if !keepAlive, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        HTTP1ResponseFraming.frame(&head, requestMethod: requestMethod)
         responseInProgress = true
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }

@@ -15,11 +15,20 @@ extension ChannelPipeline.SynchronousOperations {
         // tokens are checked where they are made (x-forwarded-client-cert, JWT claim headers).
         // No NIO error handler in the pipeline (every read and write would pass through it):
         // ``DownstreamHTTP1Handler`` answers a request that does not parse with 400 itself.
+        // It also frames its responses (``HTTP1ResponseFraming``): NIO's encoder would copy
+        // every response's header list to do it.
         try configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: false, withOutboundHeaderValidation: false)
+            withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: false, withOutboundHeaderValidation: false,
+            withEncoderConfiguration: Self.responseEncoderConfiguration)
         try addHandler(HTTP1PipeliningGate())
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination))
     }
+
+    private static let responseEncoderConfiguration: HTTPResponseEncoder.Configuration = {
+        var configuration = HTTPResponseEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }()
 
     /// The HTTP connection manager over HTTP/2: NIO's codec, then ``DownstreamHTTP2Handler``
     /// driving one ``HTTPStream`` per request stream.

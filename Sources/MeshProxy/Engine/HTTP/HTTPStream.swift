@@ -80,7 +80,11 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var upstreamHead: HTTPRequestHead?
     private var cluster: ClusterRuntime?
     private var attempt = 0
-    private var attemptedHosts: [UpstreamHost] = []
+    /// The hosts of the attempts before the current one (the retries' exclusions); kept apart
+    /// from the last one so that a request served at the first attempt allocates no list.
+    private var earlierAttemptedHosts: [UpstreamHost] = []
+    /// The host of the latest attempt.
+    private var lastAttemptedHost: UpstreamHost?
     /// Where the attempts a `previous_priorities` retry priority counts begin (it starts over
     /// once every priority was tried).
     private var priorityAttemptsStart = 0
@@ -439,14 +443,15 @@ final class HTTPStream: UpstreamResponseReceiver {
         }
         let upstreamAuthority = upstreamHead?.headers.first(name: "host")
         let retry = plan.retry
-        var excludedPriorities = retry?.excludedPriorities(attempted: attemptedHosts[priorityAttemptsStart...]) ?? []
+        if let previous = lastAttemptedHost { earlierAttemptedHosts.append(previous) }
+        var excludedPriorities = retry?.excludedPriorities(attempted: earlierAttemptedHosts[priorityAttemptsStart...]) ?? []
         if !excludedPriorities.isEmpty, !cluster.upstream.hasAvailablePriority(excluding: excludedPriorities) {
             // Every priority was tried: Envoy's previous_priorities starts over with the cluster's own load.
-            priorityAttemptsStart = attemptedHosts.count
+            priorityAttemptsStart = earlierAttemptedHosts.count
             excludedPriorities = []
         }
         guard let host = cluster.chooseHost(
-            hash: plan.hashKey, excluding: attemptedHosts, maxSelectionAttempts: retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority,
+            hash: plan.hashKey, excluding: earlierAttemptedHosts, maxSelectionAttempts: retry?.hostSelectionRetryMaxAttempts ?? 1, authority: upstreamAuthority,
             downstream: DownstreamDestination(localAddress: connection.localAddress, headers: requestHead?.headers),
             predicates: retry?.hostPredicates ?? [], excludedPriorities: excludedPriorities
         ) else {
@@ -456,7 +461,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             return
         }
         upstreamHost = host
-        attemptedHosts.append(host.host)
+        lastAttemptedHost = host.host
         host.beginRequest()
         cluster.stats.attemptStarted()
         let pool = cluster.pool(on: eventLoop)
@@ -465,6 +470,12 @@ final class HTTPStream: UpstreamResponseReceiver {
         awaitingConnection = true
         if let perTry = retry?.perTryTimeout {
             perTryTimer = eventLoop.assumeIsolated().scheduleTask(in: perTry.timeAmount) { [link] in link.stream?.perTryTimeout() }
+        }
+        // An idle keep-alive connection, the usual case, is taken at once, without a closure.
+        if let connection = pool.takeIdle(host.key) {
+            awaitingConnection = false
+            sendUpstream(on: connection)
+            return
         }
         let attemptNumber = attempt
         let link = self.link
@@ -530,7 +541,7 @@ final class HTTPStream: UpstreamResponseReceiver {
     /// resolved), else the endpoint last tried.
     private var upstreamAddressText: String? {
         upstream.flatMap { DownstreamConnectionInfo.text($0.channel.remoteAddress?.ipAddress, $0.channel.remoteAddress?.port) }
-            ?? attemptedHosts.last.map { "\($0.address)" }
+            ?? lastAttemptedHost.map { "\($0.address)" }
     }
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
@@ -1084,7 +1095,7 @@ final class HTTPStream: UpstreamResponseReceiver {
             manager.requestCompleted(RequestRecord(
                 method: requestHead?.method.rawValue ?? "-", path: requestHead?.uri ?? "-", authority: requestHead?.headers.first(name: "host") ?? "-",
                 status: status, flags: responseFlags, routeName: resolution?.routeName, cluster: plan?.clusterName,
-                upstreamHost: attemptedHosts.last.map { "\($0.address)" }, attempts: attempt,
+                upstreamHost: lastAttemptedHost.map { "\($0.address)" }, attempts: attempt,
                 bytesReceived: bytesReceived, bytesSent: bytesSent, start: startTime, end: .now()))
         }
         if let accessLogs = manager.accessLogs { logAccess(accessLogs, status: status) }
@@ -1125,7 +1136,7 @@ extension HTTPStream {
         entry.responseFlags = responseFlags
         entry.bytesReceived = bytesReceived
         entry.bytesSent = bytesSent
-        entry.upstreamHost = attemptedHosts.last.map { "\($0.address)" }
+        entry.upstreamHost = lastAttemptedHost.map { "\($0.address)" }
         entry.upstreamRemoteAddress = loggedUpstreamAddresses?.remote
         entry.upstreamLocalAddress = loggedUpstreamAddresses?.local
         entry.upstreamCluster = plan?.clusterName
@@ -1219,7 +1230,7 @@ extension HTTPStream {
         report.cluster = cluster
         report.responseCode = responseStarted ? (responseStatus ?? status) : 0
         report.flags = responseFlags
-        if report.upstreamPeer == nil, !stats.inbound, let host = attemptedHosts.last {
+        if report.upstreamPeer == nil, !stats.inbound, let host = lastAttemptedHost {
             report.upstreamPeer = manager.peer(endpointMetadata: host.metadata)
         }
         let requestBytes = (requestHead.map { Self.headerBytes($0.headers) } ?? 0) + bytesReceived

@@ -8,6 +8,9 @@ protocol UpstreamPool: AnyObject {
     /// A channel for one request to `key`, handed to `completion` on the pool's event loop
     /// (at once when an idle connection is available).
     func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void)
+    /// An idle connection to `key` ready for a request, if there is one: the usual case, taken
+    /// without making a completion closure.
+    func takeIdle(_ key: UpstreamEndpointKey) -> UpstreamChannel?
     /// The response ended normally.
     func release(_ channel: UpstreamChannel)
     /// The request failed or was abandoned: close or reset the channel.
@@ -50,21 +53,26 @@ final class HTTP1ConnectionPool: UpstreamPool {
         self.settings = settings
     }
 
-    /// A connection to `key`: an idle one, a new one, or one released later (pending).
-    func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+    func takeIdle(_ key: UpstreamEndpointKey) -> UpstreamChannel? {
         eventLoop.preconditionInEventLoop()
         // Popped in place (no copy of the list); an emptied list stays until the host's last
         // connection is gone (``connectionGone(_:)``), so the next release does not allocate one.
         let idleConnections = idle[key]
         while let connection = idleConnections?.list.popLast() {
             connection.idleSince = nil
-            if connection.isReusable && !connection.isClosed && connection.channel.isActive {
-                completion(.success(connection))
-                return
-            }
+            if connection.isReusable && !connection.isClosed && connection.channel.isActive { return connection }
             connection.close()
             connectionGone(key)
             settings.releaseConnectionSlot()
+        }
+        return nil
+    }
+
+    /// A connection to `key`: an idle one, a new one, or one released later (pending).
+    func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
+        if let connection = takeIdle(key) {
+            completion(.success(connection))
+            return
         }
         if settings.acquireConnectionSlot() {
             connect(key, completion)

@@ -43,6 +43,9 @@ final class HTTP2ConnectionPool: UpstreamPool {
         self.settings = settings
     }
 
+    /// None: a stream is opened asynchronously, even on a connection with room (``acquire(_:_:)``).
+    func takeIdle(_ key: UpstreamEndpointKey) -> UpstreamChannel? { nil }
+
     func acquire(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         eventLoop.preconditionInEventLoop()
         if let existing = connectionWithCapacity(for: key) {

@@ -1,0 +1,85 @@
+import MeshXDS
+@testable import MeshProxy
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import SwiftProtobuf
+import Testing
+
+/// The connection manager frames its HTTP/1.1 responses itself (NIO's encoder only serializes
+/// them), with the rules NIO's encoder applied.
+@Suite struct HTTP1ResponseFramingTests {
+    static func framed(_ status: HTTPResponseStatus, _ headers: [(String, String)], version: HTTPVersion = .http1_1,
+                       method: HTTPMethod? = .GET) -> HTTPHeaders {
+        var head = HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(headers))
+        HTTP1ResponseFraming.frame(&head, requestMethod: method)
+        return head.headers
+    }
+
+    @Test func aContentLengthIsKeptAndTransferEncodingDropped() {
+        let kept = Self.framed(.ok, [("content-length", "5"), ("x-a", "1")])
+        #expect(kept == HTTPHeaders([("content-length", "5"), ("x-a", "1")]))
+        let both = Self.framed(.ok, [("Transfer-Encoding", "chunked"), ("content-length", "5")])
+        #expect(both == HTTPHeaders([("content-length", "5")]))
+    }
+
+    @Test func withoutALengthAnHTTP11ResponseIsChunked() {
+        #expect(Self.framed(.ok, [("x-a", "1")]) == HTTPHeaders([("x-a", "1"), ("transfer-encoding", "chunked")]))
+        #expect(Self.framed(.ok, [("transfer-encoding", "chunked")]) == HTTPHeaders([("transfer-encoding", "chunked")]))
+        // NIO's encoder chunks only on exactly `chunked`: any other spelling or a second coding is replaced.
+        #expect(Self.framed(.ok, [("transfer-encoding", "Chunked")]) == HTTPHeaders([("transfer-encoding", "chunked")]))
+        #expect(Self.framed(.ok, [("transfer-encoding", "chunked"), ("transfer-encoding", "gzip")]) == HTTPHeaders([("transfer-encoding", "chunked")]))
+    }
+
+    @Test func anHTTP10ResponseWithoutALengthEndsWithTheConnection() {
+        #expect(Self.framed(.ok, [("x-a", "1")], version: .http1_0) == HTTPHeaders([("x-a", "1")]))
+    }
+
+    @Test(arguments: [HTTPResponseStatus.continue, .switchingProtocols, .noContent, .notModified])
+    func aResponseThatCannotHaveABodyCarriesNoFraming(_ status: HTTPResponseStatus) {
+        #expect(Self.framed(status, [("content-length", "5"), ("transfer-encoding", "chunked"), ("x-a", "1")]) == HTTPHeaders([("x-a", "1")]))
+    }
+
+    @Test func anAnswerToConnectCarriesNoFramingButOneToHeadKeepsIt() {
+        #expect(Self.framed(.ok, [("content-length", "0")], method: .CONNECT).isEmpty)
+        #expect(Self.framed(.ok, [("content-length", "42")], method: .HEAD) == HTTPHeaders([("content-length", "42")]))
+    }
+
+    // MARK: Through the HTTP/1.1 pipeline
+
+    static func exchange(_ request: String) throws -> String {
+        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
+        hcm.statPrefix = "test"
+        hcm.routeConfig = try FilterTestSupport.routes([
+            #"{"match": {"path": "/empty"}, "direct_response": {"status": 204}}"#,
+            #"{"match": {"path": "/body"}, "direct_response": {"status": 200, "body": {"inline_string": "hello"}}}"#,
+        ])
+        hcm.httpFilters = [try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
+        let configuration = try HTTPConnectionManagerConfiguration(
+            hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: FilterTestSupport.registry)
+        let (runtime, _) = try FilterTestSupport.runtime(configuration)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureDownstreamHTTP1(manager: runtime, isTLS: false)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 40000)).wait()
+        try channel.writeInbound(ByteBuffer(string: request))
+        channel.embeddedEventLoop.run()
+        var response = ""
+        while let part = try channel.readOutbound(as: ByteBuffer.self) { response += String(buffer: part) }
+        _ = try? channel.finish()
+        return response
+    }
+
+    @Test func responsesOnTheWireAreFramed() throws {
+        let body = try Self.exchange("GET /body HTTP/1.1\r\nhost: a\r\n\r\n")
+        #expect(body.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(body)")
+        #expect(body.lowercased().contains("content-length: 5\r\n") && body.hasSuffix("\r\n\r\nhello"), "\(body)")
+        #expect(!body.lowercased().contains("transfer-encoding"))
+
+        let head = try Self.exchange("HEAD /body HTTP/1.1\r\nhost: a\r\n\r\n")
+        #expect(head.lowercased().contains("content-length: 5\r\n") && head.hasSuffix("\r\n\r\n"), "a HEAD response keeps its length, without the body: \(head)")
+
+        let empty = try Self.exchange("GET /empty HTTP/1.1\r\nhost: a\r\n\r\n")
+        #expect(empty.hasPrefix("HTTP/1.1 204 No Content\r\n"), "\(empty)")
+        #expect(!empty.lowercased().contains("content-length") && !empty.lowercased().contains("transfer-encoding"), "\(empty)")
+    }
+}
