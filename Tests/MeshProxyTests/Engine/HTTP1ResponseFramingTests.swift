@@ -45,6 +45,54 @@ import Testing
         #expect(Self.framed(.ok, [("content-length", "42")], method: .HEAD) == HTTPHeaders([("content-length", "42")]))
     }
 
+    // MARK: Against NIO's own framing
+
+    /// What NIO's server pipeline writes for `head` (and `body`) answering `request`: with NIO's
+    /// automatic framing, or with it off and the head framed by ``HTTP1ResponseFraming``. The
+    /// header lines are sorted: framing may add `transfer-encoding` at another position.
+    static func wire(request: String, method: HTTPMethod, head: HTTPResponseHead, body: String?, automatic: Bool) throws -> [String] {
+        var configuration = HTTPResponseEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = automatic
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withEncoderConfiguration: configuration)
+        try channel.writeInbound(ByteBuffer(string: request))
+        while try channel.readInbound(as: HTTPServerRequestPart.self) != nil {}
+        var head = head
+        if !automatic { HTTP1ResponseFraming.frame(&head, requestMethod: method) }
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        if let body { channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
+        try channel.writeAndFlush(HTTPServerResponsePart.end(nil)).wait()
+        var bytes = ""
+        while let part = try channel.readOutbound(as: ByteBuffer.self) { bytes += String(buffer: part) }
+        _ = try? channel.finish()
+        let parts = bytes.split(separator: "\r\n\r\n", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let lines = parts[0].split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+        return [lines[0]] + lines.dropFirst().sorted() + ["", parts.count > 1 ? parts[1] : ""]
+    }
+
+    @Test(arguments: [HTTPMethod.GET, .HEAD, .CONNECT])
+    func framesEveryResponseAsNIOsEncoderDid(_ method: HTTPMethod) throws {
+        let request = method == .CONNECT ? "CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n" : "\(method.rawValue) / HTTP/1.1\r\nhost: a\r\n\r\n"
+        let headerSets: [[(String, String)]] = [
+            [], [("content-length", "5")], [("transfer-encoding", "chunked")], [("Transfer-Encoding", "Chunked")],
+            [("content-length", "5"), ("transfer-encoding", "chunked")], [("transfer-encoding", "gzip")],
+            [("transfer-encoding", "chunked"), ("transfer-encoding", "gzip")], [("x-a", "1"), ("content-length", "0")],
+        ]
+        for status in [HTTPResponseStatus.ok, .notFound, .noContent, .notModified] {
+            for version in [HTTPVersion.http1_1, .http1_0] {
+                for headers in headerSets {
+                    let head = HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(headers))
+                    // NIO refuses a body on a response that cannot have one (and on HEAD and CONNECT answers).
+                    let body = status.mayHaveResponseBody && method == .GET ? "hello" : nil
+                    let nio = try Self.wire(request: request, method: method, head: head, body: body, automatic: true)
+                    let ours = try Self.wire(request: request, method: method, head: head, body: body, automatic: false)
+                    #expect(ours == nio, "\(method) \(status.code) \(version) \(headers)")
+                }
+            }
+        }
+    }
+
     // MARK: Through the HTTP/1.1 pipeline
 
     static func exchange(_ request: String) throws -> String {
