@@ -21,17 +21,15 @@ enum HTTP1ResponseFraming {
     /// a request that did not parse).
     static func frame(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod?) {
         if requestMethod == .CONNECT || !head.status.mayHaveResponseBody {
-            if head.headers.contains(name: "content-length") { head.headers.remove(name: "content-length") }
-            if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
+            head.headers.removeFields(named: ["content-length", "transfer-encoding"])
         } else if head.headers.contains(name: "content-length") {
             if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
         } else if head.version.major == 1, head.version.minor >= 1 {
             // NIO's encoder chunks the body only when the first `transfer-encoding` is exactly `chunked`.
-            var codings = 0
-            for (name, _) in head.headers where name.utf8.count == 17 && name.lowercased() == "transfer-encoding" { codings += 1 }
-            if codings == 0 {
+            let codings = head.headers["transfer-encoding"]
+            if codings.isEmpty {
                 head.headers.add(name: "transfer-encoding", value: "chunked")
-            } else if codings > 1 || head.headers.first(name: "transfer-encoding") != "chunked" {
+            } else if codings != ["chunked"] {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
             }
         }
