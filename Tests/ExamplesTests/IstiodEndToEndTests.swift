@@ -195,9 +195,8 @@ import Testing
         // 2. An 80/20 weighted split between two subsets, within tolerance.
         var names: [String: Int] = [:]
         for _ in 0..<300 { names[await mesh.get().name ?? "failed", default: 0] += 1 }
-        let v2Share = Double(names["reviews-v2"] ?? 0) / 300
         #expect(names["failed"] == nil, "\(names)")
-        #expect((0.12...0.28).contains(v2Share), "asked 80/20, measured \(names)")
+        #expect(LoopbackMesh.binomialRange(trials: 300, probability: 0.2).contains(names["reviews-v2"] ?? 0), "asked 80/20, measured \(names)")
         print("weighted split: asked 80/20, measured \(names)")
 
         // 3. Header and path routing.

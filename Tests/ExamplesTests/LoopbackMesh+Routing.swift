@@ -83,11 +83,23 @@ extension LoopbackMesh {
         await requestThroughProxy(setup.client, port: setup.proxyPort, url: "http://reviews.bookinfo.svc.cluster.local:9080\(path)", headers: headers)
     }
 
-    /// A request to `reviews` with its wall-clock latency.
+    /// A request to `reviews` with its latency (``Response/elapsed``).
     func timedReviews(_ setup: RoutingSetup, _ path: String, headers: [(String, String)] = []) async -> (response: Response, latency: Duration) {
-        let start = ContinuousClock.now
         let response = await reviews(setup, path, headers: headers)
-        return (response, ContinuousClock.now - start)
+        return (response, response.elapsed)
+    }
+
+    /// `count` requests to `reviews`, up to `width` at a time.
+    func reviews(_ setup: RoutingSetup, _ path: String, count: Int, width: Int) async -> [Response] {
+        var responses: [Response] = []
+        while responses.count < count {
+            let batch = min(width, count - responses.count)
+            await withTaskGroup(of: Response.self) { group in
+                for _ in 0..<batch { group.addTask { await self.reviews(setup, path) } }
+                for await response in group { responses.append(response) }
+            }
+        }
+        return responses
     }
 
     /// The number of requests an echo-server has answered, counting this probe, from its

@@ -41,6 +41,9 @@ final class LoopbackMesh: Sendable {
         var headers: [(name: String, value: String)]
         var body: String
         var error: String?
+        /// From connecting to the end of the answer, so time spent waiting for a thread to send
+        /// the request on does not count.
+        var elapsed: Duration = .zero
 
         func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
@@ -213,13 +216,14 @@ final class LoopbackMesh: Sendable {
         headers: [(String, String)] = [], body: String = "", timeout: Duration = .seconds(10)
     ) async -> Response {
         await offPool {
+            let start = ContinuousClock.now
             do {
                 let connection = try TCPTestConnection(host: host, port: port, timeout: timeout)
                 try connection.sendHTTP1Request(
                     method: method, path: path, host: authority ?? "\(host):\(port)",
                     headers: headers + [("connection", "close")], body: Array(body.utf8))
                 let response = try connection.readHTTP1Response()
-                return Response(status: response.status, headers: response.headers, body: response.text)
+                return Response(status: response.status, headers: response.headers, body: response.text, elapsed: ContinuousClock.now - start)
             } catch {
                 return Response(status: -1, headers: [], body: "", error: "\(error)")
             }
@@ -262,6 +266,15 @@ final class LoopbackMesh: Sendable {
         var counts: [String: Int] = [:]
         for _ in 0..<count { counts[key(await send()), default: 0] += 1 }
         return counts
+    }
+
+    /// The counts of hits a process that hits with `probability` lands in over `trials`, except
+    /// about once in a few million runs: five standard deviations either side of the mean. A
+    /// statistical check with tighter bounds fails CI by chance (a 50 % fault delayed 17 of 60).
+    static func binomialRange(trials: Int, probability: Double) -> ClosedRange<Int> {
+        let mean = Double(trials) * probability
+        let spread = 5 * (mean * (1 - probability)).squareRoot()
+        return max(0, Int((mean - spread).rounded(.down)))...min(trials, Int((mean + spread).rounded(.up)))
     }
 
     /// Output of every process, for failure messages.

@@ -150,26 +150,22 @@ import Testing
         let abortShare = Double(aborts["503"] ?? 0) / 200
         print("fault abort: asked 50% 503, measured \(aborts) → \(String(format: "%.1f", abortShare * 100))% (the proxy counted \(abortedAfter - abortedBefore) aborts)")
         #expect(Set(aborts.keys).isSubset(of: ["200", "503"]), "\(aborts)")
-        #expect((0.40...0.60).contains(abortShare), "asked 50%, measured \(aborts)")
+        #expect(LoopbackMesh.binomialRange(trials: 200, probability: 0.5).contains(aborts["503"] ?? 0), "asked 50%, measured \(aborts)")
         #expect(abortedAfter - abortedBefore == (aborts["503"] ?? 0))
 
-        // Fault delay of 400ms for 50%: Envoy counts the delayed requests; that many of the slowest
-        // requests took at least 400ms.
+        // Fault delay of 400ms for 50% over 200 requests, 25 at a time: Envoy counts the delayed
+        // requests; that many of the slowest requests took at least 400ms.
         let delayedBefore = await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.delays_injected") ?? 0
-        var latencies: [Duration] = []
-        for _ in 0..<60 {
-            let (response, latency) = await mesh.timedReviews(setup, "/slow")
-            #expect(response.status == 200)
-            latencies.append(latency)
-        }
+        let slow = await mesh.reviews(setup, "/slow", count: 200, width: 25)
+        #expect(slow.allSatisfy { $0.status == 200 }, "\(slow.map(\.status))")
+        let latencies = slow.map(\.elapsed)
         let delayed = (await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.delays_injected") ?? 0) - delayedBefore
         let slowest = latencies.sorted(by: >).prefix(delayed)
         let atLeastDelay = latencies.filter { $0 >= .milliseconds(400) }.count
-        let delayShare = Double(delayed) / 60
-        print("fault delay: asked 400ms for 50%, measured \(delayed)/60 delayed (\(String(format: "%.1f", delayShare * 100))%), "
+        print("fault delay: asked 400ms for 50%, measured \(delayed)/200 delayed (\(String(format: "%.1f", Double(delayed) / 2))%), "
               + "\(atLeastDelay) requests ≥ 400ms, fastest delayed \(String(format: "%.0f", slowest.last?.milliseconds ?? 0))ms, "
-              + "median undelayed \(String(format: "%.0f", latencies.sorted()[max(0, (60 - delayed) / 2 - 1)].milliseconds))ms")
-        #expect((0.30...0.70).contains(delayShare), "asked 50%, the proxy delayed \(delayed)/60")
+              + "median undelayed \(String(format: "%.0f", latencies.sorted()[max(0, (200 - delayed) / 2 - 1)].milliseconds))ms")
+        #expect(LoopbackMesh.binomialRange(trials: 200, probability: 0.5).contains(delayed), "asked 50%, the proxy delayed \(delayed)/200")
         // Envoy arms its timers from the time cached at the start of its event-loop iteration, so
         // on a busy machine a delay can end a few milliseconds early (395.8ms seen in CI).
         #expect(slowest.allSatisfy { $0 >= .milliseconds(390) }, "delayed requests took \(slowest.map(\.milliseconds))ms")
