@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Addresses and ports on the loopback network (127.0.0.0/8) for tests that start servers.
 public enum LoopbackNetwork {
@@ -7,13 +8,26 @@ public enum LoopbackNetwork {
     public static func randomAddress() -> String {
         for _ in 0..<5 {
             let candidate = "127.0.0.\(Int.random(in: 2...250))"
-            if (try? freePort(on: candidate)) != nil { return candidate }
+            if (try? kernelPickedPort(on: candidate)) != nil { return candidate }
         }
         return "127.0.0.1"
     }
 
-    /// A TCP port on `host` that nothing listens on now (the kernel's pick for port 0).
+    /// Every `host:port` handed out by ``freePort(on:)`` in this process.
+    private static let handedOut = Mutex<Set<String>>([])
+
+    /// A TCP port on `host` that nothing listens on now (the kernel's pick for port 0) and that
+    /// this process has not been given before: the kernel picks afresh on every bind, so two calls
+    /// for one host can return the same port (about once in 14,000 pairs) before either is bound.
     public static func freePort(on host: String) throws -> Int {
+        for _ in 0..<1000 {
+            let port = try kernelPickedPort(on: host)
+            if handedOut.withLock({ $0.insert("\(host):\(port)").inserted }) { return port }
+        }
+        throw SocketError("no port on \(host) that was not handed out before", EADDRINUSE)
+    }
+
+    private static func kernelPickedPort(on host: String) throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError("socket", errno) }
         defer { close(fd) }

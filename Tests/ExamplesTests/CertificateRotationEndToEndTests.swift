@@ -143,7 +143,7 @@ import Testing
         #expect(serverRotatedAt != nil && clientRotatedAt != nil, "\(mesh.diagnostics)")
         #expect(result.failed == 0, "\(result.failures.prefix(5))")
         // How many depends on the machine's load (48 seen with the whole suite running on 2 cores).
-        #expect(result.succeeded >= 20, "steady traffic ran")
+        #expect(result.succeeded >= 10, "steady traffic ran")
         #expect(result.connections == 1, "the keep-alive connection lasted")
         #expect(issued >= 4, "each agent issued at least twice")
     }

@@ -8,13 +8,10 @@ import Testing
     @Test(arguments: LoopbackMesh.DataPlane.allCases)
     func theProxyFollowsRotatingEndpoints(dataPlane: LoopbackMesh.DataPlane) async throws {
         guard let envoy = EnvoyForTests.binary() else { return }
-        let proxyIP = LoopbackNetwork.randomAddress()
-        var upstreamIP = LoopbackNetwork.randomAddress()
-        while upstreamIP == proxyIP { upstreamIP = LoopbackNetwork.randomAddress() }
+        let proxyIP = LoopbackAddresses.next(), upstreamIP = LoopbackAddresses.next(), controlPlaneIP = LoopbackAddresses.next()
         let portA = try LoopbackNetwork.freePort(on: upstreamIP)
-        var portB = try LoopbackNetwork.freePort(on: upstreamIP)
-        while portB == portA { portB = try LoopbackNetwork.freePort(on: upstreamIP) }
-        let xdsPort = try LoopbackNetwork.freePort(on: "127.0.0.1")
+        let portB = try LoopbackNetwork.freePort(on: upstreamIP)
+        let xdsPort = try LoopbackNetwork.freePort(on: controlPlaneIP)
         let listenPort = try LoopbackNetwork.freePort(on: proxyIP)
         let adminPort = try LoopbackNetwork.freePort(on: proxyIP)
 
@@ -24,13 +21,13 @@ import Testing
         processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(upstreamIP):\(portA)", "--name", "a"]))
         processes.append(try ChildProcess(ExampleBinary.url(named: "echo-server"), ["--address", "\(upstreamIP):\(portB)", "--name", "b"]))
         let controlPlane = try ChildProcess(ExampleBinary.url(named: "custom-control-plane"), [
-            "--xds-address", "127.0.0.1:\(xdsPort)", "--listener", "\(proxyIP):\(listenPort)",
+            "--xds-address", "\(controlPlaneIP):\(xdsPort)", "--listener", "\(proxyIP):\(listenPort)",
             "--upstream", "\(upstreamIP):\(portA)", "--upstream", "\(upstreamIP):\(portB)", "--rotate", "2",
         ])
         processes.append(controlPlane)
-        #expect(await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: xdsPort, timeout: .seconds(30)))
+        #expect(await LoopbackNetwork.waitUntilAccepting(host: controlPlaneIP, port: xdsPort, timeout: .seconds(30)))
         let sidecar = try ChildProcess(ExampleBinary.url(named: "sidecar"), [
-            "--proxy", dataPlane.rawValue, "--ip", proxyIP, "--namespace", "default", "--xds", "127.0.0.1:\(xdsPort)",
+            "--proxy", dataPlane.rawValue, "--ip", proxyIP, "--namespace", "default", "--xds", "\(controlPlaneIP):\(xdsPort)",
             "--admin-port", String(adminPort), "--envoy-bin", envoy.path,
         ])
         processes.append(sidecar)

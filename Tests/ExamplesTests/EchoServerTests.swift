@@ -195,8 +195,10 @@ import Testing
             #expect(try idle.readHTTP1Response().status == 200)
 
             let busy = try server.connect()
-            try busy.sendHTTP1Request(path: "/delay/500", host: server.authority)
-            try await Task.sleep(for: .milliseconds(100))
+            // The server must have read the request before SIGTERM, or it drains the connection
+            // as idle: a second's head start, inside the two-second answer.
+            try busy.sendHTTP1Request(path: "/delay/2000", host: server.authority)
+            try await Task.sleep(for: .seconds(1))
             server.process.send(SIGTERM)
 
             let response = try busy.readHTTP1Response()

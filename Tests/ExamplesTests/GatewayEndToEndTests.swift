@@ -113,8 +113,7 @@ import Testing
         let reviews = try await mesh.startEcho("reviews-v1")
         let gatewayIP = LoopbackAddresses.next()
         let httpPort = try LoopbackNetwork.freePort(on: gatewayIP)
-        var httpsPort = try LoopbackNetwork.freePort(on: gatewayIP)
-        while httpsPort == httpPort { httpsPort = try LoopbackNetwork.freePort(on: gatewayIP) }
+        let httpsPort = try LoopbackNetwork.freePort(on: gatewayIP)
         try mesh.write("services.yaml", Self.services([("productpage", productpage), ("reviews", reviews)]))
         try mesh.write("gateway.yaml", """
             apiVersion: networking.istio.io/v1

@@ -25,8 +25,7 @@ import Testing
         let web = try await mesh.startEcho("web-v1")
         let gatewayIP = LoopbackAddresses.next()
         let port = try LoopbackNetwork.freePort(on: gatewayIP)
-        var httpPort = try LoopbackNetwork.freePort(on: gatewayIP)
-        while httpPort == port { httpPort = try LoopbackNetwork.freePort(on: gatewayIP) }
+        let httpPort = try LoopbackNetwork.freePort(on: gatewayIP)
         let serverCert = try certs.text("server.crt"), serverKey = try certs.text("server.key")
         let caCert = try certs.text("ca.crt")
 

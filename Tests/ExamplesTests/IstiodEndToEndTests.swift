@@ -15,6 +15,9 @@ import Testing
         var v1: String
         var v2: String
         var echoPort: Int
+        /// istiod's own address, so no port-0 bind elsewhere in the test process can take its
+        /// port while it restarts.
+        var istiodIP: String
         var xdsPort: Int
         var debugPort: Int
 
@@ -116,8 +119,8 @@ import Testing
         }
 
         func blockingDebug(_ path: String) -> String? {
-            guard let connection = try? TCPTestConnection(host: "127.0.0.1", port: debugPort, timeout: .seconds(5)) else { return nil }
-            try? connection.sendHTTP1Request(path: path, host: "127.0.0.1:\(debugPort)", headers: [("connection", "close")])
+            guard let connection = try? TCPTestConnection(host: istiodIP, port: debugPort, timeout: .seconds(5)) else { return nil }
+            try? connection.sendHTTP1Request(path: path, host: "\(istiodIP):\(debugPort)", headers: [("connection", "close")])
             return (try? connection.readHTTP1Response())?.text
         }
     }
@@ -140,8 +143,8 @@ import Testing
 
     func startIstiod(_ mesh: Mesh) throws -> ChildProcess {
         try ChildProcess(ExampleBinary.url(named: "istiod"), [
-            "--config-dir", mesh.configDir.path, "--xds-address", "127.0.0.1:\(mesh.xdsPort)",
-            "--debug-address", "127.0.0.1:\(mesh.debugPort)", "--poll-interval", "200",
+            "--config-dir", mesh.configDir.path, "--xds-address", "\(mesh.istiodIP):\(mesh.xdsPort)",
+            "--debug-address", "\(mesh.istiodIP):\(mesh.debugPort)", "--poll-interval", "200",
         ])
     }
 
@@ -151,14 +154,12 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("istiod-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let clientIP = LoopbackNetwork.randomAddress()
-        var v1 = LoopbackNetwork.randomAddress(), v2 = LoopbackNetwork.randomAddress()
-        while v1 == clientIP { v1 = LoopbackNetwork.randomAddress() }
-        while v2 == clientIP || v2 == v1 { v2 = LoopbackNetwork.randomAddress() }
+        let clientIP = LoopbackAddresses.next(), v1 = LoopbackAddresses.next(), v2 = LoopbackAddresses.next()
+        let istiodIP = LoopbackAddresses.next()
         let mesh = Mesh(
             configDir: dir, clientIP: clientIP, proxyPort: try LoopbackNetwork.freePort(on: clientIP), v1: v1, v2: v2,
-            echoPort: try LoopbackNetwork.freePort(on: v1), xdsPort: try LoopbackNetwork.freePort(on: "127.0.0.1"),
-            debugPort: try LoopbackNetwork.freePort(on: "127.0.0.1"))
+            echoPort: try LoopbackNetwork.freePort(on: v1), istiodIP: istiodIP, xdsPort: try LoopbackNetwork.freePort(on: istiodIP),
+            debugPort: try LoopbackNetwork.freePort(on: istiodIP))
         try mesh.write("services.yaml", mesh.services)
         try mesh.write("sidecar.yaml", mesh.sidecar())
         try mesh.write("routing.yaml", Mesh.routing(v1Weight: 80, v2Weight: 20))
@@ -171,11 +172,11 @@ import Testing
         }
         var istiod = try startIstiod(mesh)
         processes.append(istiod)
-        #expect(await LoopbackNetwork.waitUntilAccepting(host: "127.0.0.1", port: mesh.xdsPort, timeout: .seconds(30)), "\(istiod.output)")
+        #expect(await LoopbackNetwork.waitUntilAccepting(host: mesh.istiodIP, port: mesh.xdsPort, timeout: .seconds(30)), "\(istiod.output)")
         let adminPort = try LoopbackNetwork.freePort(on: clientIP)
         let sidecar = try ChildProcess(ExampleBinary.url(named: "sidecar"), [
             "--proxy", dataPlane.rawValue, "--ip", clientIP, "--namespace", "bookinfo", "--labels", "app=client",
-            "--service-account", "client", "--xds", "127.0.0.1:\(mesh.xdsPort)", "--admin-port", String(adminPort),
+            "--service-account", "client", "--xds", "\(mesh.istiodIP):\(mesh.xdsPort)", "--admin-port", String(adminPort),
             "--envoy-bin", envoy.path,
         ])
         processes.append(sidecar)

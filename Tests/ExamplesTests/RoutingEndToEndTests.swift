@@ -184,7 +184,9 @@ import Testing
 
         // A per-route timeout of 250ms: /delay/1000 gets 504 after about 250ms; /delay/10 passes.
         let (timedOut, timeoutLatency) = await mesh.timedReviews(setup, "/delay/1000")
-        let (inTime, _) = await mesh.timedReviews(setup, "/delay/10")
+        // A 10ms answer passes; a stall of the loaded machine may push one try past 250ms.
+        var inTime = await mesh.reviews(setup, "/delay/10")
+        for _ in 0..<4 where inTime.status != 200 { inTime = await mesh.reviews(setup, "/delay/10") }
         print("timeout: asked 250ms, measured \(timedOut.status) after \(String(format: "%.0f", timeoutLatency.milliseconds))ms for /delay/1000, \(inTime.status) for /delay/10")
         if timedOut.status != 504 {
             let dump = await mesh.admin(setup.client, "/config_dump?resource=dynamic_route_configs") ?? ""
@@ -193,10 +195,10 @@ import Testing
         }
         #expect(timedOut.status == 504 && inTime.status == 200)
         // The proxy's own timeout answered (not the upstream, which would answer 200 after 1000ms),
-        // and not before the 250ms it was given, give or take the timers' millisecond granularity
-        // (Envoy was once measured at 249.9ms). No upper bound: a loaded machine may be slow.
+        // and not before the 250ms it was given, give or take Envoy's event-loop time cache (a
+        // 400ms delay once ended after 395.8ms). No upper bound: a loaded machine may be slow.
         #expect(timedOut.body.contains("duration timeout") || timedOut.body.contains("request timeout"), "\(timedOut.body)")
-        #expect(timeoutLatency >= .milliseconds(245), "answered after \(timeoutLatency)")
+        #expect(timeoutLatency >= .milliseconds(240), "answered after \(timeoutLatency)")
 
         // Envoy's router request headers from a workload: its requests are not internal (Istio sets
         // no internal addresses), so both proxies remove them instead of obeying them.

@@ -98,8 +98,7 @@ import Testing
         let ip = LoopbackAddresses.next()
         let port = try LoopbackNetwork.freePort(on: ip)
         let adminPort = try LoopbackNetwork.freePort(on: ip)
-        var tcpPort = try LoopbackNetwork.freePort(on: ip)
-        while tcpPort == port || tcpPort == adminPort { tcpPort = try LoopbackNetwork.freePort(on: ip) }
+        let tcpPort = try LoopbackNetwork.freePort(on: ip)
         try mesh.write("mesh.yaml", Self.mesh(echo: echo, bind: ip, port: port, tcpPort: tcpPort))
         let proxy = try ChildProcess(ExampleBinary.url(named: "stamp-proxy"), [
             "--node-id", "sidecar~\(ip)~app.shop~shop.svc.cluster.local", "--xds", "\(mesh.controlIP):\(mesh.xdsPort)",
