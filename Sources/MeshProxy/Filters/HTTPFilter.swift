@@ -86,10 +86,16 @@ public protocol HTTPFilterFactory: Sendable {
     func parsePerRouteConfig(_ config: Google_Protobuf_Any) throws -> (any Sendable)?
     /// A new filter for one stream; called on the stream's event loop.
     func makeFilter() -> any HTTPFilter
+    /// Whether a stream needs this filter, given whether its route (or virtual host) carries
+    /// `typed_per_filter_config` for it. A factory whose filters act only on per-route
+    /// configuration answers `false` without it, and such streams run without the filter. The
+    /// default is `true`.
+    func isNeeded(hasPerRouteConfig: Bool) -> Bool
 }
 
 extension HTTPFilterFactory {
     public func parsePerRouteConfig(_ config: Google_Protobuf_Any) throws -> (any Sendable)? { nil }
+    public func isNeeded(hasPerRouteConfig: Bool) -> Bool { true }
 }
 
 /// A response the proxy generates itself (`sendLocalReply` in Envoy).

@@ -61,4 +61,63 @@ import Testing
         }
         #expect(Self.parses.load(ordering: .relaxed) - before == 2)
     }
+
+    static let made = Atomic<Int>(0)
+
+    /// Acts only on routes that configure it: streams on other routes go without it.
+    struct RouteOnlyFilterFactory: HTTPFilterFactory {
+        static let typeURL = "type.googleapis.com/google.protobuf.Int32Value"
+        init(config: Google_Protobuf_Any) throws {}
+        func makeFilter() -> any HTTPFilter {
+            PerRouteConfigTests.made.add(1, ordering: .relaxed)
+            return TaggingFilter()
+        }
+        func parsePerRouteConfig(_ config: Google_Protobuf_Any) throws -> (any Sendable)? {
+            try Google_Protobuf_StringValue(unpackingAny: config).value
+        }
+        func isNeeded(hasPerRouteConfig: Bool) -> Bool { hasPerRouteConfig }
+    }
+
+    @Test func aFilterThatActsOnlyOnRouteConfigIsMadeOnlyForRoutesWithIt() throws {
+        EnvoyAnyTypes.register()
+        var registry = FilterTestSupport.registry
+        registry.register(RouteOnlyFilterFactory.self)
+        let tag = try Google_Protobuf_Any(message: Google_Protobuf_StringValue("a")).jsonString()
+        let routes = try FilterTestSupport.routes([
+            #"{"name": "a", "match": {"prefix": "/a"}, "direct_response": {"status": 599}, "typed_per_filter_config": {"only": \#(tag)}}"#,
+            #"{"name": "rest", "match": {"prefix": "/"}, "direct_response": {"status": 599}}"#,
+        ])
+        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
+        hcm.statPrefix = "test"
+        hcm.routeConfig = routes
+        hcm.httpFilters = [
+            try FilterTestSupport.filter("only", Google_Protobuf_Int32Value(1)),
+            try FilterTestSupport.filter("echo", Google_Protobuf_Empty()),
+            try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router()),
+        ]
+        let configuration = try HTTPConnectionManagerConfiguration(
+            hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
+        let (runtime, _) = try FilterTestSupport.runtime(configuration)
+        let channel = try FilterTestSupport.channel(runtime)
+        let before = Self.made.load(ordering: .relaxed)
+        // The filter after it still runs on every route (the echo filter answers).
+        let other = try FilterTestSupport.send(channel, "/other")
+        #expect(other.status == 200 && other.echoed("x-route-tag") == nil)
+        #expect(Self.made.load(ordering: .relaxed) - before == 0)
+        #expect(try FilterTestSupport.send(channel, "/a").echoed("x-route-tag") == "a")
+        #expect(Self.made.load(ordering: .relaxed) - before == 1)
+    }
+
+    @Test func faultAndCORSFiltersAreNeededOnlyWhereSomethingConfiguresThem() throws {
+        EnvoyAnyTypes.register()
+        let bare = try FaultFilterFactory(config: Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault()))
+        #expect(!bare.isNeeded(hasPerRouteConfig: false) && bare.isNeeded(hasPerRouteConfig: true))
+        var fault = Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault()
+        fault.abort.httpStatus = 503
+        fault.abort.percentage.numerator = 10
+        let withDefaults = try FaultFilterFactory(config: Google_Protobuf_Any(message: fault))
+        #expect(withDefaults.isNeeded(hasPerRouteConfig: false))
+        let cors = try CORSFilterFactory(config: Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Cors_V3_Cors()))
+        #expect(!cors.isNeeded(hasPerRouteConfig: false) && cors.isNeeded(hasPerRouteConfig: true))
+    }
 }

@@ -199,9 +199,11 @@ final class HTTPStream: UpstreamResponseReceiver {
     }
 
     private func finishReceiveHead() {
-        filters = manager.configuration.filters.map { entry in
-            let filter = entry.factory.makeFilter()
-            return (filter, HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory))
+        // The route is resolved once per stream, so a filter its route does not need (see
+        // HTTPFilterFactory.isNeeded) would do nothing all along: the stream goes without it.
+        let perFilterConfig = resolution?.perFilterConfig ?? [:]
+        for entry in manager.configuration.filters where entry.factory.isNeeded(hasPerRouteConfig: !perFilterConfig.isEmpty && perFilterConfig[entry.name] != nil) {
+            filters.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory)))
         }
         decodeIndex = 0
         runDecodeHeaders()

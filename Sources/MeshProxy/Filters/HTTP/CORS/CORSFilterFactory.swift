@@ -16,6 +16,9 @@ public struct CORSFilterFactory: HTTPFilterFactory {
     }
 
     public func makeFilter() -> any HTTPFilter { CORSFilter() }
+
+    /// CORS policies come only from routes and virtual hosts.
+    public func isNeeded(hasPerRouteConfig: Bool) -> Bool { hasPerRouteConfig }
 }
 
 /// A validated `CorsPolicy`.

@@ -83,6 +83,9 @@ public struct FaultFilterFactory: HTTPFilterFactory {
     }
 
     public func makeFilter() -> any HTTPFilter { FaultFilter(defaults: settings) }
+
+    /// Without a fault of its own (Istio's), the filter injects only what routes configure.
+    public func isNeeded(hasPerRouteConfig: Bool) -> Bool { settings != nil || hasPerRouteConfig }
 }
 
 /// Why a fault configuration is rejected.
