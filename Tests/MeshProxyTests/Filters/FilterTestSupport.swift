@@ -58,7 +58,7 @@ enum FilterTestSupport {
     }
 
     /// A connection manager running `filters`, then the echo filter and the router.
-    static func manager(_ filters: [HTTPFilterProto], routes: Envoy_Config_Route_V3_RouteConfiguration? = nil,
+    static func manager(_ filters: [HTTPFilterProto], routes: Envoy_Config_Route_V3_RouteConfiguration? = nil, registry: HTTPFilterRegistry = FilterTestSupport.registry,
                         configure: (inout Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager) -> Void = { _ in })
         throws -> (HTTPConnectionManagerRuntime, StatsStore) {
         EnvoyAnyTypes.register()

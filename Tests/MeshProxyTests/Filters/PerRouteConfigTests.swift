@@ -41,17 +41,7 @@ import Testing
             #"{"name": "a", "match": {"prefix": "/a"}, "direct_response": {"status": 599}, "typed_per_filter_config": {"tag": \#(tagA)}}"#,
             #"{"name": "b", "match": {"prefix": "/b"}, "direct_response": {"status": 599}, "typed_per_filter_config": {"tag": \#(tagB)}}"#,
         ])
-        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
-        hcm.statPrefix = "test"
-        hcm.routeConfig = routes
-        hcm.httpFilters = [
-            try FilterTestSupport.filter("tag", Google_Protobuf_BoolValue(true)),
-            try FilterTestSupport.filter("echo", Google_Protobuf_Empty()),
-            try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router()),
-        ]
-        let configuration = try HTTPConnectionManagerConfiguration(
-            hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
-        let (runtime, _) = try FilterTestSupport.runtime(configuration)
+        let (runtime, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("tag", Google_Protobuf_BoolValue(true))], routes: routes, registry: registry)
         let channel = try FilterTestSupport.channel(runtime)
         let before = Self.parses.load(ordering: .relaxed)
         for _ in 0..<3 {
@@ -87,17 +77,7 @@ import Testing
             #"{"name": "a", "match": {"prefix": "/a"}, "direct_response": {"status": 599}, "typed_per_filter_config": {"only": \#(tag)}}"#,
             #"{"name": "rest", "match": {"prefix": "/"}, "direct_response": {"status": 599}}"#,
         ])
-        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
-        hcm.statPrefix = "test"
-        hcm.routeConfig = routes
-        hcm.httpFilters = [
-            try FilterTestSupport.filter("only", Google_Protobuf_Int32Value(1)),
-            try FilterTestSupport.filter("echo", Google_Protobuf_Empty()),
-            try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router()),
-        ]
-        let configuration = try HTTPConnectionManagerConfiguration(
-            hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
-        let (runtime, _) = try FilterTestSupport.runtime(configuration)
+        let (runtime, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("only", Google_Protobuf_Int32Value(1))], routes: routes, registry: registry)
         let channel = try FilterTestSupport.channel(runtime)
         let before = Self.made.load(ordering: .relaxed)
         // The filter after it still runs on every route (the echo filter answers).
