@@ -225,7 +225,7 @@ final class LoopbackMesh: Sendable {
                 let response = try connection.readHTTP1Response()
                 return Response(status: response.status, headers: response.headers, body: response.text, elapsed: ContinuousClock.now - start)
             } catch {
-                return Response(status: -1, headers: [], body: "", error: "\(error)")
+                return Response(status: -1, headers: [], body: "", error: "\(error)", elapsed: ContinuousClock.now - start)
             }
         }
     }

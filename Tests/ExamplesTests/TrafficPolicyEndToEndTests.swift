@@ -176,8 +176,10 @@ import Testing
         print("outlier ejection: asked consecutive5xxErrors 1 over 3 endpoints (one answers 503); measured over 90 requests \(byEndpoint), \(failures) failed at the client, \(upstream503) upstream 503 of which \(retried503) retried elsewhere (ejected endpoint share \(String(format: "%.3f", badShare))), ejections_enforced_consecutive_5xx=\(ejected)")
         #expect(ejected == 1, "the failing endpoint is ejected once (base ejection 300s)")
         // Envoy ejects on its main thread and posts the new host set to each worker, so a request
-        // on the other worker in that gap can still reach the endpoint once more.
-        #expect((0...2).contains(upstream503) && (byEndpoint["flaky-bad"] ?? 0) <= 2 && failures <= 2, "the failing endpoint must be ejected after one 503: \(byEndpoint)")
+        // on the other worker in that gap can still reach the endpoint once more; the Swift
+        // proxy's ejection is seen by every event loop at once.
+        let slack = dataPlane == .envoy ? 2 : 1
+        #expect((0...slack).contains(upstream503) && (byEndpoint["flaky-bad"] ?? 0) <= slack && failures <= slack, "the failing endpoint must be ejected after one 503: \(byEndpoint)")
         #expect((byEndpoint["flaky-1"] ?? 0) >= 40 && (byEndpoint["flaky-2"] ?? 0) >= 40, "\(byEndpoint)")
 
         // 4. Consistent hashing on a header: each user sticks to one endpoint; users spread.

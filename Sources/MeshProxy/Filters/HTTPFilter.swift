@@ -89,7 +89,9 @@ public protocol HTTPFilterFactory: Sendable {
     /// Whether a stream needs this filter, given whether its route (or virtual host) carries
     /// `typed_per_filter_config` for it. A factory whose filters act only on per-route
     /// configuration answers `false` without it, and such streams run without the filter. The
-    /// default is `true`.
+    /// answer holds for the whole stream because a stream's route is matched once, before its
+    /// filters run (the engine does not re-match after a filter changes headers). The default is
+    /// `true`.
     func isNeeded(hasPerRouteConfig: Bool) -> Bool
 }
 

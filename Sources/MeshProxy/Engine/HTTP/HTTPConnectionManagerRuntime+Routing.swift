@@ -22,7 +22,9 @@ extension HTTPConnectionManagerRuntime {
                 downstreamLocalAddress: connection.localAddressText, protocol: Self.protocolName(head.version),
                 hostname: Self.hostname, requestHeaders: head.headers)
         }
-        if match.virtualHost.requireTLS != .none, connection.scheme == "http" {
+        // The table chose the virtual host's redirect to https (`require_tls`); with
+        // EXTERNAL_ONLY an internal request gets its real route instead.
+        if match.route === match.virtualHost.tlsRedirect {
             var headers = HTTPHeaders()
             headers.add(name: "location", value: "https://\(authority)\(head.uri)")
             return RouteResolution(decision: .localReply(HTTPLocalReply(status: .movedPermanently, headers: headers, details: "direct_response")), routeName: route.name, perFilterConfig: route.typedPerFilterConfig)
