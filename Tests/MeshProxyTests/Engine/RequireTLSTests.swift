@@ -13,17 +13,11 @@ import Testing
             {"name": "inline", "virtual_hosts": [{"name": "vh", "domains": ["*"], "require_tls": "\(requireTLS)",
              "routes": [{"name": "default", "match": {"prefix": "/"}, "direct_response": {"status": 599}}]}]}
             """)
-        EnvoyAnyTypes.register()
-        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
-        hcm.statPrefix = "test"
-        hcm.routeConfig = routes
         // Peers in 10/8 are internal: the connection manager marks their requests x-envoy-internal.
-        hcm.useRemoteAddress = Google_Protobuf_BoolValue(true)
-        EnvoyRequestHeadersTests.internalRange(&hcm)
-        hcm.httpFilters = [try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
-        let configuration = try HTTPConnectionManagerConfiguration(
-            hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: .standard)
-        let (runtime, _) = try FilterTestSupport.runtime(configuration)
+        let (runtime, _) = try FilterTestSupport.manager([], routes: routes, echo: false) { hcm in
+            hcm.useRemoteAddress = Google_Protobuf_BoolValue(true)
+            EnvoyRequestHeadersTests.internalRange(&hcm)
+        }
         return try FilterTestSupport.channel(runtime, peer: peer)
     }
 

@@ -57,15 +57,18 @@ enum FilterTestSupport {
             """)
     }
 
-    /// A connection manager running `filters`, then the echo filter and the router.
+    /// A connection manager running `filters`, then the echo filter (unless `echo` is false, so
+    /// that the route answers) and the router.
     static func manager(_ filters: [HTTPFilterProto], routes: Envoy_Config_Route_V3_RouteConfiguration? = nil, registry: HTTPFilterRegistry = FilterTestSupport.registry,
+                        echo: Bool = true,
                         configure: (inout Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager) -> Void = { _ in })
         throws -> (HTTPConnectionManagerRuntime, StatsStore) {
         EnvoyAnyTypes.register()
         var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
         hcm.statPrefix = "test"
         hcm.routeConfig = try routes ?? Self.routes()
-        hcm.httpFilters = filters + [try filter("echo", Google_Protobuf_Empty()), try filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
+        hcm.httpFilters = filters + (echo ? [try filter("echo", Google_Protobuf_Empty())] : [])
+            + [try filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
         configure(&hcm)
         let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: registry)
         return try runtime(configuration)
