@@ -91,6 +91,9 @@ struct RouteMatcher: Sendable {
     let queryParameters: [QueryParameterMatcher]
     let runtimeFraction: RuntimeFraction?
     let grpc: Bool
+    /// `dynamic_metadata`: what filters before the router set (Istio's JWT claim routes read the
+    /// `jwt_authn` payload). Such a route can match only once a filter clears the route cache.
+    let dynamicMetadata: [DynamicMetadataMatcher]
 
     init(_ proto: Envoy_Config_Route_V3_RouteMatch, _ field: String, ignorePathParameters: Bool, _ context: RouteConfigurationContext) throws(ProxyConfigurationError) {
         path = try PathMatcher(proto, field, ignorePathParameters: ignorePathParameters, context)
@@ -117,9 +120,15 @@ struct RouteMatcher: Sendable {
         if proto.hasTlsContext, proto.tlsContext.hasPresented || proto.tlsContext.hasValidated {
             throw context.unsupported(field + ".tls_context", "matching on the downstream TLS context is not supported")
         }
-        guard proto.dynamicMetadata.isEmpty else {
-            throw context.unsupported(field + ".dynamic_metadata", "matching on dynamic metadata is not supported")
+        var metadata: [DynamicMetadataMatcher] = []
+        for (i, matcher) in proto.dynamicMetadata.enumerated() {
+            do {
+                metadata.append(try DynamicMetadataMatcher(matcher, field: field + ".dynamic_metadata[\(i)]"))
+            } catch {
+                throw context.invalid(error.field, error.message)
+            }
         }
+        dynamicMetadata = metadata
     }
 
     func matches(_ request: RouteRequest) -> Bool {
@@ -131,6 +140,7 @@ struct RouteMatcher: Sendable {
             let query = ASCII.query(request.path)
             for matcher in queryParameters where !matcher.matches(query: query) { return false }
         }
+        for matcher in dynamicMetadata where !matcher.matches(request.dynamicMetadata) { return false }
         return true
     }
 

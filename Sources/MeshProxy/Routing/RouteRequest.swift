@@ -1,4 +1,5 @@
 public import NIOHTTP1
+public import SwiftProtobuf
 
 /// What routing reads from a request.
 public struct RouteRequest: Sendable {
@@ -15,6 +16,9 @@ public struct RouteRequest: Sendable {
     /// A random value drawn once per request by the engine; used for `runtime_fraction` matches and
     /// weighted cluster selection, as Envoy uses its per-request random value.
     public var randomValue: UInt64
+    /// The stream's dynamic metadata by filter namespace, as filters that ran before routing set
+    /// it (a route's `dynamic_metadata` matches read it; see ``HTTPFilterContext/clearRouteCache()``).
+    public var dynamicMetadata: [String: Google_Protobuf_Struct]
 
     /// - Parameters:
     ///   - method: The method.
@@ -23,13 +27,16 @@ public struct RouteRequest: Sendable {
     ///   - headers: The headers, without pseudo-headers.
     ///   - scheme: `http` or `https`.
     ///   - randomValue: A per-request random value.
-    public init(method: String, path: String, authority: String, headers: HTTPHeaders = HTTPHeaders(), scheme: String = "http", randomValue: UInt64 = 0) {
+    ///   - dynamicMetadata: The stream's dynamic metadata by filter namespace.
+    public init(method: String, path: String, authority: String, headers: HTTPHeaders = HTTPHeaders(), scheme: String = "http", randomValue: UInt64 = 0,
+                dynamicMetadata: [String: Google_Protobuf_Struct] = [:]) {
         self.method = method
         self.path = path
         self.authority = authority
         self.headers = headers
         self.scheme = scheme
         self.randomValue = randomValue
+        self.dynamicMetadata = dynamicMetadata
     }
 
     /// The request-line value a pseudo-header name stands for (`:method`, `:path`, `:authority` or

@@ -231,6 +231,41 @@ import Testing
         #expect(try FilterTestSupport.send(channel, "/").status == 403)
     }
 
+    /// Envoy's `clear_route_cache`: a verified token has the request routed again, so a route that
+    /// matches on the payload metadata (Istio's JWT claim routes) is chosen; without it the route
+    /// chosen before the filter ran stays.
+    @Test func claimRoutesMatchOnceTheTokenClearsTheRouteCache() throws {
+        let keys = try Self.keys.get()
+        let admins = """
+            {"name": "admins", "match": {"prefix": "/", "dynamic_metadata": [{"filter": "envoy.filters.http.jwt_authn",
+              "path": [{"key": "\(Self.issuer)"}, {"key": "groups"}],
+              "value": {"or_match": {"value_matchers": [{"list_match": {"one_of": {"string_match": {"exact": "admin"}}}}, {"string_match": {"exact": "admin"}}]}}}]},
+             "direct_response": {"status": 201}}
+            """
+        let notAdmins = """
+            {"name": "not-admins", "match": {"prefix": "/", "dynamic_metadata": [{"filter": "envoy.filters.http.jwt_authn",
+              "path": [{"key": "\(Self.issuer)"}, {"key": "groups"}], "value": {"string_match": {"exact": "admin"}}, "invert": true}]},
+             "direct_response": {"status": 202}}
+            """
+        let routes = try FilterTestSupport.routes([admins, notAdmins])
+        let alice = try keys.token(["sub": "alice", "aud": "httpbin", "exp": Self.now + 600, "groups": ["dev", "admin"]])
+        let carol = try keys.token(["sub": "carol", "aud": "httpbin", "exp": Self.now + 600, "groups": "admin"])
+        let bob = try keys.token(["sub": "bob", "aud": "httpbin", "exp": Self.now + 600, "groups": ["dev"]])
+
+        let config = try Self.config(keys: keys, provider: #", "clear_route_cache": true"#)
+        let (runtime, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("envoy.filters.http.jwt_authn", config)], routes: routes, echo: false)
+        let channel = try FilterTestSupport.channel(runtime)
+        #expect(try FilterTestSupport.send(channel, "/x", headers: Self.bearer(alice)).status == 201)
+        #expect(try FilterTestSupport.send(channel, "/x", headers: Self.bearer(carol)).status == 201)
+        #expect(try FilterTestSupport.send(channel, "/x", headers: Self.bearer(bob)).status == 202)
+        // No token (allowed by the rule): no metadata, so only the inverted matcher holds.
+        #expect(try FilterTestSupport.send(channel, "/x").status == 202)
+
+        let (keeping, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("envoy.filters.http.jwt_authn", try Self.config(keys: keys))],
+                                                         routes: routes, echo: false)
+        #expect(try FilterTestSupport.send(try FilterTestSupport.channel(keeping), "/x", headers: Self.bearer(alice)).status == 202)
+    }
+
     @Test func invalidKeySourcesAreRejected() throws {
         let remote = try JWTConfig(jsonString: """
             {"providers": {"p": {"issuer": "i", "remote_jwks": {"http_uri": {"uri": "https://keys.test/jwks", "cluster": "jwks", "timeout": "1s"}}}}}

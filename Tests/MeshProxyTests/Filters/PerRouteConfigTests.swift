@@ -88,6 +88,47 @@ import Testing
         #expect(Self.made.load(ordering: .relaxed) - before == 1)
     }
 
+    /// Sets `tier: gold` in the `test.tier` metadata and, when the request asks, clears the route cache.
+    struct TieringFilterFactory: HTTPFilterFactory {
+        static let typeURL = "type.googleapis.com/google.protobuf.UInt32Value"
+        init(config: Google_Protobuf_Any) throws {}
+        func makeFilter() -> any HTTPFilter { TieringFilter() }
+    }
+
+    final class TieringFilter: HTTPFilter {
+        func decodeHeaders(_ head: inout HTTPRequestHead, endOfStream: Bool, context: HTTPFilterContext) -> HTTPFilterStatus {
+            context.setDynamicMetadata(namespace: "test.tier", Google_Protobuf_Struct(fields: ["tier": Google_Protobuf_Value(stringValue: "gold")]))
+            head.headers.add(name: "x-tiered", value: "yes")
+            if head.headers.contains(name: "x-clear") { context.clearRouteCache() }
+            return .continue
+        }
+    }
+
+    /// After a filter clears the route cache, the filters after it see the new route's
+    /// configuration, and one that only the new route needs is made; routing reads the head the
+    /// clearing filter left.
+    @Test func clearingTheRouteCacheRoutesAgainAndMakesTheFiltersTheNewRouteNeeds() throws {
+        EnvoyAnyTypes.register()
+        var registry = FilterTestSupport.registry
+        registry.register(RouteOnlyFilterFactory.self)
+        registry.register(TieringFilterFactory.self)
+        let tag = try Google_Protobuf_Any(message: Google_Protobuf_StringValue("gold")).jsonString()
+        let routes = try FilterTestSupport.routes([
+            #"{"name": "gold", "match": {"prefix": "/", "headers": [{"name": "x-tiered", "present_match": true}], "dynamic_metadata": [{"filter": "test.tier", "path": [{"key": "tier"}], "value": {"string_match": {"exact": "gold"}}}]}, "direct_response": {"status": 599}, "typed_per_filter_config": {"only": \#(tag)}}"#,
+            #"{"name": "rest", "match": {"prefix": "/"}, "direct_response": {"status": 599}}"#,
+        ])
+        let (runtime, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("tiering", Google_Protobuf_UInt32Value(1)),
+                                                          try FilterTestSupport.filter("only", Google_Protobuf_Int32Value(1))], routes: routes, registry: registry)
+        let channel = try FilterTestSupport.channel(runtime)
+        let before = Self.made.load(ordering: .relaxed)
+        let kept = try FilterTestSupport.send(channel, "/a")
+        #expect(kept.status == 200 && kept.echoed("x-route-tag") == nil)
+        #expect(Self.made.load(ordering: .relaxed) - before == 0)
+        let rerouted = try FilterTestSupport.send(channel, "/a", headers: [("x-clear", "1")])
+        #expect(rerouted.echoed("x-route-tag") == "gold", "\(rerouted.body)")
+        #expect(Self.made.load(ordering: .relaxed) - before == 1)
+    }
+
     @Test func faultAndCORSFiltersAreNeededOnlyWhereSomethingConfiguresThem() throws {
         EnvoyAnyTypes.register()
         let bare = try FaultFilterFactory(config: Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault()))

@@ -1,13 +1,17 @@
 import NIOCore
 import NIOHTTP1
+import SwiftProtobuf
 
 extension HTTPConnectionManagerRuntime {
     /// Routes a request with the current route table: Envoy's 404 (NR) when nothing matches, a
     /// local reply for redirects and direct responses, or a ``ForwardPlan``.
-    func resolveRoute(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo) -> RouteResolution {
+    /// - Parameter dynamicMetadata: What filters set so far, for routes that match on it.
+    func resolveRoute(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo,
+                      dynamicMetadata: [String: Google_Protobuf_Struct] = [:]) -> RouteResolution {
         let random = FastRandom.next()
         let authority = head.headers.first(name: "host") ?? ""
-        let request = RouteRequest(method: head.method.rawValue, path: head.uri, authority: authority, headers: head.headers, scheme: connection.scheme, randomValue: random)
+        let request = RouteRequest(method: head.method.rawValue, path: head.uri, authority: authority, headers: head.headers, scheme: connection.scheme,
+                                   randomValue: random, dynamicMetadata: dynamicMetadata)
         guard let table = routeTable, let match = table.route(for: request) else {
             return RouteResolution(decision: .localReply(HTTPLocalReply(status: .notFound, details: "route_not_found", flags: .noRouteFound)), routeName: nil, perFilterConfig: [:])
         }

@@ -13,12 +13,15 @@ public final class HTTPFilterContext {
     var stream: HTTPStream?
     let filterName: String
     let factory: any HTTPFilterFactory
+    /// The filter's position in the connection manager's `http_filters`.
+    let chainIndex: Int
 
     private let loop: any EventLoop
     private let manager: HTTPConnectionManagerRuntime
 
-    init(stream: HTTPStream, filterName: String, factory: any HTTPFilterFactory) {
+    init(stream: HTTPStream, filterName: String, factory: any HTTPFilterFactory, chainIndex: Int) {
         self.stream = stream
+        self.chainIndex = chainIndex
         self.loop = stream.eventLoop
         self.manager = stream.manager
         self.filterName = filterName
@@ -104,6 +107,14 @@ public final class HTTPFilterContext {
         for (key, value) in fields.fields { current.fields[key] = value }
         stream.dynamicMetadata[namespace] = current
     }
+
+    /// Routes the request again, as Envoy's `clearRouteCache()`: a decoder filter that changed
+    /// what routing reads (headers it set in `decodeHeaders`, dynamic metadata such as
+    /// `jwt_authn`'s verified claims) calls this before it continues, and the filters after it
+    /// and the router see the route chosen now, with its per-filter configuration and timeouts.
+    /// Filters that only the new route needs are added after this one. Once the router has
+    /// started, the call does nothing. Whether the request is upgraded stays as first decided.
+    public func clearRouteCache() { stream?.clearRouteCache(after: self) }
 
     // MARK: Addresses
 

@@ -199,14 +199,48 @@ final class HTTPStream: UpstreamResponseReceiver {
     }
 
     private func finishReceiveHead() {
-        // The route is resolved once per stream, so a filter its route does not need (see
-        // HTTPFilterFactory.isNeeded) would do nothing all along: the stream goes without it.
+        // A filter the route does not need (see HTTPFilterFactory.isNeeded) would do nothing:
+        // the stream goes without it. The route changes only when a filter clears the route
+        // cache, and then the filters after that one are looked at again (clearRouteCache).
         let perFilterConfig = resolution?.perFilterConfig ?? [:]
-        for entry in manager.configuration.filters where entry.factory.isNeeded(hasPerRouteConfig: !perFilterConfig.isEmpty && perFilterConfig[entry.name] != nil) {
-            filters.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory)))
+        for (index, entry) in manager.configuration.filters.enumerated()
+        where entry.factory.isNeeded(hasPerRouteConfig: !perFilterConfig.isEmpty && perFilterConfig[entry.name] != nil) {
+            filters.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory, chainIndex: index)))
         }
         decodeIndex = 0
         runDecodeHeaders()
+    }
+
+    /// Envoy's `clearRouteCache()` from the decoder filter `context`: the request is routed again
+    /// before the next filter or the router runs (so with the head as `context` leaves it).
+    func clearRouteCache(after context: HTTPFilterContext) {
+        guard !finished, !finishedDecodingHeaders else { return }
+        routeCacheClearedBy = context
+    }
+
+    /// Routes the request again with the stream's dynamic metadata: the new route's timeouts
+    /// apply, and the filters after `context` that the new route needs and the stream went
+    /// without are made (those it no longer needs stay; they find no configuration and pass).
+    private func refreshRoute(after context: HTTPFilterContext) {
+        guard let head = requestHead else { return }
+        resolution = manager.resolveRoute(head, connection: connection, dynamicMetadata: dynamicMetadata)
+        if case .forward(let plan)? = resolution?.decision { applyRouteTimeouts(plan) }
+        guard let position = filters.firstIndex(where: { $0.context === context }) else { return }
+        let entries = manager.configuration.filters
+        let perFilterConfig = resolution?.perFilterConfig ?? [:]
+        var later: [(filter: any HTTPFilter, context: HTTPFilterContext)] = []
+        var kept = filters[(position + 1)...].makeIterator()
+        var nextKept = kept.next()
+        for index in (context.chainIndex + 1)..<entries.count {
+            if let current = nextKept, current.context.chainIndex == index {
+                later.append(current)
+                nextKept = kept.next()
+            } else if entries[index].factory.isNeeded(hasPerRouteConfig: perFilterConfig[entries[index].name] != nil) {
+                let entry = entries[index]
+                later.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory, chainIndex: index)))
+            }
+        }
+        filters.replaceSubrange((position + 1)..., with: later)
     }
 
     func receiveBody(_ body: ByteBuffer) {
@@ -251,12 +285,20 @@ final class HTTPStream: UpstreamResponseReceiver {
 
     private var pendingEnd = false
     private var finishedDecodingHeaders = false
+    /// The filter that cleared the route cache since the route was last chosen.
+    private var routeCacheClearedBy: HTTPFilterContext?
 
     // MARK: Decoder filters
 
     private func runDecodeHeaders() {
         guard var head = requestHead else { return }
-        while decodeIndex < filters.count {
+        while true {
+            if let clearedBy = routeCacheClearedBy {
+                routeCacheClearedBy = nil
+                refreshRoute(after: clearedBy)
+                head = requestHead ?? head
+            }
+            guard decodeIndex < filters.count else { break }
             let (filter, context) = filters[decodeIndex]
             let status = filter.decodeHeaders(&head, endOfStream: requestComplete && pendingBody.isEmpty, context: context)
             requestHead = head

@@ -157,6 +157,9 @@ struct JWTProviderConfiguration: Sendable {
     var requireExpiration: Bool
     var maxLifetimeSeconds: Int64?
     var subjects: StringMatcher?
+    /// `clear_route_cache`: a token this provider verified has the request routed again, so that
+    /// routes can match on its payload metadata or the headers made from its claims.
+    var clearRouteCache: Bool
 
     init(name: String, _ proto: Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtProvider) throws(FilterConfigurationError) {
         let field = "providers[\"\(name)\"]"
@@ -201,6 +204,7 @@ struct JWTProviderConfiguration: Sendable {
         }
         spaceDelimitedClaims = proto.hasNormalizePayloadInMetadata ? proto.normalizePayloadInMetadata.spaceDelimitedClaims : []
         requireExpiration = proto.requireExpiration
+        clearRouteCache = proto.clearRouteCache_p
         maxLifetimeSeconds = proto.hasMaxLifetime ? proto.maxLifetime.seconds : nil
         if proto.hasSubjects {
             subjects = try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(proto.subjects, field + ".subjects", c) }
@@ -317,6 +321,8 @@ final class JWTAuthnFilter: HTTPFilter {
         /// Remote key sources a token needs whose keys are not cached: the request waits for them
         /// and is evaluated again.
         var pending: [RemoteJWKSSource] = []
+        /// A provider with `clear_route_cache` verified a token.
+        var clearsRouteCache = false
     }
 
     /// Keys and failures of the fetches this request waited for, by source.
@@ -372,6 +378,7 @@ final class JWTAuthnFilter: HTTPFilter {
             return .stopIteration
         }
         context.counter(stats + "allowed").increment()
+        if verification.clearsRouteCache { context.clearRouteCache() }
         return .continue
     }
 
@@ -555,6 +562,7 @@ final class JWTAuthnFilter: HTTPFilter {
 
     /// What Envoy does with a verified token: metadata, headers, and removal unless forwarded.
     private func succeed(_ jwt: ParsedJWT, token: Token, provider: JWTProviderConfiguration, _ verification: inout Verification) {
+        if provider.clearRouteCache { verification.clearsRouteCache = true }
         if !provider.payloadInMetadata.isEmpty {
             verification.metadata.fields[provider.payloadInMetadata] = Google_Protobuf_Value(structValue: Self.normalize(jwt.payload, provider.spaceDelimitedClaims))
         }
@@ -582,7 +590,7 @@ final class JWTAuthnFilter: HTTPFilter {
     /// A claim (nested with `.`) as a header value: strings as is, numbers and booleans as text,
     /// lists of those joined with `,`; objects are not copied.
     static func claimValue(_ payload: Google_Protobuf_Struct, _ claim: String) -> String? {
-        let value = RBACMetadataMatcher.lookup(payload, claim.split(separator: ".").map(String.init))
+        let value = DynamicMetadataMatcher.lookup(payload, claim.split(separator: ".").map(String.init))
         func scalar(_ value: Google_Protobuf_Value) -> String? {
             switch value.kind {
             case .stringValue(let s)?: return s

@@ -91,96 +91,7 @@ public struct RBACAttributes: Sendable {
     var path: Substring? { request.map { ASCII.pathWithoutQuery($0.uri) } }
 }
 
-/// Envoy's `type.matcher.v3.ValueMatcher` over a protobuf `Value`, compiled.
-indirect enum RBACValueMatcher: Sendable {
-    case null
-    case double(exact: Double?, range: (start: Double, end: Double)?)
-    case string(StringMatcher)
-    case bool(Bool)
-    case present(Bool)
-    case list(oneOf: RBACValueMatcher)
-    case or([RBACValueMatcher])
-
-    init(_ proto: Envoy_Type_Matcher_V3_ValueMatcher, field: String) throws(FilterConfigurationError) {
-        switch proto.matchPattern {
-        case .nullMatch: self = .null
-        case .doubleMatch(let double):
-            switch double.matchPattern {
-            case .exact(let value): self = .double(exact: value, range: nil)
-            case .range(let range):
-                guard range.start <= range.end else { throw FilterConfigurationError(field: field + ".double_match.range", "start is greater than end") }
-                self = .double(exact: nil, range: (range.start, range.end))
-            case nil: throw FilterConfigurationError(field: field + ".double_match", "needs range or exact")
-            }
-        case .stringMatch(let matcher):
-            self = .string(try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(matcher, field + ".string_match", c) })
-        case .boolMatch(let value): self = .bool(value)
-        case .presentMatch(let value): self = .present(value)
-        case .listMatch(let list):
-            guard case .oneOf(let inner)? = list.matchPattern else { throw FilterConfigurationError(field: field + ".list_match", "needs one_of") }
-            self = .list(oneOf: try RBACValueMatcher(inner, field: field + ".list_match.one_of"))
-        case .orMatch(let or):
-            guard or.valueMatchers.count >= 2 else { throw FilterConfigurationError(field: field + ".or_match.value_matchers", "needs at least 2 matchers") }
-            var items: [RBACValueMatcher] = []
-            for (index, item) in or.valueMatchers.enumerated() { items.append(try RBACValueMatcher(item, field: "\(field).or_match.value_matchers[\(index)]")) }
-            self = .or(items)
-        case nil:
-            throw FilterConfigurationError(field: field, "a value matcher needs one of null_match, double_match, string_match, bool_match, present_match, list_match or or_match")
-        }
-    }
-
-    func matches(_ value: Google_Protobuf_Value) -> Bool {
-        switch self {
-        case .null:
-            if case .nullValue? = value.kind { return true }
-            return false
-        case .double(let exact, let range):
-            guard case .numberValue(let number)? = value.kind else { return false }
-            if let exact { return number == exact }
-            if let range { return number >= range.start && number < range.end }
-            return false
-        case .string(let matcher):
-            guard case .stringValue(let string)? = value.kind else { return false }
-            return matcher.matches(string[...])
-        case .bool(let expected):
-            guard case .boolValue(let actual)? = value.kind else { return false }
-            return actual == expected
-        case .present(let present):
-            return present && value.kind != nil
-        case .list(let oneOf):
-            guard case .listValue(let list)? = value.kind else { return false }
-            return list.values.contains(where: oneOf.matches)
-        case .or(let matchers):
-            return matchers.contains { $0.matches(value) }
-        }
-    }
-}
-
-/// Envoy's `type.matcher.v3.MetadataMatcher`: a value at `path` inside the `filter` namespace
-/// of the dynamic metadata. A missing value is an empty `Value` (matched only by inverted matchers).
-struct RBACMetadataMatcher: Sendable {
-    let filter: String
-    let path: [String]
-    let value: RBACValueMatcher
-    let invert: Bool
-
-    init(_ proto: Envoy_Type_Matcher_V3_MetadataMatcher, field: String) throws(FilterConfigurationError) {
-        guard !proto.filter.isEmpty else { throw FilterConfigurationError(field: field + ".filter", "must not be empty") }
-        guard !proto.path.isEmpty else { throw FilterConfigurationError(field: field + ".path", "needs at least one segment") }
-        var keys: [String] = []
-        for (index, segment) in proto.path.enumerated() {
-            guard case .key(let key)? = segment.segment, !key.isEmpty else {
-                throw FilterConfigurationError(field: "\(field).path[\(index)].key", "must be a non-empty key")
-            }
-            keys.append(key)
-        }
-        guard proto.hasValue else { throw FilterConfigurationError(field: field + ".value", "is required") }
-        filter = proto.filter
-        path = keys
-        value = try RBACValueMatcher(proto.value, field: field + ".value")
-        invert = proto.invert
-    }
-
+extension DynamicMetadataMatcher {
     /// A `sourced_metadata` rule of a permission or principal (`field` names that rule): only
     /// DYNAMIC metadata exists in the Swift proxy.
     init(sourced: Envoy_Config_Rbac_V3_SourcedMetadata, field: String) throws(FilterConfigurationError) {
@@ -188,20 +99,6 @@ struct RBACMetadataMatcher: Sendable {
             throw FilterConfigurationError.unsupported(field: field + ".sourced_metadata.metadata_source", "ROUTE metadata is not supported by the Swift proxy; only DYNAMIC")
         }
         try self.init(sourced.metadataMatcher, field: field + ".sourced_metadata.metadata_matcher")
-    }
-
-    func matches(_ metadata: [String: Google_Protobuf_Struct]) -> Bool {
-        value.matches(Self.lookup(metadata[filter], path)) != invert
-    }
-
-    /// The value at `path` in `root`, or an empty value.
-    static func lookup(_ root: Google_Protobuf_Struct?, _ path: [String]) -> Google_Protobuf_Value {
-        guard var current = root, !path.isEmpty else { return Google_Protobuf_Value() }
-        for key in path.dropLast() {
-            guard case .structValue(let next)? = current.fields[key]?.kind else { return Google_Protobuf_Value() }
-            current = next
-        }
-        return current.fields[path[path.count - 1]] ?? Google_Protobuf_Value()
     }
 }
 
@@ -282,7 +179,7 @@ indirect enum RBACPermission: Sendable {
     case destinationIP(CIDRRange)
     case destinationPort(Int)
     case destinationPortRange(Range<Int>)
-    case metadata(RBACMetadataMatcher)
+    case metadata(DynamicMetadataMatcher)
     case requestedServerName(StringMatcher)
 
     init(_ proto: Envoy_Config_Rbac_V3_Permission, field: String) throws(FilterConfigurationError) {
@@ -320,9 +217,9 @@ indirect enum RBACPermission: Sendable {
             guard range.start <= range.end else { throw FilterConfigurationError(field: field + ".destination_port_range", "start is greater than end") }
             self = .destinationPortRange(Int(range.start)..<Int(range.end))
         case .metadata(let matcher):
-            self = .metadata(try RBACMetadataMatcher(matcher, field: field + ".metadata"))
+            self = .metadata(try DynamicMetadataMatcher(matcher, field: field + ".metadata"))
         case .sourcedMetadata(let sourced):
-            self = .metadata(try RBACMetadataMatcher(sourced: sourced, field: field))
+            self = .metadata(try DynamicMetadataMatcher(sourced: sourced, field: field))
         case .requestedServerName(let matcher):
             self = .requestedServerName(try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(matcher, field + ".requested_server_name", c) })
         case .matcher:
@@ -373,7 +270,7 @@ indirect enum RBACPrincipal: Sendable {
     case remoteIP(CIDRRange)
     case header(HeaderMatcher)
     case urlPath(StringMatcher)
-    case metadata(RBACMetadataMatcher)
+    case metadata(DynamicMetadataMatcher)
 
     init(_ proto: Envoy_Config_Rbac_V3_Principal, field: String) throws(FilterConfigurationError) {
         switch proto.identifier {
@@ -399,8 +296,8 @@ indirect enum RBACPrincipal: Sendable {
         case .urlPath(let path):
             guard case .path(let matcher)? = path.rule else { throw FilterConfigurationError(field: field + ".url_path", "needs path") }
             self = .urlPath(try FilterConfigurationError.wrapping { (c) throws(ProxyConfigurationError) in try StringMatcher(matcher, field + ".url_path.path", c) })
-        case .metadata(let matcher): self = .metadata(try RBACMetadataMatcher(matcher, field: field + ".metadata"))
-        case .sourcedMetadata(let sourced): self = .metadata(try RBACMetadataMatcher(sourced: sourced, field: field))
+        case .metadata(let matcher): self = .metadata(try DynamicMetadataMatcher(matcher, field: field + ".metadata"))
+        case .sourcedMetadata(let sourced): self = .metadata(try DynamicMetadataMatcher(sourced: sourced, field: field))
         case .filterState:
             throw FilterConfigurationError.unsupported(field: field + ".filter_state", "filter state principals are not supported by the Swift proxy")
         case .custom:
