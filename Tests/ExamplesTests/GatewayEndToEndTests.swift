@@ -101,6 +101,92 @@ import Testing
         #expect(unknown.status == 404)
     }
 
+    /// RequestAuthentication and AuthorizationPolicy selecting the gateway apply at the gateway,
+    /// and a VirtualService routes on a verified token's claim (`@request.auth.claims.groups`).
+    @Test(arguments: LoopbackMesh.DataPlane.allCases)
+    func gatewayAuthenticatesAuthorizesAndRoutesByJWTClaim(_ dataPlane: LoopbackMesh.DataPlane) async throws {
+        let key = try SecurityEndToEndTests.SigningKey.make()
+        defer { key.remove() }
+        guard let mesh = try await LoopbackMesh.start(dataPlane: dataPlane) else { return }
+        defer { mesh.stop() }
+        let reviews = try await mesh.startEcho("reviews-v1")
+        let admin = try await mesh.startEcho("reviews-admin")
+        let gatewayIP = LoopbackAddresses.next()
+        let port = try LoopbackNetwork.freePort(on: gatewayIP)
+        try mesh.write("services.yaml", Self.services([("reviews", reviews), ("reviews-admin", admin)]))
+        try mesh.write("gateway.yaml", """
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: ingress-jwt, namespace: istio-system}
+            spec:
+              selector: {matchLabels: {istio: ingressgateway}}
+              jwtRules:
+              - issuer: \(SecurityEndToEndTests.issuer)
+                jwks: '\(key.jwks)'
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: private-needs-token, namespace: istio-system}
+            spec:
+              selector: {matchLabels: {istio: ingressgateway}}
+              action: DENY
+              rules:
+              - from: [{source: {notRequestPrincipals: ["*"]}}]
+                to: [{operation: {paths: [/private/*]}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: \(port), name: http, protocol: HTTP}
+                hosts: ["bookinfo/reviews.example.com"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              hosts: [reviews.example.com]
+              gateways: [istio-system/ingress]
+              http:
+              - name: admins
+                match: [{headers: {"@request.auth.claims.groups": {exact: admin}}}]
+                route: [{destination: {host: reviews-admin}}]
+              - route: [{destination: {host: reviews}}]
+            """)
+        let gateway = try await mesh.startGateway(ip: gatewayIP)
+        let ready = await mesh.waitUntilReady(gateway)
+        try #require(ready, "\(mesh.diagnostics)")
+        func send(_ path: String, token: String? = nil) async -> LoopbackMesh.Response {
+            await mesh.requestGateway(gateway, port: port, host: "reviews.example.com", path: path,
+                                      headers: token.map { [("authorization", "Bearer \($0)")] } ?? [])
+        }
+        let first = await Self.waitFor(403) { await send("/private/x") }
+        try #require(first.status == 403, "\(first)\n\(mesh.diagnostics)")
+
+        let now = Int(Date().timeIntervalSince1970)
+        let alice = try key.token(["sub": "alice", "exp": now + 3600, "groups": ["dev", "admin"]])
+        let bob = try key.token(["sub": "bob", "exp": now + 3600, "groups": ["dev"]])
+        var forged = alice
+        forged.removeLast(4)
+        forged += alice.hasSuffix("AAAA") ? "BBBB" : "AAAA"
+        let cases: [(path: String, token: String?, who: String, expected: String)] = [
+            ("/", nil, "no token", "200 reviews-v1"),
+            ("/private/x", nil, "no token", "403 -"),
+            ("/", bob, "bob (dev)", "200 reviews-v1"),
+            ("/private/x", bob, "bob (dev)", "200 reviews-v1"),
+            ("/", alice, "alice (dev, admin)", "200 reviews-admin"),
+            ("/private/x", alice, "alice (dev, admin)", "200 reviews-admin"),
+            ("/", forged, "a forged token", "401 -"),
+        ]
+        for (path, token, who, expected) in cases {
+            let counts = await LoopbackMesh.tally(5, key: { "\($0.status) \($0.echoName ?? "-")" }) { await send(path, token: token) }
+            print("gateway JWT (\(dataPlane)): \(who) \(path): asked 5 × \(expected), measured \(counts)")
+            #expect(counts == [expected: 5], "\(who) \(path)")
+        }
+    }
+
     /// The same body on Envoy and on the Swift proxy (`--proxy swift --type router`).
     @Test(arguments: LoopbackMesh.DataPlane.allCases)
     func httpsWithFileCertificatesAndHTTPSRedirect(dataPlane: LoopbackMesh.DataPlane) async throws {

@@ -104,4 +104,27 @@ import Testing
         let vs = try #require(output.resources.first?.typed(as: VirtualService.self))
         #expect(vs.spec.http?.first?.directResponse?.body?.bytes?.data == Data("not found".utf8))
     }
+
+    /// Istio's JWT claim routing keys: the claim path, or nil (then the name is an ordinary,
+    /// and here invalid, header name).
+    @Test(arguments: [
+        ("@request.auth.claims.group", ["group"]),
+        ("@Request.Auth.Claims.a.B", ["a", "B"]),
+        ("@request.auth.claims[org][team]", ["org", "team"]),
+        ("@request.auth.claims[k.with.dots]", ["k.with.dots"]),
+        ("@request.auth.claims.[k]", ["[k]"]),
+        ("@request.auth.claims", nil),
+        ("@request.auth.claims.", nil),
+        ("@request.auth.claims.a..b", nil),
+        ("@request.auth.claims-abc", nil),
+        ("@request.auth.claims[]", nil),
+        ("@request.auth.claims[a][]", nil),
+        ("@request.auth.claims[k", nil),
+        ("x-user", nil),
+    ] as [(String, [String]?)])
+    func jwtClaimRoutingKeys(_ name: String, _ path: [String]?) {
+        #expect(Validators.jwtClaimPath(name) == path)
+        #expect(Validators.isJWTClaimRoutingKey(name) == (path != nil))
+        #expect((Validators.headerMatchNameProblem(name) == nil) == (path != nil || name == "x-user"))
+    }
 }

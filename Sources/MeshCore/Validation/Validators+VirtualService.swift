@@ -188,12 +188,24 @@ extension Validators {
     private static let pseudoHeaders: Set<String> = [":method", ":scheme", ":authority", ":path", ":status"]
 
     /// True for `@request.auth.claims.<name>` or `@request.auth.claims[<name>]`, Istio's JWT claim routing keys.
-    public static func isJWTClaimRoutingKey(_ name: String) -> Bool {
+    public static func isJWTClaimRoutingKey(_ name: String) -> Bool { jwtClaimPath(name) != nil }
+
+    /// The claim path of a JWT claim routing key, as Istio reads it: `@request.auth.claims.a.b`
+    /// (prefix in any case) is `["a", "b"]`, `@request.auth.claims[a][b]` is `["a", "b"]`; nil for
+    /// other names and for keys with an empty claim name (`@request.auth.claims.a..b`).
+    public static func jwtClaimPath(_ name: String) -> [String]? {
         let marker = "@request.auth.claims"
-        guard name.lowercased().hasPrefix(marker) else { return false }
+        guard name.lowercased().hasPrefix(marker) else { return nil }
         let rest = name.dropFirst(marker.count)
-        if rest.hasPrefix("."), rest.count > 1 { return true }
-        return rest.hasPrefix("[") && rest.hasSuffix("]") && rest.count > 2
+        let path: [String]
+        if rest.hasPrefix("."), rest.count > 1 {
+            path = rest.dropFirst().split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        } else if rest.hasPrefix("["), rest.hasSuffix("]"), rest.count > 2 {
+            path = rest.dropFirst().dropLast().components(separatedBy: "][")
+        } else {
+            return nil
+        }
+        return path.contains(where: \.isEmpty) ? nil : path
     }
 
     /// Why `name` cannot be matched on as a header (RFC 7230 token, pseudo header or JWT claim key), or nil.

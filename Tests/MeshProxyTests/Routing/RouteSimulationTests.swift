@@ -237,6 +237,37 @@ struct RouteSimulationTests {
         #expect(table.route(for: RoutingFixture.request("/api/v2/x", authority: "reviews"))?.route.name == "catch-all")
     }
 
+    // MARK: gw-jwt-claim-routes
+
+    /// Istio's JWT claim routes as the gateway's jwt_authn leaves the metadata: the verified
+    /// payload under its issuer, lists and strings alike.
+    @Test func jwtClaimRoutesMatchTheVerifiedPayloadOfAnyIssuer() throws {
+        let table = try Self.table("gw-jwt-claim-routes", "http.8080")
+        func payload(_ issuer: String, _ json: String) throws -> [String: Google_Protobuf_Struct] {
+            ["envoy.filters.http.jwt_authn": Google_Protobuf_Struct(fields: [issuer: Google_Protobuf_Value(structValue: try Google_Protobuf_Struct(jsonString: json))])]
+        }
+        func route(_ metadata: [String: Google_Protobuf_Struct], canary: Bool = true) -> String? {
+            var request = RoutingFixture.request("/", authority: "reviews.example.com", headers: canary ? [("x-canary", "1")] : [])
+            request.dynamicMetadata = metadata
+            return table.route(for: request)?.route.name
+        }
+        let a = "https://issuer-a.example.com", b = "https://issuer-b.example.com"
+        let admin = #"{"groups": ["dev", "admin"], "org": {"team": "reviewers"}}"#
+        #expect(try route(payload(a, admin)) == "admins")
+        #expect(try route(payload(b, admin)) == "admins")
+        #expect(try route(payload(b, #"{"groups": "admin", "org": {"team": "review"}}"#)) == "admins")
+        // Every condition: the plain header, each claim, and no `suspended` claim.
+        #expect(try route(payload(a, admin), canary: false) == "not-blocked")
+        #expect(try route(payload(a, #"{"groups": ["dev"], "org": {"team": "reviewers"}}"#)) == "not-blocked")
+        #expect(try route(payload(a, #"{"groups": ["admin"], "org": {"team": "ops"}}"#)) == "not-blocked")
+        #expect(try route(payload(a, #"{"groups": ["admin"], "org": {"team": "reviewers"}, "suspended": false}"#)) == "not-blocked")
+        // An unknown issuer's payload matches nothing; no token leaves the inverted match holding.
+        #expect(try route(payload("https://other.example.com", admin)) == "not-blocked")
+        #expect(route([:]) == "not-blocked")
+        #expect(try route(payload(b, #"{"blocked": "true"}"#)) == "default")
+        #expect(try route(payload(a, #"{"blocked": ["true"]}"#)) == "default")
+    }
+
     // MARK: dr-hash-locality
 
     @Test func hashPoliciesFromDestinationRules() throws {

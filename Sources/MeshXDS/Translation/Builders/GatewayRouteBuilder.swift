@@ -26,6 +26,8 @@ public struct GatewayRouteBuilder: Sendable {
         let proxyScope = ProxyScope(snapshot: snapshot, proxy: proxy, options: options)
         let lookup: RouteBuilder.ServiceLookup = { host, namespace in proxyScope.service(named: host, namespace: namespace) }
         let rules: RouteBuilder.RuleLookup = { service in proxyScope.destinationRule(for: service) }
+        // The issuers whose payloads the gateway's jwt_authn keeps, for JWT claim routes.
+        let issuers = JWTAuthenticationBuilder().build(InboundFilterChainBuilder.requestAuthentications(snapshot: snapshot, proxy: proxy)).issuers
         // Only the configurations a generated listener refers to: a server left out (a secret that
         // needs SDS, SNI names all taken by earlier servers) has no route configuration either.
         let referenced = Set(GatewayListenerBuilder(options: options).listeners(snapshot: snapshot, proxy: proxy).flatMap { listener in
@@ -40,7 +42,7 @@ public struct GatewayRouteBuilder: Sendable {
         var seen = Set<String>()
         func emit(_ name: String, _ servers: [GatewayScope.BoundServer], port: UInt32) {
             guard referenced.contains(name), seen.insert(name).inserted, names?.contains(name) ?? true else { return }
-            out.append(routeConfiguration(name: name, servers: servers, port: port, scope: scope, services: lookup, rules: rules))
+            out.append(routeConfiguration(name: name, servers: servers, port: port, scope: scope, jwtIssuers: issuers, services: lookup, rules: rules))
         }
         for listener in scope.listeners {
             switch listener.portClass {
@@ -58,7 +60,7 @@ public struct GatewayRouteBuilder: Sendable {
     }
 
     func routeConfiguration(
-        name: String, servers: [GatewayScope.BoundServer], port: UInt32, scope: GatewayScope,
+        name: String, servers: [GatewayScope.BoundServer], port: UInt32, scope: GatewayScope, jwtIssuers: [String] = [],
         services: RouteBuilder.ServiceLookup, rules: RouteBuilder.RuleLookup
     ) -> Envoy_Config_Route_V3_RouteConfiguration {
         let routes = RouteBuilder(options: options)
@@ -67,7 +69,7 @@ public struct GatewayRouteBuilder: Sendable {
             let redirect = server.server.tls?.httpsRedirect == true
             for (vs, matched) in scope.virtualServices(for: server) {
                 let filtered = scope.httpRoutesForGateway(vs, server: server)
-                let vsRoutes = routes.routes(filtered, port: port, proxy: scope.proxy, services: services, rules: rules)
+                let vsRoutes = routes.routes(filtered, port: port, proxy: scope.proxy, jwtIssuers: jwtIssuers, services: services, rules: rules)
                 for host in matched {
                     let key = "\(host):\(port)"
                     var vhost = hosts[key] ?? .with {

@@ -2,7 +2,7 @@ import MeshCore
 import SwiftProtobuf
 
 /// Applies a workload's security policy to its inbound listeners (Sidecar `ingress` listeners
-/// and the chains of `virtualInbound`):
+/// and the chains of `virtualInbound`) and to a gateway's listeners:
 ///
 /// - RequestAuthentication (`jwt_authn`) and AuthorizationPolicy (RBAC) filters go first in each
 ///   HTTP connection manager; network RBAC goes before the TCP proxy.
@@ -35,13 +35,11 @@ struct InboundFilterChainBuilder {
     init(snapshot: MeshSnapshot, proxy: ProxyView, options: TranslationOptions) {
         let workload = proxy.workload
         var authorization = snapshot.authorizationPolicies.policies(for: workload)
-        var authentication = snapshot.requestAuthentications.policies(for: workload)
         // Gateways also take policies that name them in targetRefs.
         if proxy.type == .router, let gateway = proxy.labels["gateway.networking.k8s.io/gateway-name"] {
             authorization += snapshot.authorizationPolicies.policies(targeting: "Gateway", name: gateway, namespace: proxy.namespace)
-            authentication += snapshot.requestAuthentications.policies(targeting: "Gateway", name: gateway, namespace: proxy.namespace)
         }
-        let jwt = JWTAuthenticationBuilder().build(authentication)
+        let jwt = JWTAuthenticationBuilder(clearsRouteCache: proxy.type == .router).build(Self.requestAuthentications(snapshot: snapshot, proxy: proxy))
         let rbac = RBACBuilder(
             trustDomain: snapshot.mesh.trustDomain ?? "cluster.local",
             trustDomainAliases: snapshot.mesh.trustDomainAliases ?? [],
@@ -54,6 +52,16 @@ struct InboundFilterChainBuilder {
         hasMeshCertificate = proxy.labels[Self.tlsModeLabel] == "istio"
         diagnostics = jwt.diagnostics + rbac.diagnostics
         jwksEndpoints = jwt.jwksEndpoints
+    }
+
+    /// The RequestAuthentications that apply to the proxy's workload (and, for a gateway, those
+    /// naming it in targetRefs).
+    static func requestAuthentications(snapshot: MeshSnapshot, proxy: ProxyView) -> [Resource<RequestAuthentication>] {
+        var authentication = snapshot.requestAuthentications.policies(for: proxy.workload)
+        if proxy.type == .router, let gateway = proxy.labels["gateway.networking.k8s.io/gateway-name"] {
+            authentication += snapshot.requestAuthentications.policies(targeting: "Gateway", name: gateway, namespace: proxy.namespace)
+        }
+        return authentication
     }
 
     /// The listener with policy filters in every chain and chains split by PeerAuthentication.
@@ -120,6 +128,17 @@ struct InboundFilterChainBuilder {
 
     /// Authentication and authorization filters in front of the chain's own; mutual TLS chains
     /// also tell the application who the peer is (`x-forwarded-client-cert`).
+    /// A gateway listener with the policy filters in every chain: `jwt_authn` and RBAC first in
+    /// each HTTP connection manager, network RBAC before each TCP proxy. PeerAuthentication does
+    /// not apply (a gateway's servers set their own TLS).
+    func securingGateway(_ listener: Listener) -> Listener {
+        var out = listener
+        out.filterChains = listener.filterChains.map { chain in
+            chain.filters.contains(where: Self.isBlackHole) ? chain : withPolicies(chain, mutualTLS: false)
+        }
+        return out
+    }
+
     private func withPolicies(_ chain: FilterChain, mutualTLS: Bool) -> FilterChain {
         var out = chain
         var filters: [Envoy_Config_Listener_V3_Filter] = []

@@ -116,13 +116,13 @@ public struct RouteBuilder: Sendable {
     }
 
     /// The routes of one VirtualService's `http` section for traffic on `port` (delegates are
-    /// not expanded; see ``routes(_:port:proxy:gateways:isTLS:services:rules:)``).
+    /// not expanded; see ``routes(_:port:proxy:gateways:isTLS:jwtIssuers:services:rules:)``).
     public func routes(
-        _ virtualService: Resource<VirtualService>, port: UInt32, proxy: ProxyView,
+        _ virtualService: Resource<VirtualService>, port: UInt32, proxy: ProxyView, jwtIssuers: [String] = [],
         services: ServiceLookup, rules: RuleLookup
     ) -> [Envoy_Config_Route_V3_Route] {
         let merged = VirtualServiceMerger.httpRoutes([virtualService], domainSuffix: options.domainSuffix, delegates: { _, _, _ in nil })
-        return routes(merged, port: port, proxy: proxy, services: services, rules: rules)
+        return routes(merged, port: port, proxy: proxy, jwtIssuers: jwtIssuers, services: services, rules: rules)
     }
 
     /// Istio's `BuildHTTPRoutesForVirtualService`: the routes of merged HTTP rules for traffic on `port`.
@@ -137,11 +137,13 @@ public struct RouteBuilder: Sendable {
     ///   - proxy: the proxy the routes are for.
     ///   - gateways: the gateway names the proxy answers to (`mesh` for sidecars).
     ///   - isTLS: true when the listener terminates TLS (redirects then default to https).
+    ///   - jwtIssuers: the issuers whose verified payloads the proxy's `jwt_authn` keeps, for
+    ///     JWT claim matches (``RouteMatchConverter/claimAlternatives(_:issuers:)``).
     ///   - services: looks up route destinations.
     ///   - rules: looks up DestinationRules.
     public func routes(
         _ httpRoutes: [SourcedHTTPRoute], port: UInt32, proxy: ProxyView, gateways: Set<String> = ["mesh"],
-        isTLS: Bool = false, services: ServiceLookup, rules: RuleLookup
+        isTLS: Bool = false, jwtIssuers: [String] = [], services: ServiceLookup, rules: RuleLookup
     ) -> [Envoy_Config_Route_V3_Route] {
         var out: [Envoy_Config_Route_V3_Route] = []
         for sourced in httpRoutes {
@@ -159,8 +161,13 @@ public struct RouteBuilder: Sendable {
                           let route = self.route(rule, match: match, port: port, virtualService: sourced.origin, isTLS: isTLS,
                                             services: services, rules: rules)
                     else { continue }
-                    out.append(route)
-                    if RouteMatchConverter.isCatchAll(route.match) { catchAll = true; break }
+                    let alternatives = RouteMatchConverter.claimAlternatives(match, issuers: jwtIssuers)
+                    for metadata in alternatives {
+                        var copy = route
+                        copy.match.dynamicMetadata = metadata
+                        out.append(copy)
+                    }
+                    if alternatives == [[]], RouteMatchConverter.isCatchAll(route.match) { catchAll = true; break }
                 }
             }
             if catchAll { break }

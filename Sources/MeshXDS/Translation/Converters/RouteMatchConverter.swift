@@ -8,7 +8,8 @@ public enum RouteMatchConverter {
     /// become header matchers sorted by name, followed by `:method`, `:authority` and `:scheme`;
     /// query parameters are sorted by name. An empty match, an empty prefix or a `*` regex means
     /// "present"; other `withoutHeaders` treat a missing header as empty, so they match requests
-    /// without it. Case sensitivity is set explicitly: off with `ignoreUriCase`.
+    /// without it. Case sensitivity is set explicitly: off with `ignoreUriCase`. JWT claim keys
+    /// (`@request.auth.claims.…`) are left to ``claimAlternatives(_:issuers:)``.
     public static func convert(_ match: VirtualService.HTTPMatchRequest?) -> Envoy_Config_Route_V3_RouteMatch {
         var out = Envoy_Config_Route_V3_RouteMatch()
         out.prefix = "/"
@@ -24,8 +25,9 @@ public enum RouteMatchConverter {
         }
         out.caseSensitive = .init(match.ignoreUriCase != true)
         var headers: [Envoy_Config_Route_V3_HeaderMatcher] = []
-        for (name, value) in match.headers ?? [:] { headers.append(headerMatcher(name, value)) }
-        for (name, value) in match.withoutHeaders ?? [:] {
+        // JWT claim keys are not headers: see claimAlternatives.
+        for (name, value) in match.headers ?? [:] where Validators.jwtClaimPath(name) == nil { headers.append(headerMatcher(name, value)) }
+        for (name, value) in match.withoutHeaders ?? [:] where Validators.jwtClaimPath(name) == nil {
             var matcher = headerMatcher(name, value)
             matcher.invertMatch = true
             if !canBePresentMatch(value) { matcher.treatMissingHeaderAsEmpty = true }
@@ -43,6 +45,50 @@ public enum RouteMatchConverter {
             }
         }
         return out
+    }
+
+    /// Istio's JWT claim routes: each `@request.auth.claims.…` key of `headers` or
+    /// `withoutHeaders` becomes a `dynamic_metadata` match on the payload `jwt_authn` verified
+    /// (a string claim equal to the value, or a list claim with an element equal to it; an empty
+    /// match or `*` asks for the claim to be present). The gateway's `jwt_authn` keeps each
+    /// verified payload under its issuer and clears the route cache, so:
+    ///
+    /// - a `headers` claim must hold in one issuer's payload: the route is repeated once per
+    ///   issuer, and left out when the proxy verifies no issuer (it could never match);
+    /// - a `withoutHeaders` claim must hold in no issuer's payload: every copy carries an inverted
+    ///   match per issuer.
+    ///
+    /// Returns the `dynamic_metadata` of each copy of the route: `[[]]` for a match without claim
+    /// keys, `[]` when the route is left out.
+    public static func claimAlternatives(_ match: VirtualService.HTTPMatchRequest?, issuers: [String]) -> [[Envoy_Type_Matcher_V3_MetadataMatcher]] {
+        func claims(_ entries: [String: StringMatch]?) -> [(path: [String], value: StringMatch)] {
+            (entries ?? [:]).compactMap { name, value in Validators.jwtClaimPath(name).map { ($0, value) } }
+                .sorted { $0.path.lexicographicallyPrecedes($1.path) }
+        }
+        let required = claims(match?.headers)
+        let excluded = claims(match?.withoutHeaders)
+        guard !required.isEmpty || !excluded.isEmpty else { return [[]] }
+        let exclusions = excluded.flatMap { claim in issuers.map { claimMatcher(issuer: $0, claim.path, claim.value, invert: true) } }
+        guard !required.isEmpty else { return [exclusions] }
+        return issuers.map { issuer in required.map { claimMatcher(issuer: issuer, $0.path, $0.value, invert: false) } + exclusions }
+    }
+
+    static func claimMatcher(issuer: String, _ path: [String], _ value: StringMatch, invert: Bool) -> Envoy_Type_Matcher_V3_MetadataMatcher {
+        .with {
+            $0.filter = "envoy.filters.http.jwt_authn"
+            $0.path = ([issuer] + path).map { key in .with { $0.key = key } }
+            if !canBePresentMatch(value), let matcher = stringMatcher(value) {
+                let element = Envoy_Type_Matcher_V3_ValueMatcher.with { $0.stringMatch = matcher }
+                $0.value = .with {
+                    $0.orMatch = .with {
+                        $0.valueMatchers = [.with { $0.listMatch = .with { $0.oneOf = element } }, element]
+                    }
+                }
+            } else {
+                $0.value = .with { $0.presentMatch = true }
+            }
+            $0.invert = invert
+        }
     }
 
     /// Istio's `translateHeaderMatch`.

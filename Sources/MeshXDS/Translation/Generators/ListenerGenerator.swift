@@ -12,8 +12,10 @@ public struct ListenerGenerator: ResourceGenerator {
 
     public func generate(_ request: GenerationRequest) -> [GeneratedResource] {
         if request.proxy.type == .router {
+            // RequestAuthentication and AuthorizationPolicy selecting the gateway apply to its listeners.
+            let security = InboundFilterChainBuilder(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
             return withTelemetry(GatewayListenerBuilder(options: request.options)
-                .listeners(snapshot: request.snapshot, proxy: request.proxy), request)
+                .listeners(snapshot: request.snapshot, proxy: request.proxy).map(security.securingGateway), request)
                 .map { GeneratedResource(name: $0.name, message: $0) }
         }
         let scope = ProxyScope(snapshot: request.snapshot, proxy: request.proxy, options: request.options)

@@ -20,6 +20,10 @@ struct JWTAuthenticationBuilder {
     static let jwksCacheDuration = ConfigDuration(milliseconds: 300_000)
     static let defaultFetchTimeout = ConfigDuration(milliseconds: 5_000)
 
+    /// Whether a verified token has the request routed again (`clear_route_cache`), as Istio sets
+    /// for gateways, whose routes may match JWT claims (``RouteMatchConverter/claimAlternatives(_:issuers:)``).
+    var clearsRouteCache = false
+
     /// Where a `jwksUri` is fetched from.
     struct JWKSEndpoint: Hashable, Comparable {
         var host: String
@@ -130,6 +134,7 @@ struct JWTAuthenticationBuilder {
                     return .with { $0.headerName = header; $0.claimName = claim }
                 }
                 provider.payloadInMetadata = issuer
+                provider.clearRouteCache_p = clearsRouteCache
                 provider.normalizePayloadInMetadata = .with {
                     var claims = Self.defaultSpaceDelimitedClaims
                     for claim in rule.spaceDelimitedClaims ?? [] where !claims.contains(claim) { claims.append(claim) }
