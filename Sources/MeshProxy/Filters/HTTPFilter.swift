@@ -88,10 +88,10 @@ public protocol HTTPFilterFactory: Sendable {
     func makeFilter() -> any HTTPFilter
     /// Whether a stream needs this filter, given whether its route (or virtual host) carries
     /// `typed_per_filter_config` for it. A factory whose filters act only on per-route
-    /// configuration answers `false` without it, and such streams run without the filter. The
-    /// answer holds for the whole stream because a stream's route is matched once, before its
-    /// filters run (the engine does not re-match after a filter changes headers). The default is
-    /// `true`.
+    /// configuration answers `false` without it, and such streams run without the filter. A
+    /// stream's route is matched before its filters run, and again only when a filter clears the
+    /// route cache (``HTTPFilterContext/clearRouteCache()``); the filters after that one are then
+    /// asked again with the new route. The default is `true`.
     func isNeeded(hasPerRouteConfig: Bool) -> Bool
 }
 

@@ -92,7 +92,8 @@ struct RouteMatcher: Sendable {
     let runtimeFraction: RuntimeFraction?
     let grpc: Bool
     /// `dynamic_metadata`: what filters before the router set (Istio's JWT claim routes read the
-    /// `jwt_authn` payload). Such a route can match only once a filter clears the route cache.
+    /// `jwt_authn` payload). The request is first routed with no metadata (only inverted matchers
+    /// can hold then) and again when a filter that set some clears the route cache.
     let dynamicMetadata: [DynamicMetadataMatcher]
 
     init(_ proto: Envoy_Config_Route_V3_RouteMatch, _ field: String, ignorePathParameters: Bool, _ context: RouteConfigurationContext) throws(ProxyConfigurationError) {

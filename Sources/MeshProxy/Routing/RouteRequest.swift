@@ -13,7 +13,8 @@ public struct RouteRequest: Sendable {
     public var headers: HTTPHeaders
     /// `http` or `https`: the scheme the request arrived with (Envoy's `x-forwarded-proto`).
     public var scheme: String
-    /// A random value drawn once per request by the engine; used for `runtime_fraction` matches and
+    /// A random value drawn once per stream by the engine (the same when a filter has the request
+    /// routed again); used for `runtime_fraction` matches and
     /// weighted cluster selection, as Envoy uses its per-request random value.
     public var randomValue: UInt64
     /// The stream's dynamic metadata by filter namespace, as filters that ran before routing set

@@ -34,7 +34,7 @@ import Testing
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: HTTPHeaders([("host", "reviews")] + request))
         let connection = DownstreamConnectionInfo(remoteAddress: nil, localAddress: nil, isTLS: false)
         runtime.prepareRequest(&head, connection: connection)
-        guard case .forward(let plan) = runtime.resolveRoute(head, connection: connection).decision else {
+        guard case .forward(let plan) = runtime.resolveRoute(head, connection: connection, randomValue: FastRandom.next()).decision else {
             Issue.record("\(path) was not forwarded")
             return ([:], [:])
         }

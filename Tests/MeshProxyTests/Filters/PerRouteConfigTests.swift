@@ -129,6 +129,29 @@ import Testing
         #expect(Self.made.load(ordering: .relaxed) - before == 1)
     }
 
+    /// A route chosen again starts from the client's `grpc-timeout`, not from the value the first
+    /// route's cap left in the head.
+    @Test func aRouteChosenAgainReadsTheClientsGRPCTimeout() throws {
+        EnvoyAnyTypes.register()
+        var registry = FilterTestSupport.registry
+        registry.register(TieringFilterFactory.self)
+        let routes = try FilterTestSupport.routes([
+            #"{"name": "gold", "match": {"prefix": "/", "dynamic_metadata": [{"filter": "test.tier", "path": [{"key": "tier"}], "value": {"string_match": {"exact": "gold"}}}]}, "route": {"cluster": "c", "max_stream_duration": {"grpc_timeout_header_max": "0s"}}}"#,
+            #"{"name": "rest", "match": {"prefix": "/"}, "route": {"cluster": "c", "max_stream_duration": {"grpc_timeout_header_max": "5s"}}}"#,
+        ])
+        let (runtime, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("tiering", Google_Protobuf_UInt32Value(1))], routes: routes, registry: registry)
+        let channel = try FilterTestSupport.channel(runtime)
+        let grpc = [("content-type", "application/grpc"), ("grpc-timeout", "10S")]
+        // A gRPC request's local reply is trailers-only: the echoed head is in grpc-message.
+        func timeout(_ extra: [(String, String)]) throws -> String? {
+            let response = try FilterTestSupport.send(channel, "/svc/M", method: .POST, headers: grpc + extra)
+            let message = response.headers.first(name: "grpc-message")?.removingPercentEncoding ?? ""
+            return message.split(separator: "\n").first { $0.hasPrefix("grpc-timeout: ") }.map { String($0.dropFirst("grpc-timeout: ".count)) }
+        }
+        #expect(try timeout([]) == "5000m")
+        #expect(try timeout([("x-clear", "1")]) == "10000m")
+    }
+
     @Test func faultAndCORSFiltersAreNeededOnlyWhereSomethingConfiguresThem() throws {
         EnvoyAnyTypes.register()
         let bare = try FaultFilterFactory(config: Google_Protobuf_Any(message: Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault()))

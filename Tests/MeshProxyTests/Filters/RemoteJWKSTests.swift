@@ -137,13 +137,16 @@ import Testing
             """)), endpoints: nil)
     }
 
-    static func proxy(_ config: JWTConfig, clusters: [ClusterRuntime], group: any EventLoopGroup) async throws -> Proxy {
+    /// The JWT filter, then (with `echo`) the echo filter, then the router over `routes`.
+    static func proxy(_ config: JWTConfig, clusters: [ClusterRuntime], group: any EventLoopGroup,
+                      routes: Envoy_Config_Route_V3_RouteConfiguration? = nil, echo: Bool = true) async throws -> Proxy {
         EnvoyAnyTypes.register()
         var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
         hcm.statPrefix = "test"
-        hcm.routeConfig = try FilterTestSupport.routes()
-        hcm.httpFilters = [try FilterTestSupport.filter("envoy.filters.http.jwt_authn", config), try FilterTestSupport.filter("echo", Google_Protobuf_Empty()),
-                           try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
+        hcm.routeConfig = try routes ?? FilterTestSupport.routes()
+        hcm.httpFilters = [try FilterTestSupport.filter("envoy.filters.http.jwt_authn", config)]
+            + (echo ? [try FilterTestSupport.filter("echo", Google_Protobuf_Empty())] : [])
+            + [try FilterTestSupport.filter("envoy.filters.http.router", Envoy_Extensions_Filters_Http_Router_V3_Router())]
         let configuration = try HTTPConnectionManagerConfiguration(hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: FilterTestSupport.registry)
         let state = ProxyStateStore()
         state.update { state in for cluster in clusters { state.clusters[cluster.name] = cluster } }
@@ -287,6 +290,30 @@ import Testing
             #expect(request.headers.first(name: "host") == "keys.test:\(server.port)")
             #expect(FilterTestSupport.counter(proxy.stats, "http.test.jwt_authn.jwks_fetch_success") == 1)
             #expect(FilterTestSupport.counter(proxy.stats, "http.test.jwt_authn.jwks_fetch_failed") == 0)
+            try await proxy.channel.close()
+            await server.close()
+        }
+    }
+
+    /// `clear_route_cache` when the token waited for its keys: the request resumes on the route
+    /// that matches the verified payload, as it does once the keys are cached.
+    @Test func aTokenVerifiedAfterAFetchHasTheRequestRoutedAgain() async throws {
+        let keys = try JWTAuthnFilterTests.keys.get()
+        try await Self.withGroup { group in
+            let server = try await JWKSServer(group: group, mode: .jwks(keys.jwks))
+            let routes = try FilterTestSupport.routes([#"""
+                {"name": "alice", "match": {"prefix": "/", "dynamic_metadata": [{"filter": "envoy.filters.http.jwt_authn",
+                  "path": [{"key": "\#(JWTAuthnFilterTests.issuer)"}, {"key": "sub"}], "value": {"string_match": {"exact": "alice"}}}]},
+                 "direct_response": {"status": 201}}
+                """#])
+            var config = try Self.remoteConfig(port: server.port)
+            config.providers["remote"]?.clearRouteCache_p = true
+            let proxy = try await Self.proxy(config, clusters: [try Self.jwksCluster(port: server.port)], group: group, routes: routes, echo: false)
+            for _ in 0..<2 {
+                let response = try await Self.get(proxy.port, headers: try Self.token(keys), group: group)
+                #expect(response.status == 201, "\(response.body)")
+            }
+            #expect(proxy.source.fetchCount == 1)
             try await proxy.channel.close()
             await server.close()
         }

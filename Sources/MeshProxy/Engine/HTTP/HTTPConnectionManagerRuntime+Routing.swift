@@ -5,10 +5,11 @@ import SwiftProtobuf
 extension HTTPConnectionManagerRuntime {
     /// Routes a request with the current route table: Envoy's 404 (NR) when nothing matches, a
     /// local reply for redirects and direct responses, or a ``ForwardPlan``.
-    /// - Parameter dynamicMetadata: What filters set so far, for routes that match on it.
-    func resolveRoute(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo,
+    /// - Parameters:
+    ///   - randomValue: The stream's random value (runtime fractions, weighted clusters).
+    ///   - dynamicMetadata: What filters set so far, for routes that match on it.
+    func resolveRoute(_ head: HTTPRequestHead, connection: DownstreamConnectionInfo, randomValue random: UInt64,
                       dynamicMetadata: [String: Google_Protobuf_Struct] = [:]) -> RouteResolution {
-        let random = FastRandom.next()
         let authority = head.headers.first(name: "host") ?? ""
         let request = RouteRequest(method: head.method.rawValue, path: head.uri, authority: authority, headers: head.headers, scheme: connection.scheme,
                                    randomValue: random, dynamicMetadata: dynamicMetadata)

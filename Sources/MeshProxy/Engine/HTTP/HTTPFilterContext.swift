@@ -36,7 +36,8 @@ public final class HTTPFilterContext {
 
     /// The `typed_per_filter_config` of the matched route (or its virtual host) for this filter,
     /// parsed by the factory's ``HTTPFilterFactory/parsePerRouteConfig(_:)``.
-    /// Parsed once per distinct configuration and remembered for the stream.
+    /// Parsed once per distinct configuration and remembered until a filter clears the route
+    /// cache (``clearRouteCache()``).
     public var perRouteConfig: (any Sendable)? {
         if let parsedPerRoute { return parsedPerRoute.value }
         guard let raw = stream?.resolution?.perFilterConfig[filterName] else { return nil }
@@ -45,6 +46,9 @@ public final class HTTPFilterContext {
         return value
     }
     private var parsedPerRoute: ParsedPerRouteConfig?
+
+    /// The stream chose its route again: the per-route configuration is read afresh.
+    func routeChanged() { parsedPerRoute = nil }
 
     /// The downstream peer's address.
     public var downstreamRemoteAddress: SocketAddress? { stream?.connection.remoteAddress }

@@ -177,7 +177,8 @@ final class HTTPStream: UpstreamResponseReceiver {
         headEndsRequest = !head.headers.contains(name: "transfer-encoding")
             && (head.headers.first(name: "content-length").map { $0 == "0" } ?? true)
         startStreamTimers()
-        resolution = manager.resolveRoute(head, connection: connection)
+        routeRandom = FastRandom.next()
+        resolution = manager.resolveRoute(head, connection: connection, randomValue: routeRandom)
         var forward: ForwardPlan?
         if case .forward(let plan)? = resolution?.decision { forward = plan }
         if let forward { applyRouteTimeouts(forward) }
@@ -223,15 +224,19 @@ final class HTTPStream: UpstreamResponseReceiver {
     /// without are made (those it no longer needs stay; they find no configuration and pass).
     private func refreshRoute(after context: HTTPFilterContext) {
         guard let head = requestHead else { return }
-        resolution = manager.resolveRoute(head, connection: connection, dynamicMetadata: dynamicMetadata)
-        if case .forward(let plan)? = resolution?.decision { applyRouteTimeouts(plan) }
+        resolution = manager.resolveRoute(head, connection: connection, randomValue: routeRandom, dynamicMetadata: dynamicMetadata)
+        if case .forward(let plan)? = resolution?.decision { applyRouteTimeouts(plan, refreshing: true) }
+        for (_, filterContext) in filters { filterContext.routeChanged() }
+        // Filters after the clearing one that have not run yet (decodeIndex is past any that
+        // ran or stopped) are looked at again.
         guard let position = filters.firstIndex(where: { $0.context === context }) else { return }
+        let last = max(position, decodeIndex - 1)
         let entries = manager.configuration.filters
         let perFilterConfig = resolution?.perFilterConfig ?? [:]
         var later: [(filter: any HTTPFilter, context: HTTPFilterContext)] = []
-        var kept = filters[(position + 1)...].makeIterator()
+        var kept = filters[(last + 1)...].makeIterator()
         var nextKept = kept.next()
-        for index in (context.chainIndex + 1)..<entries.count {
+        for index in (filters[last].context.chainIndex + 1)..<entries.count {
             if let current = nextKept, current.context.chainIndex == index {
                 later.append(current)
                 nextKept = kept.next()
@@ -240,7 +245,7 @@ final class HTTPStream: UpstreamResponseReceiver {
                 later.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory, chainIndex: index)))
             }
         }
-        filters.replaceSubrange((position + 1)..., with: later)
+        filters.replaceSubrange((last + 1)..., with: later)
     }
 
     func receiveBody(_ body: ByteBuffer) {
@@ -287,6 +292,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     private var finishedDecodingHeaders = false
     /// The filter that cleared the route cache since the route was last chosen.
     private var routeCacheClearedBy: HTTPFilterContext?
+    /// The `grpc-timeout` the client sent (the inner nil: none), kept once a route's limit
+    /// replaces it, so that a route chosen again starts from the client's value.
+    private var clientGRPCTimeoutHeader: String??
+    /// The stream's random value for routing (runtime fractions, weighted clusters), the same
+    /// when the route is chosen again.
+    private var routeRandom: UInt64 = 0
 
     // MARK: Decoder filters
 
@@ -1322,7 +1333,9 @@ extension HTTPStream: UpgradeTunnel.Observer {
     /// The route's `idle_timeout` replaces the stream idle timeout (zero disables it), and its
     /// `max_stream_duration` (or a capped `grpc-timeout`) replaces the stream duration limit,
     /// counted from the start of the stream (Envoy's `refreshIdleTimeout` and `refreshDurationTimeout`).
-    fileprivate func applyRouteTimeouts(_ plan: ForwardPlan) {
+    /// When the route is chosen again (`refreshing`), the client's `grpc-timeout` is put back
+    /// first, and a route without `max_stream_duration` falls back to the connection manager's limit.
+    fileprivate func applyRouteTimeouts(_ plan: ForwardPlan, refreshing: Bool = false) {
         if let routeIdle = plan.streamIdleTimeout {
             streamIdleTimeout = routeIdle == .zero ? nil : routeIdle
             if streamIdleTimeout == nil {
@@ -1331,8 +1344,17 @@ extension HTTPStream: UpgradeTunnel.Observer {
                 resetStreamIdleTimer()
             }
         }
-        guard let route = plan.maxStreamDuration, var head = requestHead else { return }
-        let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+        if refreshing, case .some(let original) = clientGRPCTimeoutHeader, var head = requestHead {
+            if let original { head.headers.replaceOrAdd(name: "grpc-timeout", value: original) } else { head.headers.remove(name: "grpc-timeout") }
+            requestHead = head
+        }
+        guard let route = plan.maxStreamDuration else {
+            if refreshing { restartDurationTimer(manager.configuration.maxStreamDuration) }
+            return
+        }
+        guard var head = requestHead else { return }
+        if isGRPCContentType(head), clientGRPCTimeoutHeader == nil { clientGRPCTimeoutHeader = .some(head.headers.first(name: "grpc-timeout")) }
+        let isGRPC = isGRPCContentType(head)
         var limit: Duration?
         if let grpcTimeout = Self.grpcTimeout(head.headers), let cap = route.grpcTimeoutHeaderMax {
             var timeout = grpcTimeout
@@ -1355,6 +1377,20 @@ extension HTTPStream: UpgradeTunnel.Observer {
             head.headers.replaceOrAdd(name: "grpc-timeout", value: Self.grpcTimeoutValue(limit))
             requestHead = head
         }
+        // A zero limit from grpc-timeout ends the stream at once.
+        restartDurationTimer(limit, evenIfZero: true)
+    }
+
+    private func isGRPCContentType(_ head: HTTPRequestHead) -> Bool {
+        head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+    }
+
+    /// The stream duration timer for `limit` counted from the start of the stream; none for nil,
+    /// nor for zero unless `evenIfZero`.
+    private func restartDurationTimer(_ limit: Duration?, evenIfZero: Bool = false) {
+        durationTimer?.cancel()
+        durationTimer = nil
+        guard let limit, limit != .zero || evenIfZero else { return }
         let used = Duration.nanoseconds((NIODeadline.now() - startTime).nanoseconds)
         let remaining = limit > used ? limit - used : .zero
         durationTimer = eventLoop.assumeIsolated().scheduleTask(in: remaining.timeAmount) { [link] in link.stream?.maxDurationReached() }

@@ -126,19 +126,28 @@ struct InboundFilterChainBuilder {
         return false
     }
 
-    /// Authentication and authorization filters in front of the chain's own; mutual TLS chains
-    /// also tell the application who the peer is (`x-forwarded-client-cert`).
-    /// A gateway listener with the policy filters in every chain: `jwt_authn` and RBAC first in
+    /// A gateway listener with the policy filters in its chains: `jwt_authn` and RBAC first in
     /// each HTTP connection manager, network RBAC before each TCP proxy. PeerAuthentication does
-    /// not apply (a gateway's servers set their own TLS).
+    /// not apply (a gateway's servers set their own TLS). As in Istio, `AUTO_PASSTHROUGH` chains
+    /// (a TCP proxy to an SNI-DNAT cluster `outbound_.PORT_.SUBSET_.HOST`) stay without
+    /// authorization: the gateway sees none of the mesh TLS they carry, so principals could not
+    /// match, and an HTTP-only ALLOW policy would close every cross-network connection.
     func securingGateway(_ listener: Listener) -> Listener {
         var out = listener
         out.filterChains = listener.filterChains.map { chain in
-            chain.filters.contains(where: Self.isBlackHole) ? chain : withPolicies(chain, mutualTLS: false)
+            chain.filters.contains(where: { Self.isBlackHole($0) || Self.isAutoPassthrough($0) }) ? chain : withPolicies(chain, mutualTLS: false)
         }
         return out
     }
 
+    private static func isAutoPassthrough(_ filter: Envoy_Config_Listener_V3_Filter) -> Bool {
+        guard let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(unpackingAny: filter.typedConfig) else { return false }
+        if case .cluster(let name)? = proxy.clusterSpecifier { return name.hasPrefix("outbound_.") }
+        return false
+    }
+
+    /// Authentication and authorization filters in front of the chain's own; mutual TLS chains
+    /// also tell the application who the peer is (`x-forwarded-client-cert`).
     private func withPolicies(_ chain: FilterChain, mutualTLS: Bool) -> FilterChain {
         var out = chain
         var filters: [Envoy_Config_Listener_V3_Filter] = []

@@ -61,9 +61,11 @@ public enum RouteMatchConverter {
     /// Returns the `dynamic_metadata` of each copy of the route: `[[]]` for a match without claim
     /// keys, `[]` when the route is left out.
     public static func claimAlternatives(_ match: VirtualService.HTTPMatchRequest?, issuers: [String]) -> [[Envoy_Type_Matcher_V3_MetadataMatcher]] {
+        // Sorted by claim path, then by key (`.a.b` and `[a][b]` name the same claim).
         func claims(_ entries: [String: StringMatch]?) -> [(path: [String], value: StringMatch)] {
-            (entries ?? [:]).compactMap { name, value in Validators.jwtClaimPath(name).map { ($0, value) } }
-                .sorted { $0.path.lexicographicallyPrecedes($1.path) }
+            (entries ?? [:]).compactMap { name, value in Validators.jwtClaimPath(name).map { (path: $0, name: name, value: value) } }
+                .sorted { $0.path != $1.path ? $0.path.lexicographicallyPrecedes($1.path) : $0.name < $1.name }
+                .map { ($0.path, $0.value) }
         }
         let required = claims(match?.headers)
         let excluded = claims(match?.withoutHeaders)
