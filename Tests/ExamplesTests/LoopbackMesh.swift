@@ -292,15 +292,29 @@ struct HarnessError: Error, CustomStringConvertible {
 /// Hands out distinct 127.0.0.N addresses within this test process, so workloads of tests that run
 /// in parallel never share an address.
 enum LoopbackAddresses {
-    private static let used = Mutex<Set<String>>([])
+    /// Addresses handed out, oldest first.
+    private static let used = Mutex<[String]>([])
 
-    /// A fresh random loopback address (127.x.y.z, never 127.0.0.1).
+    /// A random loopback address (127.0.0.N, never 127.0.0.1) not handed out before in this
+    /// process. Once nearly all of them have been (LoopbackNetwork offers 249), the one handed
+    /// out longest ago is given again: its test is the likeliest to have finished. Stops the
+    /// process with an explanation where no address but 127.0.0.1 binds (stock macOS).
     static func next() -> String {
         used.withLock { used in
-            while true {
+            for attempt in 0..<2_000 {
                 let address = LoopbackNetwork.randomAddress()
-                if address != "127.0.0.1", used.insert(address).inserted { return address }
+                guard address != "127.0.0.1" else { continue }
+                if !used.contains(address) {
+                    used.append(address)
+                    return address
+                }
+                if attempt >= 500, !used.isEmpty {
+                    let oldest = used.removeFirst()
+                    used.append(oldest)
+                    return oldest
+                }
             }
+            preconditionFailure("no loopback address besides 127.0.0.1 accepts a bind; the end-to-end tests need 127.0.0.2-250 (on macOS: sudo ifconfig lo0 alias 127.0.0.N up)")
         }
     }
 }

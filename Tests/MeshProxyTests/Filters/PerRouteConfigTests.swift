@@ -6,8 +6,9 @@ import SwiftProtobuf
 import Testing
 
 /// A route's `typed_per_filter_config` is parsed once per distinct configuration, not per
-/// request, and every stream sees the parsed value.
-@Suite struct PerRouteConfigTests {
+/// request, and every stream sees the parsed value. Serialized: tests count filters made and
+/// configurations parsed in shared counters.
+@Suite(.serialized) struct PerRouteConfigTests {
     static let parses = Atomic<Int>(0)
 
     /// Puts the route's per-route string (a `StringValue`) into a response header.
