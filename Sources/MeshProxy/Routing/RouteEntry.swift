@@ -141,7 +141,9 @@ struct RouteMatcher: Sendable {
             let query = ASCII.query(request.path)
             for matcher in queryParameters where !matcher.matches(query: query) { return false }
         }
-        for matcher in dynamicMetadata where !matcher.matches(request.dynamicMetadata) { return false }
+        if !dynamicMetadata.isEmpty {
+            for matcher in dynamicMetadata where !matcher.matches(request.dynamicMetadata) { return false }
+        }
         return true
     }
 

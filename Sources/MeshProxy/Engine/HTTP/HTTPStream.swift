@@ -220,9 +220,12 @@ final class HTTPStream: UpstreamResponseReceiver {
     }
 
     /// Routes the request again with the stream's dynamic metadata: the new route's timeouts
-    /// apply, and the filters after `context` that the new route needs and the stream went
-    /// without are made (those it no longer needs stay; they find no configuration and pass).
-    private func refreshRoute(after context: HTTPFilterContext) {
+    /// apply, and the filters after the one that cleared the route cache that the new route
+    /// needs and the stream went without are made (those it no longer needs stay; they find no
+    /// configuration and pass).
+    private func refreshRoute() {
+        guard let context = routeCacheClearedBy else { return }
+        routeCacheClearedBy = nil
         guard let head = requestHead else { return }
         resolution = manager.resolveRoute(head, connection: connection, randomValue: routeRandom, dynamicMetadata: dynamicMetadata)
         if case .forward(let plan)? = resolution?.decision { applyRouteTimeouts(plan, refreshing: true) }
@@ -304,9 +307,9 @@ final class HTTPStream: UpstreamResponseReceiver {
     private func runDecodeHeaders() {
         guard var head = requestHead else { return }
         while true {
-            if let clearedBy = routeCacheClearedBy {
-                routeCacheClearedBy = nil
-                refreshRoute(after: clearedBy)
+            // Compared, not bound: binding would retain the context on every pass.
+            if routeCacheClearedBy != nil {
+                refreshRoute()
                 head = requestHead ?? head
             }
             guard decodeIndex < filters.count else { break }
@@ -1353,8 +1356,8 @@ extension HTTPStream: UpgradeTunnel.Observer {
             return
         }
         guard var head = requestHead else { return }
-        if isGRPCContentType(head), clientGRPCTimeoutHeader == nil { clientGRPCTimeoutHeader = .some(head.headers.first(name: "grpc-timeout")) }
-        let isGRPC = isGRPCContentType(head)
+        let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+        if isGRPC, clientGRPCTimeoutHeader == nil { clientGRPCTimeoutHeader = .some(head.headers.first(name: "grpc-timeout")) }
         var limit: Duration?
         if let grpcTimeout = Self.grpcTimeout(head.headers), let cap = route.grpcTimeoutHeaderMax {
             var timeout = grpcTimeout
@@ -1379,10 +1382,6 @@ extension HTTPStream: UpgradeTunnel.Observer {
         }
         // A zero limit from grpc-timeout ends the stream at once.
         restartDurationTimer(limit, evenIfZero: true)
-    }
-
-    private func isGRPCContentType(_ head: HTTPRequestHead) -> Bool {
-        head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
     }
 
     /// The stream duration timer for `limit` counted from the start of the stream; none for nil,
