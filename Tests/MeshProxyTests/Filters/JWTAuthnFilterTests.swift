@@ -266,6 +266,24 @@ import Testing
         #expect(try FilterTestSupport.send(try FilterTestSupport.channel(keeping), "/x", headers: Self.bearer(alice)).status == 202)
     }
 
+    /// A claim copied into a header also has the request routed again (without payload metadata).
+    @Test func claimHeadersClearTheRouteCacheToo() throws {
+        let keys = try Self.keys.get()
+        let routes = try FilterTestSupport.routes([
+            #"{"name": "admins", "match": {"prefix": "/", "headers": [{"name": "x-jwt-group", "string_match": {"exact": "admin"}}]}, "direct_response": {"status": 201}}"#,
+        ])
+        var config = try Self.config(keys: keys)
+        config.providers["origins-0"]?.payloadInMetadata = ""
+        config.providers["origins-0"]?.clearRouteCache_p = true
+        config.providers["origins-0"]?.claimToHeaders = [.with { $0.headerName = "x-jwt-group"; $0.claimName = "group" }]
+        let (runtime, _) = try FilterTestSupport.manager([try FilterTestSupport.filter("envoy.filters.http.jwt_authn", config)], routes: routes, echo: false)
+        let channel = try FilterTestSupport.channel(runtime)
+        let admin = try keys.token(["sub": "alice", "aud": "httpbin", "exp": Self.now + 600, "group": "admin"])
+        let dev = try keys.token(["sub": "bob", "aud": "httpbin", "exp": Self.now + 600, "group": "dev"])
+        #expect(try FilterTestSupport.send(channel, "/x", headers: Self.bearer(admin)).status == 201)
+        #expect(try FilterTestSupport.send(channel, "/x", headers: Self.bearer(dev)).status == 599)
+    }
+
     @Test func invalidKeySourcesAreRejected() throws {
         let remote = try JWTConfig(jsonString: """
             {"providers": {"p": {"issuer": "i", "remote_jwks": {"http_uri": {"uri": "https://keys.test/jwks", "cluster": "jwks", "timeout": "1s"}}}}}

@@ -157,8 +157,8 @@ struct JWTProviderConfiguration: Sendable {
     var requireExpiration: Bool
     var maxLifetimeSeconds: Int64?
     var subjects: StringMatcher?
-    /// `clear_route_cache`: a token this provider verified has the request routed again, so that
-    /// routes can match on its payload metadata or the headers made from its claims.
+    /// `clear_route_cache`: a token this provider verified has the request routed again when its
+    /// payload went into the metadata or a claim became a header, so that routes can match on them.
     var clearRouteCache: Bool
 
     init(name: String, _ proto: Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtProvider) throws(FilterConfigurationError) {
@@ -562,7 +562,9 @@ final class JWTAuthnFilter: HTTPFilter {
 
     /// What Envoy does with a verified token: metadata, headers, and removal unless forwarded.
     private func succeed(_ jwt: ParsedJWT, token: Token, provider: JWTProviderConfiguration, _ verification: inout Verification) {
-        if provider.clearRouteCache { verification.clearsRouteCache = true }
+        // As Envoy: the route cache is cleared when the payload went into the metadata or a
+        // claim became a header, the two things a route can match on.
+        if provider.clearRouteCache, !provider.payloadInMetadata.isEmpty { verification.clearsRouteCache = true }
         if !provider.payloadInMetadata.isEmpty {
             verification.metadata.fields[provider.payloadInMetadata] = Google_Protobuf_Value(structValue: Self.normalize(jwt.payload, provider.spaceDelimitedClaims))
         }
@@ -579,7 +581,10 @@ final class JWTAuthnFilter: HTTPFilter {
         for (header, claim) in provider.claimToHeaders {
             headers.remove(name: header)
             // A claim that would break the header (CR, LF or NUL) is not copied.
-            if let value = Self.claimValue(jwt.payload, claim), !ASCII.containsLineBreakOrNUL(value) { headers.add(name: header, value: value) }
+            if let value = Self.claimValue(jwt.payload, claim), !ASCII.containsLineBreakOrNUL(value) {
+                headers.add(name: header, value: value)
+                if provider.clearRouteCache { verification.clearsRouteCache = true }
+            }
         }
         if !provider.forward, case .header(let name, _) = token.location.kind {
             headers.remove(name: name)
