@@ -195,7 +195,7 @@ extension Validators {
     /// other names and for keys with an empty claim name (`@request.auth.claims.a..b`).
     public static func jwtClaimPath(_ name: String) -> [String]? {
         let marker = "@request.auth.claims"
-        guard name.lowercased().hasPrefix(marker) else { return nil }
+        guard name.hasPrefix("@"), name.lowercased().hasPrefix(marker) else { return nil }
         let rest = name.dropFirst(marker.count)
         let path: [String]
         if rest.hasPrefix("."), rest.count > 1 {

@@ -8,4 +8,7 @@ extension ClusterName {
     public static func sniDNAT(port: UInt32, subset: String? = nil, host: String) -> String {
         "outbound_.\(port)_.\(subset ?? "")_.\(host)"
     }
+
+    /// Whether `name` has the form of ``sniDNAT(port:subset:host:)``.
+    static func isSNIDNAT(_ name: String) -> Bool { name.hasPrefix("outbound_.") }
 }

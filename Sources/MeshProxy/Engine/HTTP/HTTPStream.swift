@@ -204,12 +204,19 @@ final class HTTPStream: UpstreamResponseReceiver {
         // the stream goes without it. The route changes only when a filter clears the route
         // cache, and then the filters after that one are looked at again (clearRouteCache).
         let perFilterConfig = resolution?.perFilterConfig ?? [:]
-        for (index, entry) in manager.configuration.filters.enumerated()
-        where entry.factory.isNeeded(hasPerRouteConfig: !perFilterConfig.isEmpty && perFilterConfig[entry.name] != nil) {
-            filters.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory, chainIndex: index)))
+        for index in manager.configuration.filters.indices {
+            if let made = makeFilterIfNeeded(at: index, perFilterConfig: perFilterConfig) { filters.append(made) }
         }
         decodeIndex = 0
         runDecodeHeaders()
+    }
+
+    /// The filter at `index` of the connection manager's chain, with its context, unless the
+    /// route's per-filter configuration leaves it not needed (``HTTPFilterFactory/isNeeded(hasPerRouteConfig:)``).
+    private func makeFilterIfNeeded(at index: Int, perFilterConfig: [String: Google_Protobuf_Any]) -> (filter: any HTTPFilter, context: HTTPFilterContext)? {
+        let entry = manager.configuration.filters[index]
+        guard entry.factory.isNeeded(hasPerRouteConfig: !perFilterConfig.isEmpty && perFilterConfig[entry.name] != nil) else { return nil }
+        return (entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory, chainIndex: index))
     }
 
     /// Envoy's `clearRouteCache()` from the decoder filter `context`: the request is routed again
@@ -234,18 +241,16 @@ final class HTTPStream: UpstreamResponseReceiver {
         // ran or stopped) are looked at again.
         guard let position = filters.firstIndex(where: { $0.context === context }) else { return }
         let last = max(position, decodeIndex - 1)
-        let entries = manager.configuration.filters
         let perFilterConfig = resolution?.perFilterConfig ?? [:]
         var later: [(filter: any HTTPFilter, context: HTTPFilterContext)] = []
         var kept = filters[(last + 1)...].makeIterator()
         var nextKept = kept.next()
-        for index in (filters[last].context.chainIndex + 1)..<entries.count {
+        for index in (filters[last].context.chainIndex + 1)..<manager.configuration.filters.count {
             if let current = nextKept, current.context.chainIndex == index {
                 later.append(current)
                 nextKept = kept.next()
-            } else if entries[index].factory.isNeeded(hasPerRouteConfig: perFilterConfig[entries[index].name] != nil) {
-                let entry = entries[index]
-                later.append((entry.factory.makeFilter(), HTTPFilterContext(stream: self, filterName: entry.name, factory: entry.factory, chainIndex: index)))
+            } else if let made = makeFilterIfNeeded(at: index, perFilterConfig: perFilterConfig) {
+                later.append(made)
             }
         }
         filters.replaceSubrange((last + 1)..., with: later)
@@ -1358,8 +1363,9 @@ extension HTTPStream: UpgradeTunnel.Observer {
         guard var head = requestHead else { return }
         let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
         if isGRPC, clientGRPCTimeoutHeader == nil { clientGRPCTimeoutHeader = .some(head.headers.first(name: "grpc-timeout")) }
+        let clientTimeout = Self.grpcTimeout(head.headers)
         var limit: Duration?
-        if let grpcTimeout = Self.grpcTimeout(head.headers), let cap = route.grpcTimeoutHeaderMax {
+        if let grpcTimeout = clientTimeout, let cap = route.grpcTimeoutHeaderMax {
             var timeout = grpcTimeout
             if cap != .zero, timeout > cap { timeout = cap }
             if timeout != .zero, let offset = route.grpcTimeoutHeaderOffset { timeout = offset < timeout ? timeout - offset : .zero }
@@ -1367,9 +1373,8 @@ extension HTTPStream: UpgradeTunnel.Observer {
         } else {
             limit = route.maxStreamDuration ?? manager.configuration.maxStreamDuration
         }
-        durationTimer?.cancel()
-        durationTimer = nil
-        guard let limit, limit != .zero || Self.grpcTimeout(head.headers) != nil else {
+        guard let limit, limit != .zero || clientTimeout != nil else {
+            restartDurationTimer(nil)
             if isGRPC {
                 head.headers.remove(name: "grpc-timeout")
                 requestHead = head

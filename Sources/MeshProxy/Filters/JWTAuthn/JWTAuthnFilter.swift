@@ -562,11 +562,11 @@ final class JWTAuthnFilter: HTTPFilter {
 
     /// What Envoy does with a verified token: metadata, headers, and removal unless forwarded.
     private func succeed(_ jwt: ParsedJWT, token: Token, provider: JWTProviderConfiguration, _ verification: inout Verification) {
-        // As Envoy: the route cache is cleared when the payload went into the metadata or a
-        // claim became a header, the two things a route can match on.
-        if provider.clearRouteCache, !provider.payloadInMetadata.isEmpty { verification.clearsRouteCache = true }
+        // As Envoy, the route cache is cleared when the payload went into the metadata or a claim
+        // became a header, the two things a route can match on.
         if !provider.payloadInMetadata.isEmpty {
             verification.metadata.fields[provider.payloadInMetadata] = Google_Protobuf_Value(structValue: Self.normalize(jwt.payload, provider.spaceDelimitedClaims))
+            if provider.clearRouteCache { verification.clearsRouteCache = true }
         }
         if !provider.headerInMetadata.isEmpty, let header = token.value.split(separator: ".", omittingEmptySubsequences: false).first,
            let bytes = Base64URL.decode(header), let object = try? Google_Protobuf_Struct(jsonUTF8Bytes: bytes) {

@@ -36,7 +36,7 @@ struct InboundFilterChainBuilder {
         let workload = proxy.workload
         var authorization = snapshot.authorizationPolicies.policies(for: workload)
         // Gateways also take policies that name them in targetRefs.
-        if proxy.type == .router, let gateway = proxy.labels["gateway.networking.k8s.io/gateway-name"] {
+        if let gateway = Self.targetableGateway(proxy) {
             authorization += snapshot.authorizationPolicies.policies(targeting: "Gateway", name: gateway, namespace: proxy.namespace)
         }
         let jwt = JWTAuthenticationBuilder(clearsRouteCache: proxy.type == .router).build(Self.requestAuthentications(snapshot: snapshot, proxy: proxy))
@@ -58,10 +58,15 @@ struct InboundFilterChainBuilder {
     /// naming it in targetRefs).
     static func requestAuthentications(snapshot: MeshSnapshot, proxy: ProxyView) -> [Resource<RequestAuthentication>] {
         var authentication = snapshot.requestAuthentications.policies(for: proxy.workload)
-        if proxy.type == .router, let gateway = proxy.labels["gateway.networking.k8s.io/gateway-name"] {
+        if let gateway = targetableGateway(proxy) {
             authentication += snapshot.requestAuthentications.policies(targeting: "Gateway", name: gateway, namespace: proxy.namespace)
         }
         return authentication
+    }
+
+    /// The Gateway API gateway a router proxy belongs to, which policies can name in targetRefs.
+    private static func targetableGateway(_ proxy: ProxyView) -> String? {
+        proxy.type == .router ? proxy.labels["gateway.networking.k8s.io/gateway-name"] : nil
     }
 
     /// The listener with policy filters in every chain and chains split by PeerAuthentication.
@@ -121,9 +126,14 @@ struct InboundFilterChainBuilder {
     }
 
     private static func isBlackHole(_ filter: Envoy_Config_Listener_V3_Filter) -> Bool {
-        guard let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(unpackingAny: filter.typedConfig) else { return false }
-        if case .cluster(let name)? = proxy.clusterSpecifier { return name == ClusterName.blackHole }
-        return false
+        tcpProxyCluster(filter) == ClusterName.blackHole
+    }
+
+    /// The single cluster of a TCP proxy filter, nil for other filters.
+    private static func tcpProxyCluster(_ filter: Envoy_Config_Listener_V3_Filter) -> String? {
+        guard let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(unpackingAny: filter.typedConfig),
+              case .cluster(let name)? = proxy.clusterSpecifier else { return nil }
+        return name
     }
 
     /// A gateway listener with the policy filters in its chains: `jwt_authn` and RBAC first in
@@ -135,15 +145,12 @@ struct InboundFilterChainBuilder {
     func securingGateway(_ listener: Listener) -> Listener {
         var out = listener
         out.filterChains = listener.filterChains.map { chain in
-            chain.filters.contains(where: { Self.isBlackHole($0) || Self.isAutoPassthrough($0) }) ? chain : withPolicies(chain, mutualTLS: false)
+            let unsecured = chain.filters.contains { filter in
+                Self.tcpProxyCluster(filter).map { $0 == ClusterName.blackHole || ClusterName.isSNIDNAT($0) } ?? false
+            }
+            return unsecured ? chain : withPolicies(chain, mutualTLS: false)
         }
         return out
-    }
-
-    private static func isAutoPassthrough(_ filter: Envoy_Config_Listener_V3_Filter) -> Bool {
-        guard let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(unpackingAny: filter.typedConfig) else { return false }
-        if case .cluster(let name)? = proxy.clusterSpecifier { return name.hasPrefix("outbound_.") }
-        return false
     }
 
     /// Authentication and authorization filters in front of the chain's own; mutual TLS chains

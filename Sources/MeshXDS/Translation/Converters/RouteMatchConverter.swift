@@ -77,7 +77,7 @@ public enum RouteMatchConverter {
 
     static func claimMatcher(issuer: String, _ path: [String], _ value: StringMatch, invert: Bool) -> Envoy_Type_Matcher_V3_MetadataMatcher {
         .with {
-            $0.filter = "envoy.filters.http.jwt_authn"
+            $0.filter = JWTAuthenticationBuilder.filterName
             $0.path = ([issuer] + path).map { key in .with { $0.key = key } }
             if !canBePresentMatch(value), let matcher = stringMatcher(value) {
                 let element = Envoy_Type_Matcher_V3_ValueMatcher.with { $0.stringMatch = matcher }

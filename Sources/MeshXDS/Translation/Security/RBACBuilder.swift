@@ -344,7 +344,7 @@ private struct RuleContext {
 
     // MARK: Request principals and claims (jwt_authn payload metadata, keyed by issuer)
 
-    static let jwtFilter = "envoy.filters.http.jwt_authn"
+    static let jwtFilter = JWTAuthenticationBuilder.filterName
 
     func payload(issuer: String, path: [String], _ value: Envoy_Type_Matcher_V3_ValueMatcher) -> Principal {
         .with {
