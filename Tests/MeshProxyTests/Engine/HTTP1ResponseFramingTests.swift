@@ -6,8 +6,8 @@ import NIOHTTP1
 import SwiftProtobuf
 import Testing
 
-/// The connection manager frames its HTTP/1.1 responses itself (NIO's encoder only serializes
-/// them), with the rules NIO's encoder applied.
+/// The connection manager frames and serializes its HTTP/1.1 responses itself, with the rules
+/// of NIO's encoder, and writes the same bytes it would.
 @Suite struct HTTP1ResponseFramingTests {
     static func framed(_ status: HTTPResponseStatus, _ headers: [(String, String)], version: HTTPVersion = .http1_1,
                        method: HTTPMethod? = .GET) -> HTTPHeaders {
@@ -45,27 +45,42 @@ import Testing
         #expect(Self.framed(.ok, [("content-length", "42")], method: .HEAD) == HTTPHeaders([("content-length", "42")]))
     }
 
-    // MARK: Against NIO's own framing
+    // MARK: Against NIO's encoder
 
-    /// What NIO's server pipeline writes for `head` (and `body`) answering `request`: with NIO's
-    /// automatic framing, or with it off and the head framed by ``HTTP1ResponseFraming``. The
-    /// header lines are sorted: framing may add `transfer-encoding` at another position.
-    static func wire(request: String, method: HTTPMethod, head: HTTPResponseHead, body: String?, automatic: Bool) throws -> [String] {
-        var configuration = HTTPResponseEncoder.Configuration()
-        configuration.automaticallySetFramingHeaders = automatic
+    /// What NIO's server pipeline, with its automatic framing, writes for `head` (and `body`)
+    /// answering `request`. The header lines are sorted: framing may add `transfer-encoding` at
+    /// another position.
+    static func nioWire(request: String, head: HTTPResponseHead, body: String?) throws -> [String] {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withEncoderConfiguration: configuration)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try channel.writeInbound(ByteBuffer(string: request))
         while try channel.readInbound(as: HTTPServerRequestPart.self) != nil {}
-        var head = head
-        if !automatic { HTTP1ResponseFraming.frame(&head, requestMethod: method) }
         channel.write(HTTPServerResponsePart.head(head), promise: nil)
         if let body { channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
         try channel.writeAndFlush(HTTPServerResponsePart.end(nil)).wait()
         var bytes = ""
         while let part = try channel.readOutbound(as: ByteBuffer.self) { bytes += String(buffer: part) }
         _ = try? channel.finish()
+        return sortedLines(bytes)
+    }
+
+    /// What the connection manager writes: the head framed by ``HTTP1ResponseFraming`` and
+    /// serialized by ``HTTP1ResponseSerializer`` with the body.
+    static func ourWire(method: HTTPMethod, head: HTTPResponseHead, body: String?) -> [String] {
+        var head = head
+        HTTP1ResponseFraming.frame(&head, requestMethod: method)
+        var serializer = HTTP1ResponseSerializer()
+        serializer.head(head, requestMethod: method)
+        var bytes = ""
+        if let body, let direct = serializer.body(ByteBuffer(string: body)) {
+            bytes += direct.before.map { String(buffer: $0) } ?? ""
+            bytes += String(buffer: direct.body)
+        }
+        bytes += String(buffer: serializer.end(nil))
+        return sortedLines(bytes)
+    }
+
+    static func sortedLines(_ bytes: String) -> [String] {
         let parts = bytes.split(separator: "\r\n\r\n", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let lines = parts[0].split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         return [lines[0]] + lines.dropFirst().sorted() + ["", parts.count > 1 ? parts[1] : ""]
@@ -85,12 +100,66 @@ import Testing
                     let head = HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(headers))
                     // NIO refuses a body on a response that cannot have one (and on HEAD and CONNECT answers).
                     let body = status.mayHaveResponseBody && method == .GET ? "hello" : nil
-                    let nio = try Self.wire(request: request, method: method, head: head, body: body, automatic: true)
-                    let ours = try Self.wire(request: request, method: method, head: head, body: body, automatic: false)
+                    let nio = try Self.nioWire(request: request, head: head, body: body)
+                    let ours = Self.ourWire(method: method, head: head, body: body)
                     #expect(ours == nio, "\(method) \(status.code) \(version) \(headers)")
                 }
             }
         }
+    }
+
+    /// NIO's bytes for a chunked response with `bodies` and `trailers`.
+    static func nioChunked(_ bodies: [String], trailers: HTTPHeaders?) throws -> String {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nhost: a\r\n\r\n"))
+        while try channel.readInbound(as: HTTPServerRequestPart.self) != nil {}
+        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"])), promise: nil)
+        for body in bodies { channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
+        try channel.writeAndFlush(HTTPServerResponsePart.end(trailers)).wait()
+        var bytes = ""
+        while let part = try channel.readOutbound(as: ByteBuffer.self) { bytes += String(buffer: part) }
+        _ = try? channel.finish()
+        return bytes
+    }
+
+    @Test func chunkedBodiesLargeAndSmallWithTrailersMatchNIO() throws {
+        let large = String(repeating: "x", count: HTTP1ResponseSerializer.copyLimit + 1)
+        let bodies = ["hello", "", large, "tail"]
+        let trailers: HTTPHeaders = ["grpc-status": "0", "grpc-message": "ok"]
+        var serializer = HTTP1ResponseSerializer()
+        serializer.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"]), requestMethod: .GET)
+        var writes: [ByteBuffer] = []
+        for body in bodies {
+            if let direct = serializer.body(ByteBuffer(string: body)) {
+                if let before = direct.before { writes.append(before) }
+                writes.append(direct.body)
+            }
+        }
+        writes.append(serializer.end(trailers))
+        #expect(writes.count == 3, "the head and first chunk in one buffer, the large chunk as it is, then the rest")
+        #expect(writes.map { String(buffer: $0) }.joined() == (try Self.nioChunked(bodies, trailers: trailers)))
+    }
+
+    @Test func aResponseThatCannotHaveABodyWritesNone() {
+        for (status, method) in [(HTTPResponseStatus.ok, HTTPMethod.HEAD), (.noContent, .GET), (.ok, .CONNECT)] {
+            var head = HTTPResponseHead(version: .http1_1, status: status, headers: ["transfer-encoding": "chunked"])
+            HTTP1ResponseFraming.frame(&head, requestMethod: method)
+            var serializer = HTTP1ResponseSerializer()
+            serializer.head(head, requestMethod: method)
+            let direct = serializer.body(ByteBuffer(string: String(repeating: "x", count: 10_000)))
+            #expect(direct == nil)
+            let bytes = String(buffer: serializer.end(["x-trailer": "1"]))
+            #expect(bytes.hasSuffix("\r\n\r\n") && !bytes.contains("x-trailer") && !bytes.contains("xxx"), "\(method) \(status.code): \(bytes)")
+        }
+        // The next response on the connection is framed afresh.
+        var serializer = HTTP1ResponseSerializer()
+        serializer.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "0"]), requestMethod: .HEAD)
+        _ = serializer.end(nil)
+        serializer.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"]), requestMethod: .GET)
+        let direct = serializer.body(ByteBuffer(string: "ok"))
+        let end = serializer.end(nil)
+        #expect(direct == nil && String(buffer: end).hasSuffix("\r\n\r\nok"))
     }
 
     // MARK: Through the HTTP/1.1 pipeline

@@ -60,14 +60,13 @@ import Testing
         weak var handler: DownstreamHTTP1Handler?
     }
 
-    /// A connected HTTP/1.1 connection manager (behind the pipelining gate with `gate`), and a
-    /// weak view of its handler.
-    static func http1Connection(_ runtime: HTTPConnectionManagerRuntime, gate: Bool = false) throws -> (channel: EmbeddedChannel, weak: WeakHandler) {
+    /// A connected HTTP/1.1 connection manager, and a weak view of its handler.
+    static func http1Connection(_ runtime: HTTPConnectionManagerRuntime) throws -> (channel: EmbeddedChannel, weak: WeakHandler) {
         let channel = EmbeddedChannel()
         let weak = WeakHandler()
         let handler = DownstreamHTTP1Handler(manager: runtime, isTLS: false)
         weak.handler = handler
-        try channel.pipeline.syncOperations.addHandlers(gate ? [HTTP1PipeliningGate(), handler] : [handler])
+        try ResponseBytesDecoder.install(handler, on: channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
         return (channel, weak)
     }
@@ -169,11 +168,10 @@ import Testing
         #expect(weak.handler == nil && stream.stream == nil)
     }
 
-    /// A pipelined request the gate still holds when the connection closes is handed to the
-    /// connection manager as the pipeline comes down: it must not start a stream nobody ends.
+    /// A pipelined request still held when the connection closes must not start a stream nobody ends.
     @Test func aPipelinedRequestHeldAtCloseStartsNoStream() throws {
         let (runtime, stats) = try StreamTimeoutTests.manager()
-        let (channel, weak) = try Self.http1Connection(runtime, gate: true)
+        let (channel, weak) = try Self.http1Connection(runtime)
         try StreamTimeoutTests.send(channel, "/held")
         let first = WeakStream(weak.handler?.stream)
         // The second request's head and part of its body, held behind the first.

@@ -66,7 +66,7 @@ import Testing
 
     static func channel(_ runtime: HTTPConnectionManagerRuntime) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: runtime, isTLS: false))
+        try ResponseBytesDecoder.install(DownstreamHTTP1Handler(manager: runtime, isTLS: false), on: channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
         return channel
     }

@@ -83,7 +83,7 @@ enum FilterTestSupport {
     static func channel(_ runtime: HTTPConnectionManagerRuntime, peer: String = "10.1.2.3", local: String = "127.0.0.9", localPort: Int = 8000) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         channel.localAddress = try SocketAddress(ipAddress: local, port: localPort)
-        try channel.pipeline.syncOperations.addHandler(DownstreamHTTP1Handler(manager: runtime, isTLS: false))
+        try ResponseBytesDecoder.install(DownstreamHTTP1Handler(manager: runtime, isTLS: false), on: channel)
         try channel.connect(to: SocketAddress(ipAddress: peer, port: 40000)).wait()
         return channel
     }

@@ -2,13 +2,14 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The HTTP connection manager on one HTTP/1.1 downstream connection: turns request parts into
-/// ``HTTPStream``s, one at a time, and writes their responses (HTTP/2 connections have
-/// ``DownstreamHTTP2Handler``).
+/// The HTTP connection manager on one HTTP/1.1 downstream connection: turns the request parts
+/// NIO's decoder reads into ``HTTPStream``s, one exchange at a time (``HTTP1PipeliningQueue``),
+/// and writes their responses as bytes (``HTTP1ResponseSerializer``). HTTP/2 connections have
+/// ``DownstreamHTTP2Handler``.
 final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = IOData
 
     private let manager: HTTPConnectionManagerRuntime
     private let isTLS: Bool
@@ -28,9 +29,13 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var responseInProgress = false
     /// The method of the request being answered, for the response's framing.
     private var requestMethod: HTTPMethod?
-    /// The connection is closing (after an error, or gone): requests still held by the
-    /// pipelining gate are not served.
+    /// The connection is closing (after an error, or gone): pipelined requests still held are not served.
     private var closing = false
+    private var pipelining = HTTP1PipeliningQueue()
+    /// A `read()` was withheld because pipelined requests are held.
+    private var readWithheld = false
+    private var heldDeliveryScheduled = false
+    private var serializer = HTTP1ResponseSerializer()
 
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.originalDestination = originalDestination
@@ -49,8 +54,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        // A stream still here (one the pipelining gate handed over as the pipeline came down)
-        // ends with the connection; it and this handler hold each other until then.
+        // A stream still here ends with the connection; it and this handler hold each other until then.
         let stream = self.stream
         self.stream = nil
         stream?.downstreamClosed()
@@ -63,8 +67,20 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
-        switch unwrapInboundIn(data) {
+        guard !closing, let part = pipelining.arrived(unwrapInboundIn(data)) else { return }
+        serve(part, context: context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if pipelining.isHolding {
+            readWithheld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             idleTimer?.busy()
             requestsOnConnection += 1
@@ -93,8 +109,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // Pipelined requests the gate still holds are delivered as the pipeline comes down:
-        // nobody could read their responses.
+        // Pipelined requests still held are never served: nobody could read their responses.
         closing = true
         stream?.downstreamClosed()
         stream = nil
@@ -127,8 +142,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         closing = true
         if error is HTTPParserError, !responseInProgress {
             let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: Self.badRequestHeaders)
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(serializer.standaloneHead(head))), promise: nil)
         }
         stream?.downstreamClosed()
         stream = nil
@@ -142,7 +156,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func writeInformationalHead(_ head: HTTPResponseHead) {
         var head = head
         HTTP1ResponseFraming.frame(&head, requestMethod: requestMethod)
-        context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+        context?.writeAndFlush(wrapOutboundOut(.byteBuffer(serializer.standaloneHead(head))), promise: nil)
     }
 
     func writeResponseHead(_ head: HTTPResponseHead) {
@@ -152,25 +166,51 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         if !keepAlive, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
         HTTP1ResponseFraming.frame(&head, requestMethod: requestMethod)
         responseInProgress = true
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        serializer.head(head, requestMethod: requestMethod)
     }
 
     func writeResponseBody(_ body: ByteBuffer) {
-        // Flushed when the upstream read that carried it completes (``flushResponse()``) or at the end.
-        context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        // Written when the upstream read that carried it completes (``flushResponse()``) or at the
+        // end, unless too large to copy.
+        guard let context, let direct = serializer.body(body) else { return }
+        if let before = direct.before { context.write(wrapOutboundOut(.byteBuffer(before)), promise: nil) }
+        context.write(wrapOutboundOut(.byteBuffer(direct.body)), promise: nil)
     }
 
-    func flushResponse() { context?.flush() }
+    func flushResponse() {
+        guard let context else { return }
+        if let pending = serializer.takePending() { context.write(wrapOutboundOut(.byteBuffer(pending)), promise: nil) }
+        context.flush()
+    }
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
         responseInProgress = false
-        guard !keepAlive else {
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            return
+        let bytes = wrapOutboundOut(.byteBuffer(serializer.end(trailers)))
+        if keepAlive {
+            context.writeAndFlush(bytes, promise: nil)
+        } else {
+            context.writeAndFlush(bytes).assumeIsolated().whenComplete { _ in
+                self.context?.close(promise: nil)
+            }
         }
-        context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-            self.context?.close(promise: nil)
+        if pipelining.responseEndWritten() { scheduleHeldDelivery(context: context) }
+    }
+
+    /// Serves held pipelined requests on the next event-loop tick, not from inside the response's write.
+    private func scheduleHeldDelivery(context: ChannelHandlerContext) {
+        guard !heldDeliveryScheduled else { return }
+        heldDeliveryScheduled = true
+        // Strong: it runs on the next tick. A weak reference would put every retain and release
+        // of the handler on the runtime's slow path.
+        context.eventLoop.assumeIsolated().execute {
+            self.heldDeliveryScheduled = false
+            guard let context = self.context else { return }
+            while !self.closing, let part = self.pipelining.nextHeld() { self.serve(part, context: context) }
+            if !self.pipelining.isHolding, self.readWithheld {
+                self.readWithheld = false
+                context.read()
+            }
         }
     }
 
@@ -201,7 +241,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func setRequestBodyFlowing(_ flowing: Bool) {
         guard let context else { return }
-        // Reading stops with auto-read off; the pipelining gate still decides about pipelined requests.
+        // Reading stops with auto-read off; held pipelined requests still withhold reads (``read(context:)``).
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: flowing)
     }
 
@@ -213,6 +253,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         ownSweeper = nil
         connectionDurationTimer?.cancel()
         connectionDurationTimer = nil
+        // The `101` head, should it still be pending, goes out before the pipeline stops speaking HTTP/1.1.
+        if let pending = serializer.takePending() { context.writeAndFlush(wrapOutboundOut(.byteBuffer(pending)), promise: nil) }
         let tunnel = UpgradeTunnel(downstream: context.channel, upstream: upstream, observer: observer)
         stream = nil
         do {

@@ -8,27 +8,17 @@ extension ChannelPipeline.SynchronousOperations {
     ///   the socket's local address (nil: none was restored).
     func configureDownstreamHTTP1(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil,
                                   originalDestination: SocketAddress? = nil) throws {
-        // An upgrade configuration without upgraders: NIO never upgrades by itself, but its request
-        // decoder forwards the bytes after an upgrade request when removed (``UpgradeTunnel``).
-        // No outbound header validation: response headers come from a parsed upstream response,
-        // validated configuration or the proxy itself, and the values taken from certificates or
-        // tokens are checked where they are made (x-forwarded-client-cert, JWT claim headers).
-        // No NIO error handler in the pipeline (every read and write would pass through it):
-        // ``DownstreamHTTP1Handler`` answers a request that does not parse with 400 itself.
-        // It also frames its responses (``HTTP1ResponseFraming``): NIO's encoder would copy
-        // every response's header list to do it.
-        try configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withServerUpgrade: ([], { _ in }), withErrorHandling: false, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: Self.responseEncoderConfiguration)
-        try addHandler(HTTP1PipeliningGate())
+        // NIO's request decoder, forwarding the bytes after an upgrade request when removed
+        // (``UpgradeTunnel``), and the connection manager, which answers a request that does not
+        // parse with 400 and writes its responses as bytes (``HTTP1ResponseSerializer``). Every
+        // handler here is a stage each request and response part passes through: NIO's response
+        // encoder, error handler, header validator and pipelining handler are left out. Response
+        // headers come from a parsed upstream response, validated configuration or the proxy
+        // itself, and the values taken from certificates or tokens are checked where they are made
+        // (x-forwarded-client-cert, JWT claim headers).
+        try addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
         try addHandler(DownstreamHTTP1Handler(manager: manager, isTLS: isTLS, tls: tls, originalDestination: originalDestination))
     }
-
-    private static let responseEncoderConfiguration: HTTPResponseEncoder.Configuration = {
-        var configuration = HTTPResponseEncoder.Configuration()
-        configuration.automaticallySetFramingHeaders = false
-        return configuration
-    }()
 
     /// The HTTP connection manager over HTTP/2: NIO's codec, then ``DownstreamHTTP2Handler``
     /// driving one ``HTTPStream`` per request stream.

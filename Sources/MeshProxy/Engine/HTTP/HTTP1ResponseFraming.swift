@@ -1,21 +1,18 @@
+import NIOCore
 import NIOHTTP1
 
-/// How an HTTP/1.1 response head announces the end of its body, set by the connection manager
-/// rather than by NIO's response encoder.
+/// How an HTTP/1.1 response head announces the end of its body, set by the connection manager.
 ///
-/// NIO's encoder can frame responses itself, but it then removes `transfer-encoding` from every
-/// response that has a `content-length`. Removing writes to the header list even when nothing
-/// matches, and while the encoder runs the list is still shared with the `NIOAny` it came in, so
-/// every response's headers were copied. Here a head is changed only when its framing is wrong,
-/// with the same rules as NIO's encoder:
+/// A head is changed only when its framing is wrong, with the rules NIO's response encoder
+/// applies when it frames responses itself:
 /// - a response that cannot have a body (1xx, 204, 304, or any answer to `CONNECT`) carries
 ///   neither `content-length` nor `transfer-encoding`;
 /// - with a `content-length`, `transfer-encoding` goes;
 /// - without one, an HTTP/1.1 response is sent `transfer-encoding: chunked`; an HTTP/1.0 one ends
 ///   when the connection closes.
 ///
-/// NIO's encoder still leaves out the body of a response to `HEAD` (and `CONNECT`), whose head
-/// keeps the framing a `GET` would have had.
+/// A response to `HEAD` keeps the framing a `GET` would have had; ``HTTP1ResponseSerializer``
+/// leaves out its body.
 enum HTTP1ResponseFraming {
     /// Frames `head`, the response to a request with `requestMethod` (nil: none, as for a 400 to
     /// a request that did not parse).
@@ -25,7 +22,7 @@ enum HTTP1ResponseFraming {
         } else if head.headers.contains(name: "content-length") {
             if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
         } else if head.version.major == 1, head.version.minor >= 1 {
-            // NIO's encoder chunks the body only when the first `transfer-encoding` is exactly `chunked`.
+            // The body is chunked only when the first `transfer-encoding` is exactly `chunked`.
             let codings = head.headers["transfer-encoding"]
             if codings.isEmpty {
                 head.headers.add(name: "transfer-encoding", value: "chunked")
@@ -33,5 +30,114 @@ enum HTTP1ResponseFraming {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
             }
         }
+    }
+}
+
+/// Writes the connection manager's HTTP/1.1 responses as bytes, collecting a response's head,
+/// small body chunks and end in one buffer until the connection manager flushes.
+///
+/// This replaces NIO's response encoder in the downstream pipeline: the encoder is another
+/// pipeline stage for every response part and writes at least three buffers per response (head,
+/// body, end), each a pending write of its own. Framing follows NIO's encoder: the body of an
+/// HTTP/1.1 response framed `transfer-encoding: chunked` (see ``HTTP1ResponseFraming``) goes out
+/// in chunks, an empty chunk is never written (it would end the body), trailers follow the last
+/// chunk, and a response to `HEAD` or `CONNECT` (or one whose status allows no body) has no body.
+struct HTTP1ResponseSerializer {
+    /// Body chunks up to this size are copied behind the head; larger ones are written as they are.
+    static let copyLimit = 4096
+
+    private let allocator = ByteBufferAllocator()
+    /// Bytes serialized and not yet handed to the channel.
+    private var pending: ByteBuffer?
+    private var chunked = false
+    private var bodySuppressed = false
+
+    init() {}
+
+    /// Serializes a final response head (or `101 Switching Protocols`), already framed, answering
+    /// a request with `requestMethod`.
+    mutating func head(_ head: HTTPResponseHead, requestMethod: HTTPMethod?) {
+        bodySuppressed = requestMethod == .HEAD || requestMethod == .CONNECT || !head.status.mayHaveResponseBody
+        chunked = !bodySuppressed && head.version.major == 1 && head.version.minor >= 1
+            && head.headers.first(name: "transfer-encoding") == "chunked"
+        var buffer = takePending() ?? allocator.buffer(capacity: 512)
+        Self.write(head, into: &buffer)
+        pending = buffer
+    }
+
+    /// Serializes a head written on its own, at once: a `1xx` before the final response (such as
+    /// `100 Continue`), or a complete response without a body.
+    func standaloneHead(_ head: HTTPResponseHead) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64)
+        Self.write(head, into: &buffer)
+        return buffer
+    }
+
+    /// Adds a body chunk. Returns the buffers to write now, in order, when the chunk is too large
+    /// to copy: what was pending before it, and the chunk itself.
+    mutating func body(_ body: ByteBuffer) -> (before: ByteBuffer?, body: ByteBuffer)? {
+        let count = body.readableBytes
+        guard !bodySuppressed, count > 0 else { return nil }
+        var buffer = takePending() ?? allocator.buffer(capacity: min(count, Self.copyLimit) + 16)
+        if chunked {
+            buffer.writeString(String(count, radix: 16))
+            buffer.writeStaticString("\r\n")
+        }
+        guard count > Self.copyLimit else {
+            buffer.writeImmutableBuffer(body)
+            if chunked { buffer.writeStaticString("\r\n") }
+            pending = buffer
+            return nil
+        }
+        if chunked {
+            var after = allocator.buffer(capacity: 16)
+            after.writeStaticString("\r\n")
+            pending = after
+        }
+        return (buffer.readableBytes > 0 ? buffer : nil, body)
+    }
+
+    /// Ends the response: the last chunk and `trailers` of a chunked body (trailers are dropped
+    /// otherwise). Returns everything pending, possibly empty.
+    mutating func end(_ trailers: HTTPHeaders?) -> ByteBuffer {
+        var buffer = takePending() ?? allocator.buffer(capacity: chunked ? 64 : 0)
+        if chunked {
+            buffer.writeStaticString("0\r\n")
+            Self.write(trailers ?? [:], into: &buffer)
+        }
+        chunked = false
+        bodySuppressed = false
+        return buffer
+    }
+
+    /// Takes the bytes serialized so far.
+    mutating func takePending() -> ByteBuffer? {
+        defer { pending = nil }
+        return pending
+    }
+
+    /// The status line and header block of `head`.
+    static func write(_ head: HTTPResponseHead, into buffer: inout ByteBuffer) {
+        if head.version == .http1_1 {
+            buffer.writeStaticString("HTTP/1.1 ")
+        } else {
+            buffer.writeString("HTTP/\(head.version.major).\(head.version.minor) ")
+        }
+        buffer.writeString(String(head.status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+        write(head.headers, into: &buffer)
+    }
+
+    /// Header lines, then the empty line that ends them.
+    static func write(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        for (name, value) in headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
     }
 }

@@ -48,19 +48,14 @@ final class UpgradeTunnel {
         if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self) { pipeline.removeHandler(decoder, promise: nil) }
     }
 
-    /// Replaces the HTTP/1.1 server handlers of the downstream pipeline with a relay. `http`
-    /// is the connection manager's handler, removed with the others; bytes the request decoder
-    /// buffered after the upgrade request go upstream.
+    /// Replaces the HTTP/1.1 server handlers of the downstream pipeline (the request decoder and
+    /// `http`, the connection manager's handler) with a relay; bytes the decoder buffered after
+    /// the upgrade request go upstream.
     func installDownstream(removing http: any RemovableChannelHandler) throws {
         let relay = TunnelRelayHandler(tunnel: self, toUpstream: true)
         let pipeline = downstream.pipeline.syncOperations
         try pipeline.addHandler(relay)
         pipeline.removeHandler(http, promise: nil)
-        if let handler = try? pipeline.handler(type: HTTP1PipeliningGate.self) { pipeline.removeHandler(handler, promise: nil) }
-        if let handler = try? pipeline.handler(type: NIOHTTPResponseHeadersValidator.self) { pipeline.removeHandler(handler, promise: nil) }
-        if let handler = try? pipeline.handler(type: HTTPServerProtocolErrorHandler.self) { pipeline.removeHandler(handler, promise: nil) }
-        if let handler = try? pipeline.handler(type: HTTPServerUpgradeHandler.self) { pipeline.removeHandler(handler, promise: nil) }
-        if let encoder = try? pipeline.handler(type: HTTPResponseEncoder.self) { pipeline.removeHandler(encoder, promise: nil) }
         if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) { pipeline.removeHandler(decoder, promise: nil) }
     }
 
