@@ -65,12 +65,12 @@ import Testing
     }
 
     /// What the connection manager writes: the head framed by ``HTTP1ResponseFraming`` and
-    /// serialized by ``HTTP1ResponseSerializer`` with the body.
+    /// serialized by ``HTTP1MessageSerializer`` with the body.
     static func ourWire(method: HTTPMethod, head: HTTPResponseHead, body: String?) -> [String] {
         var head = head
         HTTP1ResponseFraming.frame(&head, requestMethod: method)
-        var serializer = HTTP1ResponseSerializer()
-        serializer.head(head, requestMethod: method)
+        var serializer = HTTP1MessageSerializer()
+        serializer.responseHead(head, requestMethod: method)
         var bytes = ""
         if let body, let direct = serializer.body(ByteBuffer(string: body)) {
             bytes += direct.before.map { String(buffer: $0) } ?? ""
@@ -124,11 +124,11 @@ import Testing
     }
 
     @Test func chunkedBodiesLargeAndSmallWithTrailersMatchNIO() throws {
-        let large = String(repeating: "x", count: HTTP1ResponseSerializer.copyLimit + 1)
+        let large = String(repeating: "x", count: HTTP1MessageSerializer.copyLimit + 1)
         let bodies = ["hello", "", large, "tail"]
         let trailers: HTTPHeaders = ["grpc-status": "0", "grpc-message": "ok"]
-        var serializer = HTTP1ResponseSerializer()
-        serializer.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"]), requestMethod: .GET)
+        var serializer = HTTP1MessageSerializer()
+        serializer.responseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["transfer-encoding": "chunked"]), requestMethod: .GET)
         var writes: [ByteBuffer] = []
         for body in bodies {
             if let direct = serializer.body(ByteBuffer(string: body)) {
@@ -145,18 +145,18 @@ import Testing
         for (status, method) in [(HTTPResponseStatus.ok, HTTPMethod.HEAD), (.noContent, .GET), (.ok, .CONNECT)] {
             var head = HTTPResponseHead(version: .http1_1, status: status, headers: ["transfer-encoding": "chunked"])
             HTTP1ResponseFraming.frame(&head, requestMethod: method)
-            var serializer = HTTP1ResponseSerializer()
-            serializer.head(head, requestMethod: method)
+            var serializer = HTTP1MessageSerializer()
+            serializer.responseHead(head, requestMethod: method)
             let direct = serializer.body(ByteBuffer(string: String(repeating: "x", count: 10_000)))
             #expect(direct == nil)
             let bytes = String(buffer: serializer.end(["x-trailer": "1"]))
             #expect(bytes.hasSuffix("\r\n\r\n") && !bytes.contains("x-trailer") && !bytes.contains("xxx"), "\(method) \(status.code): \(bytes)")
         }
         // The next response on the connection is framed afresh.
-        var serializer = HTTP1ResponseSerializer()
-        serializer.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "0"]), requestMethod: .HEAD)
+        var serializer = HTTP1MessageSerializer()
+        serializer.responseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "0"]), requestMethod: .HEAD)
         _ = serializer.end(nil)
-        serializer.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"]), requestMethod: .GET)
+        serializer.responseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"]), requestMethod: .GET)
         let direct = serializer.body(ByteBuffer(string: "ok"))
         let end = serializer.end(nil)
         #expect(direct == nil && String(buffer: end).hasSuffix("\r\n\r\nok"))

@@ -4,7 +4,7 @@ import NIOHTTP1
 
 /// The HTTP connection manager on one HTTP/1.1 downstream connection: turns the request parts
 /// NIO's decoder reads into ``HTTPStream``s, one exchange at a time (``HTTP1PipeliningQueue``),
-/// and writes their responses as bytes (``HTTP1ResponseSerializer``). HTTP/2 connections have
+/// and writes their responses as bytes (``HTTP1MessageSerializer``). HTTP/2 connections have
 /// ``DownstreamHTTP2Handler``.
 final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -35,7 +35,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     /// A `read()` was withheld because pipelined requests are held.
     private var readWithheld = false
     private var heldDeliveryScheduled = false
-    private var serializer = HTTP1ResponseSerializer()
+    private var serializer = HTTP1MessageSerializer()
 
     init(manager: HTTPConnectionManagerRuntime, isTLS: Bool, tls: DownstreamTLSInfo? = nil, originalDestination: SocketAddress? = nil) {
         self.originalDestination = originalDestination
@@ -166,7 +166,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
         if !keepAlive, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
         HTTP1ResponseFraming.frame(&head, requestMethod: requestMethod)
         responseInProgress = true
-        serializer.head(head, requestMethod: requestMethod)
+        serializer.responseHead(head, requestMethod: requestMethod)
     }
 
     func writeResponseBody(_ body: ByteBuffer) {

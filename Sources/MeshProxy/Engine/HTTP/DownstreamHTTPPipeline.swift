@@ -10,7 +10,7 @@ extension ChannelPipeline.SynchronousOperations {
                                   originalDestination: SocketAddress? = nil) throws {
         // NIO's request decoder, forwarding the bytes after an upgrade request when removed
         // (``UpgradeTunnel``), and the connection manager, which answers a request that does not
-        // parse with 400 and writes its responses as bytes (``HTTP1ResponseSerializer``). Every
+        // parse with 400 and writes its responses as bytes (``HTTP1MessageSerializer``). Every
         // handler here is a stage each request and response part passes through: NIO's response
         // encoder, error handler, header validator and pipelining handler are left out. Response
         // headers come from a parsed upstream response, validated configuration or the proxy

@@ -33,19 +33,16 @@ final class UpgradeTunnel {
         self.observer = observer
     }
 
-    /// Replaces the HTTP/1.1 client handlers of the upstream pipeline (encoder, decoder and
-    /// the response handler) with a relay; bytes the decoder read past the `101` go to the
-    /// downstream. Call on the event loop once the `101` response has ended (the decoder emits
+    /// Replaces the HTTP/1.1 client handlers of the upstream pipeline (the response decoder and
+    /// handler) with a relay; bytes the decoder read past the `101` go to the downstream. Call on the event loop once the `101` response has ended (the decoder emits
     /// nothing after it).
     func installUpstream() throws {
         let relay = TunnelRelayHandler(tunnel: self, toUpstream: false)
         let pipeline = upstream.pipeline.syncOperations
         try pipeline.addHandler(relay)
         if let handler = try? pipeline.handler(type: UpstreamChannelHandler.self) { pipeline.removeHandler(handler, promise: nil) }
-        if let encoder = try? pipeline.handler(type: HTTPRequestEncoder.self) { pipeline.removeHandler(encoder, promise: nil) }
-        if let validator = try? pipeline.handler(type: NIOHTTPRequestHeadersValidator.self) { pipeline.removeHandler(validator, promise: nil) }
         // Last, so bytes it buffered after the response are forwarded (leftOverBytesStrategy .forwardBytes) to the relay.
-        if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self) { pipeline.removeHandler(decoder, promise: nil) }
+        if let decoder = try? pipeline.handler(type: ByteToMessageHandler<UpstreamResponseDecoder>.self) { pipeline.removeHandler(decoder, promise: nil) }
     }
 
     /// Replaces the HTTP/1.1 server handlers of the downstream pipeline (the request decoder and

@@ -204,6 +204,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         connections[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
+        let decoder = NIOLoopBound(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes), eventLoop: eventLoop)
         let handshake = NIOLoopBoundBox<EventLoopFuture<UpstreamTLSIdentities?>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
@@ -214,7 +215,8 @@ final class HTTP1ConnectionPool: UpstreamPool {
                     if let tls = key.tls {
                         handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error).map { Optional($0) }
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
+                    // NIO's response decoder and the handler; requests go out as bytes (``UpstreamChannel``).
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder.value)))
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
@@ -225,7 +227,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                 switch result {
                 case .success(let (channel, identities)):
                     self?.settings.connectionOpened()
-                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities)
+                    let connection = UpstreamChannel(channel: channel, host: key, tlsIdentities: identities, responseDecoder: decoder.value)
                     handler.value.attach(connection)
                     completion(.success(connection))
                 case .failure(let error):

@@ -46,10 +46,17 @@ final class UpstreamChannel {
     /// Both sides' SPIFFE identities, over TLS.
     let tlsIdentities: UpstreamTLSIdentities?
 
-    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil) {
+    /// On an HTTP/1.1 connection, the decoder of its responses (``UpstreamResponseDecoder``),
+    /// told the head of every request sent so that it knows which responses answer `HEAD`; the
+    /// requests are written as bytes. Nil on an HTTP/2 stream, which takes request parts.
+    private let responseDecoder: HTTPResponseDecoder?
+    private var serializer = HTTP1MessageSerializer()
+
+    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil, responseDecoder: HTTPResponseDecoder? = nil) {
         self.channel = channel
         self.host = host
         self.tlsIdentities = tlsIdentities
+        self.responseDecoder = responseDecoder
     }
 
     deinit {
@@ -62,18 +69,39 @@ final class UpstreamChannel {
         self.receiver = receiver
         requestsServed += 1
         requestKeepAlive = head.isKeepAlive
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        guard let responseDecoder else {
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            return
+        }
+        var head = head
+        HTTP1RequestFraming.frame(&head)
+        responseDecoder.write(data: .head(head))
+        serializer.requestHead(head)
     }
 
+    /// Sends a body chunk: on HTTP/1.1, written with the next flush or the end unless too large to copy.
     func sendBody(_ body: ByteBuffer) {
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        guard responseDecoder != nil else {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+            return
+        }
+        guard let direct = serializer.body(body) else { return }
+        if let before = direct.before { channel.write(before, promise: nil) }
+        channel.write(direct.body, promise: nil)
     }
 
     func sendEnd(_ trailers: HTTPHeaders? = nil) {
-        channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+        if responseDecoder != nil {
+            channel.writeAndFlush(serializer.end(trailers), promise: nil)
+        } else {
+            channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+        }
     }
 
-    func flush() { channel.flush() }
+    func flush() {
+        if let pending = serializer.takePending() { channel.write(pending, promise: nil) }
+        channel.flush()
+    }
 
     /// Whether the connection's outbound buffer is below its high watermark.
     var isWritable: Bool { channel.isWritable }
@@ -107,6 +135,30 @@ final class UpstreamChannel {
         let current = receiver
         receiver = nil
         current?.upstreamResponseEnd(nil)
+    }
+}
+
+/// NIO's HTTP/1.1 response decoder on an upstream connection, decoding only: the proxy writes
+/// its requests as bytes (``HTTP1MessageSerializer``) rather than as request parts through the
+/// decoder and NIO's request encoder, and tells the decoder each request head itself
+/// (``UpstreamChannel``). Removed after a `101`, it forwards the bytes read past the response.
+struct UpstreamResponseDecoder: ByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+
+    let decoder: HTTPResponseDecoder
+
+    init(_ decoder: HTTPResponseDecoder) { self.decoder = decoder }
+
+    func decoderAdded(context: ChannelHandlerContext) { decoder.decoderAdded(context: context) }
+
+    func decoderRemoved(context: ChannelHandlerContext) { decoder.decoderRemoved(context: context) }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        try decoder.decode(context: context, buffer: &buffer)
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
     }
 }
 

@@ -11,7 +11,7 @@ import NIOHTTP1
 /// - without one, an HTTP/1.1 response is sent `transfer-encoding: chunked`; an HTTP/1.0 one ends
 ///   when the connection closes.
 ///
-/// A response to `HEAD` keeps the framing a `GET` would have had; ``HTTP1ResponseSerializer``
+/// A response to `HEAD` keeps the framing a `GET` would have had; ``HTTP1MessageSerializer``
 /// leaves out its body.
 enum HTTP1ResponseFraming {
     /// Frames `head`, the response to a request with `requestMethod` (nil: none, as for a 400 to
@@ -33,16 +33,38 @@ enum HTTP1ResponseFraming {
     }
 }
 
-/// Writes the connection manager's HTTP/1.1 responses as bytes, collecting a response's head,
-/// small body chunks and end in one buffer until the connection manager flushes.
+/// How an HTTP/1.1 request head sent upstream announces the end of its body: NIO's request
+/// encoder's rules, which the proxy followed while that encoder wrote its upstream requests.
+/// A `TRACE` carries no framing; a request with a `content-length` drops `transfer-encoding`;
+/// without one, an HTTP/1.1 `POST`, `PUT` or `PATCH` is sent `transfer-encoding: chunked`, and
+/// other methods keep the framing they have.
+enum HTTP1RequestFraming {
+    static func frame(_ head: inout HTTPRequestHead) {
+        if head.method == .TRACE {
+            if head.headers.contains(name: "content-length") || head.headers.contains(name: "transfer-encoding") {
+                head.headers.removeFields(named: ["content-length", "transfer-encoding"])
+            }
+        } else if head.headers.contains(name: "content-length") {
+            if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
+        } else if head.version.major == 1, head.version.minor >= 1, [.POST, .PUT, .PATCH].contains(head.method),
+                  head.headers["transfer-encoding"] != ["chunked"] {
+            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        }
+    }
+}
+
+/// Writes HTTP/1.1 messages as bytes, collecting a message's head, small body chunks and end in
+/// one buffer until its writer flushes: the connection manager's responses downstream and the
+/// router's requests upstream.
 ///
-/// This replaces NIO's response encoder in the downstream pipeline: the encoder is another
-/// pipeline stage for every response part and writes at least three buffers per response (head,
-/// body, end), each a pending write of its own. Framing follows NIO's encoder: the body of an
-/// HTTP/1.1 response framed `transfer-encoding: chunked` (see ``HTTP1ResponseFraming``) goes out
-/// in chunks, an empty chunk is never written (it would end the body), trailers follow the last
-/// chunk, and a response to `HEAD` or `CONNECT` (or one whose status allows no body) has no body.
-struct HTTP1ResponseSerializer {
+/// This replaces NIO's encoders in the proxy's HTTP/1.1 pipelines. An encoder is another
+/// pipeline stage for every message part and writes at least two buffers per message (head, then
+/// body and end), each a pending write of its own. Framing follows NIO's encoders: the body of
+/// an HTTP/1.1 message framed `transfer-encoding: chunked` (see ``HTTP1ResponseFraming`` and
+/// ``HTTP1RequestFraming``) goes out in chunks, an empty chunk is never written (it would end the
+/// body), trailers follow the last chunk, and a response to `HEAD` or `CONNECT` (or one whose
+/// status allows no body) has no body.
+struct HTTP1MessageSerializer {
     /// Body chunks up to this size are copied behind the head; larger ones are written as they are.
     static let copyLimit = 4096
 
@@ -56,13 +78,25 @@ struct HTTP1ResponseSerializer {
 
     /// Serializes a final response head (or `101 Switching Protocols`), already framed, answering
     /// a request with `requestMethod`.
-    mutating func head(_ head: HTTPResponseHead, requestMethod: HTTPMethod?) {
+    mutating func responseHead(_ head: HTTPResponseHead, requestMethod: HTTPMethod?) {
         bodySuppressed = requestMethod == .HEAD || requestMethod == .CONNECT || !head.status.mayHaveResponseBody
-        chunked = !bodySuppressed && head.version.major == 1 && head.version.minor >= 1
-            && head.headers.first(name: "transfer-encoding") == "chunked"
-        var buffer = takePending() ?? allocator.buffer(capacity: 512)
-        Self.write(head, into: &buffer)
-        pending = buffer
+        startMessage(chunked: !bodySuppressed && Self.isChunked(head.headers, head.version)) { Self.write(head, into: &$0) }
+    }
+
+    /// Serializes a request head, already framed.
+    mutating func requestHead(_ head: HTTPRequestHead) {
+        bodySuppressed = false
+        startMessage(chunked: Self.isChunked(head.headers, head.version)) { buffer in
+            buffer.writeString(head.method.rawValue)
+            buffer.writeStaticString(" ")
+            buffer.writeString(head.uri)
+            if head.version == .http1_1 {
+                buffer.writeStaticString(" HTTP/1.1\r\n")
+            } else {
+                buffer.writeString(" HTTP/\(head.version.major).\(head.version.minor)\r\n")
+            }
+            Self.write(head.headers, into: &buffer)
+        }
     }
 
     /// Serializes a head written on its own, at once: a `1xx` before the final response (such as
@@ -97,7 +131,7 @@ struct HTTP1ResponseSerializer {
         return (buffer.readableBytes > 0 ? buffer : nil, body)
     }
 
-    /// Ends the response: the last chunk and `trailers` of a chunked body (trailers are dropped
+    /// Ends the message: the last chunk and `trailers` of a chunked body (trailers are dropped
     /// otherwise). Returns everything pending, possibly empty.
     mutating func end(_ trailers: HTTPHeaders?) -> ByteBuffer {
         var buffer = takePending() ?? allocator.buffer(capacity: chunked ? 64 : 0)
@@ -114,6 +148,19 @@ struct HTTP1ResponseSerializer {
     mutating func takePending() -> ByteBuffer? {
         defer { pending = nil }
         return pending
+    }
+
+    private mutating func startMessage(chunked: Bool, _ writeHead: (inout ByteBuffer) -> Void) {
+        self.chunked = chunked
+        var buffer = takePending() ?? allocator.buffer(capacity: 512)
+        writeHead(&buffer)
+        pending = buffer
+    }
+
+    /// Whether a message's body is chunked: as NIO's encoders decide, on HTTP/1.1 with a first
+    /// `transfer-encoding` of exactly `chunked`.
+    private static func isChunked(_ headers: HTTPHeaders, _ version: HTTPVersion) -> Bool {
+        version.major == 1 && version.minor >= 1 && headers.first(name: "transfer-encoding") == "chunked"
     }
 
     /// The status line and header block of `head`.
