@@ -109,4 +109,32 @@ import Testing
         #expect(counter.reads == 2, "the withheld read goes out once nothing is held")
         _ = try? channel.finish()
     }
+
+    /// Passes writes on but never completes their promises, as a socket whose client reads slowly.
+    final class SlowClient: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var held: [EventLoopPromise<Void>] = []
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if let promise { held.append(promise) }
+            context.write(data, promise: nil)
+        }
+    }
+
+    @Test func nothingPipelinedBehindAConnectionCloseIsServed() throws {
+        let (runtime, stats) = try StreamTimeoutTests.manager()
+        let channel = EmbeddedChannel()
+        let slow = SlowClient()
+        try channel.pipeline.syncOperations.addHandlers([ResponseBytesDecoder(), slow, DownstreamHTTP1Handler(manager: runtime, isTLS: false)])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.9", port: 80)).wait()
+        try StreamTimeoutTests.send(channel, "/held", headers: [("connection", "close")])
+        try StreamTimeoutTests.send(channel, "/direct")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        let first = try #require(try StreamTimeoutTests.response(channel))
+        #expect(first.head.headers["connection"] == ["close"])
+        channel.embeddedEventLoop.run()
+        #expect(try StreamTimeoutTests.response(channel) == nil)
+        #expect(stats.value("http.test.downstream_rq_total") == 1, "the held request is not served while the close waits for the flush")
+        for promise in slow.held { promise.succeed() }
+        #expect(!channel.isActive, "the connection closes once the response is out")
+    }
 }

@@ -13,7 +13,12 @@ import Testing
         func upstreamResponseHead(_ head: HTTPResponseHead) { events.append("head \(head.status.code)") }
         func upstreamResponseBody(_ body: ByteBuffer) { events.append("body \(String(buffer: body))") }
         func upstreamReadComplete() {}
-        func upstreamResponseEnd(_ trailers: HTTPHeaders?) { events.append("end") }
+        /// Called at the response's end, as the pool hands the connection to a waiting request.
+        var onEnd: () -> Void = {}
+        func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+            events.append("end")
+            onEnd()
+        }
         func upstreamReset(_ error: any Error) { events.append("reset \(error)") }
         var upstreamMayRead: Bool { true }
     }
@@ -21,9 +26,9 @@ import Testing
     /// An upstream connection over an `EmbeddedChannel`, with the pool's pipeline.
     static func connection() throws -> (UpstreamChannel, EmbeddedChannel) {
         let channel = EmbeddedChannel()
-        let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+        let decoder = UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes)
         let handler = UpstreamChannelHandler()
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder)))
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         let connection = UpstreamChannel(channel: channel, host: UpstreamEndpointKey(host: "127.0.0.1", port: 8080), responseDecoder: decoder)
@@ -58,6 +63,25 @@ import Testing
         try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"))
         #expect(next.events == ["head 200", "body hello", "end"])
         #expect(connection.isReusable)
+    }
+
+    /// A request sent while a read is still being decoded (the first response's end released the
+    /// connection to it) does not claim a second response that came in the same read: that
+    /// response is one nobody asked for, as with NIO's decoder handler.
+    @Test func aRequestSentDuringADecodeDoesNotClaimAResponseFromTheSameRead() throws {
+        let (connection, channel) = try Self.connection()
+        let first = Recorder(), second = Recorder()
+        first.onEnd = {
+            connection.send(Self.request(.GET, "/b"), receiver: second)
+            connection.sendEnd()
+        }
+        connection.send(Self.request(.GET, "/a"), receiver: first)
+        connection.sendEnd()
+        let response = "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: response + "a" + response + "b"))
+        #expect(first.events == ["head 200", "body a", "end"])
+        #expect(second.events.count == 1 && second.events[0].hasPrefix("reset"), "\(second.events)")
+        #expect(!connection.isReusable)
     }
 
     @Test func aStreamedBodyWithoutALengthIsChunked() throws {

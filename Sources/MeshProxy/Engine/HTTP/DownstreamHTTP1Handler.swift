@@ -29,7 +29,8 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var responseInProgress = false
     /// The method of the request being answered, for the response's framing.
     private var requestMethod: HTTPMethod?
-    /// The connection is closing (after an error, or gone): pipelined requests still held are not served.
+    /// The connection is closing (after an error or a response sent with `connection: close`, or
+    /// gone): pipelined requests still held are not served.
     private var closing = false
     private var pipelining = HTTP1PipeliningQueue()
     /// A `read()` was withheld because pipelined requests are held.
@@ -54,6 +55,12 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // Removed for an upgrade (after which the decoder reads no more requests, so none is
+        // held) or on close: a withheld read is still owed.
+        if readWithheld {
+            readWithheld = false
+            context.read()
+        }
         // A stream still here ends with the connection; it and this handler hold each other until then.
         let stream = self.stream
         self.stream = nil
@@ -194,7 +201,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
                 self.context?.close(promise: nil)
             }
         }
-        if pipelining.responseEndWritten() { scheduleHeldDelivery(context: context) }
+        // After `connection: close`, requests pipelined behind this one are never served.
+        if !keepAlive { closing = true }
+        if pipelining.responseEndWritten(), !closing { scheduleHeldDelivery(context: context) }
     }
 
     /// Serves held pipelined requests on the next event-loop tick, not from inside the response's write.

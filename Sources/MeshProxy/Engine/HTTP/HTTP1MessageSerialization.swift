@@ -112,23 +112,26 @@ struct HTTP1MessageSerializer {
     mutating func body(_ body: ByteBuffer) -> (before: ByteBuffer?, body: ByteBuffer)? {
         let count = body.readableBytes
         guard !bodySuppressed, count > 0 else { return nil }
-        var buffer = takePending() ?? allocator.buffer(capacity: min(count, Self.copyLimit) + 16)
-        if chunked {
-            buffer.writeString(String(count, radix: 16))
-            buffer.writeStaticString("\r\n")
-        }
-        guard count > Self.copyLimit else {
-            buffer.writeImmutableBuffer(body)
-            if chunked { buffer.writeStaticString("\r\n") }
-            pending = buffer
-            return nil
-        }
-        if chunked {
+        guard count <= Self.copyLimit else {
+            guard chunked else { return (takePending(), body) }
+            var before = takePending() ?? allocator.buffer(capacity: 16)
+            Self.writeChunkSize(count, into: &before)
             var after = allocator.buffer(capacity: 16)
             after.writeStaticString("\r\n")
             pending = after
+            return (before, body)
         }
-        return (buffer.readableBytes > 0 ? buffer : nil, body)
+        var buffer = takePending() ?? allocator.buffer(capacity: count + 16)
+        if chunked { Self.writeChunkSize(count, into: &buffer) }
+        buffer.writeImmutableBuffer(body)
+        if chunked { buffer.writeStaticString("\r\n") }
+        pending = buffer
+        return nil
+    }
+
+    private static func writeChunkSize(_ count: Int, into buffer: inout ByteBuffer) {
+        buffer.writeString(String(count, radix: 16))
+        buffer.writeStaticString("\r\n")
     }
 
     /// Ends the message: the last chunk and `trailers` of a chunked body (trailers are dropped

@@ -204,7 +204,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
     private func connect(_ key: UpstreamEndpointKey, _ completion: @escaping (Result<UpstreamChannel, UpstreamFailure>) -> Void) {
         connections[key, default: 0] += 1
         let handler = NIOLoopBound(UpstreamChannelHandler(), eventLoop: eventLoop)
-        let decoder = NIOLoopBound(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes), eventLoop: eventLoop)
+        let decoder = NIOLoopBound(UpstreamResponseDecoder(leftOverBytesStrategy: .forwardBytes), eventLoop: eventLoop)
         let handshake = NIOLoopBoundBox<EventLoopFuture<UpstreamTLSIdentities?>?>(nil, eventLoop: eventLoop)
         let callbacks = NIOLoopBound((handshake: settings.tlsHandshake, error: settings.tlsError), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
@@ -216,7 +216,7 @@ final class HTTP1ConnectionPool: UpstreamPool {
                         handshake.value = try channel.pipeline.syncOperations.addUpstreamTLS(tls, onHandshake: callbacks.value.handshake, onError: callbacks.value.error).map { Optional($0) }
                     }
                     // NIO's response decoder and the handler; requests go out as bytes (``UpstreamChannel``).
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder.value)))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder.value))
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }

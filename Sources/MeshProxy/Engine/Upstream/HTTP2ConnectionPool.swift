@@ -135,7 +135,7 @@ final class HTTP2ConnectionPool: UpstreamPool {
             }.assumeIsolated().whenComplete { [weak self] result in
                 switch result {
                 case .success(let stream):
-                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities)
+                    let exchange = UpstreamChannel(channel: stream, host: key, tlsIdentities: connection.tlsIdentities, responseDecoder: nil)
                     handler.value.attach(exchange)
                     stream.closeFuture.assumeIsolated().whenComplete { [weak self] _ in self?.streamClosed(connection) }
                     completion(.success(exchange))

@@ -46,13 +46,13 @@ final class UpstreamChannel {
     /// Both sides' SPIFFE identities, over TLS.
     let tlsIdentities: UpstreamTLSIdentities?
 
-    /// On an HTTP/1.1 connection, the decoder of its responses (``UpstreamResponseDecoder``),
-    /// told the head of every request sent so that it knows which responses answer `HEAD`; the
-    /// requests are written as bytes. Nil on an HTTP/2 stream, which takes request parts.
-    private let responseDecoder: HTTPResponseDecoder?
+    /// On an HTTP/1.1 connection, the decoder of its responses, told the head of every request
+    /// sent so that it knows which responses answer `HEAD`; the requests are written as bytes.
+    /// Nil on an HTTP/2 stream, which takes request parts.
+    private let responseDecoder: UpstreamResponseDecoder?
     private var serializer = HTTP1MessageSerializer()
 
-    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil, responseDecoder: HTTPResponseDecoder? = nil) {
+    init(channel: any Channel, host: UpstreamEndpointKey, tlsIdentities: UpstreamTLSIdentities? = nil, responseDecoder: UpstreamResponseDecoder?) {
         self.channel = channel
         self.host = host
         self.tlsIdentities = tlsIdentities
@@ -75,11 +75,13 @@ final class UpstreamChannel {
         }
         var head = head
         HTTP1RequestFraming.frame(&head)
-        responseDecoder.write(data: .head(head))
+        responseDecoder.requestSent(head)
         serializer.requestHead(head)
     }
 
-    /// Sends a body chunk: on HTTP/1.1, written with the next flush or the end unless too large to copy.
+    /// Sends a body chunk: on HTTP/1.1, written with the next flush or the end unless too large to
+    /// copy. Bytes not yet written do not count against the channel's writability; there is never
+    /// more than one downstream read's worth.
     func sendBody(_ body: ByteBuffer) {
         guard responseDecoder != nil else {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
@@ -141,24 +143,54 @@ final class UpstreamChannel {
 /// NIO's HTTP/1.1 response decoder on an upstream connection, decoding only: the proxy writes
 /// its requests as bytes (``HTTP1MessageSerializer``) rather than as request parts through the
 /// decoder and NIO's request encoder, and tells the decoder each request head itself
-/// (``UpstreamChannel``). Removed after a `101`, it forwards the bytes read past the response.
-struct UpstreamResponseDecoder: ByteToMessageDecoder {
+/// (``requestSent(_:)``). Removed after a `101`, it forwards the bytes read past the response.
+final class UpstreamResponseDecoder: ByteToMessageDecoder {
     typealias InboundOut = HTTPClientResponsePart
 
-    let decoder: HTTPResponseDecoder
+    private let decoder: HTTPResponseDecoder
+    private var decoding = false
+    /// Request heads sent while a read was being decoded.
+    private var heldHeads: [HTTPRequestHead] = []
 
-    init(_ decoder: HTTPResponseDecoder) { self.decoder = decoder }
+    init(leftOverBytesStrategy: RemoveAfterUpgradeStrategy) {
+        decoder = HTTPResponseDecoder(leftOverBytesStrategy: leftOverBytesStrategy)
+    }
+
+    /// A request went out: the decoder expects its response next (without a body for `HEAD`).
+    ///
+    /// A request sent while a read is being decoded (a response's end released the connection
+    /// to a waiting request) is told to the decoder once that read is decoded, as NIO's decoder
+    /// handler does with the writes it observes: more bytes in the same read are a response
+    /// nobody asked for, not this request's.
+    func requestSent(_ head: HTTPRequestHead) {
+        if decoding {
+            heldHeads.append(head)
+        } else {
+            decoder.write(data: .head(head))
+        }
+    }
 
     func decoderAdded(context: ChannelHandlerContext) { decoder.decoderAdded(context: context) }
 
     func decoderRemoved(context: ChannelHandlerContext) { decoder.decoderRemoved(context: context) }
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        try decoder.decode(context: context, buffer: &buffer)
+        decoding = true
+        defer { decoded() }
+        return try decoder.decode(context: context, buffer: &buffer)
     }
 
     func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+        decoding = true
+        defer { decoded() }
+        return try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    private func decoded() {
+        decoding = false
+        guard !heldHeads.isEmpty else { return }
+        for head in heldHeads { decoder.write(data: .head(head)) }
+        heldHeads.removeAll()
     }
 }
 
