@@ -10,6 +10,11 @@
 # Envoy to Envoy and Swift to Swift.
 #
 #   Benchmarks/ProxyBenchmark/run.sh [--duration 10] [--connections 64] [--threads 2] [--proxy-workers 2] [--mtls] [--rounds 1] [--no-telemetry]
+#                                    [--compare-swift DIR]
+#
+# --compare-swift DIR also runs the Swift sidecar of another build (DIR/sidecar, e.g. a release
+# build of the previous commit) as `swift-base` in the HTTP/1.1 rounds, next to `swift`, and prints
+# swift/swift-base per round: a change's effect measured on the same host at the same time.
 #
 # The Swift proxy runs Istio's peer metadata and stats filters (istiod sends them to proxies that
 # list them; upstream Envoy has neither, so it runs without). --no-telemetry adds a mesh-wide
@@ -17,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=; ROUNDS=1; TELEMETRY=1
+DURATION=10; CONNECTIONS=64; THREADS=2; WORKERS=2; BIN=.build-release/release; MTLS=; ROUNDS=1; TELEMETRY=1; BASE=
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
@@ -28,6 +33,7 @@ while [ $# -gt 0 ]; do
         --mtls) MTLS=1; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --no-telemetry) TELEMETRY=; shift ;;
+        --compare-swift) BASE="$2"; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -45,7 +51,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 if [ -z "${KEEP:-}" ]; then trap cleanup EXIT; fi
 
-ECHO=127.0.0.61; ENVOY_IP=127.0.0.62; SWIFT_IP=127.0.0.63; XDS=127.0.0.1:15710; PORT=9080
+ECHO=127.0.0.61; ENVOY_IP=127.0.0.62; SWIFT_IP=127.0.0.63; BASE_IP=127.0.0.66; XDS=127.0.0.1:15710; PORT=9080
+if [ -n "$BASE" ] && [ ! -x "$BASE/sidecar" ]; then echo "--compare-swift: no sidecar binary in $BASE" >&2; exit 2; fi
 cat > "$WORK/mesh.yaml" <<YAML
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -73,6 +80,18 @@ spec:
   egress:
   - {port: {number: $PORT, protocol: HTTP, name: http}, bind: $SWIFT_IP, captureMode: NONE, hosts: ["./*"]}
 YAML
+if [ -n "$BASE" ]; then
+    cat >> "$WORK/mesh.yaml" <<YAML
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: swift-base, namespace: bench}
+spec:
+  workloadSelector: {labels: {app: swift-base}}
+  egress:
+  - {port: {number: $PORT, protocol: HTTP, name: http}, bind: $BASE_IP, captureMode: NONE, hosts: ["./*"]}
+YAML
+fi
 
 # --mtls: a server sidecar of each kind in front of its own echo (same address, as in a pod), STRICT.
 ENVOY_SERVER_IP=127.0.0.64; SWIFT_SERVER_IP=127.0.0.65; INBOUND=15090; SECURE=127.0.0.1:15712
@@ -151,6 +170,10 @@ if [ -n "$MTLS" ] && [ ! -s "$WORK/ca/cacerts/root-cert.pem" ]; then echo "istio
 sleep 1
 "$BIN/sidecar" --proxy envoy --envoy-bin "$ENVOY_BIN" --ip "$ENVOY_IP" --namespace bench --labels app=envoy-client --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/envoy.log" 2>&1 & ENVOY_AGENT=$!; PIDS+=($ENVOY_AGENT)
 "$BIN/sidecar" --proxy swift --ip "$SWIFT_IP" --namespace bench --labels app=swift-client --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/swift.log" 2>&1 & SWIFT_AGENT=$!; PIDS+=($SWIFT_AGENT)
+BASE_AGENT=
+if [ -n "$BASE" ]; then
+    "$BASE/sidecar" --proxy swift --ip "$BASE_IP" --namespace bench --labels app=swift-base --service-account client --xds "$XDS" "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/swift-base.log" 2>&1 & BASE_AGENT=$!; PIDS+=($BASE_AGENT)
+fi
 if [ -n "$MTLS" ]; then
     "$BIN/echo-server" --address "$ENVOY_SERVER_IP:18080" --name echo-envoy > "$WORK/echo-envoy.log" 2>&1 & PIDS+=($!)
     "$BIN/echo-server" --address "$SWIFT_SERVER_IP:18080" --name echo-swift > "$WORK/echo-swift.log" 2>&1 & PIDS+=($!)
@@ -158,7 +181,7 @@ if [ -n "$MTLS" ]; then
     "$BIN/sidecar" --proxy swift --ip "$SWIFT_SERVER_IP" --namespace bench --labels app=server-swift,security.istio.io/tlsMode=istio --service-account server "${AGENT_CA[@]}" --concurrency "$WORKERS" --log-level warning > "$WORK/swift-server.log" 2>&1 & SWIFT_SERVER_AGENT=$!; PIDS+=($SWIFT_SERVER_AGENT)
 fi
 
-for ip in $ENVOY_IP $SWIFT_IP; do
+for ip in $ENVOY_IP $SWIFT_IP ${BASE:+$BASE_IP}; do
     for _ in $(seq 1 120); do
         if curl -sf "http://$ip:15000/ready" >/dev/null 2>&1 && curl -sf -H "host: echo.bench.svc.cluster.local" "http://$ip:$PORT/" >/dev/null 2>&1; then break; fi
         sleep 0.5
@@ -203,13 +226,13 @@ echo "== HTTP/1.1 (wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s), proxies wit
 # With several rounds the proxies take turns going first, and the tables show each figure's median.
 for round in $(seq 1 "$ROUNDS"); do
     run_wrk direct "http://$ECHO:18080/"
-    if [ $((round % 2)) -eq 1 ]; then order="envoy swift"; else order="swift envoy"; fi
+    if [ $((round % 2)) -eq 1 ]; then order="envoy swift ${BASE:+swift-base}"; else order="${BASE:+swift-base} swift envoy"; fi
     for proxy in $order; do
-        if [ "$proxy" = envoy ]; then
-            run_wrk envoy "http://$ENVOY_IP:$PORT/" echo.bench.svc.cluster.local "$ENVOY_PID"
-        else
-            run_wrk swift "http://$SWIFT_IP:$PORT/" echo.bench.svc.cluster.local "$SWIFT_AGENT" || cat "$WORK/wrk-swift.txt"
-        fi
+        case "$proxy" in
+            envoy) run_wrk envoy "http://$ENVOY_IP:$PORT/" echo.bench.svc.cluster.local "$ENVOY_PID" ;;
+            swift) run_wrk swift "http://$SWIFT_IP:$PORT/" echo.bench.svc.cluster.local "$SWIFT_AGENT" || cat "$WORK/wrk-swift.txt" ;;
+            swift-base) run_wrk swift-base "http://$BASE_IP:$PORT/" echo.bench.svc.cluster.local "$BASE_AGENT" || cat "$WORK/wrk-swift-base.txt" ;;
+        esac
     done
 done | tee "$WORK/results.txt"
 
@@ -276,7 +299,7 @@ runs = {}
 rows = {}
 for line in open(sys.argv[1]):
     parts = line.split()
-    if parts and parts[0] in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
+    if parts and parts[0] in ("direct", "envoy", "swift", "swift-base", "mtls-envoy", "mtls-swift"):
         runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), p50=float(parts[2]), p99=float(parts[3]), errors=parts[4], cpu=parts[5]))
     elif parts and parts[0] in ("h2-direct", "h2-envoy", "h2-swift") and parts[1] != "failed":
         runs.setdefault(parts[0], []).append(dict(rps=float(parts[1]), cpu=parts[2], h2p50=parts[3], h2p99=parts[4]))
@@ -302,9 +325,16 @@ if any(len(m) > 1 for m in runs.values()):
         if len(runs.get(swift, [])) > 1 and len(runs.get(swift, [])) == len(runs.get(envoy, [])):
             paired = [s["rps"] / e["rps"] for s, e in zip(runs[swift], runs[envoy])]
             print(f"{label} swift/envoy req/s per round: " + " ".join(f"{r:.2f}" for r in paired) + f" (median {statistics.median(paired):.2f}x)")
+if runs.get("swift-base") and len(runs["swift-base"]) == len(runs.get("swift", [])):
+    pairs = list(zip(runs["swift"], runs["swift-base"]))
+    for label, ratio in (("req/s", lambda s, b: s["rps"] / b["rps"]),
+                         ("CPU per request", lambda s, b: float(s["cpu"]) / float(b["cpu"]) if "-" not in (s["cpu"], b["cpu"]) else None)):
+        paired = [r for r in (ratio(s, b) for s, b in pairs) if r is not None]
+        if paired:
+            print(f"HTTP/1.1 swift/swift-base {label} per round: " + " ".join(f"{r:.2f}" for r in paired) + f" (median {statistics.median(paired):.2f}x)")
 print("\n| target | HTTP/1.1 req/s | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | h2c req/s | h2c p50 ms | h2c p99 ms | h2c CPU µs/req |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for name in ("direct", "envoy", "swift", "mtls-envoy", "mtls-swift"):
+for name in ("direct", "envoy", "swift", "swift-base", "mtls-envoy", "mtls-swift"):
     r = rows.get(name)
     if not r: continue
     h2 = rows.get("h2-" + name, {})
