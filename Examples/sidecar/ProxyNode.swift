@@ -19,6 +19,19 @@ struct ProxyNode: Sendable, Hashable {
     var meshID: String?
     /// Istio's `INTERCEPTION_MODE`: `NONE` (explicit listeners) or `REDIRECT` (iptables capture).
     var interceptionMode = "NONE"
+    /// Node metadata from `ISTIO_META_*` environment variables, as Istio's agent reads them
+    /// (`ISTIO_META_HTTP10=1` becomes `HTTP10: "1"`); the keys the agent sets itself take precedence.
+    var environmentMetadata: [String: String] = [:]
+
+    /// The `ISTIO_META_` entries of `environment`, without the prefix.
+    static func metadata(fromEnvironment environment: [String: String]) -> [String: String] {
+        let prefix = "ISTIO_META_"
+        var metadata: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix(prefix) && name.count > prefix.count {
+            metadata[String(name.dropFirst(prefix.count))] = value
+        }
+        return metadata
+    }
 
     /// The Istio release whose agent behaviour this agent reproduces, sent as `ISTIO_VERSION`.
     static let istioVersion = "1.28.0"
@@ -71,6 +84,7 @@ struct ProxyNode: Sendable, Hashable {
             "ISTIO_VERSION": .string(Self.istioVersion),
         ]
         if labels.isEmpty { fields["LABELS"] = nil }
+        for (key, value) in environmentMetadata where fields[key] == nil { fields[key] = .string(value) }
         return .object(fields)
     }
 }

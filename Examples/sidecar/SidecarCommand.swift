@@ -121,6 +121,7 @@ struct SidecarCommand: AsyncParsableCommand {
         var node = ProxyNode(type: ProxyType(rawValue: type) ?? .sidecar, ip: ip, namespace: namespace, labels: labelMap, name: instance, clusterDomain: clusterDomain)
         if let serviceAccount { node.serviceAccount = serviceAccount }
         node.interceptionMode = interceptionMode.rawValue
+        node.environmentMetadata = ProxyNode.metadata(fromEnvironment: ProcessInfo.processInfo.environment)
         for (flag, value) in [("--namespace", namespace), ("--name", instance), ("--cluster-domain", clusterDomain)] where value.isEmpty || value.contains("~") {
             throw ValidationError("\(flag) must be non-empty and must not contain '~'")
         }

@@ -83,6 +83,21 @@ extension LoopbackMesh {
         await requestThroughProxy(setup.client, port: setup.proxyPort, url: "http://reviews.bookinfo.svc.cluster.local:9080\(path)", headers: headers)
     }
 
+    /// An HTTP/1.0 GET of `reviews` through the client's HTTP_PROXY listener: status and body.
+    func reviewsOverHTTP10(_ setup: RoutingSetup, _ path: String) async -> (status: Int, body: String) {
+        let ip = setup.client.ip, port = setup.proxyPort
+        return await offPool {
+            do {
+                let connection = try TCPTestConnection(host: ip, port: port)
+                try connection.write("GET http://reviews.bookinfo.svc.cluster.local:9080\(path) HTTP/1.0\r\nhost: reviews.bookinfo.svc.cluster.local:9080\r\n\r\n")
+                let response = try connection.readHTTP1Response()
+                return (response.status, response.text)
+            } catch {
+                return (-1, "\(error)")
+            }
+        }
+    }
+
     /// A request to `reviews` with its latency (``Response/elapsed``).
     func timedReviews(_ setup: RoutingSetup, _ path: String, headers: [(String, String)] = []) async -> (response: Response, latency: Duration) {
         let response = await reviews(setup, path, headers: headers)

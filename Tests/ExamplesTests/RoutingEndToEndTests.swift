@@ -143,6 +143,11 @@ import Testing
         print("direct response: asked 202 \"direct answer\", measured \(direct.status) \"\(direct.body)\"")
         #expect(direct.status == 202 && direct.body == "direct answer")
 
+        // HTTP/1.0 is refused as Envoy's codec refuses it without `accept_http_10`.
+        let http10 = await mesh.reviewsOverHTTP10(setup, "/direct")
+        print("HTTP/1.0: asked 426 \"Upgrade Required\", measured \(http10.status) \"\(http10.body)\"")
+        #expect(http10.status == 426 && http10.body == "Upgrade Required")
+
         // Fault abort at 50%: the share of 503s over 200 requests, checked against Envoy's own count.
         let abortedBefore = await mesh.stat(setup.client, "http.\(setup.statPrefix).fault.aborts_injected") ?? 0
         let aborts = await LoopbackMesh.tally(200, key: { "\($0.status)" }) { await mesh.reviews(setup, "/abort") }

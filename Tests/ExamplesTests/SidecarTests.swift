@@ -21,6 +21,19 @@ import Testing
         #expect(router.identity.nodeID.hasPrefix("router~127.0.0.21~"))
     }
 
+    @Test func istioMetaEnvironmentVariablesBecomeNodeMetadata() throws {
+        let environment = ["ISTIO_META_HTTP10": "1", "ISTIO_META_NAMESPACE": "other", "ISTIO_META_": "x", "HOME": "/root"]
+        #expect(ProxyNode.metadata(fromEnvironment: environment) == ["HTTP10": "1", "NAMESPACE": "other"])
+        var node = Self.node
+        node.environmentMetadata = ProxyNode.metadata(fromEnvironment: environment)
+        let metadata = try #require(EnvoyBootstrap(node: node, xdsHost: "127.0.0.1", xdsPort: 15010, adminPort: 15000).json["node"]?["metadata"])
+        #expect(metadata["HTTP10"] == "1")
+        #expect(metadata["NAMESPACE"] == "bookinfo", "the agent's own keys take precedence")
+        // istiod reads it: the proxy asked for HTTP/1.0.
+        let node2 = try Envoy_Config_Core_V3_Node(jsonString: #"{"id": "\#(node.identity.nodeID)", "metadata": {"HTTP10": "1", "NAMESPACE": "bookinfo"}}"#)
+        #expect(try ProxyView(node: node2).metadata["HTTP10"] == "1")
+    }
+
     @Test func nodeSection() throws {
         let node = try #require(Self.bootstrap.json["node"])
         #expect(node["id"]?.stringValue == Self.node.identity.nodeID)

@@ -88,6 +88,12 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
     /// `proxy_100_continue`: `Expect: 100-continue` goes to the upstream and its `100 Continue`
     /// comes back; by default (false) the proxy answers `100 Continue` itself and removes the header.
     public var proxy100Continue: Bool = false
+    /// `http_protocol_options.accept_http_10`: HTTP/1.0 requests are served. By default (false)
+    /// they are answered `426 Upgrade Required` and the connection closes, as Envoy does.
+    public var acceptHTTP10: Bool = false
+    /// `http_protocol_options.default_host_for_http_10`: the host an accepted HTTP/1.0 request
+    /// without a `host` header is routed by.
+    public var defaultHostForHTTP10: String?
     /// `drain_timeout`: between the first and the final GOAWAY of a draining HTTP/2 connection
     /// (default 5 s).
     public var drainTimeout: Duration = .seconds(5)
@@ -201,6 +207,9 @@ public struct HTTPConnectionManagerConfiguration: Sendable {
         maxConnectionDuration = manager.hasCommonHTTPProtocolOptions && common.hasMaxConnectionDuration ? common.maxConnectionDuration.durationOrNil : nil
         if manager.hasDrainTimeout { drainTimeout = manager.drainTimeout.swiftDuration }
         proxy100Continue = manager.proxy100Continue
+        acceptHTTP10 = manager.httpProtocolOptions.acceptHTTP10
+        let defaultHost = manager.httpProtocolOptions.defaultHostForHTTP10
+        defaultHostForHTTP10 = defaultHost.isEmpty ? nil : defaultHost
         for (index, range) in manager.internalAddressConfig.cidrRanges.enumerated() {
             internalAddresses.append(try CIDRRange(range, field: "\(field).internal_address_config.cidr_ranges[\(index)]", context: context))
         }

@@ -160,4 +160,46 @@ import Testing
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
     }
+
+    // MARK: HTTP/1.0
+
+    /// The bytes the HTTP/1.1 pipeline writes for `request`, and whether the connection stayed open.
+    static func wire(_ runtime: HTTPConnectionManagerRuntime, _ request: String) throws -> (response: String, open: Bool) {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureDownstreamHTTP1(manager: runtime, isTLS: false)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 40000)).wait()
+        try channel.writeInbound(ByteBuffer(string: request))
+        channel.embeddedEventLoop.run()
+        var response = ""
+        while let part = try channel.readOutbound(as: ByteBuffer.self) { response += String(buffer: part) }
+        let open = channel.isActive
+        _ = try? channel.finish()
+        return (response, open)
+    }
+
+    @Test func http10IsAnswered426AndTheConnectionClosesUnlessAccepted() throws {
+        let (runtime, stats) = try Self.manager()
+        let rejected = try Self.wire(runtime, "GET /direct HTTP/1.0\r\nhost: app.local\r\n\r\n")
+        #expect(rejected.response.hasPrefix("HTTP/1.1 426 Upgrade Required\r\n"), "\(rejected.response)")
+        #expect(rejected.response.lowercased().contains("connection: close\r\n") && rejected.response.hasSuffix("\r\n\r\nUpgrade Required"))
+        #expect(!rejected.open)
+        #expect(stats.value("http.test.downstream_cx_protocol_error") == 1)
+        #expect(stats.value("http.test.downstream_rq_4xx") == 1)
+
+        let (accepting, _) = try Self.manager { $0.httpProtocolOptions.acceptHTTP10 = true }
+        let served = try Self.wire(accepting, "GET /direct HTTP/1.0\r\nhost: app.local\r\n\r\n")
+        #expect(served.response.contains(" 202 ") && served.response.hasSuffix("direct answer"), "\(served.response)")
+    }
+
+    @Test func anAcceptedHTTP10RequestWithoutAHostIsRoutedByTheDefaultHost() throws {
+        let (runtime, _) = try Self.manager {
+            $0.httpProtocolOptions.acceptHTTP10 = true
+            $0.httpProtocolOptions.defaultHostForHTTP10 = "app.local"
+        }
+        let served = try Self.wire(runtime, "GET /direct HTTP/1.0\r\n\r\n")
+        #expect(served.response.contains(" 202 ") && served.response.hasSuffix("direct answer"), "\(served.response)")
+        // An HTTP/1.1 request without a host is not given one.
+        let eleven = try Self.wire(runtime, "GET /direct HTTP/1.1\r\n\r\n")
+        #expect(!eleven.response.contains(" 202 "), "\(eleven.response)")
+    }
 }

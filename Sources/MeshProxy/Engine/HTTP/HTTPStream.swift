@@ -162,6 +162,15 @@ final class HTTPStream: UpstreamResponseReceiver {
     func receiveHead(_ head: HTTPRequestHead, endOfStream: Bool) {
         manager.stats.downstreamRequestStarted()
         var head = head
+        if head.version.major == 1, head.version.minor == 0 {
+            guard manager.configuration.acceptHTTP10 else {
+                rejectHTTP10(head, endOfStream: endOfStream)
+                return
+            }
+            if let host = manager.configuration.defaultHostForHTTP10, !head.headers.contains(name: "host") {
+                head.headers.add(name: "host", value: host)
+            }
+        }
         isUpgradeRequest = Self.isUpgrade(head.headers)
         manager.prepareRequest(&head, connection: connection)
         if !manager.configuration.proxy100Continue, Self.expectsContinue(head.headers) {
@@ -197,6 +206,17 @@ final class HTTPStream: UpstreamResponseReceiver {
             }
         }
         finishReceiveHead()
+    }
+
+    /// Envoy's HTTP/1.1 codec answers an HTTP/1.0 request `426 Upgrade Required` (details
+    /// `low_version`, flag `DPE`) unless `accept_http_10` is set, and closes the connection as
+    /// after any protocol error.
+    private func rejectHTTP10(_ head: HTTPRequestHead, endOfStream: Bool) {
+        requestHead = head
+        requestComplete = endOfStream
+        manager.filterCounter("downstream_cx_protocol_error").increment()
+        responder?.closeAfterResponse()
+        sendLocalReply(HTTPLocalReply(status: .upgradeRequired, body: "Upgrade Required", details: "low_version", flags: .downstreamProtocolError))
     }
 
     private func finishReceiveHead() {

@@ -14,7 +14,7 @@ public struct ListenerGenerator: ResourceGenerator {
         if request.proxy.type == .router {
             // RequestAuthentication and AuthorizationPolicy selecting the gateway apply to its listeners.
             let security = InboundFilterChainBuilder(snapshot: request.snapshot, proxy: request.proxy, options: request.options)
-            return withTelemetry(GatewayListenerBuilder(options: request.options)
+            return decorated(GatewayListenerBuilder(options: request.options)
                 .listeners(snapshot: request.snapshot, proxy: request.proxy).map(security.securingGateway), request)
                 .map { GeneratedResource(name: $0.name, message: $0) }
         }
@@ -98,13 +98,15 @@ public struct ListenerGenerator: ResourceGenerator {
             }
             add(inbound.secure(builder.virtualInbound(chains: capturedInbound.sorted { $0.port < $1.port })))
         }
-        return withTelemetry(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
+        return decorated(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
     }
 
     /// The listeners with MeshConfig's access log and, for proxies that have them, Istio's
     /// telemetry filters added.
-    private func withTelemetry(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
-        var listeners = listeners
+    /// `listeners` with the proxy-wide connection-manager settings: access logs and Istio's
+    /// telemetry filters, and HTTP/1.0 for a proxy that asked for it (``HTTP10Acceptance``).
+    private func decorated(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
+        var listeners = HTTP10Acceptance.requested(by: request.proxy) ? HTTP10Acceptance.accepting(listeners) : listeners
         let telemetryLogs = TelemetryAccessLogging(snapshot: request.snapshot, proxy: request.proxy)
         if telemetryLogs.client != nil || telemetryLogs.server != nil {
             // Telemetry access logging replaces MeshConfig's for the directions it configures.
