@@ -175,15 +175,7 @@ import Testing
         let configuration = try HTTPConnectionManagerConfiguration(
             hcm, field: "hcm", context: ConfigurationContext(resourceType: "Listener", resourceName: "test"), registry: FilterTestSupport.registry)
         let (runtime, _) = try FilterTestSupport.runtime(configuration)
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.configureDownstreamHTTP1(manager: runtime, isTLS: false)
-        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 40000)).wait()
-        try channel.writeInbound(ByteBuffer(string: request))
-        channel.embeddedEventLoop.run()
-        var response = ""
-        while let part = try channel.readOutbound(as: ByteBuffer.self) { response += String(buffer: part) }
-        _ = try? channel.finish()
-        return response
+        return try DownstreamHTTP1HandlerTests.wire(runtime, request).response
     }
 
     @Test func responsesOnTheWireAreFramed() throws {
