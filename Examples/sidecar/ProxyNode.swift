@@ -20,7 +20,8 @@ struct ProxyNode: Sendable, Hashable {
     /// Istio's `INTERCEPTION_MODE`: `NONE` (explicit listeners) or `REDIRECT` (iptables capture).
     var interceptionMode = "NONE"
     /// Node metadata from `ISTIO_META_*` environment variables, as Istio's agent reads them
-    /// (`ISTIO_META_HTTP10=1` becomes `HTTP10: "1"`); the keys the agent sets itself take precedence.
+    /// (`ISTIO_META_HTTP10=1` becomes `HTTP10: "1"`); the keys the agent sets itself take
+    /// precedence (`CLUSTER_ID` and `MESH_ID` are taken from the environment into those fields).
     var environmentMetadata: [String: String] = [:]
 
     /// The `ISTIO_META_` entries of `environment`, without the prefix.
@@ -28,7 +29,9 @@ struct ProxyNode: Sendable, Hashable {
         let prefix = "ISTIO_META_"
         var metadata: [String: String] = [:]
         for (name, value) in environment where name.hasPrefix(prefix) && name.count > prefix.count {
-            metadata[String(name.dropFirst(prefix.count))] = value
+            let key = String(name.dropFirst(prefix.count))
+            // `LABELS` is a map, never a string (istiod refuses a string there): labels come from --labels.
+            if key != "LABELS" { metadata[key] = value }
         }
         return metadata
     }

@@ -122,6 +122,9 @@ struct SidecarCommand: AsyncParsableCommand {
         if let serviceAccount { node.serviceAccount = serviceAccount }
         node.interceptionMode = interceptionMode.rawValue
         node.environmentMetadata = ProxyNode.metadata(fromEnvironment: ProcessInfo.processInfo.environment)
+        // Istio's agent takes these two from its environment.
+        if let clusterID = node.environmentMetadata["CLUSTER_ID"], !clusterID.isEmpty { node.clusterID = clusterID }
+        if let meshID = node.environmentMetadata["MESH_ID"], !meshID.isEmpty { node.meshID = meshID }
         for (flag, value) in [("--namespace", namespace), ("--name", instance), ("--cluster-domain", clusterDomain)] where value.isEmpty || value.contains("~") {
             throw ValidationError("\(flag) must be non-empty and must not contain '~'")
         }

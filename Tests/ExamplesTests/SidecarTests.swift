@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func istioMetaEnvironmentVariablesBecomeNodeMetadata() throws {
-        let environment = ["ISTIO_META_HTTP10": "1", "ISTIO_META_NAMESPACE": "other", "ISTIO_META_": "x", "HOME": "/root"]
+        let environment = ["ISTIO_META_HTTP10": "1", "ISTIO_META_NAMESPACE": "other", "ISTIO_META_": "x", "ISTIO_META_LABELS": "a=b", "HOME": "/root"]
         #expect(ProxyNode.metadata(fromEnvironment: environment) == ["HTTP10": "1", "NAMESPACE": "other"])
         var node = Self.node
         node.environmentMetadata = ProxyNode.metadata(fromEnvironment: environment)

@@ -33,6 +33,8 @@ import Testing
 
     @Test func anHTTP10ResponseWithoutALengthEndsWithTheConnection() {
         #expect(Self.framed(.ok, [("x-a", "1")], version: .http1_0) == HTTPHeaders([("x-a", "1")]))
+        // Nor does it claim a coding it does not have (NIO's encoder left the header).
+        #expect(Self.framed(.ok, [("transfer-encoding", "chunked"), ("x-a", "1")], version: .http1_0) == HTTPHeaders([("x-a", "1")]))
     }
 
     @Test(arguments: [HTTPResponseStatus.continue, .switchingProtocols, .noContent, .notModified])
@@ -100,8 +102,12 @@ import Testing
                     let head = HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(headers))
                     // NIO refuses a body on a response that cannot have one (and on HEAD and CONNECT answers).
                     let body = status.mayHaveResponseBody && method == .GET ? "hello" : nil
-                    let nio = try Self.nioWire(request: request, head: head, body: body)
+                    var nio = try Self.nioWire(request: request, head: head, body: body)
                     let ours = Self.ourWire(method: method, head: head, body: body)
+                    if version == .http1_0, !headers.contains(where: { $0.0 == "content-length" }) {
+                        // The one difference: an HTTP/1.0 body without a length is not announced as chunked.
+                        nio.removeAll { $0.lowercased().hasPrefix("transfer-encoding:") }
+                    }
                     #expect(ours == nio, "\(method) \(status.code) \(version) \(headers)")
                 }
             }

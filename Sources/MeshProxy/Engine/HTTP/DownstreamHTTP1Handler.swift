@@ -29,6 +29,9 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     private var responseInProgress = false
     /// The method of the request being answered, for the response's framing.
     private var requestMethod: HTTPMethod?
+    /// The request being answered is an HTTP/1.0 one the configuration accepts (`accept_http_10`;
+    /// a refused one is answered 426 in HTTP/1.1, as Envoy does).
+    private var answersInHTTP10 = false
     /// The connection is closing (after an error or a response sent with `connection: close`, or
     /// gone): pipelined requests still held are not served.
     private var closing = false
@@ -93,6 +96,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive && !draining
             requestMethod = head.method
+            answersInHTTP10 = head.version == .http1_0 && manager.configuration.acceptHTTP10
             if let limit = manager.configuration.maxRequestsPerConnection, requestsOnConnection >= limit { keepAlive = false }
             let info = connectionInfo(context)
             let stream = HTTPStream(eventLoop: context.eventLoop, connection: info, manager: manager, responder: self)
@@ -169,6 +173,12 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     func writeResponseHead(_ head: HTTPResponseHead) {
         guard let context else { return }
         var head = head
+        if answersInHTTP10 {
+            // As Envoy answers an accepted HTTP/1.0 request: in HTTP/1.0, never chunked, so a
+            // body without a length ends with the connection.
+            head.version = .http1_0
+            if !head.headers.contains(name: "content-length") { keepAlive = false }
+        }
         // Not on a switch to another protocol: what follows is no longer HTTP/1.1.
         if !keepAlive, head.status != .switchingProtocols { head.headers.replaceOrAdd(name: "connection", value: "close") }
         HTTP1ResponseFraming.frame(&head, requestMethod: requestMethod)

@@ -9,7 +9,8 @@ import NIOHTTP1
 ///   neither `content-length` nor `transfer-encoding`;
 /// - with a `content-length`, `transfer-encoding` goes;
 /// - without one, an HTTP/1.1 response is sent `transfer-encoding: chunked`; an HTTP/1.0 one ends
-///   when the connection closes.
+///   when the connection closes, and carries no `transfer-encoding` (NIO's encoder leaves one
+///   there, though it does not chunk the body).
 ///
 /// A response to `HEAD` keeps the framing a `GET` would have had; ``HTTP1MessageSerializer``
 /// leaves out its body.
@@ -29,6 +30,8 @@ enum HTTP1ResponseFraming {
             } else if codings != ["chunked"] {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
             }
+        } else if head.headers.contains(name: "transfer-encoding") {
+            head.headers.remove(name: "transfer-encoding")
         }
     }
 }

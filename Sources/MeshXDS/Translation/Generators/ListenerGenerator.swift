@@ -101,8 +101,6 @@ public struct ListenerGenerator: ResourceGenerator {
         return decorated(listeners, request).map { GeneratedResource(name: $0.name, message: $0) }
     }
 
-    /// The listeners with MeshConfig's access log and, for proxies that have them, Istio's
-    /// telemetry filters added.
     /// `listeners` with the proxy-wide connection-manager settings: access logs and Istio's
     /// telemetry filters, and HTTP/1.0 for a proxy that asked for it (``HTTP10Acceptance``).
     private func decorated(_ listeners: [Envoy_Config_Listener_V3_Listener], _ request: GenerationRequest) -> [Envoy_Config_Listener_V3_Listener] {
