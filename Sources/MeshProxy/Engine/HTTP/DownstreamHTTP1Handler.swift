@@ -91,7 +91,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
 
     private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head(let head):
+        case .head(var head):
             idleTimer?.busy()
             requestsOnConnection += 1
             keepAlive = head.isKeepAlive && !draining
@@ -101,6 +101,16 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
             let info = connectionInfo(context)
             let stream = HTTPStream(eventLoop: context.eventLoop, connection: info, manager: manager, responder: self)
             self.stream = stream
+            if head.version == .http1_0 {
+                // As Envoy's HTTP/1 codec: HTTP/1.0 only with `accept_http_10`, else 426 (`low_version`).
+                guard manager.configuration.acceptHTTP10 else {
+                    stream.receiveRefusedHead(head, endOfStream: false, reply: Self.http10Refusal)
+                    return
+                }
+                if let host = manager.configuration.defaultHostForHTTP10, !head.headers.contains(name: "host") {
+                    head.headers.add(name: "host", value: host)
+                }
+            }
             stream.receiveHead(head, endOfStream: false)
         case .body(let body):
             stream?.receiveBody(body)
@@ -161,6 +171,7 @@ final class DownstreamHTTP1Handler: ChannelDuplexHandler, DownstreamResponder, R
     }
 
     private static let badRequestHeaders = HTTPHeaders([("connection", "close"), ("content-length", "0")])
+    private static let http10Refusal = HTTPLocalReply(status: .upgradeRequired, body: "Upgrade Required", details: "low_version")
 
     // MARK: DownstreamResponder
 

@@ -93,11 +93,9 @@ struct HTTP1MessageSerializer {
             buffer.writeString(head.method.rawValue)
             buffer.writeStaticString(" ")
             buffer.writeString(head.uri)
-            if head.version == .http1_1 {
-                buffer.writeStaticString(" HTTP/1.1\r\n")
-            } else {
-                buffer.writeString(" HTTP/\(head.version.major).\(head.version.minor)\r\n")
-            }
+            buffer.writeStaticString(" ")
+            Self.write(head.version, into: &buffer)
+            buffer.writeStaticString("\r\n")
             Self.write(head.headers, into: &buffer)
         }
     }
@@ -171,16 +169,22 @@ struct HTTP1MessageSerializer {
 
     /// The status line and header block of `head`.
     static func write(_ head: HTTPResponseHead, into buffer: inout ByteBuffer) {
-        if head.version == .http1_1 {
-            buffer.writeStaticString("HTTP/1.1 ")
-        } else {
-            buffer.writeString("HTTP/\(head.version.major).\(head.version.minor) ")
-        }
+        write(head.version, into: &buffer)
+        buffer.writeStaticString(" ")
         buffer.writeString(String(head.status.code))
         buffer.writeStaticString(" ")
         buffer.writeString(head.status.reasonPhrase)
         buffer.writeStaticString("\r\n")
         write(head.headers, into: &buffer)
+    }
+
+    /// `HTTP/1.1` (or the other version).
+    private static func write(_ version: HTTPVersion, into buffer: inout ByteBuffer) {
+        if version == .http1_1 {
+            buffer.writeStaticString("HTTP/1.1")
+        } else {
+            buffer.writeString("HTTP/\(version.major).\(version.minor)")
+        }
     }
 
     /// Header lines, then the empty line that ends them.

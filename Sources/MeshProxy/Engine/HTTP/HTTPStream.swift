@@ -162,15 +162,6 @@ final class HTTPStream: UpstreamResponseReceiver {
     func receiveHead(_ head: HTTPRequestHead, endOfStream: Bool) {
         manager.stats.downstreamRequestStarted()
         var head = head
-        if head.version.major == 1, head.version.minor == 0 {
-            guard manager.configuration.acceptHTTP10 else {
-                rejectHTTP10(head, endOfStream: endOfStream)
-                return
-            }
-            if let host = manager.configuration.defaultHostForHTTP10, !head.headers.contains(name: "host") {
-                head.headers.add(name: "host", value: host)
-            }
-        }
         isUpgradeRequest = Self.isUpgrade(head.headers)
         manager.prepareRequest(&head, connection: connection)
         if !manager.configuration.proxy100Continue, Self.expectsContinue(head.headers) {
@@ -208,15 +199,18 @@ final class HTTPStream: UpstreamResponseReceiver {
         finishReceiveHead()
     }
 
-    /// Envoy's HTTP/1.1 codec answers an HTTP/1.0 request `426 Upgrade Required` (details
-    /// `low_version`, flag `DPE`) unless `accept_http_10` is set, and closes the connection as
-    /// after any protocol error.
-    private func rejectHTTP10(_ head: HTTPRequestHead, endOfStream: Bool) {
+    /// A request the downstream codec refuses (as Envoy's codecs do, with a protocol error):
+    /// answered with `reply` before any routing or filter, flagged `DPE`, and the connection
+    /// closes after it (`downstream_cx_protocol_error`).
+    func receiveRefusedHead(_ head: HTTPRequestHead, endOfStream: Bool, reply: HTTPLocalReply) {
+        manager.stats.downstreamRequestStarted()
         requestHead = head
         requestComplete = endOfStream
         manager.filterCounter("downstream_cx_protocol_error").increment()
         responder?.closeAfterResponse()
-        sendLocalReply(HTTPLocalReply(status: .upgradeRequired, body: "Upgrade Required", details: "low_version", flags: .downstreamProtocolError))
+        var reply = reply
+        reply.flags.formUnion(.downstreamProtocolError)
+        sendLocalReply(reply)
     }
 
     private func finishReceiveHead() {
