@@ -140,9 +140,7 @@ struct AccessLogBuilder {
         return listeners.map { listener in
             var listener = listener
             if !settings.disableListenerLog { listener.accessLog.append(listenerLog) }
-            listener.filterChains = listener.filterChains.map { Self.decorate($0, log: file) }
-            if listener.hasDefaultFilterChain { listener.defaultFilterChain = Self.decorate(listener.defaultFilterChain, log: file) }
-            return listener
+            return listener.mappingFilterChains { Self.decorate($0, log: file) }
         }
     }
 
@@ -177,12 +175,7 @@ extension AccessLogBuilder {
             guard let logs = inbound ? server : client else {
                 return mesh?.decorate([listener]).first ?? listener
             }
-            var listener = listener
-            listener.filterChains = listener.filterChains.map { chain in logs.reduce(chain) { decorate($0, log: $1) } }
-            if listener.hasDefaultFilterChain {
-                listener.defaultFilterChain = logs.reduce(listener.defaultFilterChain) { decorate($0, log: $1) }
-            }
-            return listener
+            return listener.mappingFilterChains { chain in logs.reduce(chain) { decorate($0, log: $1) } }
         }
     }
 }

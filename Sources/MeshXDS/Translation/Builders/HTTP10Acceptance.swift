@@ -9,12 +9,7 @@ enum HTTP10Acceptance {
 
     /// `listeners` with `accept_http_10` on every HTTP connection manager.
     static func accepting(_ listeners: [Envoy_Config_Listener_V3_Listener]) -> [Envoy_Config_Listener_V3_Listener] {
-        listeners.map { listener in
-            var listener = listener
-            listener.filterChains = listener.filterChains.map(accepting)
-            if listener.hasDefaultFilterChain { listener.defaultFilterChain = accepting(listener.defaultFilterChain) }
-            return listener
-        }
+        listeners.map { $0.mappingFilterChains(accepting) }
     }
 
     private static func accepting(_ chain: Envoy_Config_Listener_V3_FilterChain) -> Envoy_Config_Listener_V3_FilterChain {

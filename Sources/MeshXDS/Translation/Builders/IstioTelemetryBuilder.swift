@@ -50,12 +50,7 @@ public struct IstioTelemetryBuilder: Sendable {
             // Gateways report as clients (`reporter="source"`), as in Istio.
             let inbound = listener.trafficDirection == .inbound && proxyType != .router
             guard let stats = inbound ? server : client else { return listener }
-            var listener = listener
-            listener.filterChains = listener.filterChains.map { decorate($0, inbound: inbound, stats: stats) }
-            if listener.hasDefaultFilterChain {
-                listener.defaultFilterChain = decorate(listener.defaultFilterChain, inbound: inbound, stats: stats)
-            }
-            return listener
+            return listener.mappingFilterChains { decorate($0, inbound: inbound, stats: stats) }
         }
     }
 
